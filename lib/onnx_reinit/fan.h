@@ -1,0 +1,46 @@
+// Fan-in / fan-out of a weight, from the op that consumes it (never from the tensor's rank alone:
+// a rank-2 tensor is [out, in] for Gemm with transB=1 but [in, out] for MatMul).
+//
+// Rules, with rf the product of the kernel's spatial dims k1..kn:
+//   Conv W           [M, C/group, k1..kn]   fan_in = C/group * rf    fan_out = M * rf
+//   ConvTranspose W  [C, M/group, k1..kn]   fan_in = M/group * rf    fan_out = C * rf
+//                    (PyTorch's convention: it reads size(1) as fan_in for ConvTranspose too)
+//   Gemm B           [K, N], or [N, K] with transB=1                 fan_in = K, fan_out = N
+//   Gemm A           [M, K], or [K, M] with transA=1                 fan_in = K, fan_out = M
+//   MatMul B         [..., K, N] (leading dims batch; [K] is K x 1)  fan_in = K, fan_out = N
+//   MatMul A         [..., M, K] (when B is not constant)            fan_in = K, fan_out = M
+// These equal torch.nn.init's fans for the equivalent PyTorch module's weight (nn.Linear exports as
+// Gemm with transB=1, or as MatMul with its weight transposed to [in, out]).
+#ifndef ONNX_REINIT_FAN_H_
+#define ONNX_REINIT_FAN_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "onnx/onnx_pb.h"
+
+namespace onnx_reinit {
+
+struct Fans {
+  int64_t fan_in = 0;
+  int64_t fan_out = 0;
+  bool operator==(const Fans& other) const {
+    return fan_in == other.fan_in && fan_out == other.fan_out;
+  }
+};
+
+// Whether input `input_index` of `node` holds a weight, given which inputs are constant (an
+// initializer or Constant node value, possibly through Identity). Only constant inputs qualify.
+bool IsWeightInput(const onnx::NodeProto& node, int input_index,
+                   const std::function<bool(int)>& input_is_constant);
+
+// The fans of the weight with `shape` at input `input_index` of `node`, which must be a weight input.
+// Fails with InvalidArgument when the shape does not fit the op's layout (e.g. a rank-2 Conv W).
+absl::StatusOr<Fans> FansForWeight(const onnx::NodeProto& node, int input_index,
+                                   absl::Span<const int64_t> shape);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_FAN_H_

@@ -1,0 +1,33 @@
+// Reading, checking and writing ONNX model files.
+//
+// Every error message names the file. The ONNX checker's exceptions end here: CheckModel turns them
+// into a Status.
+#ifndef ONNX_REINIT_MODEL_IO_H_
+#define ONNX_REINIT_MODEL_IO_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "onnx/onnx_pb.h"
+
+namespace onnx_reinit {
+
+// Reads and parses the model at `path`. NotFound when the file does not exist; InvalidArgument when
+// it is not a serialized ModelProto with a graph (empty, truncated, or another format). Files are
+// limited to 2 GiB, protobuf's message limit.
+absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path);
+
+// Serializes `model` to `path` atomically: the bytes go to a temporary file in the destination folder,
+// which is renamed over `path` only once complete. On error no file is left behind and an existing
+// `path` is untouched. The file gets mode 0666 minus the umask, as a plain create would.
+absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path);
+
+// Runs onnx::checker::check_model. Unimplemented when the model's IR version is newer than the
+// linked checker understands (libonnx 1.12: IR 8), InvalidArgument with the checker's message when
+// the model fails the check.
+absl::Status CheckModel(const onnx::ModelProto& model);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_MODEL_IO_H_

@@ -1,0 +1,48 @@
+// onnx-reinit's entry point: re-initialize the weights of an ONNX model in memory.
+//
+// Example:
+//   ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, onnx_reinit::LoadModel("in.onnx"));
+//   onnx_reinit::ReinitOptions options;
+//   options.scheme.kind = onnx_reinit::SchemeKind::kHeNormal;
+//   ONNX_REINIT_ASSIGN_OR_RETURN(auto report, onnx_reinit::Reinitialize(model, options));
+//   ONNX_REINIT_RETURN_IF_ERROR(onnx_reinit::SaveModel(model, "out.onnx"));
+//
+// Only the values of the selected weights change (see weights.h for what a weight is); every other
+// byte of the model - nodes, other tensors, metadata, unknown fields - is left as it was.
+#ifndef ONNX_REINIT_REINIT_H_
+#define ONNX_REINIT_REINIT_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "onnx/onnx_pb.h"
+#include "onnx_reinit/report.pb.h"
+#include "onnx_reinit/scheme.h"
+
+namespace onnx_reinit {
+
+// The seed used when none is given, so that runs are reproducible by default.
+inline constexpr uint64_t kDefaultSeed = 0;
+
+struct ReinitOptions {
+  SchemeOptions scheme;
+  uint64_t seed = kDefaultSeed;
+  int threads = 0;  // 0: DefaultThreadCount()
+  // Which weights to rewrite, by tensor name; empty selects all. A tensor's new values do not depend
+  // on which other tensors are selected.
+  std::function<bool(absl::string_view name)> select;
+};
+
+// Rewrites the weights of `model` in place and reports what changed, in graph order.
+// On error the model is unchanged: InvalidArgument for
+// bad options or a malformed weight (payload size not matching its shape), Unimplemented for
+// weights in external data. Thread-compatible.
+absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
+                                                 const ReinitOptions& options);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_REINIT_H_

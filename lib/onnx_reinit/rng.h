@@ -1,0 +1,44 @@
+// Counter-based random numbers: every value is a pure function of (seed, stream, counter).
+//
+// The generator is Philox4x32-10 (Salmon, Moraes, Dror, Shaw: "Parallel random numbers: as easy as
+// 1, 2, 3", SC'11; the Random123 library). It has no state to carry between values, so any element of
+// any tensor can be computed on its own: the bytes written do not depend on the thread count, on how
+// the work is chunked, or on which other tensors are selected.
+//
+// Layout of one Philox call: key = the 64-bit seed; counter = (block index, stream id), 2 x 64 bits.
+// One call yields four 32-bit words, which serve 4 consecutive float values or 2 double values.
+#ifndef ONNX_REINIT_RNG_H_
+#define ONNX_REINIT_RNG_H_
+
+#include <array>
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+
+namespace onnx_reinit {
+
+using PhiloxBlock = std::array<uint32_t, 4>;
+
+// Philox4x32 with 10 rounds. Matches Random123's philox4x32_10 known-answer vectors.
+PhiloxBlock Philox4x32_10(PhiloxBlock counter, std::array<uint32_t, 2> key);
+
+// A stable 64-bit id for a tensor name: FNV-1a followed by the SplitMix64 finalizer. Part of the
+// reproducibility contract, so it never changes for a given name.
+uint64_t StreamIdForName(absl::string_view name);
+
+// The random words for block `block` of stream `stream` under `seed`.
+PhiloxBlock RandomBlock(uint64_t seed, uint64_t stream, uint64_t block);
+
+// Maps 32 random bits to a float-grade uniform in (0, 1): ((x >> 8) + 0.5) * 2^-24.
+// Never 0 or 1, so log() in the normal transform is finite.
+inline double UnitOpen24(uint32_t x) { return ((x >> 8) + 0.5) * 0x1p-24; }
+
+// Maps 64 random bits to a double-grade uniform in (0, 1): ((x >> 11) + 0.5) * 2^-53.
+inline double UnitOpen53(uint64_t x) { return ((x >> 11) + 0.5) * 0x1p-53; }
+
+// Box-Muller: two uniforms in (0, 1) to two independent standard normals.
+std::array<double, 2> BoxMuller(double u1, double u2);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_RNG_H_

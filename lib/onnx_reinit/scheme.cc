@@ -1,0 +1,263 @@
+#include "onnx_reinit/scheme.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace onnx_reinit {
+namespace {
+
+struct NamedScheme {
+  const char* name;
+  SchemeKind kind;
+};
+
+// Canonical names first, then aliases; SchemeName returns the first match.
+constexpr NamedScheme kSchemes[] = {
+    {"zeros", SchemeKind::kZeros},
+    {"ones", SchemeKind::kOnes},
+    {"constant", SchemeKind::kConstant},
+    {"uniform", SchemeKind::kUniform},
+    {"normal", SchemeKind::kNormal},
+    {"xavier_uniform", SchemeKind::kXavierUniform},
+    {"xavier_normal", SchemeKind::kXavierNormal},
+    {"he_uniform", SchemeKind::kHeUniform},
+    {"he_normal", SchemeKind::kHeNormal},
+    {"lecun_uniform", SchemeKind::kLecunUniform},
+    {"lecun_normal", SchemeKind::kLecunNormal},
+    {"xavier", SchemeKind::kXavierNormal},
+    {"he", SchemeKind::kHeNormal},
+};
+
+constexpr std::pair<const char*, FanMode> kFanModes[] = {
+    {"fan_in", FanMode::kFanIn}, {"fan_out", FanMode::kFanOut}, {"fan_avg", FanMode::kFanAvg}};
+
+constexpr std::pair<const char*, Nonlinearity> kNonlinearities[] = {
+    {"linear", Nonlinearity::kLinear},       {"relu", Nonlinearity::kRelu},
+    {"leaky_relu", Nonlinearity::kLeakyRelu}, {"tanh", Nonlinearity::kTanh},
+    {"sigmoid", Nonlinearity::kSigmoid},     {"selu", Nonlinearity::kSelu}};
+
+template <typename Table>
+std::string JoinNames(const Table& table) {
+  std::vector<std::string> names;
+  for (const auto& entry : table) names.push_back(entry.first);
+  return absl::StrJoin(names, ", ");
+}
+
+bool IsXavier(SchemeKind kind) {
+  return kind == SchemeKind::kXavierUniform || kind == SchemeKind::kXavierNormal;
+}
+bool IsHe(SchemeKind kind) {
+  return kind == SchemeKind::kHeUniform || kind == SchemeKind::kHeNormal;
+}
+bool IsUniformFamily(SchemeKind kind) {
+  return kind == SchemeKind::kXavierUniform || kind == SchemeKind::kHeUniform ||
+         kind == SchemeKind::kLecunUniform;
+}
+
+absl::Status NotForScheme(absl::string_view parameter, SchemeKind kind, absl::string_view hint) {
+  return absl::InvalidArgumentError(absl::StrFormat("%s does not apply to scheme '%s' (%s)",
+                                                    parameter, SchemeName(kind), hint));
+}
+
+std::string FormatNumber(double x) { return absl::StrFormat("%.4g", x); }
+
+}  // namespace
+
+absl::StatusOr<SchemeKind> ParseScheme(absl::string_view name) {
+  for (const NamedScheme& scheme : kSchemes) {
+    if (name == scheme.name) return scheme.kind;
+  }
+  return absl::InvalidArgumentError(absl::StrFormat("unknown scheme '%s'; valid schemes: %s", name,
+                                                    absl::StrJoin(SchemeNames(), ", ")));
+}
+
+absl::string_view SchemeName(SchemeKind kind) {
+  for (const NamedScheme& scheme : kSchemes) {
+    if (scheme.kind == kind) return scheme.name;
+  }
+  return "?";
+}
+
+std::vector<std::string> SchemeNames() {
+  std::vector<std::string> names;
+  for (const NamedScheme& scheme : kSchemes) names.push_back(scheme.name);
+  return names;
+}
+
+bool UsesFans(SchemeKind kind) {
+  switch (kind) {
+    case SchemeKind::kZeros:
+    case SchemeKind::kOnes:
+    case SchemeKind::kConstant:
+    case SchemeKind::kUniform:
+    case SchemeKind::kNormal: return false;
+    default: return true;
+  }
+}
+
+absl::StatusOr<FanMode> ParseFanMode(absl::string_view name) {
+  for (const auto& [text, mode] : kFanModes) {
+    if (name == text) return mode;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrFormat("unknown mode '%s'; valid modes: %s", name, JoinNames(kFanModes)));
+}
+
+absl::string_view FanModeName(FanMode mode) {
+  for (const auto& [text, value] : kFanModes) {
+    if (value == mode) return text;
+  }
+  return "?";
+}
+
+absl::StatusOr<Nonlinearity> ParseNonlinearity(absl::string_view name) {
+  for (const auto& [text, value] : kNonlinearities) {
+    if (name == text) return value;
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "unknown nonlinearity '%s'; valid nonlinearities: %s", name, JoinNames(kNonlinearities)));
+}
+
+absl::string_view NonlinearityName(Nonlinearity nonlinearity) {
+  for (const auto& [text, value] : kNonlinearities) {
+    if (value == nonlinearity) return text;
+  }
+  return "?";
+}
+
+double CalculateGain(Nonlinearity nonlinearity, double negative_slope) {
+  switch (nonlinearity) {
+    case Nonlinearity::kLinear:
+    case Nonlinearity::kSigmoid: return 1.0;
+    case Nonlinearity::kTanh: return 5.0 / 3.0;
+    case Nonlinearity::kRelu: return std::sqrt(2.0);
+    case Nonlinearity::kLeakyRelu: return std::sqrt(2.0 / (1.0 + negative_slope * negative_slope));
+    case Nonlinearity::kSelu: return 0.75;
+  }
+  return 1.0;
+}
+
+absl::Status Validate(const SchemeOptions& o) {
+  const SchemeKind kind = o.kind;
+  auto finite = [](absl::string_view parameter, double x) -> absl::Status {
+    if (std::isfinite(x)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrFormat("%s must be a finite number", parameter));
+  };
+  if (o.value) {
+    if (kind != SchemeKind::kConstant) return NotForScheme("--value", kind, "only 'constant' uses it");
+    if (auto s = finite("--value", *o.value); !s.ok()) return s;
+  } else if (kind == SchemeKind::kConstant) {
+    return absl::InvalidArgumentError("scheme 'constant' needs --value");
+  }
+  if ((o.low || o.high) && kind != SchemeKind::kUniform) {
+    return NotForScheme(o.low ? "--low" : "--high", kind, "only 'uniform' uses it");
+  }
+  if (kind == SchemeKind::kUniform) {
+    const double low = o.low.value_or(0.0), high = o.high.value_or(1.0);
+    if (auto s = finite("--low", low); !s.ok()) return s;
+    if (auto s = finite("--high", high); !s.ok()) return s;
+    if (!(low < high)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("--low (%g) must be less than --high (%g)", low, high));
+    }
+  }
+  if ((o.mean || o.std) && kind != SchemeKind::kNormal) {
+    return NotForScheme(o.mean ? "--mean" : "--std", kind, "only 'normal' uses it");
+  }
+  if (o.mean) {
+    if (auto s = finite("--mean", *o.mean); !s.ok()) return s;
+  }
+  if (o.std && !(std::isfinite(*o.std) && *o.std >= 0)) {
+    return absl::InvalidArgumentError("--std must be a finite number >= 0");
+  }
+  const bool fan_based = UsesFans(kind);
+  const char* fan_hint = "it applies to xavier_*, he_* and lecun_*";
+  if (o.mode && !fan_based) return NotForScheme("--mode", kind, fan_hint);
+  if (o.gain && !fan_based) return NotForScheme("--gain", kind, fan_hint);
+  if (o.nonlinearity && !fan_based) return NotForScheme("--nonlinearity", kind, fan_hint);
+  if (o.gain && o.nonlinearity) {
+    return absl::InvalidArgumentError("give either --gain or --nonlinearity, not both");
+  }
+  if (o.gain && !(std::isfinite(*o.gain) && *o.gain >= 0)) {
+    return absl::InvalidArgumentError("--gain must be a finite number >= 0");
+  }
+  if (o.negative_slope) {
+    if (o.nonlinearity != Nonlinearity::kLeakyRelu) {
+      return absl::InvalidArgumentError("--negative-slope needs --nonlinearity leaky_relu");
+    }
+    if (auto s = finite("--negative-slope", *o.negative_slope); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+double EffectiveGain(const SchemeOptions& o) {
+  if (o.gain) return *o.gain;
+  if (o.nonlinearity) return CalculateGain(*o.nonlinearity, o.negative_slope.value_or(0.01));
+  return IsHe(o.kind) ? std::sqrt(2.0) : 1.0;
+}
+
+FanMode EffectiveMode(const SchemeOptions& o) {
+  if (o.mode) return *o.mode;
+  return IsXavier(o.kind) ? FanMode::kFanAvg : FanMode::kFanIn;
+}
+
+absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& o, const Fans& fans) {
+  proto::Distribution d;
+  switch (o.kind) {
+    case SchemeKind::kZeros:
+    case SchemeKind::kOnes:
+    case SchemeKind::kConstant:
+      d.set_kind(proto::Distribution::CONSTANT);
+      d.set_value(o.kind == SchemeKind::kZeros  ? 0.0
+                  : o.kind == SchemeKind::kOnes ? 1.0
+                                                : *o.value);
+      return d;
+    case SchemeKind::kUniform:
+      d.set_kind(proto::Distribution::UNIFORM);
+      d.set_low(o.low.value_or(0.0));
+      d.set_high(o.high.value_or(1.0));
+      return d;
+    case SchemeKind::kNormal:
+      d.set_kind(proto::Distribution::NORMAL);
+      d.set_mean(o.mean.value_or(0.0));
+      d.set_std(o.std.value_or(1.0));
+      return d;
+    default: break;
+  }
+  const FanMode mode = EffectiveMode(o);
+  const double fan = mode == FanMode::kFanIn    ? static_cast<double>(fans.fan_in)
+                     : mode == FanMode::kFanOut ? static_cast<double>(fans.fan_out)
+                                                : (fans.fan_in + fans.fan_out) / 2.0;
+  if (!(fan > 0)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s is 0 (fan_in %d, fan_out %d)", FanModeName(mode), fans.fan_in, fans.fan_out));
+  }
+  const double std = EffectiveGain(o) / std::sqrt(fan);
+  if (IsUniformFamily(o.kind)) {
+    const double bound = std::sqrt(3.0) * std;
+    d.set_kind(proto::Distribution::UNIFORM);
+    d.set_low(-bound);
+    d.set_high(bound);
+  } else {
+    d.set_kind(proto::Distribution::NORMAL);
+    d.set_mean(0.0);
+    d.set_std(std);
+  }
+  return d;
+}
+
+std::string DescribeDistribution(const proto::Distribution& d) {
+  switch (d.kind()) {
+    case proto::Distribution::CONSTANT: return "const " + FormatNumber(d.value());
+    case proto::Distribution::UNIFORM:
+      return absl::StrFormat("U(%s, %s)", FormatNumber(d.low()), FormatNumber(d.high()));
+    case proto::Distribution::NORMAL:
+      return absl::StrFormat("N(%s, %s)", FormatNumber(d.mean()), FormatNumber(d.std()));
+    default: return "?";
+  }
+}
+
+}  // namespace onnx_reinit

@@ -1,0 +1,280 @@
+#include "onnx_reinit/tensor_data.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+
+namespace onnx_reinit {
+namespace {
+
+static_assert(sizeof(float) == 4 && sizeof(double) == 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "raw_data is little-endian; onnx-reinit writes it with host byte order"
+#endif
+
+uint32_t FloatBits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return bits;
+}
+
+float BitsToFloat(uint32_t bits) {
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+uint16_t EncodeHalfLike(FloatType type, double value) {
+  const float narrowed = static_cast<float>(value);
+  return type == FloatType::kFloat16 ? FloatToHalfBits(narrowed) : FloatToBFloat16Bits(narrowed);
+}
+
+double DecodeHalfLike(FloatType type, uint16_t bits) {
+  return type == FloatType::kFloat16 ? HalfBitsToFloat(bits) : BFloat16BitsToFloat(bits);
+}
+
+// Sign-magnitude neighbour of a 16-bit pattern, one step up (+1) or down (-1) the real line.
+uint16_t StepHalfLike(uint16_t bits, int direction) {
+  const bool negative = bits & 0x8000;
+  const uint16_t magnitude = bits & 0x7fff;
+  if (magnitude == 0) return direction > 0 ? 0x0001 : 0x8001;
+  const bool away_from_zero = (direction > 0) != negative;
+  return away_from_zero ? bits + 1 : bits - 1;
+}
+
+}  // namespace
+
+std::optional<FloatType> FloatTypeOf(int32_t onnx_data_type) {
+  switch (onnx_data_type) {
+    case onnx::TensorProto::FLOAT: return FloatType::kFloat32;
+    case onnx::TensorProto::DOUBLE: return FloatType::kFloat64;
+    case onnx::TensorProto::FLOAT16: return FloatType::kFloat16;
+    case onnx::TensorProto::BFLOAT16: return FloatType::kBFloat16;
+    default: return std::nullopt;
+  }
+}
+
+absl::string_view FloatTypeName(FloatType type) {
+  switch (type) {
+    case FloatType::kFloat32: return "float32";
+    case FloatType::kFloat64: return "float64";
+    case FloatType::kFloat16: return "float16";
+    case FloatType::kBFloat16: return "bfloat16";
+  }
+  return "?";
+}
+
+int ByteWidth(FloatType type) {
+  switch (type) {
+    case FloatType::kFloat32: return 4;
+    case FloatType::kFloat64: return 8;
+    case FloatType::kFloat16:
+    case FloatType::kBFloat16: return 2;
+  }
+  return 0;
+}
+
+absl::string_view StorageName(Storage storage) {
+  switch (storage) {
+    case Storage::kRawData: return "raw_data";
+    case Storage::kFloatData: return "float_data";
+    case Storage::kDoubleData: return "double_data";
+    case Storage::kInt32Data: return "int32_data";
+  }
+  return "?";
+}
+
+// Round-to-nearest-even float -> binary16, including subnormals, overflow to infinity, and NaN.
+uint16_t FloatToHalfBits(float value) {
+  const uint32_t bits = FloatBits(value);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
+  const uint32_t magnitude = bits & 0x7fffffff;
+  if (magnitude >= 0x7f800000) {  // Inf or NaN
+    return sign | 0x7c00 | (magnitude > 0x7f800000 ? 0x200 : 0);
+  }
+  if (magnitude >= 0x477ff000) return sign | 0x7c00;  // rounds to >= 65520: infinity
+  if (magnitude < 0x38800000) {  // below 2^-14: a binary16 subnormal (or zero)
+    // Align the value to a fixed point with 2^-24 units, rounding to nearest even.
+    const float scaled = BitsToFloat(magnitude) * 0x1p24f;  // exact: a power-of-two scale
+    return sign | static_cast<uint16_t>(std::nearbyint(scaled));
+  }
+  // Normal: rebias the exponent (127 -> 15) and round the 23-bit mantissa to 10 bits.
+  uint32_t half = magnitude - ((127 - 15) << 23);
+  const uint32_t remainder = half & 0x1fff;
+  half >>= 13;
+  if (remainder > 0x1000 || (remainder == 0x1000 && (half & 1))) ++half;
+  return sign | static_cast<uint16_t>(half);
+}
+
+float HalfBitsToFloat(uint16_t bits) {
+  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000) << 16;
+  const uint32_t exponent = (bits >> 10) & 0x1f;
+  const uint32_t mantissa = bits & 0x3ff;
+  if (exponent == 0) {
+    const float value = static_cast<float>(mantissa) * 0x1p-24f;
+    return sign ? -value : value;
+  }
+  if (exponent == 0x1f) return BitsToFloat(sign | 0x7f800000 | (mantissa << 13));
+  return BitsToFloat(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
+}
+
+uint16_t FloatToBFloat16Bits(float value) {
+  const uint32_t bits = FloatBits(value);
+  if ((bits & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((bits >> 16) | 0x40);  // NaN
+  const uint32_t rounding_bias = 0x7fff + ((bits >> 16) & 1);
+  return static_cast<uint16_t>((bits + rounding_bias) >> 16);
+}
+
+float BFloat16BitsToFloat(uint16_t bits) { return BitsToFloat(static_cast<uint32_t>(bits) << 16); }
+
+double RoundTo(FloatType type, double value) {
+  switch (type) {
+    case FloatType::kFloat64: return value;
+    case FloatType::kFloat32: return static_cast<float>(value);
+    case FloatType::kFloat16:
+    case FloatType::kBFloat16: return DecodeHalfLike(type, EncodeHalfLike(type, value));
+  }
+  return value;
+}
+
+double NextToward(FloatType type, double value, double target) {
+  if (value == target) return value;
+  switch (type) {
+    case FloatType::kFloat64: return std::nextafter(value, target);
+    case FloatType::kFloat32:
+      return std::nextafter(static_cast<float>(value), static_cast<float>(target));
+    case FloatType::kFloat16:
+    case FloatType::kBFloat16:
+      return DecodeHalfLike(type, StepHalfLike(EncodeHalfLike(type, value), target > value ? 1 : -1));
+  }
+  return value;
+}
+
+absl::StatusOr<int64_t> ElementCount(const onnx::TensorProto& tensor, absl::string_view name) {
+  constexpr int64_t kMaxElements = int64_t{1} << 62;
+  int64_t count = 1;
+  for (int64_t dim : tensor.dims()) {
+    if (dim < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("tensor '%s' has a negative dimension (%d)", name, dim));
+    }
+    if (dim != 0 && count > kMaxElements / dim) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("tensor '%s' has more than 2^62 elements", name));
+    }
+    count *= dim;
+  }
+  return count;
+}
+
+absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
+                                                absl::string_view name) {
+  const std::optional<FloatType> type = FloatTypeOf(tensor.data_type());
+  if (!type) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("tensor '%s' is not floating-point (data_type %d)", name, tensor.data_type()));
+  }
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+    return absl::UnimplementedError(absl::StrFormat(
+        "tensor '%s' keeps its values in external data, which this version cannot rewrite", name));
+  }
+  auto count_or = ElementCount(tensor, name);
+  if (!count_or.ok()) return count_or.status();
+  const int64_t count = *count_or;
+
+  auto size_mismatch = [&](absl::string_view field, int64_t have, int64_t want) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("tensor '%s': %s holds %d %s but its shape needs %d", name, field, have,
+                        field == "raw_data" ? "bytes" : "values", want));
+  };
+
+  if (tensor.has_raw_data()) {
+    const int64_t want = count * ByteWidth(*type);
+    std::string* raw = tensor.mutable_raw_data();
+    if (static_cast<int64_t>(raw->size()) != want) {
+      return size_mismatch("raw_data", static_cast<int64_t>(raw->size()), want);
+    }
+    return TensorValues(*type, Storage::kRawData, count, raw->data());
+  }
+
+  switch (*type) {
+    case FloatType::kFloat32: {
+      auto* field = tensor.mutable_float_data();
+      if (field->size() != count) return size_mismatch("float_data", field->size(), count);
+      return TensorValues(*type, Storage::kFloatData, count, field->mutable_data());
+    }
+    case FloatType::kFloat64: {
+      auto* field = tensor.mutable_double_data();
+      if (field->size() != count) return size_mismatch("double_data", field->size(), count);
+      return TensorValues(*type, Storage::kDoubleData, count, field->mutable_data());
+    }
+    case FloatType::kFloat16:
+    case FloatType::kBFloat16: {
+      auto* field = tensor.mutable_int32_data();
+      if (field->size() != count) return size_mismatch("int32_data", field->size(), count);
+      return TensorValues(*type, Storage::kInt32Data, count, field->mutable_data());
+    }
+  }
+  return absl::InternalError("unreachable");
+}
+
+void TensorValues::Write(int64_t begin, const double* values, int64_t n) const {
+  switch (type_) {
+    case FloatType::kFloat32: {
+      // raw_data may be unaligned, so every store goes through memcpy (a plain mov on x86).
+      char* out = static_cast<char*>(data_) + 4 * begin;
+      for (int64_t k = 0; k < n; ++k) {
+        const float value = static_cast<float>(values[k]);
+        std::memcpy(out + 4 * k, &value, 4);
+      }
+      return;
+    }
+    case FloatType::kFloat64:
+      std::memcpy(static_cast<char*>(data_) + 8 * begin, values, static_cast<size_t>(n) * 8);
+      return;
+    case FloatType::kFloat16:
+    case FloatType::kBFloat16:
+      if (storage_ == Storage::kRawData) {
+        char* out = static_cast<char*>(data_) + 2 * begin;
+        for (int64_t k = 0; k < n; ++k) {
+          const uint16_t bits = EncodeHalfLike(type_, values[k]);
+          std::memcpy(out + 2 * k, &bits, 2);
+        }
+      } else {
+        int32_t* out = static_cast<int32_t*>(data_) + begin;
+        for (int64_t k = 0; k < n; ++k) out[k] = EncodeHalfLike(type_, values[k]);
+      }
+      return;
+  }
+}
+
+double TensorValues::Read(int64_t index) const {
+  switch (type_) {
+    case FloatType::kFloat32: {
+      float value;
+      std::memcpy(&value, static_cast<const char*>(data_) + 4 * index, 4);
+      return value;
+    }
+    case FloatType::kFloat64: {
+      double value;
+      std::memcpy(&value, static_cast<const char*>(data_) + 8 * index, 8);
+      return value;
+    }
+    case FloatType::kFloat16:
+    case FloatType::kBFloat16: {
+      uint16_t bits;
+      if (storage_ == Storage::kRawData) {
+        std::memcpy(&bits, static_cast<const char*>(data_) + 2 * index, 2);
+      } else {
+        bits = static_cast<uint16_t>(static_cast<const int32_t*>(data_)[index]);
+      }
+      return DecodeHalfLike(type_, bits);
+    }
+  }
+  return 0;
+}
+
+}  // namespace onnx_reinit

@@ -1,0 +1,77 @@
+// Typed access to the values of a floating-point onnx::TensorProto, wherever the model stores them.
+//
+// ONNX keeps float values in one of several fields (onnx.proto):
+//   float32   raw_data (little-endian) or float_data
+//   float64   raw_data or double_data
+//   float16   raw_data or int32_data (one 16-bit pattern per int32)
+//   bfloat16  raw_data or int32_data
+// TensorValues binds to whichever field holds the values and writes back into that same field, so
+// re-initializing never changes a tensor's encoding or its serialized length.
+#ifndef ONNX_REINIT_TENSOR_DATA_H_
+#define ONNX_REINIT_TENSOR_DATA_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "onnx/onnx_pb.h"
+
+namespace onnx_reinit {
+
+enum class FloatType { kFloat32, kFloat64, kFloat16, kBFloat16 };
+
+// The FloatType of an onnx::TensorProto::DataType value, or nullopt for integer, bool, string,
+// complex and quantized types (which onnx-reinit never touches).
+std::optional<FloatType> FloatTypeOf(int32_t onnx_data_type);
+absl::string_view FloatTypeName(FloatType type);  // "float32", "float64", "float16", "bfloat16"
+int ByteWidth(FloatType type);
+
+enum class Storage { kRawData, kFloatData, kDoubleData, kInt32Data };
+absl::string_view StorageName(Storage storage);  // the onnx.proto field name, e.g. "raw_data"
+
+// IEEE binary16 and bfloat16 conversions; the narrowing ones round to nearest, ties to even.
+uint16_t FloatToHalfBits(float value);
+float HalfBitsToFloat(uint16_t bits);
+uint16_t FloatToBFloat16Bits(float value);
+float BFloat16BitsToFloat(uint16_t bits);
+
+// `value` rounded to the nearest value of `type` (ties to even), returned as a double.
+double RoundTo(FloatType type, double value);
+// The neighbour of `value` (a value of `type`) in the direction of `target`.
+double NextToward(FloatType type, double value, double target);
+
+// The element count of `tensor`'s shape; an error for negative dims or a count over 2^62.
+absl::StatusOr<int64_t> ElementCount(const onnx::TensorProto& tensor, absl::string_view name);
+
+// A view over the values of one float tensor inside a TensorProto. Thread-compatible: concurrent
+// Write/Read calls on disjoint index ranges are safe; the TensorProto must outlive the view and must
+// not be modified through other means while the view is in use.
+class TensorValues {
+ public:
+  // Binds to `tensor`'s values. Fails (naming `name`) for non-float types, external data, or a
+  // payload whose size does not match the shape.
+  static absl::StatusOr<TensorValues> Bind(onnx::TensorProto& tensor, absl::string_view name);
+
+  FloatType type() const { return type_; }
+  Storage storage() const { return storage_; }
+  int64_t size() const { return count_; }
+
+  // Stores values[k] at element begin + k, rounding to the tensor's type (nearest, ties to even).
+  void Write(int64_t begin, const double* values, int64_t n) const;
+  double Read(int64_t index) const;
+
+ private:
+  TensorValues(FloatType type, Storage storage, int64_t count, void* data)
+      : type_(type), storage_(storage), count_(count), data_(data) {}
+
+  FloatType type_;
+  Storage storage_;
+  int64_t count_;
+  void* data_;  // points into the TensorProto's field
+};
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_TENSOR_DATA_H_

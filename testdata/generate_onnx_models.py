@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Generate the hand-made ONNX fixture models in testdata/.
+
+Needs only the `onnx` and `numpy` Python packages (Debian: python3-onnx,
+python3-numpy).  Run from the repository root:
+
+    /usr/bin/python3 testdata/generate_onnx_models.py
+
+Every tensor is built field by field (not with helper.make_tensor) so that the
+storage field used (raw_data, float_data, double_data, int32_data, ...) is
+exactly the one named here.  All random values come from fixed numpy seeds,
+so the output is byte-for-byte reproducible with the same onnx version.
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OPSET = 13
+IR_VERSION = 7  # ONNX 1.8+ / opset 13; readable by every current runtime
+PRODUCER = "onnx-reinit testdata/generate_onnx_models.py"
+
+
+# --------------------------------------------------------------------------
+# tensor builders
+
+
+def t_raw(name, arr, dtype):
+    """Tensor stored in raw_data (little-endian)."""
+    arr = np.ascontiguousarray(arr)
+    t = TensorProto()
+    t.name = name
+    t.data_type = dtype
+    t.dims.extend(arr.shape)
+    t.raw_data = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+    return t
+
+
+def t_f32_raw(name, arr):
+    return t_raw(name, np.asarray(arr, dtype=np.float32), TensorProto.FLOAT)
+
+
+def t_f32_float_data(name, arr):
+    arr = np.asarray(arr, dtype=np.float32)
+    t = TensorProto(name=name, data_type=TensorProto.FLOAT)
+    t.dims.extend(arr.shape)
+    t.float_data.extend(arr.ravel().tolist())
+    return t
+
+
+def t_f64_double_data(name, arr):
+    arr = np.asarray(arr, dtype=np.float64)
+    t = TensorProto(name=name, data_type=TensorProto.DOUBLE)
+    t.dims.extend(arr.shape)
+    t.double_data.extend(arr.ravel().tolist())
+    return t
+
+
+def t_f16_raw(name, arr):
+    return t_raw(name, np.asarray(arr, dtype=np.float16), TensorProto.FLOAT16)
+
+
+def t_f16_int32_data(name, arr):
+    """float16 stored as one uint16 bit pattern per int32_data element."""
+    bits = np.asarray(arr, dtype=np.float16).view(np.uint16)
+    t = TensorProto(name=name, data_type=TensorProto.FLOAT16)
+    t.dims.extend(bits.shape)
+    t.int32_data.extend(int(b) for b in bits.ravel())
+    return t
+
+
+def bf16_bits(arr):
+    """float32 -> bfloat16 bit patterns (round to nearest even)."""
+    u = np.asarray(arr, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
+    return rounded.astype(np.uint16)
+
+
+def t_bf16_raw(name, arr):
+    bits = bf16_bits(arr)
+    t = TensorProto(name=name, data_type=TensorProto.BFLOAT16)
+    t.dims.extend(bits.shape)
+    t.raw_data = bits.astype("<u2").tobytes()
+    return t
+
+
+def t_i64_raw(name, arr):
+    return t_raw(name, np.asarray(arr, dtype=np.int64), TensorProto.INT64)
+
+
+def vi(name, dtype, shape):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def make_model(graph, doc_string=None, metadata=None):
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name=PRODUCER,
+        producer_version="1",
+    )
+    model.ir_version = IR_VERSION
+    if doc_string is not None:
+        model.doc_string = doc_string
+    for k, v in (metadata or {}).items():
+        entry = model.metadata_props.add()
+        entry.key = k
+        entry.value = v
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def save(model, filename):
+    path = os.path.join(HERE, filename)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(model, path)
+    print(f"wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
+    return path
+
+
+# --------------------------------------------------------------------------
+# models
+
+
+def constant_weights():
+    """Gemm B from a Constant node; MatMul weight through Identity->Identity."""
+    rng = np.random.default_rng(101)
+    gemm_b = rng.standard_normal((4, 5)).astype(np.float32)  # [K, N], transB=0
+    gemm_c = rng.standard_normal((5,)).astype(np.float32)
+    mm_w = rng.standard_normal((5, 3)).astype(np.float32)
+    nodes = [
+        helper.make_node("Constant", [], ["gemm_B"], name="const_gemm_B",
+                         value=t_f32_raw("gemm_B_value", gemm_b)),
+        helper.make_node("Gemm", ["X", "gemm_B", "gemm_C"], ["H"], name="gemm",
+                         transA=0, transB=0),
+        helper.make_node("Identity", ["mm_W"], ["mm_W_id1"], name="identity_1"),
+        helper.make_node("Identity", ["mm_W_id1"], ["mm_W_id2"], name="identity_2"),
+        helper.make_node("MatMul", ["H", "mm_W_id2"], ["Y"], name="matmul"),
+    ]
+    graph = helper.make_graph(
+        nodes, "constant_weights",
+        [vi("X", TensorProto.FLOAT, [2, 4])],
+        [vi("Y", TensorProto.FLOAT, [2, 3])],
+        [t_f32_raw("gemm_C", gemm_c), t_f32_raw("mm_W", mm_w)],
+        doc_string="graph doc string: Gemm weight in a Constant node, MatMul weight behind two Identity nodes",
+    )
+    model = make_model(
+        graph,
+        doc_string="onnx-reinit fixture: model doc string must survive a round trip",
+        metadata={"onnx_reinit_fixture": "constant_weights", "author": "onnx-reinit testdata"},
+    )
+    return save(model, "constant_weights.onnx")
+
+
+def dtypes_models():
+    """Same-shape [4,3] MatMul weights in every storage variant."""
+    rng = np.random.default_rng(202)
+
+    def w():
+        return rng.standard_normal((4, 3)).astype(np.float32)
+
+    # --- dtypes.onnx: everything here runs in ONNX Runtime (CPU) -----------
+    inits = [
+        t_f32_raw("w_f32_raw", w()),
+        t_f32_float_data("w_f32_float_data", w()),
+        t_f64_double_data("w_f64_double_data", w()),
+        t_f16_raw("w_f16_raw", w()),
+        t_f16_int32_data("w_f16_int32_data", w()),
+        # reaches its MatMul only through Cast (ORT has no bfloat16 MatMul);
+        # the tool follows Identity only, so it must leave this one alone.
+        t_bf16_raw("w_bf16_raw_behind_cast", w()),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["X", "w_f32_raw"], ["Y_f32_raw"], name="mm_f32_raw"),
+        helper.make_node("MatMul", ["X", "w_f32_float_data"], ["Y_f32_float_data"], name="mm_f32_float_data"),
+        helper.make_node("MatMul", ["X64", "w_f64_double_data"], ["Y_f64_double_data"], name="mm_f64_double_data"),
+        helper.make_node("MatMul", ["X16", "w_f16_raw"], ["Y_f16_raw"], name="mm_f16_raw"),
+        helper.make_node("MatMul", ["X16", "w_f16_int32_data"], ["Y_f16_int32_data"], name="mm_f16_int32_data"),
+        helper.make_node("Cast", ["w_bf16_raw_behind_cast"], ["w_bf16_as_f32"], name="cast_bf16", to=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["X", "w_bf16_as_f32"], ["Y_bf16_cast"], name="mm_bf16_cast"),
+    ]
+    graph = helper.make_graph(
+        nodes, "dtypes",
+        [vi("X", TensorProto.FLOAT, [2, 4]),
+         vi("X64", TensorProto.DOUBLE, [2, 4]),
+         vi("X16", TensorProto.FLOAT16, [2, 4])],
+        [vi("Y_f32_raw", TensorProto.FLOAT, [2, 3]),
+         vi("Y_f32_float_data", TensorProto.FLOAT, [2, 3]),
+         vi("Y_f64_double_data", TensorProto.DOUBLE, [2, 3]),
+         vi("Y_f16_raw", TensorProto.FLOAT16, [2, 3]),
+         vi("Y_f16_int32_data", TensorProto.FLOAT16, [2, 3]),
+         vi("Y_bf16_cast", TensorProto.FLOAT, [2, 3])],
+        inits,
+    )
+    save(make_model(graph), "dtypes.onnx")
+
+    # --- dtypes_noort.onnx: bfloat16 MatMul directly (valid ONNX, but ORT
+    # CPU has no bfloat16 MatMul kernel) -- for the C++ tests only ----------
+    rng = np.random.default_rng(203)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["Xbf16", "w_bf16_raw"], ["Y_bf16_raw"], name="mm_bf16_raw")],
+        "dtypes_noort",
+        [vi("Xbf16", TensorProto.BFLOAT16, [2, 4])],
+        [vi("Y_bf16_raw", TensorProto.BFLOAT16, [2, 3])],
+        [t_bf16_raw("w_bf16_raw", rng.standard_normal((4, 3)).astype(np.float32))],
+    )
+    save(make_model(graph), "dtypes_noort.onnx")
+
+
+def gemm_layouts():
+    rng = np.random.default_rng(303)
+    w_nt = rng.standard_normal((4, 6)).astype(np.float32)   # transB=0: [K=4, N=6]
+    b_nt = rng.standard_normal((6,)).astype(np.float32)
+    w_t = rng.standard_normal((5, 6)).astype(np.float32)    # transB=1: [N=5, K=6]
+    b_t = rng.standard_normal((5,)).astype(np.float32)
+    a_t = rng.standard_normal((2, 7)).astype(np.float32)    # transA=1: A is [K=2, M=7]
+    nodes = [
+        helper.make_node("Gemm", ["X", "gemm_transB0_W", "gemm_transB0_C"], ["H1"], name="gemm_transB0", transB=0),
+        helper.make_node("Gemm", ["H1", "gemm_transB1_W", "gemm_transB1_C"], ["H2"], name="gemm_transB1", transB=1),
+        # Y = A^T * H2, A constant [K=2, M=7], H2 [K=2, N=5] -> Y [7, 5]
+        helper.make_node("Gemm", ["gemm_transA1_A", "H2"], ["Y"], name="gemm_transA1", transA=1, transB=0),
+    ]
+    graph = helper.make_graph(
+        nodes, "gemm_layouts",
+        [vi("X", TensorProto.FLOAT, [2, 4])],
+        [vi("Y", TensorProto.FLOAT, [7, 5])],
+        [t_f32_raw("gemm_transB0_W", w_nt), t_f32_raw("gemm_transB0_C", b_nt),
+         t_f32_raw("gemm_transB1_W", w_t), t_f32_raw("gemm_transB1_C", b_t),
+         t_f32_raw("gemm_transA1_A", a_t)],
+    )
+    return save(make_model(graph), "gemm_layouts.onnx")
+
+
+def shared_two_consumers():
+    rng = np.random.default_rng(404)
+    s = rng.standard_normal((4, 6)).astype(np.float32)
+    nodes = [
+        # as B: X[2,4] @ S[4,6] -> fan_in 4, fan_out 6
+        helper.make_node("MatMul", ["X", "shared_W"], ["Y1"], name="mm_shared_as_B"),
+        # as A: S[4,6] @ Z[6,3] -> contracted dim is 6, so fan_in 6, fan_out 4
+        helper.make_node("MatMul", ["shared_W", "Z"], ["Y2"], name="mm_shared_as_A"),
+    ]
+    graph = helper.make_graph(
+        nodes, "shared_two_consumers",
+        [vi("X", TensorProto.FLOAT, [2, 4]), vi("Z", TensorProto.FLOAT, [6, 3])],
+        [vi("Y1", TensorProto.FLOAT, [2, 6]), vi("Y2", TensorProto.FLOAT, [4, 3])],
+        [t_f32_raw("shared_W", s)],
+    )
+    return save(make_model(graph), "shared_two_consumers.onnx")
+
+
+def int_and_shape():
+    rng = np.random.default_rng(505)
+    conv_w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    conv_b = rng.standard_normal((4,)).astype(np.float32)
+    scale = np.array(0.5, dtype=np.float32)                      # scalar, rank 0
+    bias = rng.standard_normal((256,)).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["X", "conv_W", "conv_B"], ["C"], name="conv",
+                         kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Reshape", ["C", "reshape_shape"], ["R"], name="reshape"),
+        helper.make_node("Mul", ["R", "mul_scale"], ["M"], name="mul"),
+        helper.make_node("Add", ["M", "add_bias"], ["Y"], name="add"),
+    ]
+    graph = helper.make_graph(
+        nodes, "int_and_shape",
+        [vi("X", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [vi("Y", TensorProto.FLOAT, [1, 256])],
+        [t_f32_raw("conv_W", conv_w), t_f32_raw("conv_B", conv_b),
+         t_i64_raw("reshape_shape", np.array([1, -1])),
+         t_f32_raw("mul_scale", scale), t_f32_raw("add_bias", bias)],
+    )
+    model = make_model(graph, doc_string="int_and_shape: only conv_W is a weight",
+                       metadata={"onnx_reinit_fixture": "int_and_shape"})
+    return save(model, "int_and_shape.onnx")
+
+
+def malformed(valid_path):
+    d = os.path.join(HERE, "malformed")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "not_a_model.onnx"), "wb") as f:
+        f.write(b"this is not an ONNX model, just some text bytes\n")
+    with open(valid_path, "rb") as f:
+        data = f.read()
+    truncated = data[: len(data) // 2]
+    try:
+        onnx.load_from_string(truncated)
+    except Exception:
+        pass
+    else:
+        sys.exit("truncated model unexpectedly parses; pick another source model")
+    with open(os.path.join(d, "truncated.onnx"), "wb") as f:
+        f.write(truncated)
+    open(os.path.join(d, "empty.onnx"), "wb").close()
+    for n in ("not_a_model.onnx", "truncated.onnx", "empty.onnx"):
+        p = os.path.join(d, n)
+        print(f"wrote {os.path.relpath(p)} ({os.path.getsize(p)} bytes)")
+
+
+def main():
+    constant_weights()
+    dtypes_models()
+    gemm_layouts()
+    shared_two_consumers()
+    ip = int_and_shape()
+    malformed(ip)  # truncated.onnx = first half of int_and_shape.onnx
+
+
+if __name__ == "__main__":
+    main()

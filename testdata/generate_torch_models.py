@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Generate the PyTorch-exported ONNX fixture models in testdata/.
+
+Needs PyTorch (Debian: python3-torch; written against torch 1.13 with its
+TorchScript-based torch.onnx.export) and, for the final check, onnx
+(python3-onnx).  Run from the repository root:
+
+    /usr/bin/python3 testdata/generate_torch_models.py
+
+All models are exported in eval mode, opset 13, do_constant_folding=True,
+static shapes, with a fixed torch.manual_seed per model.
+"""
+import os
+
+import onnx
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OPSET = 13
+
+
+def export(model, args, filename, input_names, output_names, seed_note=""):
+    path = os.path.join(HERE, filename)
+    model.eval()
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            args,
+            path,
+            export_params=True,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            input_names=input_names,
+            output_names=output_names,
+            training=torch.onnx.TrainingMode.EVAL,
+        )
+    m = onnx.load(path)
+    onnx.checker.check_model(m, full_check=True)
+    print(f"wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
+
+
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU()
+        self.dw = nn.Conv2d(8, 8, 3, groups=8)
+        self.gconv = nn.Conv2d(8, 16, 1, groups=2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.relu(self.bn(self.conv(x)))
+        x = self.gconv(self.dw(x))
+        return self.fc(self.flatten(self.pool(x)))
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(12, 16)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.fc(x)))
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(16, 8, 4, 1, 0),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.ConvTranspose2d(8, 3, 4, 2, 1),
+            nn.Tanh(),
+        )
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class Conv1d3d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv1d(4, 6, 3)
+        self.c3 = nn.Conv3d(2, 4, (3, 3, 3))
+
+    def forward(self, a, b):
+        return self.c1(a), self.c3(b)
+
+
+def randomize_bn(model):
+    """Give BatchNorm non-trivial running stats so a folded/unfolded export differs from identity."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+
+
+def main():
+    torch.manual_seed(1)
+    m = CNN()
+    randomize_bn(m)
+    export(m, (torch.randn(1, 3, 8, 8),), "torch_cnn.onnx", ["input"], ["logits"])
+
+    torch.manual_seed(2)
+    export(MLP(), (torch.randn(2, 5, 12),), "torch_mlp_matmul.onnx", ["input"], ["output"])
+
+    torch.manual_seed(3)
+    export(Tied(), (torch.randn(2, 8),), "torch_tied.onnx", ["input"], ["output"])
+
+    # Same tied module on a 3-D input: Linear exports as MatMul with a
+    # constant-folded transposed weight, and the exporter deduplicates the two
+    # identical folded initializers by inserting an Identity node.
+    torch.manual_seed(3)
+    export(Tied(), (torch.randn(2, 3, 8),), "torch_tied_matmul.onnx", ["input"], ["output"])
+
+    torch.manual_seed(4)
+    m = DCGANGenerator()
+    randomize_bn(m)
+    export(m, (torch.randn(1, 16, 1, 1),), "torch_dcgan.onnx", ["z"], ["image"])
+
+    torch.manual_seed(5)
+    export(Conv1d3d(), (torch.randn(1, 4, 10), torch.randn(1, 2, 5, 5, 5)),
+           "torch_conv1d3d.onnx", ["input_1d", "input_3d"], ["output_1d", "output_3d"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+#include "tools/reinit_command.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <regex>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "onnx_reinit/model_io.h"
+#include "onnx_reinit/reinit.h"
+#include "onnx_reinit/status_macros.h"
+#include "tools/report_printer.h"
+
+namespace onnx_reinit::cli {
+namespace {
+
+absl::StatusOr<std::regex> CompileRegex(const std::string& flag, const std::string& pattern) {
+  try {
+    return std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s '%s': %s", flag, pattern, e.what()));
+  }
+}
+
+absl::StatusOr<std::function<bool(absl::string_view)>> TensorSelector(const ReinitFlags& flags) {
+  if (flags.only.empty() && flags.exclude.empty()) return nullptr;
+  std::optional<std::regex> only, exclude;
+  if (!flags.only.empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(only, CompileRegex("--only", flags.only));
+  }
+  if (!flags.exclude.empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(exclude, CompileRegex("--exclude", flags.exclude));
+  }
+  return [only, exclude](absl::string_view name) {
+    const std::string text(name);
+    if (only && !std::regex_search(text, *only)) return false;
+    return !(exclude && std::regex_search(text, *exclude));
+  };
+}
+
+absl::Status RefuseOverwritingInput(const std::string& input, const std::string& output) {
+  std::error_code error;
+  if (std::filesystem::equivalent(input, output, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: the output would overwrite the input; choose another -o", output));
+  }
+  return absl::OkStatus();
+}
+
+// The output must pass the ONNX checker whenever the input does. Re-initialization changes only
+// values, so a failure here means the input already failed: that is reported, not fatal.
+absl::Status CheckOutput(const onnx::ModelProto& output, const ReinitFlags& flags) {
+  const absl::Status status = CheckModel(output);
+  if (status.ok()) return status;
+  if (absl::IsUnimplemented(status)) {
+    if (!flags.quiet) std::cerr << "onnx-reinit: note: ONNX check skipped: " << status.message() << "\n";
+    return absl::OkStatus();
+  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(const onnx::ModelProto input, LoadModel(flags.input));
+  if (CheckModel(input).ok()) {
+    return absl::InternalError(absl::StrFormat(
+        "the re-initialized model fails the ONNX checker although the input passes: %s",
+        status.message()));
+  }
+  if (!flags.quiet) {
+    std::cerr << "onnx-reinit: warning: " << flags.input
+              << " fails the ONNX checker (unchanged in the output): " << status.message() << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Run(const ReinitFlags& flags, const std::string& output) {
+  const auto start = std::chrono::steady_clock::now();
+  ReinitOptions options;
+  ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, ToSchemeOptions(flags.scheme));
+  ONNX_REINIT_ASSIGN_OR_RETURN(options.select, TensorSelector(flags));
+  options.seed = flags.seed;
+  options.threads = flags.threads;
+  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(flags.input, output));
+
+  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(flags.input));
+  auto report = Reinitialize(model, options);
+  if (!report.ok()) {
+    return absl::Status(report.status().code(),
+                        absl::StrCat(flags.input, ": ", report.status().message()));
+  }
+  report->set_model(flags.input);
+  ONNX_REINIT_RETURN_IF_ERROR(CheckOutput(model, flags));
+  ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  if (flags.quiet) return absl::OkStatus();
+  for (const std::string& warning : report->warnings()) {
+    std::cerr << "onnx-reinit: warning: " << warning << "\n";
+  }
+  std::cout << FormatTensorTable(*report);
+  std::cout << absl::StrFormat("re-initialized %d tensors (%s values) with %s, seed %d, in %.3f s -> %s\n",
+                               report->tensors_size(), WithThousands(report->values()),
+                               report->scheme(), report->seed(), seconds, output);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string DefaultOutputPath(const std::string& input) {
+  if (absl::EndsWith(input, ".onnx")) {
+    return input.substr(0, input.size() - 5) + ".reinit.onnx";
+  }
+  return input + ".reinit.onnx";
+}
+
+void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
+  app.add_option("input", flags.input, "The ONNX model to re-initialize (never modified)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("-o,--output", flags.output,
+                 "Where to write the result (default: IN.reinit.onnx beside the input)");
+  AddSchemeFlags(app, flags.scheme);
+  app.add_option("--seed", flags.seed,
+                 "Random seed; the same seed gives the same bytes for any --threads")
+      ->default_val(kDefaultSeed);
+  app.add_option("--threads", flags.threads, "Fill threads; 0 = all cores")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--only", flags.only, "Re-initialize only weights whose name matches this regex");
+  app.add_option("--exclude", flags.exclude, "Leave weights whose name matches this regex unchanged");
+  app.add_flag("-q,--quiet", flags.quiet, "Print nothing but errors");
+}
+
+int RunReinit(const ReinitFlags& flags) {
+  const std::string output = flags.output.empty() ? DefaultOutputPath(flags.input) : flags.output;
+  const absl::Status status = Run(flags, output);
+  if (status.ok()) return 0;
+  std::cerr << "onnx-reinit: error: " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace onnx_reinit::cli

@@ -1,0 +1,33 @@
+// The re-initialization command: onnx-reinit IN.onnx --scheme S [-o OUT.onnx] ...
+#ifndef ONNX_REINIT_TOOLS_REINIT_COMMAND_H_
+#define ONNX_REINIT_TOOLS_REINIT_COMMAND_H_
+
+#include <cstdint>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "tools/scheme_flags.h"
+
+namespace onnx_reinit::cli {
+
+struct ReinitFlags {
+  std::string input;
+  std::string output;  // default: IN.reinit.onnx beside the input
+  uint64_t seed = 0;
+  int threads = 0;
+  std::string only, exclude;  // ECMAScript regexes searched in tensor names
+  bool quiet = false;
+  SchemeFlags scheme;
+};
+
+void AddReinitFlags(CLI::App& app, ReinitFlags& flags);
+
+// Runs the command; returns the process exit status (0 ok, 1 error). Errors go to stderr as one line.
+int RunReinit(const ReinitFlags& flags);
+
+// "dir/model.onnx" -> "dir/model.reinit.onnx"; names without ".onnx" get ".reinit.onnx" appended.
+std::string DefaultOutputPath(const std::string& input);
+
+}  // namespace onnx_reinit::cli
+
+#endif  // ONNX_REINIT_TOOLS_REINIT_COMMAND_H_
