@@ -97,8 +97,9 @@ absl::Status Run(const ReinitFlags& flags, const std::string& output) {
     std::cerr << "onnx-reinit: warning: " << warning << "\n";
   }
   std::cout << FormatTensorTable(*report);
-  std::cout << absl::StrFormat("re-initialized %d tensors (%s values) with %s, seed %d, in %.3f s -> %s\n",
-                               report->tensors_size(), WithThousands(report->values()),
+  const int tensors = report->tensors_size();
+  std::cout << absl::StrFormat("re-initialized %d tensor%s (%s values) with %s, seed %d, in %.3f s -> %s\n",
+                               tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
                                report->scheme(), report->seed(), seconds, output);
   return absl::OkStatus();
 }

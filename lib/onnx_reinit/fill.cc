@@ -26,7 +26,7 @@ void BlockValues(const proto::Distribution& d, bool double_grade, uint64_t seed,
   std::array<double, 4> unit;
   int n;
   if (double_grade) {
-    unit = {UnitOpen53(Join64(words[0], words[1])), UnitOpen53(Join64(words[2], words[3])), 0, 0};
+    unit = {UnitOpen52(Join64(words[0], words[1])), UnitOpen52(Join64(words[2], words[3])), 0, 0};
     n = 2;
   } else {
     unit = {UnitOpen24(words[0]), UnitOpen24(words[1]), UnitOpen24(words[2]), UnitOpen24(words[3])};

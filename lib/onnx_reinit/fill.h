@@ -1,7 +1,7 @@
 // Writes fresh values into tensors, in parallel, reproducibly.
 //
 // Element i of a tensor is a pure function of (seed, the tensor's stream id, i): see rng.h. Float32,
-// float16 and bfloat16 tensors draw 4 values from each Philox block, float64 tensors 2 (53-bit
+// float16 and bfloat16 tensors draw 4 values from each Philox block, float64 tensors 2 (52-bit
 // uniforms). Uniform values are low + u * (high - low); normal values come from Box-Muller pairs.
 // Values are rounded to the tensor's type (nearest, ties to even), and a uniform value that rounding
 // pushes outside [low, high] is moved to the nearest representable value inside.

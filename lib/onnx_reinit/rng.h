@@ -33,8 +33,9 @@ PhiloxBlock RandomBlock(uint64_t seed, uint64_t stream, uint64_t block);
 // Never 0 or 1, so log() in the normal transform is finite.
 inline double UnitOpen24(uint32_t x) { return ((x >> 8) + 0.5) * 0x1p-24; }
 
-// Maps 64 random bits to a double-grade uniform in (0, 1): ((x >> 11) + 0.5) * 2^-53.
-inline double UnitOpen53(uint64_t x) { return ((x >> 11) + 0.5) * 0x1p-53; }
+// Maps 64 random bits to a double-grade uniform in (0, 1): ((x >> 12) + 0.5) * 2^-52 (52 bits, so
+// that the half-step offset stays exact in a double).
+inline double UnitOpen52(uint64_t x) { return ((x >> 12) + 0.5) * 0x1p-52; }
 
 // Box-Muller: two uniforms in (0, 1) to two independent standard normals.
 std::array<double, 2> BoxMuller(double u1, double u2);

@@ -6,7 +6,8 @@
 //   float16   raw_data or int32_data (one 16-bit pattern per int32)
 //   bfloat16  raw_data or int32_data
 // TensorValues binds to whichever field holds the values and writes back into that same field, so
-// re-initializing never changes a tensor's encoding or its serialized length.
+// re-initializing never changes a tensor's encoding, nor its serialized length except for the varint
+// int32_data field.
 #ifndef ONNX_REINIT_TENSOR_DATA_H_
 #define ONNX_REINIT_TENSOR_DATA_H_
 

@@ -1,0 +1,111 @@
+#include "onnx_reinit/model_io.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/model_builder.h"
+
+namespace onnx_reinit {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using testing::LoadTestdata;
+using testing::TestdataPath;
+
+class TempDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "model_io_test.XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::vector<std::string> Entries() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir_)) names.push_back(entry.path().filename());
+    return names;
+  }
+  fs::path dir_;
+};
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(LoadModel, MissingFileIsNotFoundAndNamesThePath) {
+  auto model = LoadModel("/nonexistent/model.onnx");
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(model.status().message()), HasSubstr("/nonexistent/model.onnx"));
+}
+
+TEST(LoadModel, RejectsFilesThatAreNotModels) {
+  for (const char* file : {"malformed/empty.onnx", "malformed/not_a_model.onnx",
+                           "malformed/truncated.onnx"}) {
+    auto model = LoadModel(TestdataPath(file));
+    EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << file;
+    EXPECT_THAT(std::string(model.status().message()), HasSubstr(file));
+    EXPECT_EQ(std::string(model.status().message()).find('\n'), std::string::npos);
+  }
+  EXPECT_EQ(LoadModel(TESTDATA_DIR).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TempDir, SaveThenLoadRoundTripsEveryField) {
+  onnx::ModelProto model = LoadTestdata("constant_weights.onnx");
+  model.mutable_unknown_fields()->AddVarint(9999, 42);  // a field from a newer onnx.proto
+  const fs::path path = dir_ / "out.onnx";
+  ASSERT_TRUE(SaveModel(model, path).ok());
+  auto loaded = LoadModel(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->SerializeAsString(), model.SerializeAsString());
+  EXPECT_EQ(loaded->unknown_fields().field_count(), 1);
+  EXPECT_EQ(Entries(), std::vector<std::string>{"out.onnx"});
+}
+
+TEST_F(TempDir, SaveReplacesAnExistingFileAndHonoursTheUmask) {
+  const fs::path path = dir_ / "out.onnx";
+  std::ofstream(path) << "old contents";
+  const mode_t old_mask = ::umask(027);
+  const absl::Status status = SaveModel(LoadTestdata("torch_cnn.onnx"), path);
+  ::umask(old_mask);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(ReadFile(path), ReadFile(TestdataPath("torch_cnn.onnx")));
+  struct stat info;
+  ASSERT_EQ(::stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0640u);
+}
+
+TEST_F(TempDir, FailedSaveLeavesNoFileBehind) {
+  const absl::Status status = SaveModel(LoadTestdata("torch_cnn.onnx"), dir_ / "missing" / "o.onnx");
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(std::string(status.message()), HasSubstr("missing/o.onnx"));
+  EXPECT_TRUE(Entries().empty());
+}
+
+TEST(CheckModel, AcceptsValidModels) {
+  for (const char* file : {"torch_cnn.onnx", "constant_weights.onnx", "dtypes.onnx"}) {
+    EXPECT_TRUE(CheckModel(LoadTestdata(file)).ok()) << file;
+  }
+}
+
+TEST(CheckModel, RejectsAnInvalidModelWithTheCheckersMessage) {
+  onnx::ModelProto model = LoadTestdata("torch_cnn.onnx");
+  model.mutable_graph()->mutable_node(0)->set_op_type("NoSuchOp");
+  const absl::Status status = CheckModel(model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("NoSuchOp"));
+}
+
+TEST(CheckModel, NewerIrVersionIsUnimplementedNotInvalid) {
+  onnx::ModelProto model = LoadTestdata("torch_cnn.onnx");
+  model.set_ir_version(10);
+  EXPECT_EQ(CheckModel(model).code(), absl::StatusCode::kUnimplemented);
+}
+
+}  // namespace
+}  // namespace onnx_reinit
