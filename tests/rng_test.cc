@@ -42,8 +42,8 @@ TEST(StreamIdForName, IsStableAndDistinguishesNames) {
 
 TEST(UnitOpen, StaysStrictlyInsideTheUnitInterval) {
   for (uint32_t x : {0u, 1u, 255u, 256u, 0xffffff00u, 0xffffffffu}) {
-    EXPECT_GT(UnitOpen24(x), 0.0);
-    EXPECT_LT(UnitOpen24(x), 1.0);
+    EXPECT_GT(UnitOpen23(x), 0.0);
+    EXPECT_LT(UnitOpen23(x), 1.0);
   }
   for (uint64_t x : {uint64_t{0}, ~uint64_t{0}}) {
     EXPECT_GT(UnitOpen52(x), 0.0);

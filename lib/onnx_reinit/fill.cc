@@ -29,7 +29,7 @@ void BlockValues(const proto::Distribution& d, bool double_grade, uint64_t seed,
     unit = {UnitOpen52(Join64(words[0], words[1])), UnitOpen52(Join64(words[2], words[3])), 0, 0};
     n = 2;
   } else {
-    unit = {UnitOpen24(words[0]), UnitOpen24(words[1]), UnitOpen24(words[2]), UnitOpen24(words[3])};
+    unit = {UnitOpen23(words[0]), UnitOpen23(words[1]), UnitOpen23(words[2]), UnitOpen23(words[3])};
     n = 4;
   }
   if (d.kind() == proto::Distribution::UNIFORM) {
@@ -38,7 +38,14 @@ void BlockValues(const proto::Distribution& d, bool double_grade, uint64_t seed,
     return;
   }
   for (int pair = 0; pair < n; pair += 2) {
-    const std::array<double, 2> z = BoxMuller(unit[pair], unit[pair + 1]);
+    std::array<double, 2> z;
+    if (double_grade) {
+      z = BoxMuller(unit[pair], unit[pair + 1]);
+    } else {  // UnitOpen23 values are exact in a float
+      const std::array<float, 2> zf =
+          BoxMullerFloat(static_cast<float>(unit[pair]), static_cast<float>(unit[pair + 1]));
+      z = {zf[0], zf[1]};
+    }
     out[pair] = d.mean() + d.std() * z[0];
     out[pair + 1] = d.mean() + d.std() * z[1];
   }

@@ -61,4 +61,11 @@ std::array<double, 2> BoxMuller(double u1, double u2) {
   return {radius * std::cos(angle), radius * std::sin(angle)};
 }
 
+std::array<float, 2> BoxMullerFloat(float u1, float u2) {
+  constexpr float kTwoPi = 6.28318530717958647692f;
+  const float radius = std::sqrt(-2.0f * std::log(u1));
+  const float angle = kTwoPi * u2;
+  return {radius * std::cos(angle), radius * std::sin(angle)};
+}
+
 }  // namespace onnx_reinit

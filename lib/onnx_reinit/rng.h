@@ -29,16 +29,18 @@ uint64_t StreamIdForName(absl::string_view name);
 // The random words for block `block` of stream `stream` under `seed`.
 PhiloxBlock RandomBlock(uint64_t seed, uint64_t stream, uint64_t block);
 
-// Maps 32 random bits to a float-grade uniform in (0, 1): ((x >> 8) + 0.5) * 2^-24.
+// Maps 32 random bits to a float-grade uniform in (0, 1): ((x >> 9) + 0.5) * 2^-23, exact in a float.
 // Never 0 or 1, so log() in the normal transform is finite.
-inline double UnitOpen24(uint32_t x) { return ((x >> 8) + 0.5) * 0x1p-24; }
+inline double UnitOpen23(uint32_t x) { return ((x >> 9) + 0.5) * 0x1p-23; }
 
 // Maps 64 random bits to a double-grade uniform in (0, 1): ((x >> 12) + 0.5) * 2^-52 (52 bits, so
 // that the half-step offset stays exact in a double).
 inline double UnitOpen52(uint64_t x) { return ((x >> 12) + 0.5) * 0x1p-52; }
 
-// Box-Muller: two uniforms in (0, 1) to two independent standard normals.
+// Box-Muller: two uniforms in (0, 1) to two independent standard normals, in double precision
+// (for float64 tensors) or float precision (for the others, where it is several times faster).
 std::array<double, 2> BoxMuller(double u1, double u2);
+std::array<float, 2> BoxMullerFloat(float u1, float u2);
 
 }  // namespace onnx_reinit
 
