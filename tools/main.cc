@@ -1,4 +1,6 @@
 // onnx-reinit: re-initializes the weights of an ONNX model. Parsing only; the work is in lib/.
+#include <iostream>
+
 #include "CLI/CLI.hpp"
 #include "tools/reinit_command.h"
 
@@ -12,8 +14,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int status = app.exit(e);
-    return status == 0 ? 0 : 2;  // usage errors exit 2, as in grep and diff
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    std::cerr << "onnx-reinit: error: " << e.what() << " (see --help)\n";
+    return 2;  // usage errors exit 2, as in grep and diff
   }
   return onnx_reinit::cli::RunReinit(flags);
 }

@@ -71,15 +71,19 @@ absl::Status CheckOutput(const onnx::ModelProto& output, const ReinitFlags& flag
   return absl::OkStatus();
 }
 
-absl::Status Run(const ReinitFlags& flags, const std::string& output) {
-  const auto start = std::chrono::steady_clock::now();
+// The library options for the parsed flags; an error here is a usage error.
+absl::StatusOr<ReinitOptions> OptionsFromFlags(const ReinitFlags& flags) {
   ReinitOptions options;
   ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, ToSchemeOptions(flags.scheme));
   ONNX_REINIT_ASSIGN_OR_RETURN(options.select, TensorSelector(flags));
   options.seed = flags.seed;
   options.threads = flags.threads;
-  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(flags.input, output));
+  return options;
+}
 
+absl::Status Run(const ReinitFlags& flags, const ReinitOptions& options, const std::string& output) {
+  const auto start = std::chrono::steady_clock::now();
+  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(flags.input, output));
   ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(flags.input));
   auto report = Reinitialize(model, options);
   if (!report.ok()) {
@@ -93,6 +97,9 @@ absl::Status Run(const ReinitFlags& flags, const std::string& output) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (flags.quiet) return absl::OkStatus();
+  if (options.select && report->tensors().empty()) {
+    report->add_warnings("no weight matches --only/--exclude; the output equals the input");
+  }
   for (const std::string& warning : report->warnings()) {
     std::cerr << "onnx-reinit: warning: " << warning << "\n";
   }
@@ -118,11 +125,20 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("-o,--output", flags.output,
-                 "Where to write the result (default: IN.reinit.onnx beside the input)");
+                 "Where to write the result (default: IN.reinit.onnx beside the input)")
+      ->check(CLI::Validator(
+          [](std::string& path) { return path.empty() ? std::string("empty path") : std::string(); },
+          "PATH"));
   AddSchemeFlags(app, flags.scheme);
   app.add_option("--seed", flags.seed,
                  "Random seed; the same seed gives the same bytes for any --threads")
-      ->default_val(kDefaultSeed);
+      ->default_val(kDefaultSeed)
+      ->check(CLI::Validator(  // CLI11 would wrap "-1" around to 2^64 - 1
+          [](std::string& text) {
+            return text.rfind('-', 0) == 0 ? std::string("must be a non-negative integer")
+                                           : std::string();
+          },
+          "UINT64"));
   app.add_option("--threads", flags.threads, "Fill threads; 0 = all cores")
       ->default_val(0)
       ->check(CLI::Range(0, 1024));
@@ -132,8 +148,13 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
 }
 
 int RunReinit(const ReinitFlags& flags) {
+  const absl::StatusOr<ReinitOptions> options = OptionsFromFlags(flags);
+  if (!options.ok()) {
+    std::cerr << "onnx-reinit: error: " << options.status().message() << "\n";
+    return 2;
+  }
   const std::string output = flags.output.empty() ? DefaultOutputPath(flags.input) : flags.output;
-  const absl::Status status = Run(flags, output);
+  const absl::Status status = Run(flags, *options, output);
   if (status.ok()) return 0;
   std::cerr << "onnx-reinit: error: " << status.message() << "\n";
   return 1;

@@ -22,7 +22,8 @@ struct ReinitFlags {
 
 void AddReinitFlags(CLI::App& app, ReinitFlags& flags);
 
-// Runs the command; returns the process exit status (0 ok, 1 error). Errors go to stderr as one line.
+// Runs the command; returns the process exit status: 0 ok, 1 error, 2 bad flag values. Errors go to
+// stderr as one line.
 int RunReinit(const ReinitFlags& flags);
 
 // "dir/model.onnx" -> "dir/model.reinit.onnx"; names without ".onnx" get ".reinit.onnx" appended.

@@ -10,6 +10,7 @@
 #include <exception>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -18,8 +19,9 @@
 namespace onnx_reinit {
 namespace {
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path, int error) {
-  const std::string message = absl::StrFormat("%s: %s: %s", path, what, std::strerror(error));
+// "<context>: <strerror>", with the status code that fits the errno.
+absl::Status ErrnoError(const std::string& context, int error) {
+  const std::string message = absl::StrFormat("%s: %s", context, std::strerror(error));
   if (error == ENOENT) return absl::NotFoundError(message);
   if (error == EACCES || error == EPERM) return absl::PermissionDeniedError(message);
   return absl::UnavailableError(message);
@@ -51,7 +53,7 @@ absl::Status WriteAll(int fd, const char* data, size_t size, const std::string& 
     const ssize_t written = ::write(fd, data, size);
     if (written < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError("cannot write", path, errno);
+      return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
     }
     data += written;
     size -= static_cast<size_t>(written);
@@ -71,9 +73,9 @@ std::string FirstLine(const std::string& text) { return text.substr(0, text.find
 
 absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
   FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (file.get() < 0) return ErrnoError("cannot open", path, errno);
+  if (file.get() < 0) return ErrnoError(absl::StrFormat("%s: cannot open", path), errno);
   struct stat info;
-  if (::fstat(file.get(), &info) != 0) return ErrnoError("cannot stat", path, errno);
+  if (::fstat(file.get(), &info) != 0) return ErrnoError(absl::StrFormat("%s: cannot stat", path), errno);
   if (!S_ISREG(info.st_mode)) {
     return absl::InvalidArgumentError(absl::StrFormat("%s: not a regular file", path));
   }
@@ -91,7 +93,7 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
   while (done < bytes.size()) {
     const ssize_t got = ::read(file.get(), bytes.data() + done, bytes.size() - done);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return ErrnoError("cannot read", path, errno);
+    if (got < 0) return ErrnoError(absl::StrFormat("%s: cannot read", path), errno);
     if (got == 0) break;
     done += static_cast<size_t>(got);
   }
@@ -126,20 +128,25 @@ absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path) {
     return absl::InternalError(absl::StrFormat("%s: cannot serialize the model", path));
   }
 
+  const std::string cannot_write = absl::StrFormat("cannot write %s", path);
+  struct stat existing;
+  if (::stat(path.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(cannot_write, ": it is a directory"));
+  }
   std::vector<char> temp_path(path.begin(), path.end());
   const std::string suffix = ".tmp-XXXXXX";
   temp_path.insert(temp_path.end(), suffix.begin(), suffix.end());
   temp_path.push_back('\0');
   FileDescriptor file(::mkstemp(temp_path.data()));
-  if (file.get() < 0) return ErrnoError("cannot create a temporary file beside", path, errno);
+  if (file.get() < 0) return ErrnoError(cannot_write, errno);
 
   absl::Status status = WriteAll(file.get(), bytes.data(), bytes.size(), path);
   if (status.ok() && ::fchmod(file.get(), 0666 & ~CurrentUmask()) != 0) {
-    status = ErrnoError("cannot set permissions of", path, errno);
+    status = ErrnoError(cannot_write, errno);
   }
-  if (status.ok() && file.Close() != 0) status = ErrnoError("cannot write", path, errno);
+  if (status.ok() && file.Close() != 0) status = ErrnoError(cannot_write, errno);
   if (status.ok() && ::rename(temp_path.data(), path.c_str()) != 0) {
-    status = ErrnoError("cannot rename the temporary file to", path, errno);
+    status = ErrnoError(cannot_write, errno);
   }
   if (!status.ok()) ::unlink(temp_path.data());
   return status;

@@ -1,0 +1,609 @@
+// End-to-end tests of the onnx-reinit command line: runs the built binary (ONNX_REINIT_BINARY) as a
+// subprocess, with stdout and stderr captured separately, in a fresh temporary directory per test.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "onnx_reinit/model_io.h"
+#include "onnx_reinit/reinit.h"
+#include "onnx_reinit/scheme.h"
+#include "tests/testing/model_builder.h"
+
+extern char** environ;
+
+namespace onnx_reinit {
+namespace {
+
+namespace fs = std::filesystem;
+using ::onnx_reinit::testing::FindInitializer;
+using ::onnx_reinit::testing::ReadValues;
+using ::onnx_reinit::testing::TestdataPath;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+// CLI11's hint after a parse error; not part of the error itself.
+constexpr char kCli11Hint[] = "Run with --help for more information.";
+
+// A directory made with mkdtemp, removed with its contents at the end of the scope.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp",
+                                       "/onnx_reinit_cli_test.XXXXXX");
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp(" << pattern << ") failed";
+    }
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code error;
+    fs::remove_all(path_, error);
+  }
+
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  ASSERT_TRUE(out.good()) << "cannot write " << path;
+}
+
+// Copies testdata/`relative` into `dir` and returns the copy's path. The tool only ever gets such
+// copies, so that a tool that wrote to its input could not damage the committed fixtures.
+std::string CopyFixture(const TempDir& dir, const std::string& relative) {
+  const std::string destination = dir / fs::path(relative).filename().string();
+  fs::copy_file(TestdataPath(relative), destination, fs::copy_options::overwrite_existing);
+  return destination;
+}
+
+// The names of the entries of `dir`, sorted.
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  return lines;
+}
+
+struct CommandResult {
+  int status = -1;  // the exit status; -1 when the process did not exit normally
+  std::string out;
+  std::string err;
+};
+
+std::ostream& operator<<(std::ostream& os, const CommandResult& result) {
+  return os << "exit status " << result.status << "\n--- stdout:\n"
+            << result.out << "--- stderr:\n"
+            << result.err << "---";
+}
+
+// Runs the onnx-reinit binary with `args` (no shell involved), stdout and stderr captured to files in
+// a private temporary directory.
+CommandResult RunTool(const std::vector<std::string>& args) {
+  CommandResult result;
+  TempDir capture;
+  const std::string out_path = capture / "stdout";
+  const std::string err_path = capture / "stderr";
+
+  std::vector<std::string> argv_strings = {ONNX_REINIT_BINARY};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : argv_strings) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  const int spawn_error =
+      ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawn_error != 0) {
+    ADD_FAILURE() << "cannot run " << argv[0] << ": error " << spawn_error;
+    return result;
+  }
+  int wait_status = 0;
+  while (::waitpid(pid, &wait_status, 0) < 0) {
+    if (errno != EINTR) {
+      ADD_FAILURE() << "waitpid failed";
+      return result;
+    }
+  }
+  if (WIFEXITED(wait_status)) {
+    result.status = WEXITSTATUS(wait_status);
+  } else {
+    ADD_FAILURE() << argv_strings[0] << " did not exit normally (wait status " << wait_status
+                  << ")";
+  }
+  result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  return result;
+}
+
+// Expects the process to have failed with exactly one stderr line "onnx-reinit: error: ..." that
+// contains every string of `mentions`, and nothing on stdout.
+void ExpectOneLineError(const CommandResult& result, const std::vector<std::string>& mentions) {
+  EXPECT_NE(result.status, 0) << result;
+  EXPECT_EQ(result.out, "") << result;
+  const std::vector<std::string> lines = Lines(result.err);
+  ASSERT_EQ(lines.size(), 1u) << result;
+  EXPECT_THAT(lines[0], StartsWith("onnx-reinit: error: ")) << result;
+  for (const std::string& mention : mentions) EXPECT_THAT(lines[0], HasSubstr(mention)) << result;
+}
+
+// A CLI11 usage error: exit status 2, one error line (plus CLI11's fixed hint) naming `mentions`.
+void ExpectUsageError(const CommandResult& result, const std::vector<std::string>& mentions) {
+  EXPECT_EQ(result.status, 2) << result;
+  EXPECT_EQ(result.out, "") << result;
+  std::vector<std::string> lines = Lines(result.err);
+  lines.erase(std::remove(lines.begin(), lines.end(), kCli11Hint), lines.end());
+  ASSERT_EQ(lines.size(), 1u) << result;
+  for (const std::string& mention : mentions) EXPECT_THAT(lines[0], HasSubstr(mention)) << result;
+}
+
+// The values of initializer `name` in the model file at `path`.
+std::vector<double> InitializerValues(const std::string& path, const std::string& name) {
+  auto model = LoadModel(path);
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (!model.ok()) return {};
+  onnx::TensorProto* tensor = FindInitializer(*model, name);
+  EXPECT_NE(tensor, nullptr) << name << " not in " << path;
+  if (tensor == nullptr) return {};
+  return ReadValues(*tensor);
+}
+
+// The serialized TensorProto of initializer `name` in the model file at `path` (any data type).
+std::string InitializerBytes(const std::string& path, const std::string& name) {
+  auto model = LoadModel(path);
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (!model.ok()) return "";
+  onnx::TensorProto* tensor = FindInitializer(*model, name);
+  EXPECT_NE(tensor, nullptr) << name << " not in " << path;
+  return tensor == nullptr ? "" : tensor->SerializeAsString();
+}
+
+TEST(Cli, DefaultOutputIsWrittenBesideTheInput) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  const std::string before = ReadFile(input);
+
+  const CommandResult result = RunTool({input, "--scheme", "he"});
+
+  ASSERT_EQ(result.status, 0) << result;
+  EXPECT_EQ(result.err, "") << result;
+  const std::string output = dir / "torch_cnn.reinit.onnx";
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("torch_cnn.onnx", "torch_cnn.reinit.onnx"));
+  EXPECT_EQ(ReadFile(input), before) << "the input was modified";
+  const std::string after = ReadFile(output);
+  EXPECT_EQ(after.size(), before.size());  // raw_data float32: same sizes, new values
+  EXPECT_NE(after, before) << "the output has the input's bytes";
+  EXPECT_TRUE(LoadModel(output).ok());
+
+  const std::vector<std::string> lines = Lines(result.out);
+  ASSERT_EQ(lines.size(), 6u) << result;  // header, 4 weights, summary
+  EXPECT_THAT(static_cast<std::vector<std::string>>(absl::StrSplit(lines[0], ' ', absl::SkipEmpty())),
+              ElementsAre("tensor", "op", "shape", "dtype", "fan_in", "fan_out", "distribution"));
+  EXPECT_THAT(lines[1], StartsWith("onnx::Conv_23 "));
+  EXPECT_THAT(lines[4], StartsWith("fc.weight "));
+  EXPECT_THAT(lines[4], HasSubstr("Gemm"));
+  EXPECT_THAT(lines[5], StartsWith("re-initialized 4 tensors (512 values) with he_normal, seed 0, "));
+  EXPECT_TRUE(absl::EndsWith(lines[5], " -> " + output)) << lines[5];
+}
+
+TEST(Cli, DefaultOutputForANameWithoutTheOnnxExtension) {
+  TempDir dir;
+  fs::copy_file(TestdataPath("torch_mlp_matmul.onnx"), dir / "model");
+
+  const CommandResult result = RunTool({dir / "model", "--scheme", "lecun_uniform", "--quiet"});
+
+  ASSERT_EQ(result.status, 0) << result;
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("model", "model.reinit.onnx"));
+}
+
+TEST(Cli, OutputFlagIsHonoured) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  const std::string before = ReadFile(input);
+  fs::create_directory(dir / "out");
+  const std::string output = dir / "out/new name.onnx";
+
+  const CommandResult result = RunTool({input, "--scheme", "xavier_uniform", "-o", output});
+
+  ASSERT_EQ(result.status, 0) << result;
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("out", "torch_cnn.onnx"));
+  EXPECT_THAT(ListDir(dir / "out"), ElementsAre("new name.onnx"));
+  EXPECT_EQ(ReadFile(input), before);
+  EXPECT_TRUE(LoadModel(output).ok());
+  const std::vector<std::string> lines = Lines(result.out);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_THAT(lines.back(), StartsWith("re-initialized 4 tensors (512 values) with xavier_uniform"));
+  EXPECT_TRUE(absl::EndsWith(lines.back(), " -> " + output)) << lines.back();
+
+  // The long spelling writes the same bytes.
+  const std::string long_output = dir / "out/long.onnx";
+  ASSERT_EQ(RunTool({input, "--scheme", "xavier_uniform", "--output", long_output, "-q"}).status, 0);
+  EXPECT_EQ(ReadFile(long_output), ReadFile(output));
+}
+
+TEST(Cli, AnExistingOutputIsReplaced) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  ASSERT_EQ(RunTool({input, "--scheme", "he", "-o", dir / "fresh.onnx", "-q"}).status, 0);
+  WriteFile(dir / "old.onnx", "stale bytes that are not a model");
+
+  const CommandResult result = RunTool({input, "--scheme", "he", "-o", dir / "old.onnx", "-q"});
+
+  ASSERT_EQ(result.status, 0) << result;
+  EXPECT_EQ(ReadFile(dir / "old.onnx"), ReadFile(dir / "fresh.onnx"));
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("fresh.onnx", "old.onnx", "torch_cnn.onnx"));
+}
+
+TEST(Cli, OutputFileGetsTheModeOfAPlainCreate) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  const mode_t umask_now = ::umask(022);
+  const CommandResult result = RunTool({input, "--scheme", "he", "-q"});
+  ::umask(umask_now);
+
+  ASSERT_EQ(result.status, 0) << result;
+  struct stat info;
+  ASSERT_EQ(::stat((dir / "torch_cnn.reinit.onnx").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0644u);  // 0666 & ~022, not mkstemp's 0600
+}
+
+// Output bytes for `fixture` with the given extra flags.
+std::string ReinitBytes(const TempDir& dir, const std::string& fixture, const std::string& name,
+                        const std::vector<std::string>& flags) {
+  const std::string input = CopyFixture(dir, fixture);
+  std::vector<std::string> args = {input, "--scheme", "he_uniform", "-q", "-o", dir / name};
+  args.insert(args.end(), flags.begin(), flags.end());
+  const CommandResult result = RunTool(args);
+  EXPECT_EQ(result.status, 0) << result;
+  EXPECT_EQ(ReadFile(input), ReadFile(TestdataPath(fixture))) << "the input was modified";
+  return ReadFile(dir / name);
+}
+
+TEST(Cli, ThreadCountDoesNotChangeTheBytes) {
+  for (const std::string fixture : {"torch_cnn.onnx", "dtypes.onnx"}) {
+    SCOPED_TRACE(fixture);
+    TempDir dir;
+    const std::string one = ReinitBytes(dir, fixture, "t1.onnx", {"--threads", "1"});
+    const std::string two = ReinitBytes(dir, fixture, "t2.onnx", {"--threads", "2"});
+    const std::string seven = ReinitBytes(dir, fixture, "t7.onnx", {"--threads", "7"});
+    const std::string all = ReinitBytes(dir, fixture, "t0.onnx", {"--threads", "0"});
+    ASSERT_FALSE(one.empty());
+    EXPECT_NE(one, ReadFile(TestdataPath(fixture))) << "nothing was re-initialized";
+    EXPECT_TRUE(one == two) << "--threads 1 and --threads 2 differ";
+    EXPECT_TRUE(one == seven) << "--threads 1 and --threads 7 differ";
+    EXPECT_TRUE(one == all) << "--threads 1 and --threads 0 differ";
+  }
+}
+
+TEST(Cli, SeedDecidesTheBytes) {
+  for (const std::string fixture : {"torch_cnn.onnx", "dtypes.onnx"}) {
+    SCOPED_TRACE(fixture);
+    TempDir dir;
+    const std::string first = ReinitBytes(dir, fixture, "a.onnx", {"--seed", "1234"});
+    const std::string again = ReinitBytes(dir, fixture, "b.onnx", {"--seed", "1234"});
+    const std::string other = ReinitBytes(dir, fixture, "c.onnx", {"--seed", "1235"});
+    const std::string by_default = ReinitBytes(dir, fixture, "d.onnx", {});
+    const std::string explicit_default =
+        ReinitBytes(dir, fixture, "e.onnx", {"--seed", std::to_string(kDefaultSeed)});
+    ASSERT_FALSE(first.empty());
+    EXPECT_TRUE(first == again) << "the same seed gave different bytes";
+    EXPECT_TRUE(first != other) << "another seed gave the same bytes";
+    EXPECT_EQ(first.size(), other.size());
+    EXPECT_TRUE(by_default == explicit_default) << "the default seed is not " << kDefaultSeed;
+    EXPECT_TRUE(by_default != first);
+  }
+}
+
+TEST(Cli, OnlyRewritesTheMatchingWeights) {
+  TempDir dir;
+  const std::string original = TestdataPath("torch_cnn.onnx");  // read here, never given to the tool
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  const std::string full = dir / "full.onnx";
+  const std::string only = dir / "only.onnx";
+  ASSERT_EQ(RunTool({input, "--scheme", "he", "--seed", "7", "-q", "-o", full}).status, 0);
+
+  const CommandResult result =
+      RunTool({input, "--scheme", "he", "--seed", "7", "--only", "^fc\\.weight$", "-o", only});
+
+  ASSERT_EQ(result.status, 0) << result;
+  const std::vector<std::string> lines = Lines(result.out);
+  ASSERT_EQ(lines.size(), 3u) << result;  // header, fc.weight, summary
+  EXPECT_THAT(lines[1], StartsWith("fc.weight "));
+  EXPECT_THAT(lines[2], StartsWith("re-initialized 1 tensor (160 values) with he_normal, seed 7"));
+
+  // The selected weight gets the values it gets in the full run; the others keep the input's.
+  EXPECT_EQ(InitializerValues(only, "fc.weight"), InitializerValues(full, "fc.weight"));
+  EXPECT_NE(InitializerValues(only, "fc.weight"), InitializerValues(original, "fc.weight"));
+  for (const std::string name : {"onnx::Conv_23", "dw.weight", "gconv.weight"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(InitializerBytes(only, name), InitializerBytes(original, name));
+    EXPECT_NE(InitializerValues(full, name), InitializerValues(original, name));
+  }
+  // Biases are never weights.
+  EXPECT_EQ(InitializerBytes(only, "fc.bias"), InitializerBytes(original, "fc.bias"));
+  EXPECT_EQ(InitializerBytes(full, "fc.bias"), InitializerBytes(original, "fc.bias"));
+  EXPECT_EQ(ReadFile(input), ReadFile(original)) << "the input was modified";
+}
+
+TEST(Cli, ExcludeKeepsTheMatchingWeights) {
+  TempDir dir;
+  const std::string original = TestdataPath("dtypes.onnx");  // read here, never given to the tool
+  const std::string input = CopyFixture(dir, "dtypes.onnx");
+  const std::string full = dir / "full.onnx";
+  const std::string excluded = dir / "excluded.onnx";
+  ASSERT_EQ(RunTool({input, "--scheme", "normal", "--std", "0.5", "-q", "-o", full}).status, 0);
+
+  const CommandResult result = RunTool(
+      {input, "--scheme", "normal", "--std", "0.5", "-q", "--exclude", "f16", "-o", excluded});
+
+  ASSERT_EQ(result.status, 0) << result;
+  for (const std::string name : {"w_f16_raw", "w_f16_int32_data"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(InitializerBytes(excluded, name), InitializerBytes(original, name));
+  }
+  for (const std::string name : {"w_f32_raw", "w_f32_float_data", "w_f64_double_data"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(InitializerValues(excluded, name), InitializerValues(full, name));
+    EXPECT_NE(InitializerValues(excluded, name), InitializerValues(original, name));
+  }
+  // Behind a Cast: never a weight.
+  EXPECT_EQ(InitializerBytes(full, "w_bf16_raw_behind_cast"),
+            InitializerBytes(original, "w_bf16_raw_behind_cast"));
+  EXPECT_EQ(ReadFile(input), ReadFile(original)) << "the input was modified";
+}
+
+TEST(Cli, ConstantSchemeWritesTheValue) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "int_and_shape.onnx");
+  const std::string output = dir / "c.onnx";
+  const CommandResult result =
+      RunTool({input, "--scheme", "constant", "--value", "0.25", "-o", output});
+
+  ASSERT_EQ(result.status, 0) << result;
+  EXPECT_THAT(InitializerValues(output, "conv_W"), ::testing::Each(0.25));
+  EXPECT_EQ(InitializerValues(output, "conv_W").size(), 4u * 3 * 3 * 3);
+  for (const std::string name : {"conv_B", "reshape_shape", "mul_scale", "add_bias"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(InitializerBytes(output, name),
+              InitializerBytes(TestdataPath("int_and_shape.onnx"), name));
+  }
+  EXPECT_EQ(ReadFile(input), ReadFile(TestdataPath("int_and_shape.onnx")));
+}
+
+TEST(Cli, MissingInputIsAnErrorNamingTheFile) {
+  TempDir dir;
+  const std::string missing = dir / "missing.onnx";
+
+  const CommandResult result = RunTool({missing, "--scheme", "he"});
+
+  // CLI11 rejects it while parsing (CLI::ExistingFile), so this is a usage error.
+  ExpectUsageError(result, {missing, "does not exist"});
+  EXPECT_THAT(ListDir(dir.path()), IsEmpty());
+}
+
+TEST(Cli, MalformedInputsAreErrorsAndWriteNothing) {
+  for (const std::string name : {"not_a_model.onnx", "truncated.onnx", "empty.onnx"}) {
+    SCOPED_TRACE(name);
+    TempDir dir;
+    const std::string input = CopyFixture(dir, "malformed/" + name);
+    const std::string before = ReadFile(input);
+
+    const CommandResult result = RunTool({input, "--scheme", "he"});
+
+    ExpectOneLineError(result, {input, "not an ONNX model"});
+    EXPECT_EQ(result.status, 1) << result;
+    // No output, no leftover temporary file.
+    EXPECT_THAT(ListDir(dir.path()), ElementsAre(name));
+    EXPECT_EQ(ReadFile(input), before);
+  }
+}
+
+TEST(Cli, MalformedInputWithExplicitOutputWritesNothing) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "malformed/truncated.onnx");
+  const std::string output = dir / "out.onnx";
+
+  const CommandResult result = RunTool({input, "--scheme", "he", "-o", output});
+
+  ExpectOneLineError(result, {input});
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("truncated.onnx"));
+}
+
+TEST(Cli, UnknownSchemeIsAUsageErrorListingTheSchemes) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+
+  const CommandResult result = RunTool({input, "--scheme", "foo"});
+
+  ExpectUsageError(result, {"foo", "he_normal", "xavier_uniform", "lecun_normal", "zeros"});
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("torch_cnn.onnx"));
+}
+
+TEST(Cli, MissingSchemeIsAUsageError) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+
+  const CommandResult result = RunTool({input});
+
+  ExpectUsageError(result, {"--scheme"});
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("torch_cnn.onnx"));
+}
+
+TEST(Cli, ParameterThatDoesNotFitTheSchemeIsAnError) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+
+  const CommandResult result = RunTool({input, "--scheme", "he", "--std", "2"});
+
+  ExpectOneLineError(result, {"--std", "he_normal"});
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("torch_cnn.onnx"));
+}
+
+TEST(Cli, ConstantWithoutValueIsAnError) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+
+  const CommandResult result = RunTool({input, "--scheme", "constant"});
+
+  ExpectOneLineError(result, {"constant", "--value"});
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("torch_cnn.onnx"));
+}
+
+TEST(Cli, OutOfRangeParametersAreErrors) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+
+  ExpectOneLineError(RunTool({input, "--scheme", "normal", "--std", "-1"}), {"--std"});
+  ExpectOneLineError(RunTool({input, "--scheme", "uniform", "--low", "2", "--high", "1"}),
+                     {"--low", "--high"});
+  ExpectUsageError(RunTool({input, "--scheme", "he", "--threads", "2000"}), {"--threads"});
+  ExpectUsageError(RunTool({input, "--scheme", "he", "--mode", "fan_sideways"}),
+                   {"fan_sideways", "fan_in"});
+  ExpectOneLineError(RunTool({input, "--scheme", "he", "--only", "("}), {"--only"});
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("torch_cnn.onnx"));
+}
+
+TEST(Cli, RefusesToOverwriteTheInput) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  const std::string before = ReadFile(input);
+  fs::create_symlink("torch_cnn.onnx", dir / "link.onnx");
+
+  // The same file under several spellings.
+  for (const std::string& output : {input, dir.path() + "/./torch_cnn.onnx", dir / "link.onnx"}) {
+    SCOPED_TRACE(output);
+    const CommandResult result = RunTool({input, "--scheme", "he", "-o", output});
+    ExpectOneLineError(result, {output, "overwrite the input"});
+    EXPECT_EQ(ReadFile(input), before);
+    EXPECT_THAT(ListDir(dir.path()), ElementsAre("link.onnx", "torch_cnn.onnx"));
+  }
+  EXPECT_TRUE(fs::is_symlink(dir / "link.onnx"));
+}
+
+TEST(Cli, QuietPrintsNothing) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+
+  const CommandResult result = RunTool({input, "--scheme", "he", "--quiet"});
+
+  EXPECT_EQ(result.status, 0) << result;
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(result.err, "");
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("torch_cnn.onnx", "torch_cnn.reinit.onnx"));
+}
+
+TEST(Cli, WarningsGoToStderrUnlessQuiet) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "shared_two_consumers.onnx");
+
+  const CommandResult loud = RunTool({input, "--scheme", "he", "-o", dir / "loud.onnx"});
+  ASSERT_EQ(loud.status, 0) << loud;
+  const std::vector<std::string> warnings = Lines(loud.err);
+  ASSERT_EQ(warnings.size(), 1u) << loud;
+  EXPECT_THAT(warnings[0], StartsWith("onnx-reinit: warning: "));
+  EXPECT_THAT(warnings[0], HasSubstr("shared_W"));
+  EXPECT_THAT(loud.out, HasSubstr("re-initialized 1 tensor (24 values) with he_normal"));
+
+  const CommandResult quiet = RunTool({input, "--scheme", "he", "-q", "-o", dir / "quiet.onnx"});
+  EXPECT_EQ(quiet.status, 0) << quiet;
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_EQ(quiet.err, "");
+  EXPECT_EQ(ReadFile(dir / "loud.onnx"), ReadFile(dir / "quiet.onnx"));
+}
+
+TEST(Cli, HelpListsEverySchemeAndTheDefaultSeed) {
+  const CommandResult result = RunTool({"--help"});
+
+  EXPECT_EQ(result.status, 0) << result;
+  EXPECT_EQ(result.err, "");
+  const std::vector<std::string> schemes = {
+      "zeros",       "ones",        "constant",   "uniform",      "normal",       "xavier_uniform",
+      "xavier_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "xavier", "he"};
+  for (const std::string& scheme : schemes) EXPECT_THAT(result.out, HasSubstr(scheme));
+  for (const std::string& scheme : SchemeNames()) EXPECT_THAT(result.out, HasSubstr(scheme));
+
+  const std::vector<std::string> lines = Lines(result.out);
+  auto seed_line = std::find_if(lines.begin(), lines.end(), [](const std::string& line) {
+    return absl::StrContains(line, "--seed");
+  });
+  ASSERT_NE(seed_line, lines.end()) << result;
+  EXPECT_THAT(*seed_line, HasSubstr(absl::StrCat("=", kDefaultSeed))) << *seed_line;
+  for (const std::string flag : {"--output", "--threads", "--only", "--exclude", "--quiet",
+                                 "--value", "--std", "--mode", "--nonlinearity", "--gain"}) {
+    EXPECT_THAT(result.out, HasSubstr(flag));
+  }
+}
+
+TEST(Cli, OutputInAMissingDirectoryIsAnError) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  const std::string output = dir / "no/such/dir/out.onnx";
+
+  const CommandResult result = RunTool({input, "--scheme", "he", "-o", output});
+
+  ExpectOneLineError(result, {output});
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("torch_cnn.onnx"));
+}
+
+TEST(Cli, OutputThatIsADirectoryIsAnError) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  fs::create_directory(dir / "sub");
+
+  const CommandResult result = RunTool({input, "--scheme", "he", "-o", dir / "sub"});
+
+  ExpectOneLineError(result, {dir / "sub"});
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("sub", "torch_cnn.onnx"));
+  EXPECT_THAT(ListDir(dir / "sub"), IsEmpty());
+}
+
+}  // namespace
+}  // namespace onnx_reinit

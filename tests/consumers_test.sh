@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Feeds the models onnx-reinit writes to real consumers.
+#
+# Usage:
+#   consumers_test.sh checker ONNX_REINIT_BINARY TESTDATA_DIR WORK_DIR PYTHON3
+#   consumers_test.sh ort     ONNX_REINIT_BINARY TESTDATA_DIR WORK_DIR NODE RUN_MODEL_JS NODE_MODULES_DIR
+#
+# Every TESTDATA_DIR/*.onnx (not malformed/) is copied into WORK_DIR/inputs (WORK_DIR is recreated
+# empty) and re-initialized with several schemes into WORK_DIR, then:
+#   checker: onnx.checker.check_model(full_check=True) with PYTHON3 (Debian's python3-onnx);
+#   ort:     tests/ort/run_model.js runs each model in ONNX Runtime CPU and checks that the outputs
+#            are finite (dtypes_noort.onnx is skipped: ORT CPU has no bfloat16 MatMul kernel).
+# Last, every input copy must still equal its fixture (one case per fixture).
+# Prints "N passed, M failed" last; exits non-zero when anything failed.
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 checker ONNX_REINIT_BINARY TESTDATA_DIR WORK_DIR PYTHON3" >&2
+  echo "       $0 ort ONNX_REINIT_BINARY TESTDATA_DIR WORK_DIR NODE RUN_MODEL_JS NODE_MODULES_DIR" >&2
+  exit 2
+}
+
+[[ $# -ge 1 ]] || usage
+mode=$1
+case "$mode" in
+  checker) [[ $# -eq 5 ]] || usage ;;
+  ort) [[ $# -eq 7 ]] || usage ;;
+  *) usage ;;
+esac
+tool=$2
+testdata=$3
+work=$4
+
+[[ -x "$tool" ]] || { echo "error: onnx-reinit binary not found or not executable: $tool" >&2; exit 2; }
+[[ -d "$testdata" ]] || { echo "error: no testdata directory: $testdata" >&2; exit 2; }
+[[ -n "$work" && "$work" != "/" ]] || { echo "error: bad WORK_DIR: '$work'" >&2; exit 2; }
+
+case "$mode" in
+  checker)
+    python3=$5
+    [[ -n "$python3" && -x "$python3" ]] ||
+      { echo "error: python3 not found or not executable: '$python3'" >&2; exit 2; }
+    "$python3" -c 'import onnx' ||
+      { echo "error: $python3 cannot import onnx (apt-get install python3-onnx)" >&2; exit 2; }
+    ;;
+  ort)
+    node=$5
+    run_model_js=$6
+    node_modules=$7
+    [[ -x "$node" ]] || { echo "error: node not found or not executable: $node" >&2; exit 2; }
+    [[ -f "$run_model_js" ]] || { echo "error: no run_model.js: $run_model_js" >&2; exit 2; }
+    [[ -d "$node_modules/onnxruntime-node" ]] ||
+      { echo "error: onnxruntime-node is not installed in $node_modules" >&2; exit 2; }
+    ;;
+esac
+
+schemes=(he xavier_uniform normal lecun_uniform)
+
+rm -rf -- "$work"
+mkdir -p -- "$work/inputs"
+
+shopt -s nullglob
+fixtures=("$testdata"/*.onnx)
+shopt -u nullglob
+[[ ${#fixtures[@]} -gt 0 ]] || { echo "error: no *.onnx in $testdata" >&2; exit 2; }
+# The tool works on copies, so that a bug that wrote to its input could not damage the fixtures.
+cp -- "${fixtures[@]}" "$work/inputs/"
+inputs=("$work"/inputs/*.onnx)
+
+passed=0
+failed=0
+failures=()
+outputs=()
+
+# 1. Re-initialize every fixture with every scheme. A tool failure counts as a failed case.
+for input in "${inputs[@]}"; do
+  base=$(basename -- "$input" .onnx)
+  for scheme in "${schemes[@]}"; do
+    output="$work/$base.$scheme.onnx"
+    if err=$("$tool" "$input" --scheme "$scheme" --seed 1 --quiet -o "$output" 2>&1) &&
+       [[ -s "$output" ]]; then
+      outputs+=("$output")
+    else
+      echo "FAIL onnx-reinit $input --scheme $scheme: ${err:-no output file written}" >&2
+      failures+=("onnx-reinit $base --scheme $scheme")
+      failed=$((failed + 1))
+    fi
+  done
+done
+echo "re-initialized ${#outputs[@]} models (${#inputs[@]} fixtures x ${#schemes[@]} schemes) into $work"
+
+# 2. Hand them to the consumer: all at once (fast), then, only if that fails, one by one so that the
+#    report names every bad file.
+consume() {
+  case "$mode" in
+    checker)
+      "$python3" -c 'import onnx,sys; [onnx.checker.check_model(onnx.load(p), full_check=True) for p in sys.argv[1:]]' \
+        "$@" 2>&1
+      ;;
+    ort)
+      "$node" "$run_model_js" --modules "$node_modules" "$@" 2>&1
+      ;;
+  esac
+}
+
+checked=()
+for model in "${outputs[@]}"; do
+  name=$(basename -- "$model")
+  if [[ "$mode" == ort && "$name" == dtypes_noort.* ]]; then
+    echo "skip $name (ORT CPU has no bfloat16 MatMul kernel)"
+  else
+    checked+=("$model")
+  fi
+done
+
+# run_model.js must also have said "ok MODEL" for each model (a zero exit alone is not enough).
+said_ok() {
+  [[ "$mode" != ort ]] || awk -v prefix="ok $2 outputs=" 'index($0, prefix) == 1 { found = 1 }
+                                                         END { exit !found }' <<<"$1"
+}
+
+if [[ ${#checked[@]} -gt 0 ]]; then
+  batch_ok=true
+  batch_log=$(consume "${checked[@]}") || batch_ok=false
+  if $batch_ok; then
+    for model in "${checked[@]}"; do
+      said_ok "$batch_log" "$model" || { batch_ok=false; break; }
+    done
+  fi
+  if $batch_ok; then
+    for model in "${checked[@]}"; do echo "ok   $(basename -- "$model")"; done
+    passed=$((passed + ${#checked[@]}))
+  else
+    echo "the $mode run over all ${#checked[@]} models failed; checking them one by one:" >&2
+    printf '%s\n' "$batch_log" | { grep -v '^ok ' || true; } | sed 's/^/    /' >&2
+    for model in "${checked[@]}"; do
+      name=$(basename -- "$model")
+      if log=$(consume "$model") && said_ok "$log" "$model"; then
+        echo "ok   $name"
+        passed=$((passed + 1))
+      else
+        echo "FAIL $name:" >&2
+        printf '%s\n' "$log" | sed 's/^/    /' >&2
+        failures+=("$name")
+        failed=$((failed + 1))
+      fi
+    done
+  fi
+fi
+
+# 3. The inputs are never modified.
+for fixture in "${fixtures[@]}"; do
+  name=$(basename -- "$fixture")
+  if cmp -s -- "$fixture" "$work/inputs/$name"; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL onnx-reinit modified its input $name" >&2
+    failures+=("input $name modified")
+    failed=$((failed + 1))
+  fi
+done
+echo "inputs unchanged: checked ${#fixtures[@]}"
+
+if [[ $failed -gt 0 ]]; then
+  echo "failed:" >&2
+  printf '  %s\n' "${failures[@]}" >&2
+fi
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 && $passed -gt 0 ]]
