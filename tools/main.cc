@@ -1,16 +1,24 @@
-// onnx-reinit: re-initializes the weights of an ONNX model. Parsing only; the work is in lib/.
+// onnx-reinit: re-initializes the weights of an ONNX model, or inspects them (stats, verify, diff).
+// Parsing only; the work is in lib/.
 #include <iostream>
+#include <string>
 
 #include "CLI/CLI.hpp"
+#include "tools/diff_command.h"
 #include "tools/reinit_command.h"
+#include "tools/stats_command.h"
+#include "tools/verify_command.h"
 
-int main(int argc, char** argv) {
-  CLI::App app(
-      "Re-initializes the weights of an ONNX model (Conv, ConvTranspose, Gemm, MatMul) with a\n"
-      "fan-aware scheme, and writes a new model with everything else unchanged.");
+namespace {
+
+// Parses argv into `flags` with `add_flags`, then runs `run`. Usage errors are one line and exit 2.
+template <typename Flags>
+int ParseAndRun(const std::string& description, int argc, char** argv,
+                void (*add_flags)(CLI::App&, Flags&), int (*run)(const Flags&)) {
+  CLI::App app(description);
   app.get_formatter()->column_width(30);
-  onnx_reinit::cli::ReinitFlags flags;
-  onnx_reinit::cli::AddReinitFlags(app, flags);
+  Flags flags;
+  add_flags(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -18,5 +26,33 @@ int main(int argc, char** argv) {
     std::cerr << "onnx-reinit: error: " << e.what() << " (see --help)\n";
     return 2;  // usage errors exit 2, as in grep and diff
   }
-  return onnx_reinit::cli::RunReinit(flags);
+  return run(flags);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace onnx_reinit::cli;
+  const std::string command = argc > 1 ? argv[1] : "";
+  // Subcommands see their name as argv[0], so "onnx-reinit stats --help" reads naturally.
+  if (command == "stats") {
+    return ParseAndRun<StatsFlags>(
+        "Per-tensor statistics of every floating-point constant of a model.", argc - 1, argv + 1,
+        AddStatsFlags, RunStats);
+  }
+  if (command == "verify") {
+    return ParseAndRun<VerifyFlags>(
+        "Exit 0 when every weight's std and mean fit the scheme, 1 when some do not, 2 on error.",
+        argc - 1, argv + 1, AddVerifyFlags, RunVerify);
+  }
+  if (command == "diff") {
+    return ParseAndRun<DiffFlags>(
+        "Which tensors differ between two models. Exit 0 identical, 1 different, 2 error.",
+        argc - 1, argv + 1, AddDiffFlags, RunDiff);
+  }
+  return ParseAndRun<ReinitFlags>(
+      "Re-initializes the weights of an ONNX model (Conv, ConvTranspose, Gemm, MatMul) with a\n"
+      "fan-aware scheme, and writes a new model with everything else unchanged.\n"
+      "Other commands: onnx-reinit stats|verify|diff ... (each with --help)",
+      argc, argv, AddReinitFlags, RunReinit);
 }

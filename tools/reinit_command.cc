@@ -7,14 +7,26 @@
 #include <regex>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/status_macros.h"
-#include "tools/report_printer.h"
+#include "tools/json_output.h"
+#include "tools/text_table.h"
 
 namespace onnx_reinit::cli {
 namespace {
+
+std::string FormatTensorTable(const proto::ReinitReport& report) {
+  TextTable table({{"tensor"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in", true}, {"fan_out", true},
+                   {"distribution"}});
+  for (const proto::TensorRecord& t : report.tensors()) {
+    table.AddRow({t.name(), t.op_type(), FormatShape(t.shape()), t.dtype(), absl::StrCat(t.fan_in()),
+                  absl::StrCat(t.fan_out()), DescribeDistribution(t.distribution())});
+  }
+  return table.Render(TerminalWidth());
+}
 
 absl::StatusOr<std::regex> CompileRegex(const std::string& flag, const std::string& pattern) {
   try {
@@ -78,6 +90,7 @@ absl::StatusOr<ReinitOptions> OptionsFromFlags(const ReinitFlags& flags) {
   ONNX_REINIT_ASSIGN_OR_RETURN(options.select, TensorSelector(flags));
   options.seed = flags.seed;
   options.threads = flags.threads;
+  options.with_statistics = !flags.report.empty();
   return options;
 }
 
@@ -86,13 +99,11 @@ absl::Status Run(const ReinitFlags& flags, const ReinitOptions& options, const s
   ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(flags.input, output));
   ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(flags.input));
   auto report = Reinitialize(model, options);
-  if (!report.ok()) {
-    return absl::Status(report.status().code(),
-                        absl::StrCat(flags.input, ": ", report.status().message()));
-  }
+  if (!report.ok()) return WithContext(report.status(), flags.input);
   report->set_model(flags.input);
   ONNX_REINIT_RETURN_IF_ERROR(CheckOutput(model, flags));
   ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output));
+  if (!flags.report.empty()) ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report)));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -129,7 +140,7 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       ->check(CLI::Validator(
           [](std::string& path) { return path.empty() ? std::string("empty path") : std::string(); },
           "PATH"));
-  AddSchemeFlags(app, flags.scheme);
+  AddSchemeFlags(app, flags.scheme, /*scheme_required=*/true);
   app.add_option("--seed", flags.seed,
                  "Random seed; the same seed gives the same bytes for any --threads")
       ->default_val(kDefaultSeed)
@@ -144,6 +155,8 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       ->check(CLI::Range(0, 1024));
   app.add_option("--only", flags.only, "Re-initialize only weights whose name matches this regex");
   app.add_option("--exclude", flags.exclude, "Leave weights whose name matches this regex unchanged");
+  app.add_option("--report", flags.report,
+                 "Also write a JSON report of what changed, with statistics before and after");
   app.add_flag("-q,--quiet", flags.quiet, "Print nothing but errors");
 }
 

@@ -16,6 +16,7 @@ struct ReinitFlags {
   uint64_t seed = 0;
   int threads = 0;
   std::string only, exclude;  // ECMAScript regexes searched in tensor names
+  std::string report;  // JSON report path; empty for none
   bool quiet = false;
   SchemeFlags scheme;
 };

@@ -19,12 +19,12 @@ CLI::Validator FromParser(Parser parse, const std::string& description) {
 
 }  // namespace
 
-void AddSchemeFlags(CLI::App& app, SchemeFlags& f) {
-  app.add_option("-s,--scheme", f.scheme,
-                 "Initialization scheme: " + absl::StrJoin(SchemeNames(), ", ") +
-                     ". xavier = xavier_normal, he = he_normal.")
-      ->required()
-      ->check(FromParser(ParseScheme, "SCHEME"));
+void AddSchemeFlags(CLI::App& app, SchemeFlags& f, bool scheme_required) {
+  f.scheme_flag = app.add_option("-s,--scheme", f.scheme,
+                                 "Initialization scheme: " + absl::StrJoin(SchemeNames(), ", ") +
+                                     ". xavier = xavier_normal, he = he_normal.")
+                      ->required(scheme_required)
+                      ->check(FromParser(ParseScheme, "SCHEME"));
   f.value_flag = app.add_option("--value", f.value, "constant: the value (required)");
   f.low_flag = app.add_option("--low", f.low, "uniform: lower bound (default 0)");
   f.high_flag = app.add_option("--high", f.high, "uniform: upper bound (default 1)");
@@ -42,6 +42,10 @@ void AddSchemeFlags(CLI::App& app, SchemeFlags& f) {
   f.negative_slope_flag = app.add_option("--negative-slope", f.negative_slope,
                                          "leaky_relu's negative slope (default 0.01)");
   f.gain_flag = app.add_option("--gain", f.gain, "Explicit gain, instead of --nonlinearity");
+}
+
+bool SchemeGiven(const SchemeFlags& flags) {
+  return flags.scheme_flag != nullptr && flags.scheme_flag->count() > 0;
 }
 
 absl::StatusOr<SchemeOptions> ToSchemeOptions(const SchemeFlags& f) {

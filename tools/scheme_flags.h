@@ -16,13 +16,16 @@ struct SchemeFlags {
   std::string mode, nonlinearity;
   // Set by AddSchemeFlags; tell whether a parameter was given, so that unset ones keep the scheme's
   // defaults and parameters that do not fit the scheme are rejected.
-  CLI::Option *value_flag = nullptr, *low_flag = nullptr, *high_flag = nullptr,
+  CLI::Option *scheme_flag = nullptr, *value_flag = nullptr, *low_flag = nullptr, *high_flag = nullptr,
               *mean_flag = nullptr, *std_flag = nullptr, *mode_flag = nullptr,
               *nonlinearity_flag = nullptr, *negative_slope_flag = nullptr, *gain_flag = nullptr;
 };
 
-// Adds --scheme (required) and its parameters to `app`.
-void AddSchemeFlags(CLI::App& app, SchemeFlags& flags);
+// Adds --scheme and its parameters to `app`.
+void AddSchemeFlags(CLI::App& app, SchemeFlags& flags, bool scheme_required);
+
+// Whether --scheme was given.
+bool SchemeGiven(const SchemeFlags& flags);
 
 // The validated SchemeOptions for the parsed flags; the error names the offending flag.
 absl::StatusOr<SchemeOptions> ToSchemeOptions(const SchemeFlags& flags);

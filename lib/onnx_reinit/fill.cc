@@ -57,28 +57,21 @@ double ClampToRange(FloatType type, double rounded, double low, double high) {
   return rounded;
 }
 
-struct Piece {
-  size_t job;
-  int64_t begin, end;
-};
-
-// Splits every tensor into pieces of at most kChunkElements and packs consecutive pieces into
-// tasks of about kChunkElements each.
-std::vector<std::vector<Piece>> PlanTasks(const std::vector<FillJob>& jobs) {
-  std::vector<std::vector<Piece>> tasks(1);
-  int64_t filled = 0;
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    for (int64_t begin = 0; begin < jobs[j].values.size(); begin += kChunkElements) {
-      const int64_t end = std::min(jobs[j].values.size(), begin + kChunkElements);
-      if (filled + (end - begin) > kChunkElements && filled > 0) {
-        tasks.emplace_back();
-        filled = 0;
-      }
-      tasks.back().push_back(Piece{j, begin, end});
-      filled += end - begin;
+// Packs consecutive chunks into tasks of about kChunkElements each, so that small tensors share a
+// task while big ones are split.
+std::vector<std::vector<Chunk>> PlanTasks(const std::vector<FillJob>& jobs) {
+  std::vector<int64_t> sizes;
+  for (const FillJob& job : jobs) sizes.push_back(job.values.size());
+  std::vector<std::vector<Chunk>> tasks;
+  int64_t filled = kChunkElements;
+  for (const Chunk& chunk : SplitIntoChunks(sizes, kChunkElements)) {
+    if (filled + (chunk.end - chunk.begin) > kChunkElements) {
+      tasks.emplace_back();
+      filled = 0;
     }
+    tasks.back().push_back(chunk);
+    filled += chunk.end - chunk.begin;
   }
-  if (tasks.back().empty()) tasks.pop_back();
   return tasks;
 }
 
@@ -108,13 +101,13 @@ void SampleRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, 
 }
 
 void Fill(const std::vector<FillJob>& jobs, uint64_t seed, int threads) {
-  const std::vector<std::vector<Piece>> tasks = PlanTasks(jobs);
+  const std::vector<std::vector<Chunk>> tasks = PlanTasks(jobs);
   ParallelFor(static_cast<int64_t>(tasks.size()), threads, [&](int64_t t) {
     std::array<double, kBatchElements> buffer;
-    for (const Piece& piece : tasks[t]) {
-      const FillJob& job = jobs[piece.job];
-      for (int64_t begin = piece.begin; begin < piece.end; begin += kBatchElements) {
-        const int64_t end = std::min(piece.end, begin + kBatchElements);
+    for (const Chunk& chunk : tasks[t]) {
+      const FillJob& job = jobs[chunk.item];
+      for (int64_t begin = chunk.begin; begin < chunk.end; begin += kBatchElements) {
+        const int64_t end = std::min(chunk.end, begin + kBatchElements);
         SampleRange(job, seed, begin, end, buffer.data());
         job.values.Write(begin, buffer.data(), end - begin);
       }

@@ -127,7 +127,10 @@ absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path) {
   if (!model.SerializeToString(&bytes)) {
     return absl::InternalError(absl::StrFormat("%s: cannot serialize the model", path));
   }
+  return WriteFileAtomically(path, bytes);
+}
 
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes) {
   const std::string cannot_write = absl::StrFormat("cannot write %s", path);
   struct stat existing;
   if (::stat(path.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {

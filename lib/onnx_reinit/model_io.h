@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "onnx/onnx_pb.h"
 
 namespace onnx_reinit {
@@ -22,6 +23,9 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path);
 // which is renamed over `path` only once complete. On error no file is left behind and an existing
 // `path` is untouched. The file gets mode 0666 minus the umask, as a plain create would.
 absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path);
+
+// Writes `bytes` to `path` with SaveModel's guarantees: all or nothing, mode 0666 minus the umask.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes);
 
 // Runs onnx::checker::check_model. Unimplemented when the model's IR version is newer than the
 // linked checker understands (libonnx 1.12: IR 8), InvalidArgument with the checker's message when

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <thread>
 #include <vector>
 
@@ -22,6 +23,16 @@ void ParallelFor(int64_t num_tasks, int threads, const std::function<void(int64_
   for (int w = 1; w < workers; ++w) pool.emplace_back(drain);
   drain();
   for (std::thread& thread : pool) thread.join();
+}
+
+std::vector<Chunk> SplitIntoChunks(const std::vector<int64_t>& sizes, int64_t max_elements) {
+  std::vector<Chunk> chunks;
+  for (size_t item = 0; item < sizes.size(); ++item) {
+    for (int64_t begin = 0; begin < sizes[item]; begin += max_elements) {
+      chunks.push_back(Chunk{item, begin, std::min(sizes[item], begin + max_elements)});
+    }
+  }
+  return chunks;
 }
 
 }  // namespace onnx_reinit

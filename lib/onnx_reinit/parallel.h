@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace onnx_reinit {
 
@@ -15,6 +16,16 @@ int DefaultThreadCount();
 // should be a loop over a chunk big enough to amortize that hand-out (~tens of microseconds).
 // Tasks must write disjoint memory; their order of completion is unspecified.
 void ParallelFor(int64_t num_tasks, int threads, const std::function<void(int64_t)>& task);
+
+// A range [begin, end) of the elements of item `item`.
+struct Chunk {
+  size_t item;
+  int64_t begin, end;
+};
+
+// Splits items of the given sizes into consecutive chunks of at most `max_elements` elements, item
+// by item. The split depends only on the sizes, never on the thread count.
+std::vector<Chunk> SplitIntoChunks(const std::vector<int64_t>& sizes, int64_t max_elements);
 
 }  // namespace onnx_reinit
 

@@ -7,6 +7,7 @@
 #include "onnx_reinit/fill.h"
 #include "onnx_reinit/parallel.h"
 #include "onnx_reinit/rng.h"
+#include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
 #include "onnx_reinit/weights.h"
@@ -78,7 +79,22 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
   }
 
   const int threads = options.threads > 0 ? options.threads : DefaultThreadCount();
+  if (!options.with_statistics) {
+    Fill(jobs, options.seed, threads);
+    return report;
+  }
+  std::vector<TensorValues> rewritten;
+  for (const FillJob& job : jobs) rewritten.push_back(job.values);
+  const std::vector<proto::Moments> before = ComputeMoments(rewritten, threads);
   Fill(jobs, options.seed, threads);
+  const std::vector<proto::Moments> after = ComputeMoments(rewritten, threads);
+  proto::Totals& totals = *report.mutable_totals();
+  for (size_t t = 0; t < jobs.size(); ++t) {
+    proto::TensorRecord& record = *report.mutable_tensors(static_cast<int>(t));
+    *record.mutable_before() = before[t];
+    *record.mutable_after() = after[t];
+    AddToTotals(rewritten[t], totals);
+  }
   return report;
 }
 

@@ -34,6 +34,9 @@ struct ReinitOptions {
   // Which weights to rewrite, by tensor name; empty selects all. A tensor's new values do not depend
   // on which other tensors are selected.
   std::function<bool(absl::string_view name)> select;
+  // Fill each record's `before` and `after` moments and the report's totals (two extra passes over
+  // the rewritten values).
+  bool with_statistics = false;
 };
 
 // Rewrites the weights of `model` in place and reports what changed, in graph order.

@@ -5,6 +5,18 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace onnx_reinit {
+
+// `status` with "<context>: " before its message, keeping its code (OK stays OK).
+inline absl::Status WithContext(const absl::Status& status, absl::string_view context) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+}
+
+}  // namespace onnx_reinit
 
 // Returns the status from the enclosing function when `expr` is not OK.
 #define ONNX_REINIT_RETURN_IF_ERROR(expr)               \

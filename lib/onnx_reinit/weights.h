@@ -32,6 +32,19 @@ struct WeightScan {
   std::vector<std::string> warnings;  // disagreeing consumers, layouts that fit no rule
 };
 
+// A constant of a graph (initializer or Constant node value) and the first node that reads it.
+struct GraphConstant {
+  onnx::TensorProto* tensor = nullptr;  // points into the graph passed to ListConstants
+  std::string name;
+  TensorSource source = TensorSource::kInitializer;
+  const onnx::NodeProto* consumer = nullptr;  // first reader in graph order, Identity followed; or null
+  int input_index = -1;
+};
+
+// Every constant of the top-level graph, of any data type, in the graph order of its first reader;
+// constants that no node reads come last, in declaration order.
+std::vector<GraphConstant> ListConstants(onnx::GraphProto& graph);
+
 // Scans the top-level graph. The returned pointers stay valid while `graph` is alive and its
 // initializer and node lists are not resized.
 WeightScan FindWeights(onnx::GraphProto& graph);

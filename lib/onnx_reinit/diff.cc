@@ -1,0 +1,121 @@
+#include "onnx_reinit/diff.h"
+
+#include <cmath>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "onnx_reinit/stats.h"
+#include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/tensor_data.h"
+#include "onnx_reinit/weights.h"
+
+namespace onnx_reinit {
+namespace {
+
+std::string DtypeName(const onnx::TensorProto& tensor) {
+  const std::optional<FloatType> type = FloatTypeOf(tensor.data_type());
+  if (type) return std::string(FloatTypeName(*type));
+  return onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(tensor.data_type()));
+}
+
+bool SameShape(const onnx::TensorProto& a, const onnx::TensorProto& b) {
+  return std::equal(a.dims().begin(), a.dims().end(), b.dims().begin(), b.dims().end());
+}
+
+// The stored payload of a non-float tensor, without its name and doc string.
+std::string PayloadBytes(const onnx::TensorProto& tensor) {
+  onnx::TensorProto copy = tensor;
+  copy.clear_name();
+  copy.clear_doc_string();
+  return copy.SerializeAsString();
+}
+
+void CompareValues(const TensorValues& a, const TensorValues& b, proto::TensorDiff& diff) {
+  int64_t differing = 0;
+  double max_difference = 0;
+  for (int64_t i = 0; i < a.size(); ++i) {
+    const double x = a.Read(i), y = b.Read(i);
+    if (x == y || (std::isnan(x) && std::isnan(y))) continue;
+    ++differing;
+    max_difference = std::max(max_difference, std::abs(x - y));
+  }
+  diff.set_values_differing(differing);
+  diff.set_max_abs_difference(max_difference);
+  diff.set_change(differing > 0 ? proto::TensorDiff::VALUES : proto::TensorDiff::IDENTICAL);
+}
+
+}  // namespace
+
+absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, onnx::ModelProto& b, int threads) {
+  const std::vector<GraphConstant> in_a = ListConstants(*a.mutable_graph());
+  const std::vector<GraphConstant> in_b = ListConstants(*b.mutable_graph());
+  std::unordered_map<std::string, const GraphConstant*> by_name_b;
+  for (const GraphConstant& constant : in_b) by_name_b.emplace(constant.name, &constant);
+
+  proto::DiffReport report;
+  std::vector<proto::TensorDiff> diffs;
+  std::vector<TensorValues> moments_for;  // pairs: a, b for each float diff with VALUES change
+  std::vector<size_t> moments_owner;
+  for (const GraphConstant& ca : in_a) {
+    proto::TensorDiff diff;
+    diff.set_name(ca.name);
+    diff.set_dtype_a(DtypeName(*ca.tensor));
+    for (int64_t dim : ca.tensor->dims()) diff.add_shape_a(dim);
+    auto match = by_name_b.find(ca.name);
+    if (match == by_name_b.end()) {
+      diff.set_change(proto::TensorDiff::ONLY_IN_A);
+      diffs.push_back(diff);
+      continue;
+    }
+    const GraphConstant& cb = *match->second;
+    by_name_b.erase(match);
+    diff.set_dtype_b(DtypeName(*cb.tensor));
+    for (int64_t dim : cb.tensor->dims()) diff.add_shape_b(dim);
+    if (ca.tensor->data_type() != cb.tensor->data_type()) {
+      diff.set_change(proto::TensorDiff::DTYPE);
+    } else if (!SameShape(*ca.tensor, *cb.tensor)) {
+      diff.set_change(proto::TensorDiff::SHAPE);
+    } else if (FloatTypeOf(ca.tensor->data_type())) {
+      ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues va, TensorValues::Bind(*ca.tensor, ca.name));
+      ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues vb, TensorValues::Bind(*cb.tensor, cb.name));
+      CompareValues(va, vb, diff);
+      if (diff.change() == proto::TensorDiff::VALUES) {
+        moments_for.push_back(va);
+        moments_for.push_back(vb);
+        moments_owner.push_back(diffs.size());
+      }
+    } else {
+      diff.set_change(PayloadBytes(*ca.tensor) == PayloadBytes(*cb.tensor)
+                          ? proto::TensorDiff::IDENTICAL
+                          : proto::TensorDiff::VALUES);
+    }
+    diffs.push_back(diff);
+  }
+  for (const GraphConstant& cb : in_b) {
+    if (!by_name_b.count(cb.name)) continue;
+    proto::TensorDiff diff;
+    diff.set_name(cb.name);
+    diff.set_change(proto::TensorDiff::ONLY_IN_B);
+    diff.set_dtype_b(DtypeName(*cb.tensor));
+    for (int64_t dim : cb.tensor->dims()) diff.add_shape_b(dim);
+    diffs.push_back(diff);
+  }
+
+  const std::vector<proto::Moments> moments = ComputeMoments(moments_for, threads);
+  for (size_t k = 0; k < moments_owner.size(); ++k) {
+    *diffs[moments_owner[k]].mutable_a() = moments[2 * k];
+    *diffs[moments_owner[k]].mutable_b() = moments[2 * k + 1];
+  }
+  for (proto::TensorDiff& diff : diffs) {
+    if (diff.change() == proto::TensorDiff::IDENTICAL) {
+      report.set_identical(report.identical() + 1);
+    } else {
+      report.set_differing(report.differing() + 1);
+      *report.add_tensors() = std::move(diff);
+    }
+  }
+  return report;
+}
+
+}  // namespace onnx_reinit

@@ -1,0 +1,19 @@
+// Compares the constants (initializers and Constant node values) of two models by name.
+#ifndef ONNX_REINIT_DIFF_H_
+#define ONNX_REINIT_DIFF_H_
+
+#include "absl/status/statusor.h"
+#include "onnx/onnx_pb.h"
+#include "onnx_reinit/stats.pb.h"
+
+namespace onnx_reinit {
+
+// Lists each tensor whose dtype, shape or values differ, and those present in one model only.
+// Floating-point values are compared as numbers (so float_data and raw_data holding the same
+// values are identical, and NaN equals NaN); other types compare their stored bytes. Differing
+// float tensors carry the moments of both sides.
+absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, onnx::ModelProto& b, int threads);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_DIFF_H_

@@ -1,0 +1,229 @@
+#include "onnx_reinit/stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <unordered_map>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "onnx_reinit/parallel.h"
+#include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/weights.h"
+
+namespace onnx_reinit {
+namespace {
+
+constexpr int64_t kChunkElements = int64_t{1} << 16;
+
+int ThreadsOrDefault(int threads) { return threads > 0 ? threads : DefaultThreadCount(); }
+
+std::vector<int64_t> Sizes(const std::vector<TensorValues>& tensors) {
+  std::vector<int64_t> sizes;
+  for (const TensorValues& tensor : tensors) sizes.push_back(tensor.size());
+  return sizes;
+}
+
+void CopyMoments(const proto::Moments& m, proto::TensorStats& row) {
+  row.set_count(m.count());
+  row.set_mean(m.mean());
+  row.set_std(m.std());
+  row.set_min(m.min());
+  row.set_max(m.max());
+  row.set_zeros(m.zeros());
+  row.set_nan(m.nan());
+  row.set_inf(m.inf());
+}
+
+}  // namespace
+
+void MomentAccumulator::Add(double x) {
+  if (std::isnan(x)) {
+    ++nan_;
+    return;
+  }
+  if (std::isinf(x)) {
+    ++inf_;
+    return;
+  }
+  if (x == 0) ++zeros_;
+  if (finite_ == 0) {
+    min_ = max_ = x;
+  } else {
+    min_ = std::min(min_, x);
+    max_ = std::max(max_, x);
+  }
+  ++finite_;
+  const double delta = x - mean_;
+  mean_ += delta / static_cast<double>(finite_);
+  m2_ += delta * (x - mean_);
+}
+
+void MomentAccumulator::Merge(const MomentAccumulator& later) {
+  nan_ += later.nan_;
+  inf_ += later.inf_;
+  zeros_ += later.zeros_;
+  if (later.finite_ == 0) return;
+  if (finite_ == 0) {
+    finite_ = later.finite_;
+    mean_ = later.mean_;
+    m2_ = later.m2_;
+    min_ = later.min_;
+    max_ = later.max_;
+    return;
+  }
+  const double n_a = static_cast<double>(finite_), n_b = static_cast<double>(later.finite_);
+  const double n = n_a + n_b;
+  const double delta = later.mean_ - mean_;
+  mean_ += delta * n_b / n;
+  m2_ += later.m2_ + delta * delta * n_a * n_b / n;
+  finite_ += later.finite_;
+  min_ = std::min(min_, later.min_);
+  max_ = std::max(max_, later.max_);
+}
+
+proto::Moments MomentAccumulator::ToProto() const {
+  proto::Moments m;
+  const int64_t count = finite_ + nan_ + inf_;
+  m.set_count(count);
+  m.set_mean(mean_);
+  m.set_std(finite_ > 0 ? std::sqrt(m2_ / static_cast<double>(finite_)) : 0.0);
+  m.set_min(min_);
+  m.set_max(max_);
+  m.set_zeros(count > 0 ? static_cast<double>(zeros_) / static_cast<double>(count) : 0.0);
+  m.set_nan(nan_);
+  m.set_inf(inf_);
+  return m;
+}
+
+std::vector<proto::Moments> ComputeMoments(const std::vector<TensorValues>& tensors, int threads) {
+  const std::vector<Chunk> chunks = SplitIntoChunks(Sizes(tensors), kChunkElements);
+  std::vector<MomentAccumulator> partial(chunks.size());
+  ParallelFor(static_cast<int64_t>(chunks.size()), ThreadsOrDefault(threads), [&](int64_t c) {
+    const Chunk& chunk = chunks[c];
+    for (int64_t i = chunk.begin; i < chunk.end; ++i) partial[c].Add(tensors[chunk.item].Read(i));
+  });
+  std::vector<MomentAccumulator> merged(tensors.size());
+  for (size_t c = 0; c < chunks.size(); ++c) merged[chunks[c].item].Merge(partial[c]);
+  std::vector<proto::Moments> moments;
+  for (const MomentAccumulator& accumulator : merged) moments.push_back(accumulator.ToProto());
+  return moments;
+}
+
+std::vector<proto::Histogram> ComputeHistograms(const std::vector<TensorValues>& tensors,
+                                                const std::vector<proto::Moments>& moments,
+                                                int bins, int threads) {
+  const std::vector<Chunk> chunks = SplitIntoChunks(Sizes(tensors), kChunkElements);
+  std::vector<std::vector<int64_t>> partial(chunks.size(), std::vector<int64_t>(bins, 0));
+  ParallelFor(static_cast<int64_t>(chunks.size()), ThreadsOrDefault(threads), [&](int64_t c) {
+    const Chunk& chunk = chunks[c];
+    const proto::Moments& m = moments[chunk.item];
+    const double width = m.max() - m.min();
+    for (int64_t i = chunk.begin; i < chunk.end; ++i) {
+      const double x = tensors[chunk.item].Read(i);
+      if (!std::isfinite(x)) continue;
+      const int bin = width > 0 ? static_cast<int>((x - m.min()) / width * bins) : 0;
+      ++partial[c][std::min(bin, bins - 1)];
+    }
+  });
+  std::vector<proto::Histogram> histograms(tensors.size());
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    histograms[t].set_low(moments[t].min());
+    histograms[t].set_high(moments[t].max());
+    histograms[t].mutable_counts()->Resize(bins, 0);
+  }
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    auto* counts = histograms[chunks[c].item].mutable_counts();
+    for (int b = 0; b < bins; ++b) counts->Set(b, counts->Get(b) + partial[c][b]);
+  }
+  return histograms;
+}
+
+double DistributionStd(const proto::Distribution& d) {
+  switch (d.kind()) {
+    case proto::Distribution::NORMAL: return d.std();
+    case proto::Distribution::UNIFORM: return (d.high() - d.low()) / std::sqrt(12.0);
+    default: return 0.0;
+  }
+}
+
+double DistributionMean(const proto::Distribution& d) {
+  switch (d.kind()) {
+    case proto::Distribution::NORMAL: return d.mean();
+    case proto::Distribution::UNIFORM: return (d.low() + d.high()) / 2;
+    case proto::Distribution::CONSTANT: return d.value();
+    default: return 0.0;
+  }
+}
+
+void AddToTotals(const TensorValues& tensor, proto::Totals& totals) {
+  totals.set_tensors(totals.tensors() + 1);
+  totals.set_parameters(totals.parameters() + tensor.size());
+  const absl::string_view dtype = FloatTypeName(tensor.type());
+  auto* entries = totals.mutable_bytes_per_dtype();
+  auto at = std::find_if(entries->begin(), entries->end(),
+                         [&](const proto::DtypeBytes& entry) { return entry.dtype() >= dtype; });
+  if (at == entries->end() || at->dtype() != dtype) {
+    const int index = static_cast<int>(at - entries->begin());
+    entries->Add()->set_dtype(std::string(dtype));
+    for (int i = entries->size() - 1; i > index; --i) entries->SwapElements(i, i - 1);
+    at = entries->begin() + index;
+  }
+  at->set_bytes(at->bytes() + tensor.size() * ByteWidth(tensor.type()));
+}
+
+absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
+                                                     const StatsOptions& options) {
+  if (options.scheme) ONNX_REINIT_RETURN_IF_ERROR(Validate(*options.scheme));
+  onnx::GraphProto& graph = *model.mutable_graph();
+  std::unordered_map<std::string, Fans> fans_of_weight;
+  for (const Weight& weight : FindWeights(graph).weights) fans_of_weight[weight.name] = weight.fans;
+
+  proto::StatsReport report;
+  if (options.scheme) report.set_scheme(std::string(SchemeName(options.scheme->kind)));
+  std::vector<TensorValues> tensors;
+  proto::Totals& totals = *report.mutable_totals();
+  for (const GraphConstant& constant : ListConstants(graph)) {
+    if (!FloatTypeOf(constant.tensor->data_type())) continue;
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values,
+                                 TensorValues::Bind(*constant.tensor, constant.name));
+    proto::TensorStats& row = *report.add_tensors();
+    row.set_name(constant.name);
+    row.set_source(constant.source == TensorSource::kInitializer ? "initializer" : "constant_node");
+    row.set_op_type(constant.consumer ? constant.consumer->op_type() : "");
+    row.set_input_index(constant.input_index);
+    row.set_dtype(std::string(FloatTypeName(values.type())));
+    for (int64_t dim : constant.tensor->dims()) row.add_shape(dim);
+    auto fans = fans_of_weight.find(constant.name);
+    row.set_role(fans != fans_of_weight.end() ? "weight" : "other");
+    if (fans != fans_of_weight.end()) {
+      row.set_fan_in(fans->second.fan_in);
+      row.set_fan_out(fans->second.fan_out);
+      if (options.scheme) {
+        auto distribution = ResolveDistribution(*options.scheme, fans->second);
+        if (distribution.ok()) row.set_target_std(DistributionStd(*distribution));
+      }
+    }
+    AddToTotals(values, totals);
+    tensors.push_back(values);
+  }
+
+  const std::vector<proto::Moments> moments = ComputeMoments(tensors, options.threads);
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    proto::TensorStats& row = *report.mutable_tensors(static_cast<int>(t));
+    CopyMoments(moments[t], row);
+    if (row.has_target_std() && row.target_std() > 0) {
+      row.set_std_ratio(row.std() / row.target_std());
+    }
+  }
+  if (options.histogram_bins > 0) {
+    std::vector<proto::Histogram> histograms =
+        ComputeHistograms(tensors, moments, options.histogram_bins, options.threads);
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      *report.mutable_tensors(static_cast<int>(t))->mutable_histogram() = std::move(histograms[t]);
+    }
+  }
+  return report;
+}
+
+}  // namespace onnx_reinit

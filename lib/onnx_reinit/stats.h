@@ -1,0 +1,69 @@
+// Per-tensor statistics: moments and histograms of tensor values, and the `stats` report of a model.
+//
+// Numbers are accumulated in float64 on the values as stored (after float16/bfloat16 rounding).
+// Each tensor is cut into fixed chunks; a chunk's moments come from Welford's online update
+// (B. P. Welford, Technometrics 4(3), 1962) and chunks are merged with the pairwise formula of Chan,
+// Golub and LeVeque ("Algorithms for computing the sample variance", 1983) in chunk order - so the
+// printed numbers are identical for any thread count.
+#ifndef ONNX_REINIT_STATS_H_
+#define ONNX_REINIT_STATS_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "onnx/onnx_pb.h"
+#include "onnx_reinit/scheme.h"
+#include "onnx_reinit/stats.pb.h"
+#include "onnx_reinit/tensor_data.h"
+
+namespace onnx_reinit {
+
+// Online moments of a stream of values. NaN and Inf are counted but kept out of mean, std, min and
+// max. Thread-compatible.
+class MomentAccumulator {
+ public:
+  void Add(double x);
+  // Folds in the moments of values that follow this accumulator's values.
+  void Merge(const MomentAccumulator& later);
+  // The population moments; min and max are 0 when there is no finite value.
+  proto::Moments ToProto() const;
+
+ private:
+  int64_t finite_ = 0;
+  double mean_ = 0, m2_ = 0;
+  double min_ = 0, max_ = 0;
+  int64_t zeros_ = 0, nan_ = 0, inf_ = 0;
+};
+
+// The moments of each tensor, computed on up to `threads` threads (0: all cores).
+std::vector<proto::Moments> ComputeMoments(const std::vector<TensorValues>& tensors, int threads);
+
+// `bins` equal-width bins per tensor between its finite min and max (from `moments`).
+std::vector<proto::Histogram> ComputeHistograms(const std::vector<TensorValues>& tensors,
+                                                const std::vector<proto::Moments>& moments,
+                                                int bins, int threads);
+
+// The std and mean of a distribution: a uniform U(a, b) has std (b - a) / sqrt(12); a constant has 0.
+double DistributionStd(const proto::Distribution& distribution);
+double DistributionMean(const proto::Distribution& distribution);
+
+// Counts `tensor` into `totals`, keeping bytes_per_dtype sorted by dtype name.
+void AddToTotals(const TensorValues& tensor, proto::Totals& totals);
+
+struct StatsOptions {
+  int threads = 0;                      // 0: all cores
+  std::optional<SchemeOptions> scheme;  // adds target_std and std_ratio to the weights
+  int histogram_bins = 0;               // 0: no histograms
+};
+
+// One row per floating-point constant of the top-level graph (initializers and Constant node
+// values), in the graph order of its first reader, with totals. InvalidArgument for a tensor whose
+// payload does not match its shape; Unimplemented for external data.
+absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
+                                                     const StatsOptions& options);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_STATS_H_

@@ -1,0 +1,31 @@
+// Checks that a model's weights look freshly initialized with a scheme: a CI gate for "these weights
+// were just re-initialized with he".
+#ifndef ONNX_REINIT_VERIFY_H_
+#define ONNX_REINIT_VERIFY_H_
+
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "onnx/onnx_pb.h"
+#include "onnx_reinit/scheme.h"
+#include "onnx_reinit/stats.pb.h"
+
+namespace onnx_reinit {
+
+struct VerifyOptions {
+  SchemeOptions scheme;
+  // Allowed |std / target_std - 1|. Unset: derived per tensor from its size, 6 standard errors of
+  // the sample std for that distribution (1/sqrt(2n) relative for a normal, 0.447/sqrt(n) for a
+  // uniform) and never under 5%.
+  std::optional<double> std_tolerance;
+  int threads = 0;
+};
+
+// One finding per weight (as found by FindWeights), in graph order. A weight fails when its std is
+// out of tolerance, its mean is more than 6 standard errors (target_std / sqrt(n)) from the target
+// mean, it holds NaN or Inf, or - for constant schemes - any value differs from the constant.
+absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model, const VerifyOptions& options);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_VERIFY_H_

@@ -1,0 +1,165 @@
+// End-to-end tests of `onnx-reinit stats`, `verify`, `diff` and the re-init `--report`.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "onnx_reinit/report.pb.h"
+#include "onnx_reinit/stats.pb.h"
+#include "tests/testing/cli_runner.h"
+
+namespace onnx_reinit {
+namespace {
+
+using namespace ::onnx_reinit::testing;  // NOLINT: test helpers
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+template <typename Message>
+Message ParseJson(const std::string& json) {
+  Message message;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &message);
+  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << json;
+  return message;
+}
+
+std::string Reinit(const TempDir& dir, const std::string& fixture, const std::string& scheme) {
+  const std::string output = dir / (fixture + "." + scheme + ".onnx");
+  const CommandResult result =
+      RunTool({CopyFixture(dir, fixture), "--scheme", scheme, "-o", output, "--quiet"});
+  EXPECT_EQ(result.status, 0) << result;
+  return output;
+}
+
+TEST(StatsCli, TablePrintsEveryFloatTensorAndTotals) {
+  TempDir dir;
+  const CommandResult result = RunTool({"stats", CopyFixture(dir, "int_and_shape.onnx")});
+  ASSERT_EQ(result.status, 0) << result;
+  const std::vector<std::string> lines = Lines(result.out);
+  ASSERT_EQ(lines.size(), 6u) << result;
+  EXPECT_THAT(lines[0], AllOf(StartsWith("tensor"), HasSubstr("mean"), HasSubstr("std"),
+                              HasSubstr("zeros"), HasSubstr("fan_in")));
+  EXPECT_THAT(lines[1], AllOf(StartsWith("conv_W"), HasSubstr("Conv:1"), HasSubstr("weight")));
+  EXPECT_EQ(lines[5], "4 tensors, 369 parameters; float32 1.44 KiB");
+}
+
+TEST(StatsCli, JsonCarriesEveryField) {
+  TempDir dir;
+  const CommandResult result =
+      RunTool({"stats", CopyFixture(dir, "torch_cnn.onnx"), "--json", "--scheme", "he", "--hist"});
+  ASSERT_EQ(result.status, 0) << result;
+  for (const char* field : {"\"model\"", "\"tensors\"", "\"totals\"", "\"name\"", "\"op_type\"",
+                            "\"input_index\"", "\"role\"", "\"dtype\"", "\"shape\"", "\"count\"",
+                            "\"mean\"", "\"std\"", "\"min\"", "\"max\"", "\"zeros\"", "\"nan\"",
+                            "\"inf\"", "\"fan_in\"", "\"fan_out\"", "\"target_std\"",
+                            "\"std_ratio\"", "\"histogram\"", "\"bytes_per_dtype\""}) {
+    EXPECT_THAT(result.out, HasSubstr(field));
+  }
+  const auto report = ParseJson<proto::StatsReport>(result.out);
+  ASSERT_EQ(report.tensors_size(), 8);
+  EXPECT_EQ(report.tensors(0).name(), "onnx::Conv_23");
+  EXPECT_EQ(report.tensors(0).fan_in(), 27);
+  EXPECT_EQ(report.tensors(0).histogram().counts_size(), 16);
+  EXPECT_EQ(report.totals().parameters(), 554);
+}
+
+TEST(StatsCli, NumbersAreIdenticalForAnyThreadCount) {
+  TempDir dir;
+  const std::string model = CopyFixture(dir, "dtypes.onnx");
+  const CommandResult one = RunTool({"stats", model, "--json", "--threads", "1"});
+  const CommandResult three = RunTool({"stats", model, "--json", "--threads", "3"});
+  ASSERT_EQ(one.status, 0) << one;
+  EXPECT_EQ(one.out, three.out);
+}
+
+TEST(StatsCli, BadModelIsAnError) {
+  TempDir dir;
+  ExpectOneLineError(RunTool({"stats", CopyFixture(dir, "malformed/truncated.onnx")}),
+                     {"truncated.onnx", "not an ONNX model"});
+}
+
+TEST(VerifyCli, PassesOnAFreshReinitAndFailsOnAnotherScheme) {
+  TempDir dir;
+  const std::string he = Reinit(dir, "torch_dcgan.onnx", "he");
+  const CommandResult pass = RunTool({"verify", he, "--scheme", "he"});
+  EXPECT_EQ(pass.status, 0) << pass;
+  EXPECT_THAT(pass.out, StartsWith("ok: 2 weights"));
+
+  const CommandResult fail = RunTool({"verify", he, "--scheme", "xavier_uniform"});
+  EXPECT_EQ(fail.status, 1) << fail;
+  EXPECT_THAT(fail.out, AllOf(HasSubstr("net.0.weight"), HasSubstr("FAILED: 2 of 2 weights")));
+}
+
+TEST(VerifyCli, FailsOnPyTorchDefaultWeightsAgainstHe) {
+  TempDir dir;
+  const CommandResult result =
+      RunTool({"verify", CopyFixture(dir, "torch_cnn.onnx"), "--scheme", "he", "--json"});
+  EXPECT_EQ(result.status, 1) << result;
+  const auto report = ParseJson<proto::VerifyReport>(result.out);
+  EXPECT_EQ(report.failed(), 4);
+}
+
+TEST(VerifyCli, ErrorsExitTwo) {
+  TempDir dir;
+  const CommandResult missing_scheme = RunTool({"verify", CopyFixture(dir, "torch_cnn.onnx")});
+  EXPECT_EQ(missing_scheme.status, 2) << missing_scheme;
+  const CommandResult bad_model =
+      RunTool({"verify", CopyFixture(dir, "malformed/empty.onnx"), "--scheme", "he"});
+  EXPECT_EQ(bad_model.status, 2) << bad_model;
+}
+
+TEST(DiffCli, ExitCodesFollowDiff) {
+  TempDir dir;
+  const std::string original = CopyFixture(dir, "torch_cnn.onnx");
+  const std::string reinitialized = Reinit(dir, "torch_cnn.onnx", "he");
+
+  const CommandResult same = RunTool({"diff", original, original});
+  EXPECT_EQ(same.status, 0) << same;
+  EXPECT_EQ(same.out, "0 tensors differ, 8 identical\n");
+
+  const CommandResult changed = RunTool({"diff", original, reinitialized});
+  EXPECT_EQ(changed.status, 1) << changed;
+  EXPECT_THAT(changed.out, AllOf(HasSubstr("fc.weight"), HasSubstr("values"),
+                                 HasSubstr("4 tensors differ, 4 identical")));
+  EXPECT_THAT(changed.out, ::testing::Not(HasSubstr("fc.bias")));
+
+  const CommandResult structural = RunTool({"diff", original, CopyFixture(dir, "torch_dcgan.onnx")});
+  EXPECT_EQ(structural.status, 1) << structural;
+  EXPECT_THAT(structural.out, AllOf(HasSubstr("only in A"), HasSubstr("only in B")));
+
+  const CommandResult error = RunTool({"diff", original, CopyFixture(dir, "malformed/empty.onnx")});
+  EXPECT_EQ(error.status, 2) << error;
+}
+
+TEST(DiffCli, JsonListsTheDifferences) {
+  TempDir dir;
+  const std::string original = CopyFixture(dir, "torch_cnn.onnx");
+  const CommandResult result = RunTool({"diff", original, Reinit(dir, "torch_cnn.onnx", "he"), "--json"});
+  EXPECT_EQ(result.status, 1) << result;
+  const auto report = ParseJson<proto::DiffReport>(result.out);
+  EXPECT_EQ(report.differing(), 4);
+  EXPECT_EQ(report.tensors(0).change(), proto::TensorDiff::VALUES);
+}
+
+TEST(ReinitCli, ReportHasStatisticsBeforeAndAfter) {
+  TempDir dir;
+  const std::string report_path = dir / "report.json";
+  const CommandResult result = RunTool({CopyFixture(dir, "torch_cnn.onnx"), "--scheme", "he",
+                                        "-o", dir / "out.onnx", "--report", report_path, "-q"});
+  ASSERT_EQ(result.status, 0) << result;
+  const auto report = ParseJson<proto::ReinitReport>(ReadFile(report_path));
+  ASSERT_EQ(report.tensors_size(), 4);
+  const proto::TensorRecord& fc = report.tensors(3);
+  EXPECT_EQ(fc.name(), "fc.weight");
+  EXPECT_EQ(fc.before().count(), 160);
+  EXPECT_NE(fc.before().std(), fc.after().std());
+  EXPECT_NEAR(fc.after().std(), fc.distribution().std(), 0.5 * fc.distribution().std());
+  EXPECT_EQ(report.totals().tensors(), 4);
+  EXPECT_EQ(report.totals().parameters(), 512);
+}
+
+}  // namespace
+}  // namespace onnx_reinit

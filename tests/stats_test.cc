@@ -1,0 +1,214 @@
+#include "onnx_reinit/stats.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "onnx_reinit/reinit.h"
+#include "tests/testing/model_builder.h"
+
+namespace onnx_reinit {
+namespace {
+
+using ::testing::ElementsAre;
+
+// Two-pass reference statistics over the values as stored, independent of the library's code.
+struct Reference {
+  double mean = 0, std = 0, min = 0, max = 0, zeros = 0;
+  int64_t nan = 0, inf = 0;
+};
+
+Reference ReferenceStats(const std::vector<double>& values) {
+  Reference r;
+  std::vector<double> finite;
+  for (double x : values) {
+    if (std::isnan(x)) ++r.nan;
+    else if (std::isinf(x)) ++r.inf;
+    else finite.push_back(x);
+    if (x == 0) r.zeros += 1;
+  }
+  r.zeros /= static_cast<double>(values.size());
+  long double sum = 0;
+  for (double x : finite) sum += x;
+  r.mean = static_cast<double>(sum / finite.size());
+  long double squares = 0;
+  for (double x : finite) squares += (x - r.mean) * (x - r.mean);
+  r.std = std::sqrt(static_cast<double>(squares / finite.size()));
+  r.min = *std::min_element(finite.begin(), finite.end());
+  r.max = *std::max_element(finite.begin(), finite.end());
+  return r;
+}
+
+// A tensor of `type` holding `count` values from a skewed, sign-changing sequence with exact
+// zeros, plus one NaN and two infinities.
+onnx::TensorProto MakeTensor(int32_t type, int64_t count) {
+  onnx::TensorProto tensor;
+  tensor.set_name("t");
+  testing::SetTensor(tensor, {count}, type);
+  auto values = TensorValues::Bind(tensor, "t");
+  EXPECT_TRUE(values.ok());
+  for (int64_t k = 0; k < count; ++k) {
+    double x = k % 7 == 0 ? 0.0 : std::sin(0.37 * k) * (1 + (k % 13)) + 0.25;
+    if (k == 5) x = std::numeric_limits<double>::quiet_NaN();
+    if (k == 6) x = std::numeric_limits<double>::infinity();
+    if (k == 8) x = -std::numeric_limits<double>::infinity();
+    values->Write(k, &x, 1);
+  }
+  return tensor;
+}
+
+class MomentsPerType : public ::testing::TestWithParam<int32_t> {};
+
+TEST_P(MomentsPerType, MatchTwoPassReferenceOnStoredValues) {
+  onnx::TensorProto tensor = MakeTensor(GetParam(), 200003);  // several chunks, a ragged end
+  const std::vector<double> stored = testing::ReadValues(tensor);
+  const Reference expected = ReferenceStats(stored);
+  const proto::Moments m = ComputeMoments({*TensorValues::Bind(tensor, "t")}, 2)[0];
+  EXPECT_EQ(m.count(), 200003);
+  EXPECT_NEAR(m.mean(), expected.mean, 1e-12 * (1 + std::abs(expected.mean)));
+  EXPECT_NEAR(m.std(), expected.std, 1e-12 * expected.std);
+  EXPECT_EQ(m.min(), expected.min);
+  EXPECT_EQ(m.max(), expected.max);
+  EXPECT_DOUBLE_EQ(m.zeros(), expected.zeros);
+  EXPECT_EQ(m.nan(), 1);
+  EXPECT_EQ(m.inf(), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFloatTypes, MomentsPerType,
+                         ::testing::Values(onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
+                                           onnx::TensorProto::FLOAT16,
+                                           onnx::TensorProto::BFLOAT16),
+                         [](const auto& info) {
+                           return std::string(FloatTypeName(*FloatTypeOf(info.param)));
+                         });
+
+TEST(ComputeMoments, IdenticalForAnyThreadCount) {
+  onnx::TensorProto a = MakeTensor(onnx::TensorProto::FLOAT, 300001);
+  onnx::TensorProto b = MakeTensor(onnx::TensorProto::FLOAT16, 1000);
+  const std::vector<TensorValues> tensors = {*TensorValues::Bind(a, "a"), *TensorValues::Bind(b, "b")};
+  const auto one = ComputeMoments(tensors, 1);
+  const auto three = ComputeMoments(tensors, 3);
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    EXPECT_EQ(one[t].SerializeAsString(), three[t].SerializeAsString());  // bit for bit
+  }
+  const auto h1 = ComputeHistograms(tensors, one, 16, 1);
+  const auto h3 = ComputeHistograms(tensors, one, 16, 3);
+  EXPECT_EQ(h1[0].SerializeAsString(), h3[0].SerializeAsString());
+}
+
+TEST(MomentAccumulator, MergeEqualsOneStream) {
+  MomentAccumulator whole, first, second;
+  for (int k = 0; k < 1000; ++k) {
+    const double x = std::cos(k) * 3 + 1e6;  // a large offset: naive sums would lose the variance
+    whole.Add(x);
+    (k < 377 ? first : second).Add(x);
+  }
+  first.Merge(second);
+  const proto::Moments a = whole.ToProto(), b = first.ToProto();
+  EXPECT_NEAR(a.mean(), b.mean(), 1e-9);
+  EXPECT_NEAR(a.std(), b.std(), 1e-9);
+  EXPECT_NEAR(a.std(), 3 / std::sqrt(2.0), 0.05);
+  EXPECT_EQ(a.min(), b.min());
+  EXPECT_EQ(a.count(), b.count());
+}
+
+TEST(MomentAccumulator, EmptyAndAllNaNGiveZeros) {
+  MomentAccumulator empty;
+  EXPECT_EQ(empty.ToProto().count(), 0);
+  EXPECT_EQ(empty.ToProto().std(), 0);
+  MomentAccumulator nans;
+  nans.Add(std::nan(""));
+  EXPECT_EQ(nans.ToProto().count(), 1);
+  EXPECT_EQ(nans.ToProto().nan(), 1);
+  EXPECT_EQ(nans.ToProto().min(), 0);
+}
+
+TEST(ComputeHistograms, CountsEveryFiniteValueOnce) {
+  onnx::TensorProto tensor = MakeTensor(onnx::TensorProto::FLOAT, 10000);
+  const std::vector<TensorValues> tensors = {*TensorValues::Bind(tensor, "t")};
+  const auto moments = ComputeMoments(tensors, 2);
+  const auto histogram = ComputeHistograms(tensors, moments, 10, 2)[0];
+  int64_t total = 0;
+  for (int64_t count : histogram.counts()) total += count;
+  EXPECT_EQ(total, 10000 - 3);
+  EXPECT_EQ(histogram.low(), moments[0].min());
+  EXPECT_EQ(histogram.high(), moments[0].max());
+}
+
+TEST(ComputeModelStats, ListsEveryFloatConstantInGraphOrderWithRolesAndTotals) {
+  onnx::ModelProto model = testing::LoadTestdata("int_and_shape.onnx");
+  auto report = ComputeModelStats(model, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::vector<std::string> names, roles;
+  for (const auto& row : report->tensors()) {
+    names.push_back(row.name());
+    roles.push_back(row.role());
+  }
+  EXPECT_THAT(names, ElementsAre("conv_W", "conv_B", "mul_scale", "add_bias"));
+  EXPECT_THAT(roles, ElementsAre("weight", "other", "other", "other"));
+  const proto::TensorStats& w = report->tensors(0);
+  EXPECT_EQ(w.op_type(), "Conv");
+  EXPECT_EQ(w.input_index(), 1);
+  EXPECT_EQ(w.fan_in(), 27);
+  EXPECT_EQ(w.fan_out(), 36);
+  EXPECT_FALSE(report->tensors(1).has_fan_in());
+  EXPECT_FALSE(w.has_target_std());
+  EXPECT_EQ(report->totals().tensors(), 4);
+  EXPECT_EQ(report->totals().parameters(), 108 + 4 + 1 + 256);
+  ASSERT_EQ(report->totals().bytes_per_dtype_size(), 1);
+  EXPECT_EQ(report->totals().bytes_per_dtype(0).dtype(), "float32");
+  EXPECT_EQ(report->totals().bytes_per_dtype(0).bytes(), 4 * (108 + 4 + 1 + 256));
+}
+
+TEST(ComputeModelStats, SchemeAddsTargetStdAndRatioToWeights) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_cnn.onnx");
+  ReinitOptions reinit;
+  reinit.scheme.kind = SchemeKind::kHeNormal;
+  ASSERT_TRUE(Reinitialize(model, reinit).ok());
+  StatsOptions options;
+  options.scheme = reinit.scheme;
+  auto report = ComputeModelStats(model, options);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->scheme(), "he_normal");
+  EXPECT_EQ(report->totals().bytes_per_dtype(0).dtype(), "float32");
+  for (const auto& row : report->tensors()) {
+    if (row.role() != "weight") {
+      EXPECT_FALSE(row.has_target_std()) << row.name();
+      continue;
+    }
+    EXPECT_DOUBLE_EQ(row.target_std(), std::sqrt(2.0 / row.fan_in())) << row.name();
+    EXPECT_DOUBLE_EQ(row.std_ratio(), row.std() / row.target_std());
+  }
+}
+
+TEST(AddToTotals, KeepsDtypesSorted) {
+  onnx::TensorProto f32, f16, bf16;
+  testing::SetTensor(f32, {3}, onnx::TensorProto::FLOAT);
+  testing::SetTensor(f16, {5}, onnx::TensorProto::FLOAT16);
+  testing::SetTensor(bf16, {7}, onnx::TensorProto::BFLOAT16);
+  proto::Totals totals;
+  for (onnx::TensorProto* tensor : {&f32, &f16, &bf16, &f32}) {
+    AddToTotals(*TensorValues::Bind(*tensor, "t"), totals);
+  }
+  ASSERT_EQ(totals.bytes_per_dtype_size(), 3);
+  EXPECT_EQ(totals.bytes_per_dtype(0).dtype(), "bfloat16");
+  EXPECT_EQ(totals.bytes_per_dtype(1).dtype(), "float16");
+  EXPECT_EQ(totals.bytes_per_dtype(2).dtype(), "float32");
+  EXPECT_EQ(totals.bytes_per_dtype(2).bytes(), 24);
+  EXPECT_EQ(totals.tensors(), 4);
+  EXPECT_EQ(totals.parameters(), 18);
+}
+
+TEST(ComputeModelStats, IncludesConstantNodeValues) {
+  onnx::ModelProto model = testing::LoadTestdata("constant_weights.onnx");
+  auto report = ComputeModelStats(model, {});
+  ASSERT_TRUE(report.ok());
+  ASSERT_GE(report->tensors_size(), 1);
+  EXPECT_EQ(report->tensors(0).name(), "gemm_B");
+  EXPECT_EQ(report->tensors(0).source(), "constant_node");
+}
+
+}  // namespace
+}  // namespace onnx_reinit

@@ -1,0 +1,127 @@
+#include "tools/stats_command.h"
+
+#include <algorithm>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "onnx_reinit/model_io.h"
+#include "onnx_reinit/stats.h"
+#include "onnx_reinit/status_macros.h"
+#include "tools/json_output.h"
+#include "tools/text_table.h"
+
+namespace onnx_reinit::cli {
+namespace {
+
+constexpr int kHistogramBins = 16;
+
+// One character per bin, its height proportional to the bin's count.
+std::string Sparkline(const proto::Histogram& histogram) {
+  static const char* const kBars[] = {" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  const int64_t peak = *std::max_element(histogram.counts().begin(), histogram.counts().end());
+  std::string line;
+  for (int64_t count : histogram.counts()) {
+    const int level = peak == 0 ? 0 : count == 0 ? 0 : 1 + static_cast<int>(7 * count / peak);
+    line += kBars[level];
+  }
+  return line;
+}
+
+std::string Consumer(const proto::TensorStats& t) {
+  return t.op_type().empty() ? "-" : absl::StrCat(t.op_type(), ":", t.input_index());
+}
+
+absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
+  StatsOptions options;
+  options.threads = flags.threads;
+  options.histogram_bins = flags.histogram ? kHistogramBins : 0;
+  if (SchemeGiven(flags.scheme)) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, ToSchemeOptions(flags.scheme));
+  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(flags.model));
+  auto report = ComputeModelStats(model, options);
+  if (!report.ok()) return WithContext(report.status(), flags.model);
+  report->set_model(flags.model);
+  return report;
+}
+
+}  // namespace
+
+std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width) {
+  const bool any_nonfinite = std::any_of(report.tensors().begin(), report.tensors().end(),
+                                         [](const auto& t) { return t.nan() > 0 || t.inf() > 0; });
+  const bool with_target = !report.scheme().empty();
+  const bool with_histogram =
+      std::any_of(report.tensors().begin(), report.tensors().end(),
+                  [](const auto& t) { return t.has_histogram(); });
+  std::vector<TextTable::Column> columns = {
+      {"tensor"},        {"consumer"},      {"role"},         {"dtype"},       {"shape"},
+      {"mean", true},    {"std", true},     {"min", true},    {"max", true},   {"zeros", true},
+      {"fan_in", true},  {"fan_out", true}};
+  if (any_nonfinite) columns.insert(columns.end(), {{"nan", true}, {"inf", true}});
+  if (with_target) columns.insert(columns.end(), {{"target_std", true}, {"std/target", true}});
+  if (with_histogram) columns.push_back({"histogram"});
+  TextTable table(columns);
+  for (const proto::TensorStats& t : report.tensors()) {
+    std::vector<std::string> row = {
+        t.name(),
+        Consumer(t),
+        t.role(),
+        t.dtype(),
+        FormatShape(t.shape()),
+        FormatNumber(t.mean()),
+        FormatNumber(t.std()),
+        FormatNumber(t.min()),
+        FormatNumber(t.max()),
+        absl::StrFormat("%.1f%%", 100 * t.zeros()),
+        t.has_fan_in() ? absl::StrCat(t.fan_in()) : "",
+        t.has_fan_out() ? absl::StrCat(t.fan_out()) : ""};
+    if (any_nonfinite) row.insert(row.end(), {absl::StrCat(t.nan()), absl::StrCat(t.inf())});
+    if (with_target) {
+      row.push_back(t.has_target_std() ? FormatNumber(t.target_std()) : "");
+      row.push_back(t.has_std_ratio() ? absl::StrFormat("%.3f", t.std_ratio()) : "");
+    }
+    if (with_histogram) row.push_back(Sparkline(t.histogram()));
+    table.AddRow(std::move(row));
+  }
+  std::vector<std::string> bytes;
+  for (const proto::DtypeBytes& entry : report.totals().bytes_per_dtype()) {
+    bytes.push_back(absl::StrCat(entry.dtype(), " ", FormatBytes(entry.bytes())));
+  }
+  const int64_t tensors = report.totals().tensors();
+  return absl::StrCat(table.Render(max_width), tensors, tensors == 1 ? " tensor, " : " tensors, ",
+                      WithThousands(report.totals().parameters()), " parameters",
+                      bytes.empty() ? "" : "; ", absl::StrJoin(bytes, ", "), "\n");
+}
+
+void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
+  app.add_option("model", flags.model, "The ONNX model to inspect")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_flag("--json", flags.json, "Print one JSON document (schema: proto/onnx_reinit/stats.proto)");
+  app.add_flag("--hist", flags.histogram, "Add a 16-bin histogram per tensor");
+  app.add_option("--threads", flags.threads, "Threads; 0 = all cores")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1024));
+  AddSchemeFlags(app, flags.scheme, /*scheme_required=*/false);
+}
+
+int RunStats(const StatsFlags& flags) {
+  if (SchemeGiven(flags.scheme)) {
+    if (auto scheme = ToSchemeOptions(flags.scheme); !scheme.ok()) {
+      std::cerr << "onnx-reinit: error: " << scheme.status().message() << "\n";
+      return 2;
+    }
+  }
+  const absl::StatusOr<proto::StatsReport> report = Compute(flags);
+  if (!report.ok()) {
+    std::cerr << "onnx-reinit: error: " << report.status().message() << "\n";
+    return 1;
+  }
+  std::cout << (flags.json ? ToJson(*report) : FormatStatsReport(*report, TerminalWidth()));
+  return 0;
+}
+
+}  // namespace onnx_reinit::cli

@@ -1,0 +1,32 @@
+// onnx-reinit stats MODEL [--json] [--hist] [--scheme S ...]: per-tensor statistics.
+#ifndef ONNX_REINIT_TOOLS_STATS_COMMAND_H_
+#define ONNX_REINIT_TOOLS_STATS_COMMAND_H_
+
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "onnx_reinit/stats.pb.h"
+#include "tools/scheme_flags.h"
+
+namespace onnx_reinit::cli {
+
+struct StatsFlags {
+  std::string model;
+  bool json = false;
+  bool histogram = false;
+  int threads = 0;
+  SchemeFlags scheme;
+};
+
+void AddStatsFlags(CLI::App& app, StatsFlags& flags);
+
+// Exit status: 0 ok, 1 error, 2 bad flag values.
+int RunStats(const StatsFlags& flags);
+
+// The human form of a report: an aligned table (shortened to `max_width` columns when non-zero)
+// and a totals line.
+std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width);
+
+}  // namespace onnx_reinit::cli
+
+#endif  // ONNX_REINIT_TOOLS_STATS_COMMAND_H_

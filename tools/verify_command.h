@@ -1,0 +1,28 @@
+// onnx-reinit verify MODEL --scheme S [--tolerance T]: are the weights freshly initialized with S?
+#ifndef ONNX_REINIT_TOOLS_VERIFY_COMMAND_H_
+#define ONNX_REINIT_TOOLS_VERIFY_COMMAND_H_
+
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "tools/scheme_flags.h"
+
+namespace onnx_reinit::cli {
+
+struct VerifyFlags {
+  std::string model;
+  double tolerance = 0;
+  bool json = false;
+  int threads = 0;
+  SchemeFlags scheme;
+  CLI::Option* tolerance_flag = nullptr;
+};
+
+void AddVerifyFlags(CLI::App& app, VerifyFlags& flags);
+
+// Exit status: 0 every weight fits the scheme, 1 some do not, 2 error.
+int RunVerify(const VerifyFlags& flags);
+
+}  // namespace onnx_reinit::cli
+
+#endif  // ONNX_REINIT_TOOLS_VERIFY_COMMAND_H_
