@@ -9,7 +9,7 @@ namespace onnx_reinit {
 namespace {
 
 proto::DiffReport Diff(onnx::ModelProto& a, onnx::ModelProto& b) {
-  auto report = DiffModels(a, b, 2);
+  auto report = DiffModels(a, {}, b, {}, 2);
   EXPECT_TRUE(report.ok()) << report.status();
   return report.ok() ? *report : proto::DiffReport();
 }

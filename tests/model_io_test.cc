@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -85,6 +86,67 @@ TEST_F(TempDir, FailedSaveLeavesNoFileBehind) {
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(std::string(status.message()), HasSubstr("missing/o.onnx"));
   EXPECT_TRUE(Entries().empty());
+}
+
+// The values of every float initializer, read through `payloads` where they are detached.
+std::vector<std::vector<double>> InitializerValues(onnx::ModelProto& model,
+                                                   const DetachedPayloads& payloads) {
+  std::vector<std::vector<double>> all;
+  for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
+    if (!FloatTypeOf(tensor.data_type())) continue;
+    auto values = BindValues(tensor, tensor.name(), payloads);
+    EXPECT_TRUE(values.ok()) << values.status();
+    std::vector<double> read(values->size());
+    values->Read(0, values->size(), read.data());
+    all.push_back(read);
+  }
+  return all;
+}
+
+TEST(MappedModel, SeesTheSameModelAsLoadModelWithPayloadsInTheMapping) {
+  for (const char* file : {"torch_cnn.onnx", "dtypes.onnx", "constant_weights.onnx",
+                           "int_and_shape.onnx", "torch_dcgan.onnx"}) {
+    auto mapped = MappedModel::Open(TestdataPath(file));
+    ASSERT_TRUE(mapped.ok()) << mapped.status();
+    onnx::ModelProto loaded = LoadTestdata(file);
+    EXPECT_EQ(InitializerValues(mapped->model(), mapped->payloads()),
+              InitializerValues(loaded, DetachedPayloads()))
+        << file;
+    // Apart from the detached value fields, the two parses agree field for field.
+    for (onnx::TensorProto& tensor : *loaded.mutable_graph()->mutable_initializer()) {
+      for (const auto& [detached_tensor, payload] : mapped->payloads().by_tensor) {
+        if (detached_tensor->name() != tensor.name()) continue;
+        if (payload.storage == Storage::kRawData) tensor.clear_raw_data();
+        if (payload.storage == Storage::kFloatData) tensor.clear_float_data();
+        if (payload.storage == Storage::kDoubleData) tensor.clear_double_data();
+      }
+    }
+    EXPECT_EQ(mapped->model().SerializeAsString(), loaded.SerializeAsString()) << file;
+  }
+}
+
+TEST(MappedModel, DetachesRawAndPackedValuesButNotVarints) {
+  auto mapped = MappedModel::Open(TestdataPath("dtypes.onnx"));
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  std::map<std::string, Storage> detached;
+  for (const auto& [tensor, payload] : mapped->payloads().by_tensor) {
+    detached[tensor->name()] = payload.storage;
+  }
+  EXPECT_EQ(detached.at("w_f32_raw"), Storage::kRawData);
+  EXPECT_EQ(detached.at("w_f32_float_data"), Storage::kFloatData);
+  EXPECT_EQ(detached.at("w_f64_double_data"), Storage::kDoubleData);
+  EXPECT_EQ(detached.at("w_f16_raw"), Storage::kRawData);
+  EXPECT_EQ(detached.count("w_f16_int32_data"), 0u);  // varints cannot be read in place
+}
+
+TEST(MappedModel, RejectsFilesThatAreNotModelsLikeLoadModel) {
+  for (const char* file : {"malformed/empty.onnx", "malformed/not_a_model.onnx",
+                           "malformed/truncated.onnx"}) {
+    auto mapped = MappedModel::Open(TestdataPath(file));
+    ASSERT_FALSE(mapped.ok()) << file;
+    EXPECT_EQ(mapped.status().message(), LoadModel(TestdataPath(file)).status().message());
+  }
+  EXPECT_EQ(MappedModel::Open("/nonexistent.onnx").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(CheckModel, AcceptsValidModels) {

@@ -49,9 +49,9 @@ std::string FormatDiff(const proto::DiffReport& report) {
 }
 
 absl::StatusOr<proto::DiffReport> Compute(const DiffFlags& flags) {
-  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto a, LoadModel(flags.model_a));
-  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto b, LoadModel(flags.model_b));
-  auto report = DiffModels(a, b, flags.threads);
+  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel a, MappedModel::Open(flags.model_a));
+  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel b, MappedModel::Open(flags.model_b));
+  auto report = DiffModels(a.model(), a.payloads(), b.model(), b.payloads(), flags.threads);
   if (!report.ok()) {
     return WithContext(report.status(), absl::StrCat(flags.model_a, " vs ", flags.model_b));
   }

@@ -40,8 +40,8 @@ absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
   if (SchemeGiven(flags.scheme)) {
     ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, ToSchemeOptions(flags.scheme));
   }
-  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(flags.model));
-  auto report = ComputeModelStats(model, options);
+  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(flags.model));
+  auto report = ComputeModelStats(mapped.model(), options, mapped.payloads());
   if (!report.ok()) return WithContext(report.status(), flags.model);
   report->set_model(flags.model);
   return report;

@@ -18,8 +18,8 @@ absl::StatusOr<proto::VerifyReport> Compute(const VerifyFlags& flags, const Sche
   options.scheme = scheme;
   options.threads = flags.threads;
   if (flags.tolerance_flag->count() > 0) options.std_tolerance = flags.tolerance;
-  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(flags.model));
-  auto report = VerifyModel(model, options);
+  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(flags.model));
+  auto report = VerifyModel(mapped.model(), options, mapped.payloads());
   if (!report.ok()) return WithContext(report.status(), flags.model);
   report->set_model(flags.model);
   return report;

@@ -23,11 +23,16 @@ bool SameShape(const onnx::TensorProto& a, const onnx::TensorProto& b) {
   return std::equal(a.dims().begin(), a.dims().end(), b.dims().begin(), b.dims().end());
 }
 
-// The stored payload of a non-float tensor, without its name and doc string.
-std::string PayloadBytes(const onnx::TensorProto& tensor) {
+// The stored payload of a non-float tensor, without its name and doc string, and with its detached
+// bytes when it has them.
+std::string PayloadBytes(const onnx::TensorProto& tensor, const DetachedPayloads& payloads) {
   onnx::TensorProto copy = tensor;
   copy.clear_name();
   copy.clear_doc_string();
+  auto detached = payloads.by_tensor.find(&tensor);
+  if (detached != payloads.by_tensor.end()) {
+    copy.set_raw_data(detached->second.data, static_cast<size_t>(detached->second.size));
+  }
   return copy.SerializeAsString();
 }
 
@@ -47,7 +52,9 @@ void CompareValues(const TensorValues& a, const TensorValues& b, proto::TensorDi
 
 }  // namespace
 
-absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, onnx::ModelProto& b, int threads) {
+absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const DetachedPayloads& payloads_a,
+                                             onnx::ModelProto& b, const DetachedPayloads& payloads_b,
+                                             int threads) {
   const std::vector<GraphConstant> in_a = ListConstants(*a.mutable_graph());
   const std::vector<GraphConstant> in_b = ListConstants(*b.mutable_graph());
   std::unordered_map<std::string, const GraphConstant*> by_name_b;
@@ -77,8 +84,8 @@ absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, onnx::ModelPro
     } else if (!SameShape(*ca.tensor, *cb.tensor)) {
       diff.set_change(proto::TensorDiff::SHAPE);
     } else if (FloatTypeOf(ca.tensor->data_type())) {
-      ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues va, TensorValues::Bind(*ca.tensor, ca.name));
-      ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues vb, TensorValues::Bind(*cb.tensor, cb.name));
+      ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues va, BindValues(*ca.tensor, ca.name, payloads_a));
+      ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues vb, BindValues(*cb.tensor, cb.name, payloads_b));
       CompareValues(va, vb, diff);
       if (diff.change() == proto::TensorDiff::VALUES) {
         moments_for.push_back(va);
@@ -86,7 +93,7 @@ absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, onnx::ModelPro
         moments_owner.push_back(diffs.size());
       }
     } else {
-      diff.set_change(PayloadBytes(*ca.tensor) == PayloadBytes(*cb.tensor)
+      diff.set_change(PayloadBytes(*ca.tensor, payloads_a) == PayloadBytes(*cb.tensor, payloads_b)
                           ? proto::TensorDiff::IDENTICAL
                           : proto::TensorDiff::VALUES);
     }

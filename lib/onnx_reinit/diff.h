@@ -5,6 +5,7 @@
 #include "absl/status/statusor.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/stats.pb.h"
+#include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
 
@@ -12,7 +13,10 @@ namespace onnx_reinit {
 // Floating-point values are compared as numbers (so float_data and raw_data holding the same
 // values are identical, and NaN equals NaN); other types compare their stored bytes. Differing
 // float tensors carry the moments of both sides.
-absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, onnx::ModelProto& b, int threads);
+// Tensors with an entry in `payloads_a` / `payloads_b` are read from there (see MappedModel).
+absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const DetachedPayloads& payloads_a,
+                                             onnx::ModelProto& b, const DetachedPayloads& payloads_b,
+                                             int threads);
 
 }  // namespace onnx_reinit
 

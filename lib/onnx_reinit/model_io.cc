@@ -1,6 +1,10 @@
 #include "onnx_reinit/model_io.h"
 
+// Before <sys/mman.h>, whose MAP_TYPE macro would clash with an enumerator in onnx/defs/parser.h.
+#include "onnx/checker.h"
+
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,13 +12,14 @@
 #include <climits>
 #include <cstring>
 #include <exception>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/io/coded_stream.h"
-#include "onnx/checker.h"
+#include "onnx_reinit/wire_format.h"
 
 namespace onnx_reinit {
 namespace {
@@ -33,6 +38,10 @@ class FileDescriptor {
   explicit FileDescriptor(int fd) : fd_(fd) {}
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
   ~FileDescriptor() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -69,10 +78,10 @@ mode_t CurrentUmask() {
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-}  // namespace
-
-absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
-  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+// Opens `path` for reading and checks that it can hold a model: a non-empty regular file under
+// protobuf's 2 GiB limit. Returns its size.
+absl::StatusOr<size_t> OpenModelFile(const std::string& path, FileDescriptor& file) {
+  file = FileDescriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (file.get() < 0) return ErrnoError(absl::StrFormat("%s: cannot open", path), errno);
   struct stat info;
   if (::fstat(file.get(), &info) != 0) return ErrnoError(absl::StrFormat("%s: cannot stat", path), errno);
@@ -88,7 +97,104 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
         "weights in external data files",
         path, static_cast<int64_t>(info.st_size)));
   }
-  std::string bytes(static_cast<size_t>(info.st_size), '\0');
+  return static_cast<size_t>(info.st_size);
+}
+
+absl::Status NotAModel(const std::string& path) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: not an ONNX model (the bytes do not parse as a ModelProto; truncated "
+                      "or another format?)",
+                      path));
+}
+
+absl::Status NoGraph(const std::string& path) {
+  return absl::InvalidArgumentError(absl::StrFormat("%s: not an ONNX model (no graph)", path));
+}
+
+// onnx.proto field numbers used by the skeleton parser.
+constexpr uint32_t kModelGraph = 7;
+constexpr uint32_t kGraphInitializer = 5;
+constexpr uint32_t kTensorFloatData = 4;
+constexpr uint32_t kTensorRawData = 9;
+constexpr uint32_t kTensorDoubleData = 10;
+
+// Parses a serialized TensorProto into `tensor`, leaving out its value field when that is a single
+// raw_data or packed float_data/double_data field: then `payload` describes those bytes and the
+// function returns true. Otherwise (several value fields, unpacked values) it parses everything.
+bool ParseTensorSkeleton(const char* begin, size_t size, onnx::TensorProto& tensor,
+                         DetachedPayload& payload, bool& ok) {
+  WireReader reader(begin, begin + size);
+  WireField field;
+  std::string metadata;
+  int value_fields = 0;
+  while (reader.Next(field)) {
+    const bool packed_values = field.type == WireType::kLengthDelimited &&
+                               (field.number == kTensorRawData || field.number == kTensorFloatData ||
+                                field.number == kTensorDoubleData);
+    if (!packed_values) {
+      metadata.append(field.begin, field.end);
+      continue;
+    }
+    ++value_fields;
+    payload.data = const_cast<char*>(field.value);
+    payload.size = static_cast<int64_t>(field.value_size);
+    payload.storage = field.number == kTensorRawData     ? Storage::kRawData
+                      : field.number == kTensorFloatData ? Storage::kFloatData
+                                                         : Storage::kDoubleData;
+  }
+  ok = reader.ok() && tensor.ParseFromString(metadata);
+  const bool detachable = value_fields == 1 && tensor.float_data_size() == 0 &&
+                          tensor.double_data_size() == 0 && !tensor.has_raw_data();
+  if (ok && !detachable) ok = tensor.ParseFromArray(begin, static_cast<int>(size));
+  return ok && detachable;
+}
+
+// Parses a serialized ModelProto from [begin, end) into `model`, detaching initializer payloads.
+// `detached` receives (initializer index, payload) pairs. False for bytes that are no ModelProto.
+bool ParseModelSkeleton(const char* begin, const char* end, onnx::ModelProto& model,
+                        std::vector<std::pair<int, DetachedPayload>>& detached) {
+  WireReader model_reader(begin, end);
+  WireField field;
+  std::string model_rest, graph_rest;
+  onnx::GraphProto graph;
+  bool has_graph = false;
+  while (model_reader.Next(field)) {
+    if (field.number != kModelGraph || field.type != WireType::kLengthDelimited) {
+      model_rest.append(field.begin, field.end);
+      continue;
+    }
+    has_graph = true;
+    WireReader graph_reader(field.value, field.value + field.value_size);
+    WireField graph_field;
+    while (graph_reader.Next(graph_field)) {
+      if (graph_field.number != kGraphInitializer ||
+          graph_field.type != WireType::kLengthDelimited) {
+        graph_rest.append(graph_field.begin, graph_field.end);
+        continue;
+      }
+      DetachedPayload payload;
+      bool ok;
+      if (ParseTensorSkeleton(graph_field.value, graph_field.value_size, *graph.add_initializer(),
+                              payload, ok)) {
+        detached.emplace_back(graph.initializer_size() - 1, payload);
+      }
+      if (!ok) return false;
+    }
+    if (!graph_reader.ok()) return false;
+  }
+  if (!model_reader.ok() || !model.ParseFromString(model_rest)) return false;
+  if (!graph.MergeFromString(graph_rest)) return false;
+  if (has_graph) model.mutable_graph()->Swap(&graph);
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
+  FileDescriptor file(-1);
+  auto size = OpenModelFile(path, file);
+  if (!size.ok()) return size.status();
+  std::string bytes(*size, '\0');
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t got = ::read(file.get(), bytes.data() + done, bytes.size() - done);
@@ -106,15 +212,41 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
                                                 static_cast<int>(bytes.size()));
   stream.SetTotalBytesLimit(INT_MAX);
   if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: not an ONNX model (the bytes do not parse as a ModelProto; truncated "
-                        "or another format?)",
-                        path));
+    return NotAModel(path);
   }
-  if (!model.has_graph()) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: not an ONNX model (no graph)", path));
-  }
+  if (!model.has_graph()) return NoGraph(path);
   return model;
+}
+
+absl::StatusOr<MappedModel> MappedModel::Open(const std::string& path) {
+  FileDescriptor file(-1);
+  auto size = OpenModelFile(path, file);
+  if (!size.ok()) return size.status();
+  MappedModel mapped;
+  // MAP_POPULATE reads the file in ahead of use instead of faulting it in page by page.
+  void* mapping = ::mmap(nullptr, *size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.get(), 0);
+  if (mapping == MAP_FAILED) return ErrnoError(absl::StrFormat("%s: cannot map", path), errno);
+  mapped.mapping_ = mapping;
+  mapped.size_ = *size;
+  mapped.model_ = std::make_unique<onnx::ModelProto>();
+  const char* bytes = static_cast<const char*>(mapping);
+  std::vector<std::pair<int, DetachedPayload>> detached;
+  if (!ParseModelSkeleton(bytes, bytes + *size, *mapped.model_, detached)) return NotAModel(path);
+  if (!mapped.model_->has_graph()) return NoGraph(path);
+  for (const auto& [index, payload] : detached) {
+    mapped.payloads_.by_tensor.emplace(&mapped.model_->graph().initializer(index), payload);
+  }
+  return mapped;
+}
+
+MappedModel::MappedModel(MappedModel&& other) noexcept
+    : mapping_(std::exchange(other.mapping_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      model_(std::move(other.model_)),
+      payloads_(std::move(other.payloads_)) {}
+
+MappedModel::~MappedModel() {
+  if (mapping_ != nullptr) ::munmap(mapping_, size_);
 }
 
 absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path) {

@@ -5,12 +5,14 @@
 #ifndef ONNX_REINIT_MODEL_IO_H_
 #define ONNX_REINIT_MODEL_IO_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
 
@@ -18,6 +20,31 @@ namespace onnx_reinit {
 // it is not a serialized ModelProto with a graph (empty, truncated, or another format). Files are
 // limited to 2 GiB, protobuf's message limit.
 absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path);
+
+// A model file mapped into memory for reading. Its ModelProto holds everything except the values of
+// the top-level initializers stored in raw_data or packed float_data/double_data: those stay in the
+// mapping, described by payloads(), so opening costs about as much as reading the graph's structure.
+// The mapping is read-only: views bound through payloads() must not be written.
+class MappedModel {
+ public:
+  // Fails like LoadModel.
+  static absl::StatusOr<MappedModel> Open(const std::string& path);
+
+  MappedModel(MappedModel&& other) noexcept;
+  MappedModel& operator=(MappedModel&&) = delete;
+  ~MappedModel();
+
+  onnx::ModelProto& model() { return *model_; }
+  const DetachedPayloads& payloads() const { return payloads_; }
+
+ private:
+  MappedModel() = default;
+
+  void* mapping_ = nullptr;
+  size_t size_ = 0;
+  std::unique_ptr<onnx::ModelProto> model_;  // on the heap: payloads_ holds pointers into it
+  DetachedPayloads payloads_;
+};
 
 // Serializes `model` to `path` atomically: the bytes go to a temporary file in the destination folder,
 // which is renamed over `path` only once complete. On error no file is left behind and an existing

@@ -1,10 +1,11 @@
 // Per-tensor statistics: moments and histograms of tensor values, and the `stats` report of a model.
 //
 // Numbers are accumulated in float64 on the values as stored (after float16/bfloat16 rounding).
-// Each tensor is cut into fixed chunks; a chunk's moments come from Welford's online update
-// (B. P. Welford, Technometrics 4(3), 1962) and chunks are merged with the pairwise formula of Chan,
-// Golub and LeVeque ("Algorithms for computing the sample variance", 1983) in chunk order - so the
-// printed numbers are identical for any thread count.
+// Each tensor is cut into fixed chunks, and chunks into batches of 4096 values; a batch's moments
+// come from two passes over it (mean, then squared deviations: exact enough, and it vectorizes,
+// unlike Welford's per-value division), and batches and chunks are merged with the pairwise
+// formula of Chan, Golub and LeVeque ("Algorithms for computing the sample variance", 1983) in a
+// fixed order - so the printed numbers are identical for any thread count.
 #ifndef ONNX_REINIT_STATS_H_
 #define ONNX_REINIT_STATS_H_
 
@@ -24,7 +25,10 @@ namespace onnx_reinit {
 // max. Thread-compatible.
 class MomentAccumulator {
  public:
+  // Welford's online update (B. P. Welford, Technometrics 4(3), 1962).
   void Add(double x);
+  // Adds values[0 .. n) as one batch: two-pass moments, then a merge.
+  void AddAll(const double* values, int64_t n);
   // Folds in the moments of values that follow this accumulator's values.
   void Merge(const MomentAccumulator& later);
   // The population moments; min and max are 0 when there is no finite value.
@@ -61,8 +65,10 @@ struct StatsOptions {
 // One row per floating-point constant of the top-level graph (initializers and Constant node
 // values), in the graph order of its first reader, with totals. InvalidArgument for a tensor whose
 // payload does not match its shape; Unimplemented for external data.
-absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
-                                                     const StatsOptions& options);
+// Tensors with an entry in `payloads` are read from there (see MappedModel).
+absl::StatusOr<proto::StatsReport> ComputeModelStats(
+    onnx::ModelProto& model, const StatsOptions& options,
+    const DetachedPayloads& payloads = DetachedPayloads());
 
 }  // namespace onnx_reinit
 

@@ -170,8 +170,11 @@ absl::StatusOr<int64_t> ElementCount(const onnx::TensorProto& tensor, absl::stri
   return count;
 }
 
-absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
-                                                absl::string_view name) {
+namespace {
+
+// The tensor's float type and element count, or why its values cannot be bound.
+absl::StatusOr<std::pair<FloatType, int64_t>> CheckBindable(const onnx::TensorProto& tensor,
+                                                            absl::string_view name) {
   const std::optional<FloatType> type = FloatTypeOf(tensor.data_type());
   if (!type) {
     return absl::FailedPreconditionError(
@@ -181,42 +184,57 @@ absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
     return absl::UnimplementedError(absl::StrFormat(
         "tensor '%s' keeps its values in external data, which this version cannot rewrite", name));
   }
-  auto count_or = ElementCount(tensor, name);
-  if (!count_or.ok()) return count_or.status();
-  const int64_t count = *count_or;
+  auto count = ElementCount(tensor, name);
+  if (!count.ok()) return count.status();
+  return std::make_pair(*type, *count);
+}
 
-  auto size_mismatch = [&](absl::string_view field, int64_t have, int64_t want) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("tensor '%s': %s holds %d %s but its shape needs %d", name, field, have,
-                        field == "raw_data" ? "bytes" : "values", want));
-  };
+absl::Status SizeMismatch(absl::string_view name, Storage storage, int64_t have, int64_t want) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("tensor '%s': %s holds %d %s but its shape needs %d", name,
+                      StorageName(storage), have, storage == Storage::kRawData ? "bytes" : "values",
+                      want));
+}
 
-  if (tensor.has_raw_data()) {
-    const int64_t want = count * ByteWidth(*type);
-    std::string* raw = tensor.mutable_raw_data();
-    if (static_cast<int64_t>(raw->size()) != want) {
-      return size_mismatch("raw_data", static_cast<int64_t>(raw->size()), want);
-    }
-    return TensorValues(*type, Storage::kRawData, count, raw->data());
+}  // namespace
+
+absl::StatusOr<TensorValues> TensorValues::BindDetached(const onnx::TensorProto& tensor,
+                                                        absl::string_view name,
+                                                        const DetachedPayload& payload) {
+  auto checked = CheckBindable(tensor, name);
+  if (!checked.ok()) return checked.status();
+  const auto [type, count] = *checked;
+  const int64_t width = ByteWidth(type);
+  if (payload.size != count * width) {
+    return payload.storage == Storage::kRawData
+               ? SizeMismatch(name, payload.storage, payload.size, count * width)
+               : SizeMismatch(name, payload.storage, payload.size / width, count);
   }
+  return TensorValues(type, payload.storage, count, payload.data);
+}
 
-  switch (*type) {
-    case FloatType::kFloat32: {
-      auto* field = tensor.mutable_float_data();
-      if (field->size() != count) return size_mismatch("float_data", field->size(), count);
-      return TensorValues(*type, Storage::kFloatData, count, field->mutable_data());
-    }
-    case FloatType::kFloat64: {
-      auto* field = tensor.mutable_double_data();
-      if (field->size() != count) return size_mismatch("double_data", field->size(), count);
-      return TensorValues(*type, Storage::kDoubleData, count, field->mutable_data());
-    }
+absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
+                                                absl::string_view name) {
+  auto checked = CheckBindable(tensor, name);
+  if (!checked.ok()) return checked.status();
+  const auto [type, count] = *checked;
+  if (tensor.has_raw_data()) {
+    const int64_t want = count * ByteWidth(type);
+    std::string* raw = tensor.mutable_raw_data();
+    const int64_t have = static_cast<int64_t>(raw->size());
+    if (have != want) return SizeMismatch(name, Storage::kRawData, have, want);
+    return TensorValues(type, Storage::kRawData, count, raw->data());
+  }
+  // The typed field of each type; a tensor with no values at all also lands here.
+  auto bind_field = [&](auto* field, Storage storage) -> absl::StatusOr<TensorValues> {
+    if (field->size() != count) return SizeMismatch(name, storage, field->size(), count);
+    return TensorValues(type, storage, count, field->mutable_data());
+  };
+  switch (type) {
+    case FloatType::kFloat32: return bind_field(tensor.mutable_float_data(), Storage::kFloatData);
+    case FloatType::kFloat64: return bind_field(tensor.mutable_double_data(), Storage::kDoubleData);
     case FloatType::kFloat16:
-    case FloatType::kBFloat16: {
-      auto* field = tensor.mutable_int32_data();
-      if (field->size() != count) return size_mismatch("int32_data", field->size(), count);
-      return TensorValues(*type, Storage::kInt32Data, count, field->mutable_data());
-    }
+    case FloatType::kBFloat16: return bind_field(tensor.mutable_int32_data(), Storage::kInt32Data);
   }
   return absl::InternalError("unreachable");
 }
@@ -249,6 +267,33 @@ void TensorValues::Write(int64_t begin, const double* values, int64_t n) const {
       }
       return;
   }
+}
+
+void TensorValues::Read(int64_t begin, int64_t n, double* out) const {
+  const char* bytes = static_cast<const char*>(data_);
+  switch (type_) {
+    case FloatType::kFloat32:
+      for (int64_t k = 0; k < n; ++k) {
+        float value;
+        std::memcpy(&value, bytes + 4 * (begin + k), 4);
+        out[k] = value;
+      }
+      return;
+    case FloatType::kFloat64:
+      std::memcpy(out, bytes + 8 * begin, static_cast<size_t>(n) * 8);
+      return;
+    case FloatType::kFloat16:
+    case FloatType::kBFloat16:
+      for (int64_t k = 0; k < n; ++k) out[k] = Read(begin + k);
+      return;
+  }
+}
+
+absl::StatusOr<TensorValues> BindValues(onnx::TensorProto& tensor, absl::string_view name,
+                                        const DetachedPayloads& detached) {
+  auto payload = detached.by_tensor.find(&tensor);
+  if (payload == detached.by_tensor.end()) return TensorValues::Bind(tensor, name);
+  return TensorValues::BindDetached(tensor, name, payload->second);
 }
 
 double TensorValues::Read(int64_t index) const {

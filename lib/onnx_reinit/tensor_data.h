@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -46,6 +47,19 @@ double NextToward(FloatType type, double value, double target);
 // The element count of `tensor`'s shape; an error for negative dims or a count over 2^62.
 absl::StatusOr<int64_t> ElementCount(const onnx::TensorProto& tensor, absl::string_view name);
 
+// The bytes of a tensor's values kept outside its TensorProto, which then holds only the metadata:
+// e.g. a range of a memory-mapped model file. The layout is raw_data's (little-endian), which is
+// also that of packed float_data and double_data.
+struct DetachedPayload {
+  char* data = nullptr;
+  int64_t size = 0;                     // in bytes
+  Storage storage = Storage::kRawData;  // the field the bytes belong to
+};
+
+struct DetachedPayloads {
+  std::unordered_map<const onnx::TensorProto*, DetachedPayload> by_tensor;
+};
+
 // A view over the values of one float tensor inside a TensorProto. Thread-compatible: concurrent
 // Write/Read calls on disjoint index ranges are safe; the TensorProto must outlive the view and must
 // not be modified through other means while the view is in use.
@@ -54,6 +68,10 @@ class TensorValues {
   // Binds to `tensor`'s values. Fails (naming `name`) for non-float types, external data, or a
   // payload whose size does not match the shape.
   static absl::StatusOr<TensorValues> Bind(onnx::TensorProto& tensor, absl::string_view name);
+  // Binds to `payload`, the detached values of `tensor` (whose dims and data_type describe them).
+  static absl::StatusOr<TensorValues> BindDetached(const onnx::TensorProto& tensor,
+                                                   absl::string_view name,
+                                                   const DetachedPayload& payload);
 
   FloatType type() const { return type_; }
   Storage storage() const { return storage_; }
@@ -62,6 +80,8 @@ class TensorValues {
   // Stores values[k] at element begin + k, rounding to the tensor's type (nearest, ties to even).
   void Write(int64_t begin, const double* values, int64_t n) const;
   double Read(int64_t index) const;
+  // Reads elements [begin, begin + n) into out[0 .. n).
+  void Read(int64_t begin, int64_t n, double* out) const;
 
  private:
   TensorValues(FloatType type, Storage storage, int64_t count, void* data)
@@ -72,6 +92,11 @@ class TensorValues {
   int64_t count_;
   void* data_;  // points into the TensorProto's field
 };
+
+// A view over `tensor`'s values: over its detached payload when `detached` has one, otherwise as
+// TensorValues::Bind. Fails like Bind when the payload size does not match the shape.
+absl::StatusOr<TensorValues> BindValues(onnx::TensorProto& tensor, absl::string_view name,
+                                        const DetachedPayloads& detached);
 
 }  // namespace onnx_reinit
 

@@ -50,14 +50,15 @@ std::string Problem(const proto::VerifyFinding& f, const proto::Moments& m, Floa
 }  // namespace
 
 absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
-                                                const VerifyOptions& options) {
+                                                const VerifyOptions& options,
+                                                const DetachedPayloads& payloads) {
   ONNX_REINIT_RETURN_IF_ERROR(Validate(options.scheme));
   proto::VerifyReport report;
   report.set_scheme(std::string(SchemeName(options.scheme.kind)));
   std::vector<TensorValues> tensors;
   std::vector<proto::Distribution> distributions;
   for (const Weight& weight : FindWeights(*model.mutable_graph()).weights) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, TensorValues::Bind(*weight.tensor, weight.name));
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*weight.tensor, weight.name, payloads));
     if (values.size() == 0) continue;
     auto distribution = ResolveDistribution(options.scheme, weight.fans);
     if (!distribution.ok()) continue;  // the scheme does not apply (a zero fan)

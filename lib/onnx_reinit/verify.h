@@ -9,6 +9,7 @@
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/scheme.h"
 #include "onnx_reinit/stats.pb.h"
+#include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
 
@@ -24,7 +25,10 @@ struct VerifyOptions {
 // One finding per weight (as found by FindWeights), in graph order. A weight fails when its std is
 // out of tolerance, its mean is more than 6 standard errors (target_std / sqrt(n)) from the target
 // mean, it holds NaN or Inf, or - for constant schemes - any value differs from the constant.
-absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model, const VerifyOptions& options);
+// Tensors with an entry in `payloads` are read from there (see MappedModel).
+absl::StatusOr<proto::VerifyReport> VerifyModel(
+    onnx::ModelProto& model, const VerifyOptions& options,
+    const DetachedPayloads& payloads = DetachedPayloads());
 
 }  // namespace onnx_reinit
 

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Benchmarks onnx-reinit against baselines measured in the same run.
+
+Each round runs every command of a scenario once, in turn (interleaved, so that drift in machine
+load hits all of them alike); the table shows medians over the rounds, the ratio to the scenario's
+baseline, and each command's peak RSS. Models are generated once into --workdir.
+
+    bench/bench.py [--binary build/tools/onnx-reinit] [--rounds 5] [--workdir /tmp/onnx-reinit-bench]
+
+Needs Debian's python3-onnx and python3-numpy (to generate the models) and time (GNU time, for the
+peak RSS).
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def make_gemm_stack(path, layers, width, seed=0):
+    """A model of `layers` Gemm layers of [width, width] float32 weights (transB=1)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    initializers, nodes, previous = [], [], "x"
+    for i in range(layers):
+        weight = (rng.standard_normal((width, width), dtype=np.float32) * 0.02)
+        initializers.append(numpy_helper.from_array(weight, f"layer{i}.weight"))
+        nodes.append(helper.make_node("Gemm", [previous, f"layer{i}.weight"], [f"h{i}"], transB=1))
+        previous = f"h{i}"
+    graph = helper.make_graph(
+        nodes, "gemm_stack",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+        [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [1, width])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    tmp = path + ".tmp"
+    onnx.save(model, tmp)
+    os.replace(tmp, path)
+
+
+def run(command, shell=False):
+    """Runs a command with its output discarded; returns (seconds, peak RSS in bytes).
+
+    The peak RSS comes from GNU time (Debian package `time`): a child's own getrusage would also
+    count the memory of the process that forked it."""
+    if shell:
+        command = ["sh", "-c", command]
+    rss_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"bench-rss-{os.getpid()}")
+    start = time.perf_counter()
+    status = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + command,
+                            stdout=subprocess.DEVNULL).returncode
+    seconds = time.perf_counter() - start
+    if status != 0:
+        sys.exit(f"bench: command failed: {command}")
+    with open(rss_file) as f:
+        return seconds, int(f.read().split()[-1]) * 1024
+
+
+def scenario(title, commands, rounds):
+    """commands: [(label, command, shell)], the first is the baseline. Output goes to /dev/null."""
+    times = {label: [] for label, _, _ in commands}
+    peaks = {label: 0 for label, _, _ in commands}
+    for label, command, shell in commands:  # warm-up: page cache and binaries
+        run(command, shell)
+    for _ in range(rounds):
+        for label, command, shell in commands:
+            seconds, peak = run(command, shell)
+            times[label].append(seconds)
+            peaks[label] = max(peaks[label], peak)
+    baseline = statistics.median(times[commands[0][0]])
+    print(f"\n{title} (median of {rounds} interleaved rounds)")
+    print(f"  {'command':<44} {'median s':>9} {'ratio':>7} {'peak RSS':>10}")
+    for label, _, _ in commands:
+        median = statistics.median(times[label])
+        print(f"  {label:<44} {median:>9.3f} {median / baseline:>6.2f}x {peaks[label] / 2**20:>7.0f} MiB")
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--make-gemm-stack":
+        make_gemm_stack(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", default="build/tools/onnx-reinit")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workdir", default="/tmp/onnx-reinit-bench")
+    args = parser.parse_args()
+    binary = os.path.abspath(args.binary)
+    os.makedirs(args.workdir, exist_ok=True)
+
+    model = os.path.join(args.workdir, "gemm_512mb.onnx")  # 8 x [4096, 4096] float32: 512 MiB
+    if not os.path.exists(model):
+        print(f"generating {model}", file=sys.stderr)
+        # In a child process, so that this process stays small while it times the others.
+        subprocess.run([sys.executable, __file__, "--make-gemm-stack", model, "8", "4096"], check=True)
+    size = os.path.getsize(model)
+    print(f"model: {model} ({size / 2**20:.0f} MiB), {os.cpu_count()} cores")
+
+    scenario("stats vs reading the file", [
+        ("cat MODEL > /dev/null", ["cat", model], False),
+        ("onnx-reinit stats MODEL", [binary, "stats", model], False),
+        ("onnx-reinit stats MODEL --threads 1", [binary, "stats", model, "--threads", "1"], False),
+    ], args.rounds)
+
+
+if __name__ == "__main__":
+    main()
