@@ -219,5 +219,24 @@ TEST(Fill, ATensorsValuesDoNotDependOnOtherJobs) {
   EXPECT_EQ(a.raw_data(), alone.tensor.raw_data());
 }
 
+TEST(Fill, ARegionGetsTheSameValuesAsThoseElementsOfAWholeFillAndNothingElse) {
+  FilledTensor whole;
+  FillOne(whole, onnx::TensorProto::FLOAT, 1000, Normal(0, 1));
+  onnx::TensorProto tensor;
+  tensor.set_name("w");
+  testing::SetTensor(tensor, {1000});
+  const std::vector<double> before = testing::ReadValues(tensor);
+  auto values = TensorValues::Bind(tensor, "w");
+  ASSERT_TRUE(values.ok());
+  FillJob region{*values, Normal(0, 1), StreamIdForName("w")};
+  region.begin = 301;
+  region.end = 650;
+  Fill({region}, kSeed, 2);
+  for (int64_t k = 0; k < 1000; ++k) {
+    const double expected = k >= 301 && k < 650 ? whole.jobs[0].values.Read(k) : before[k];
+    ASSERT_EQ(values->Read(k), expected) << "element " << k;
+  }
+}
+
 }  // namespace
 }  // namespace onnx_reinit

@@ -61,7 +61,7 @@ double ClampToRange(FloatType type, double rounded, double low, double high) {
 // task while big ones are split.
 std::vector<std::vector<Chunk>> PlanTasks(const std::vector<FillJob>& jobs) {
   std::vector<int64_t> sizes;
-  for (const FillJob& job : jobs) sizes.push_back(job.values.size());
+  for (const FillJob& job : jobs) sizes.push_back(job.region_end() - job.begin);
   std::vector<std::vector<Chunk>> tasks;
   int64_t filled = kChunkElements;
   for (const Chunk& chunk : SplitIntoChunks(sizes, kChunkElements)) {
@@ -106,8 +106,9 @@ void Fill(const std::vector<FillJob>& jobs, uint64_t seed, int threads) {
     std::array<double, kBatchElements> buffer;
     for (const Chunk& chunk : tasks[t]) {
       const FillJob& job = jobs[chunk.item];
-      for (int64_t begin = chunk.begin; begin < chunk.end; begin += kBatchElements) {
-        const int64_t end = std::min(chunk.end, begin + kBatchElements);
+      const int64_t chunk_end = job.begin + chunk.end;
+      for (int64_t begin = job.begin + chunk.begin; begin < chunk_end; begin += kBatchElements) {
+        const int64_t end = std::min(chunk_end, begin + kBatchElements);
         SampleRange(job, seed, begin, end, buffer.data());
         job.values.Write(begin, buffer.data(), end - begin);
       }

@@ -16,14 +16,21 @@
 
 namespace onnx_reinit {
 
+// Fills elements [begin, end) of a tensor - all of it by default, or a region such as one gate
+// block of an RNN weight. Element indices (and so the random stream) are the tensor's own, so a
+// region holds the same values as the same elements of a whole-tensor fill.
 struct FillJob {
   TensorValues values;
   proto::Distribution distribution;
   uint64_t stream = 0;  // StreamIdForName(tensor name)
+  int64_t begin = 0;
+  int64_t end = -1;     // -1: the end of the tensor
+
+  int64_t region_end() const { return end < 0 ? values.size() : end; }
 };
 
-// Computes elements [begin, end) of `job` into out[0 .. end - begin), already rounded to the
-// tensor's type. Pure: the same arguments always give the same values.
+// Computes elements [begin, end) of `job`'s tensor into out[0 .. end - begin), already rounded to
+// the tensor's type. Pure: the same arguments always give the same values.
 void SampleRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, double* out);
 
 // Fills every job. Big tensors are split into chunks and small ones batched, and chunks run on
