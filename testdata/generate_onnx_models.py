@@ -91,25 +91,30 @@ def t_i64_raw(name, arr):
     return t_raw(name, np.asarray(arr, dtype=np.int64), TensorProto.INT64)
 
 
+def t_i8_raw(name, arr):
+    return t_raw(name, np.asarray(arr, dtype=np.int8), TensorProto.INT8)
+
+
 def vi(name, dtype, shape):
     return helper.make_tensor_value_info(name, dtype, shape)
 
 
-def make_model(graph, doc_string=None, metadata=None):
+def make_model(graph, doc_string=None, metadata=None, opset=OPSET, ir_version=IR_VERSION,
+               full_check=True):
     model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
+        opset_imports=[helper.make_opsetid("", opset)],
         producer_name=PRODUCER,
         producer_version="1",
     )
-    model.ir_version = IR_VERSION
+    model.ir_version = ir_version
     if doc_string is not None:
         model.doc_string = doc_string
     for k, v in (metadata or {}).items():
         entry = model.metadata_props.add()
         entry.key = k
         entry.value = v
-    onnx.checker.check_model(model, full_check=True)
+    onnx.checker.check_model(model, full_check=full_check)
     return model
 
 
@@ -278,6 +283,171 @@ def int_and_shape():
     return save(model, "int_and_shape.onnx")
 
 
+def subgraph_if():
+    """If node whose branches hold their own weights (subgraph initializers,
+    a Constant node) and read an outer-scope weight."""
+    rng = np.random.default_rng(606)
+    then_w = rng.standard_normal((4, 3)).astype(np.float32)
+    then_const_w = rng.standard_normal((3, 3)).astype(np.float32)
+    else_w = rng.standard_normal((4, 5)).astype(np.float32)
+    outer_w = rng.standard_normal((5, 3)).astype(np.float32)   # Gemm transB=0: [K=5, N=3]
+    outer_c = rng.standard_normal((3,)).astype(np.float32)
+    then_branch = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "then_W"], ["then_H"], name="then_matmul"),
+         helper.make_node("Constant", [], ["then_const_W"], name="then_const",
+                          value=t_f32_raw("then_const_W_value", then_const_w)),
+         helper.make_node("MatMul", ["then_H", "then_const_W"], ["then_Y"], name="then_matmul_const")],
+        "then_branch",
+        [],
+        [vi("then_Y", TensorProto.FLOAT, [2, 3])],
+        [t_f32_raw("then_W", then_w)],
+    )
+    else_branch = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "else_W"], ["else_H"], name="else_matmul"),
+         helper.make_node("Gemm", ["else_H", "outer_gemm_W", "outer_gemm_C"], ["else_Y"],
+                          name="else_gemm_outer", transB=0)],
+        "else_branch",
+        [],
+        [vi("else_Y", TensorProto.FLOAT, [2, 3])],
+        [t_f32_raw("else_W", else_w)],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("If", ["cond"], ["Y"], name="if",
+                          then_branch=then_branch, else_branch=else_branch)],
+        "subgraph_if",
+        [vi("cond", TensorProto.BOOL, []), vi("X", TensorProto.FLOAT, [2, 4])],
+        [vi("Y", TensorProto.FLOAT, [2, 3])],
+        [t_f32_raw("outer_gemm_W", outer_w), t_f32_raw("outer_gemm_C", outer_c)],
+    )
+    return save(make_model(graph), "subgraph_if.onnx")
+
+
+def via_ops():
+    """MatMul weights that reach the MatMul only through another op."""
+    rng = np.random.default_rng(707)
+    w_t = rng.standard_normal((6, 4)).astype(np.float32)
+    w_r = rng.standard_normal((24,)).astype(np.float32)
+    w_u = rng.standard_normal((4, 6)).astype(np.float32)
+    w_h = rng.standard_normal((4, 6)).astype(np.float32)
+    w_q = rng.integers(-127, 128, size=(4, 6)).astype(np.int8)
+    nodes = [
+        # (a) [6,4] -> Transpose -> [4,6]
+        helper.make_node("Transpose", ["W_t"], ["W_t_transposed"], name="transpose_W_t", perm=[1, 0]),
+        helper.make_node("MatMul", ["X", "W_t_transposed"], ["Y_transpose"], name="mm_transpose"),
+        # (b) [24] -> Reshape([4,6]) -> [4,6]
+        helper.make_node("Reshape", ["W_r", "reshape_shape"], ["W_r_reshaped"], name="reshape_W_r"),
+        helper.make_node("MatMul", ["X", "W_r_reshaped"], ["Y_reshape"], name="mm_reshape"),
+        # (c) [4,6] -> Unsqueeze(axes=[0]) -> [1,4,6]; X [2,4] broadcasts -> [1,2,6]
+        helper.make_node("Unsqueeze", ["W_u", "unsqueeze_axes"], ["W_u_unsqueezed"], name="unsqueeze_W_u"),
+        helper.make_node("MatMul", ["X", "W_u_unsqueezed"], ["Y_unsqueeze"], name="mm_unsqueeze"),
+        # (d) float16 [4,6] -> Cast(FLOAT)
+        helper.make_node("Cast", ["W_h"], ["W_h_f32"], name="cast_W_h", to=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["X", "W_h_f32"], ["Y_cast"], name="mm_cast"),
+        # (e) int8 [4,6] -> DequantizeLinear(scale, zero_point) (QDQ weight)
+        helper.make_node("DequantizeLinear", ["W_q", "W_q_scale", "W_q_zero_point"], ["W_q_dq"], name="dq_W_q"),
+        helper.make_node("MatMul", ["X", "W_q_dq"], ["Y_dq"], name="mm_dq"),
+    ]
+    graph = helper.make_graph(
+        nodes, "via_ops",
+        [vi("X", TensorProto.FLOAT, [2, 4])],
+        [vi("Y_transpose", TensorProto.FLOAT, [2, 6]),
+         vi("Y_reshape", TensorProto.FLOAT, [2, 6]),
+         vi("Y_unsqueeze", TensorProto.FLOAT, [1, 2, 6]),
+         vi("Y_cast", TensorProto.FLOAT, [2, 6]),
+         vi("Y_dq", TensorProto.FLOAT, [2, 6])],
+        [t_f32_raw("W_t", w_t),
+         t_f32_raw("W_r", w_r), t_i64_raw("reshape_shape", np.array([4, 6])),
+         t_f32_raw("W_u", w_u), t_i64_raw("unsqueeze_axes", np.array([0])),
+         t_f16_raw("W_h", w_h),
+         t_i8_raw("W_q", w_q), t_f32_raw("W_q_scale", np.array(0.02, dtype=np.float32)),
+         t_i8_raw("W_q_zero_point", np.array(3, dtype=np.int8))],
+    )
+    return save(make_model(graph), "via_ops.onnx")
+
+
+def ir3_inputs():
+    """IR version 3 / opset 7: every initializer is also a graph input."""
+    rng = np.random.default_rng(808)
+    w = rng.standard_normal((3, 4)).astype(np.float32)   # transB=1: [N=3, K=4]
+    c = rng.standard_normal((3,)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["X", "fc_W", "fc_B"], ["Y"], name="gemm", transB=1)],
+        "ir3_inputs",
+        [vi("X", TensorProto.FLOAT, [2, 4]),
+         vi("fc_W", TensorProto.FLOAT, [3, 4]),
+         vi("fc_B", TensorProto.FLOAT, [3])],
+        [vi("Y", TensorProto.FLOAT, [2, 3])],
+        [t_f32_raw("fc_W", w), t_f32_raw("fc_B", c)],
+    )
+    return save(make_model(graph, opset=7, ir_version=3), "ir3_inputs.onnx")
+
+
+def sparse_init():
+    """A MatMul weight stored as a sparse_initializer, plus a dense one."""
+    rng = np.random.default_rng(909)
+    dense_s = np.zeros((4, 6), dtype=np.float32)
+    flat = np.sort(rng.choice(24, size=6, replace=False))   # linearized, strictly increasing
+    dense_s.ravel()[flat] = rng.standard_normal(6).astype(np.float32)
+    sparse = helper.make_sparse_tensor(
+        t_f32_raw("sparse_W", dense_s.ravel()[flat]),          # values [NNZ]; name = tensor name
+        t_i64_raw("sparse_W_indices", flat),                   # indices [NNZ], linearized
+        [4, 6],
+    )
+    dense_w = rng.standard_normal((6, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "sparse_W"], ["H"], name="mm_sparse"),
+         helper.make_node("MatMul", ["H", "dense_W"], ["Y"], name="mm_dense")],
+        "sparse_init",
+        [vi("X", TensorProto.FLOAT, [2, 4])],
+        [vi("Y", TensorProto.FLOAT, [2, 3])],
+        [t_f32_raw("dense_W", dense_w)],
+        sparse_initializer=[sparse],
+    )
+    # onnx 1.12 shape inference types a sparse initializer as a
+    # sparse_tensor_type value, which MatMul's type inference rejects in
+    # strict mode ("Input tensors of wrong rank (0)"; declaring it as a dense
+    # tensor in value_info gives "type case mismatch"). So this one model
+    # gets the structural checker only (which does validate the sparse
+    # tensor: name, index range and ordering) plus non-strict inference.
+    model = make_model(graph, full_check=False)
+    onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=False)
+    return save(model, "sparse_init.onnx")
+
+
+def rnn_models():
+    """Hand-made ONNX LSTM (bidirectional) and GRU (linear_before_reset=1)."""
+    rng = np.random.default_rng(1010)
+    hidden, inp, seq = 4, 3, 5
+    w = rng.standard_normal((2, 4 * hidden, inp)).astype(np.float32)       # [dirs, 4H, in], gates iofc
+    r = rng.standard_normal((2, 4 * hidden, hidden)).astype(np.float32)    # [dirs, 4H, H]
+    b = rng.standard_normal((2, 8 * hidden)).astype(np.float32)            # [dirs, Wb|Rb]
+    h0 = rng.standard_normal((2, 1, hidden)).astype(np.float32)            # [dirs, batch, H]
+    graph = helper.make_graph(
+        [helper.make_node("LSTM", ["X", "lstm_W", "lstm_R", "lstm_B", "", "lstm_initial_h"],
+                          ["Y", "Y_h"], name="lstm", hidden_size=hidden, direction="bidirectional")],
+        "lstm_onnx",
+        [vi("X", TensorProto.FLOAT, [seq, 1, inp])],
+        [vi("Y", TensorProto.FLOAT, [seq, 2, 1, hidden]), vi("Y_h", TensorProto.FLOAT, [2, 1, hidden])],
+        [t_f32_raw("lstm_W", w), t_f32_raw("lstm_R", r), t_f32_raw("lstm_B", b),
+         t_f32_raw("lstm_initial_h", h0)],
+    )
+    save(make_model(graph), "lstm_onnx.onnx")
+
+    rng = np.random.default_rng(1111)
+    w = rng.standard_normal((1, 3 * hidden, inp)).astype(np.float32)       # [dirs, 3H, in], gates zrh
+    r = rng.standard_normal((1, 3 * hidden, hidden)).astype(np.float32)
+    b = rng.standard_normal((1, 6 * hidden)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("GRU", ["X", "gru_W", "gru_R", "gru_B"], ["Y", "Y_h"], name="gru",
+                          hidden_size=hidden, linear_before_reset=1)],
+        "gru_linear_before_reset",
+        [vi("X", TensorProto.FLOAT, [seq, 1, inp])],
+        [vi("Y", TensorProto.FLOAT, [seq, 1, 1, hidden]), vi("Y_h", TensorProto.FLOAT, [1, 1, hidden])],
+        [t_f32_raw("gru_W", w), t_f32_raw("gru_R", r), t_f32_raw("gru_B", b)],
+    )
+    save(make_model(graph), "gru_linear_before_reset.onnx")
+
+
 def malformed(valid_path):
     d = os.path.join(HERE, "malformed")
     os.makedirs(d, exist_ok=True)
@@ -307,6 +477,11 @@ def main():
     shared_two_consumers()
     ip = int_and_shape()
     malformed(ip)  # truncated.onnx = first half of int_and_shape.onnx
+    subgraph_if()
+    via_ops()
+    ir3_inputs()
+    sparse_init()
+    rnn_models()
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ TorchScript-based torch.onnx.export) and, for the final check, onnx
 
     /usr/bin/python3 testdata/generate_torch_models.py
 
-All models are exported in eval mode, opset 13, do_constant_folding=True,
-static shapes, with a fixed torch.manual_seed per model.
+All models are exported in eval mode, opset 13 (one transformer also with
+opset 17), do_constant_folding=True, static shapes, with a fixed
+torch.manual_seed per model.
 """
+import contextlib
 import os
 
 import onnx
@@ -20,16 +22,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OPSET = 13
 
 
-def export(model, args, filename, input_names, output_names, seed_note=""):
+def export(model, args, filename, input_names, output_names, seed_note="",
+           opset=OPSET, no_grad=True):
     path = os.path.join(HERE, filename)
     model.eval()
-    with torch.no_grad():
+    # no_grad=False is needed for nn.TransformerEncoderLayer: in eval mode
+    # under torch.no_grad() torch 1.13 takes its fused "fast path"
+    # (aten::_transformer_encoder_layer_fwd), which has no ONNX export.
+    # With grad enabled and parameters requiring grad, the fast path is
+    # skipped and the layer exports as ordinary ops.
+    with torch.no_grad() if no_grad else contextlib.nullcontext():
         torch.onnx.export(
             model,
             args,
             path,
             export_params=True,
-            opset_version=OPSET,
+            opset_version=opset,
             do_constant_folding=True,
             input_names=input_names,
             output_names=output_names,
@@ -103,6 +111,45 @@ class Conv1d3d(nn.Module):
         return self.c1(a), self.c3(b)
 
 
+class LSTMText(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(50, 8)
+        self.lstm = nn.LSTM(8, 6, batch_first=True)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, ids):
+        out, _ = self.lstm(self.emb(ids))
+        return self.fc(out[:, -1, :])
+
+
+class GRUText(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(40, 8)
+        self.gru = nn.GRU(8, 5, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(10, 2)
+
+    def forward(self, ids):
+        out, _ = self.gru(self.emb(ids))
+        return self.fc(out[:, -1, :])
+
+
+class TinyTransformer(nn.Module):
+    """Embedding + one encoder layer + LM head tied to the embedding."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(30, 16)
+        self.layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32,
+                                                dropout=0.0, batch_first=True)
+        self.head = nn.Linear(16, 30, bias=False)
+        self.head.weight = self.emb.weight  # tied
+
+    def forward(self, ids):
+        return self.head(self.layer(self.emb(ids)))
+
+
 def randomize_bn(model):
     """Give BatchNorm non-trivial running stats so a folded/unfolded export differs from identity."""
     for m in model.modules():
@@ -140,6 +187,23 @@ def main():
     torch.manual_seed(5)
     export(Conv1d3d(), (torch.randn(1, 4, 10), torch.randn(1, 2, 5, 5, 5)),
            "torch_conv1d3d.onnx", ["input_1d", "input_3d"], ["output_1d", "output_3d"])
+
+    torch.manual_seed(6)
+    export(LSTMText(), (torch.randint(0, 50, (1, 5)),), "torch_lstm_text.onnx", ["ids"], ["logits"])
+
+    torch.manual_seed(7)
+    export(GRUText(), (torch.randint(0, 40, (1, 5)),), "torch_gru_text.onnx", ["ids"], ["logits"])
+
+    # Default initialization on purpose (realistic fresh model): LayerNorm
+    # weights are all ones, LayerNorm biases and out_proj.bias all zeros, so
+    # the exporter deduplicates them by value through Identity nodes.
+    torch.manual_seed(8)
+    export(TinyTransformer(), (torch.randint(0, 30, (1, 6)),), "torch_transformer.onnx",
+           ["ids"], ["logits"], no_grad=False)
+
+    torch.manual_seed(8)
+    export(TinyTransformer(), (torch.randint(0, 30, (1, 6)),), "torch_transformer_opset17.onnx",
+           ["ids"], ["logits"], opset=17, no_grad=False)
 
 
 if __name__ == "__main__":

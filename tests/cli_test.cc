@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -79,14 +80,16 @@ TEST(Cli, DefaultOutputIsWrittenBesideTheInput) {
   EXPECT_TRUE(LoadModel(output).ok());
 
   const std::vector<std::string> lines = Lines(result.out);
-  ASSERT_EQ(lines.size(), 6u) << result;  // header, 4 weights, summary
+  ASSERT_EQ(lines.size(), 10u) << result;  // header, 4 weights and 4 biases, summary
   EXPECT_THAT(static_cast<std::vector<std::string>>(absl::StrSplit(lines[0], ' ', absl::SkipEmpty())),
-              ElementsAre("tensor", "op", "shape", "dtype", "fan_in", "fan_out", "distribution"));
+              ElementsAre("tensor", "role", "op", "shape", "dtype", "fan_in/out", "values", "rule"));
   EXPECT_THAT(lines[1], StartsWith("onnx::Conv_23 "));
-  EXPECT_THAT(lines[4], StartsWith("fc.weight "));
-  EXPECT_THAT(lines[4], HasSubstr("Gemm"));
-  EXPECT_THAT(lines[5], StartsWith("re-initialized 4 tensors (512 values) with he_normal, seed 0, "));
-  EXPECT_TRUE(absl::EndsWith(lines[5], " -> " + output)) << lines[5];
+  EXPECT_THAT(lines[7], StartsWith("fc.weight "));
+  EXPECT_THAT(lines[7], HasSubstr("Gemm"));
+  EXPECT_THAT(lines[8], StartsWith("fc.bias "));
+  EXPECT_THAT(lines[8], HasSubstr("const 0"));
+  EXPECT_THAT(lines[9], StartsWith("re-initialized 8 tensors (554 values) with he_normal, seed 0, "));
+  EXPECT_TRUE(absl::EndsWith(lines[9], " -> " + output)) << lines[9];
 }
 
 TEST(Cli, DefaultOutputForANameWithoutTheOnnxExtension) {
@@ -115,7 +118,7 @@ TEST(Cli, OutputFlagIsHonoured) {
   EXPECT_TRUE(LoadModel(output).ok());
   const std::vector<std::string> lines = Lines(result.out);
   ASSERT_FALSE(lines.empty());
-  EXPECT_THAT(lines.back(), StartsWith("re-initialized 4 tensors (512 values) with xavier_uniform"));
+  EXPECT_THAT(lines.back(), StartsWith("re-initialized 8 tensors (554 values) with xavier_uniform"));
   EXPECT_TRUE(absl::EndsWith(lines.back(), " -> " + output)) << lines.back();
 
   // The long spelling writes the same bytes.
@@ -210,9 +213,10 @@ TEST(Cli, OnlyRewritesTheMatchingWeights) {
 
   ASSERT_EQ(result.status, 0) << result;
   const std::vector<std::string> lines = Lines(result.out);
-  ASSERT_EQ(lines.size(), 3u) << result;  // header, fc.weight, summary
+  ASSERT_EQ(lines.size(), 4u) << result;  // header, fc.weight, the count left unchanged, summary
   EXPECT_THAT(lines[1], StartsWith("fc.weight "));
-  EXPECT_THAT(lines[2], StartsWith("re-initialized 1 tensor (160 values) with he_normal, seed 7"));
+  EXPECT_THAT(lines[2], StartsWith("7 tensors left unchanged"));
+  EXPECT_THAT(lines[3], StartsWith("re-initialized 1 tensor (160 values) with he_normal, seed 7"));
 
   // The selected weight gets the values it gets in the full run; the others keep the input's.
   EXPECT_EQ(InitializerValues(only, "fc.weight"), InitializerValues(full, "fc.weight"));
@@ -222,9 +226,9 @@ TEST(Cli, OnlyRewritesTheMatchingWeights) {
     EXPECT_EQ(InitializerBytes(only, name), InitializerBytes(original, name));
     EXPECT_NE(InitializerValues(full, name), InitializerValues(original, name));
   }
-  // Biases are never weights.
+  // Not selected: the bias keeps its values; in the full run it is zeroed (its role's default).
   EXPECT_EQ(InitializerBytes(only, "fc.bias"), InitializerBytes(original, "fc.bias"));
-  EXPECT_EQ(InitializerBytes(full, "fc.bias"), InitializerBytes(original, "fc.bias"));
+  EXPECT_THAT(InitializerValues(full, "fc.bias"), ::testing::Each(0.0));
   EXPECT_EQ(ReadFile(input), ReadFile(original)) << "the input was modified";
 }
 
@@ -249,9 +253,9 @@ TEST(Cli, ExcludeKeepsTheMatchingWeights) {
     EXPECT_EQ(InitializerValues(excluded, name), InitializerValues(full, name));
     EXPECT_NE(InitializerValues(excluded, name), InitializerValues(original, name));
   }
-  // Behind a Cast: never a weight.
-  EXPECT_EQ(InitializerBytes(full, "w_bf16_raw_behind_cast"),
-            InitializerBytes(original, "w_bf16_raw_behind_cast"));
+  // Behind a Cast to float it is still a weight, and matches the exclusion pattern only by name.
+  EXPECT_NE(InitializerValues(full, "w_bf16_raw_behind_cast"),
+            InitializerValues(original, "w_bf16_raw_behind_cast"));
   EXPECT_EQ(ReadFile(input), ReadFile(original)) << "the input was modified";
 }
 
@@ -265,7 +269,8 @@ TEST(Cli, ConstantSchemeWritesTheValue) {
   ASSERT_EQ(result.status, 0) << result;
   EXPECT_THAT(InitializerValues(output, "conv_W"), ::testing::Each(0.25));
   EXPECT_EQ(InitializerValues(output, "conv_W").size(), 4u * 3 * 3 * 3);
-  for (const std::string name : {"conv_B", "reshape_shape", "mul_scale", "add_bias"}) {
+  EXPECT_THAT(InitializerValues(output, "conv_B"), ::testing::Each(0.0));  // a bias: zeros
+  for (const std::string name : {"reshape_shape", "mul_scale", "add_bias"}) {
     SCOPED_TRACE(name);
     EXPECT_EQ(InitializerBytes(output, name),
               InitializerBytes(TestdataPath("int_and_shape.onnx"), name));
@@ -458,6 +463,77 @@ TEST(Cli, OutputThatIsADirectoryIsAnError) {
   ExpectOneLineError(result, {dir / "sub"});
   EXPECT_THAT(ListDir(dir.path()), ElementsAre("sub", "torch_cnn.onnx"));
   EXPECT_THAT(ListDir(dir / "sub"), IsEmpty());
+}
+
+TEST(Cli, RulesOverrideTheRoleDefaults) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  const std::string output = dir / "out.onnx";
+  const CommandResult result =
+      RunTool({input, "--scheme", "he", "-o", output, "--rule", "role:bias=keep", "--rule",
+               "name:fc\\.weight=normal:std=0.02", "--rule", "op:Conv=ones"});
+  ASSERT_EQ(result.status, 0) << result;
+  const std::string original = TestdataPath("torch_cnn.onnx");
+  EXPECT_EQ(InitializerBytes(output, "fc.bias"), InitializerBytes(original, "fc.bias"));
+  EXPECT_THAT(InitializerValues(output, "dw.weight"), ::testing::Each(1.0));
+  const std::vector<double> head = InitializerValues(output, "fc.weight");
+  double squares = 0;
+  for (double x : head) squares += x * x;
+  EXPECT_NEAR(std::sqrt(squares / head.size()), 0.02, 0.01);
+  EXPECT_THAT(result.out, HasSubstr("--rule op:Conv=ones"));
+}
+
+TEST(Cli, RecipeGivesTheSameBytesAsTheEquivalentFlags) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_lstm_text.onnx");
+  WriteFile(dir / "recipe.textproto",
+            "scheme: \"xavier_uniform\"\n"
+            "rules: \"role:bias=keep\"\n"
+            "rules: \"name:emb\\\\..*=normal:std=0.1\"\n"
+            "seed: 42\n"
+            "lstm_forget_bias: 1\n");
+  const CommandResult from_recipe =
+      RunTool({input, "--recipe", dir / "recipe.textproto", "-o", dir / "a.onnx", "-q"});
+  ASSERT_EQ(from_recipe.status, 0) << from_recipe;
+  const CommandResult from_flags =
+      RunTool({input, "--scheme", "xavier_uniform", "--rule", "role:bias=keep", "--rule",
+               "name:emb\\..*=normal:std=0.1", "--seed", "42", "--lstm-forget-bias", "1", "-o",
+               dir / "b.onnx", "-q"});
+  ASSERT_EQ(from_flags.status, 0) << from_flags;
+  EXPECT_EQ(ReadFile(dir / "a.onnx"), ReadFile(dir / "b.onnx"));
+
+  // Flags win over the recipe.
+  ASSERT_EQ(RunTool({input, "--recipe", dir / "recipe.textproto", "--seed", "43", "-o", dir / "c.onnx", "-q"})
+                .status,
+            0);
+  EXPECT_NE(ReadFile(dir / "c.onnx"), ReadFile(dir / "a.onnx"));
+}
+
+TEST(Cli, BadRecipeAndBadRuleAreUsageErrors) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_cnn.onnx");
+  WriteFile(dir / "bad.textproto", "scheme: \"he\"\nrulez: \"x\"\n");
+  ExpectOneLineError(RunTool({input, "--recipe", dir / "bad.textproto"}), {"bad.textproto", "line 2"});
+  EXPECT_EQ(RunTool({input, "--recipe", dir / "bad.textproto"}).status, 2);
+  const CommandResult rule = RunTool({input, "--scheme", "he", "--rule", "role:nope=zeros"});
+  ExpectOneLineError(rule, {"unknown role 'nope'"});
+  EXPECT_EQ(rule.status, 2);
+  const CommandResult no_scheme = RunTool({input});
+  ExpectOneLineError(no_scheme, {"--scheme"});
+  EXPECT_EQ(ListDir(dir.path()), (std::vector<std::string>{"bad.textproto", "torch_cnn.onnx"}));
+}
+
+TEST(Cli, DryRunPrintsThePlanAndWritesNothing) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "int_and_shape.onnx");
+  const CommandResult result = RunTool({input, "--scheme", "he", "--dry-run"});
+  ASSERT_EQ(result.status, 0) << result;
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("int_and_shape.onnx"));
+  EXPECT_THAT(result.out, HasSubstr("default for bias"));
+  EXPECT_THAT(result.out, HasSubstr("left unchanged"));
+  EXPECT_THAT(result.out, HasSubstr("mul_scale"));
+  EXPECT_THAT(Lines(result.out).back(),
+              StartsWith("dry run: would re-initialize 2 tensors (112 values) with he_normal"));
 }
 
 }  // namespace

@@ -94,8 +94,21 @@ echo "re-initialized ${#outputs[@]} models (${#inputs[@]} fixtures x ${#schemes[
 consume() {
   case "$mode" in
     checker)
-      "$python3" -c 'import onnx,sys; [onnx.checker.check_model(onnx.load(p), full_check=True) for p in sys.argv[1:]]' \
-        "$@" 2>&1
+      # The full check (with shape inference) wherever the input passes it: onnx 1.12's shape
+      # inference rejects some valid models (a sparse initializer read by MatMul), and those get
+      # the structural check their input passes.
+      "$python3" -c '
+import onnx, os, sys
+inputs = sys.argv[1]
+for path in sys.argv[2:]:
+    fixture = os.path.join(inputs, os.path.basename(path).split(".")[0] + ".onnx")
+    try:
+        onnx.checker.check_model(onnx.load(fixture), full_check=True)
+        full = True
+    except Exception:
+        full = False
+    onnx.checker.check_model(onnx.load(path), full_check=full)
+' "$work/inputs" "$@" 2>&1
       ;;
     ort)
       "$node" "$run_model_js" --modules "$node_modules" "$@" 2>&1

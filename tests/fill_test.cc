@@ -1,10 +1,14 @@
 #include "onnx_reinit/fill.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/rng.h"
+#include "onnx_reinit/scheme.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {
@@ -236,6 +240,276 @@ TEST(Fill, ARegionGetsTheSameValuesAsThoseElementsOfAWholeFillAndNothingElse) {
     const double expected = k >= 301 && k < 650 ? whole.jobs[0].values.Read(k) : before[k];
     ASSERT_EQ(values->Read(k), expected) << "element " << k;
   }
+}
+
+// ---- Truncated normal --------------------------------------------------------------------------
+
+proto::Distribution TruncatedNormal(double mean, double std, double low, double high) {
+  proto::Distribution d;
+  d.set_kind(proto::Distribution::TRUNCATED_NORMAL);
+  d.set_mean(mean);
+  d.set_std(std);
+  d.set_low(low);
+  d.set_high(high);
+  return d;
+}
+
+// Moments of the standard normal truncated to [-c, c], from the recurrence
+// m_k = (k - 1) m_{k-2} - (b^{k-1} phi(b) - a^{k-1} phi(a)) / Z with a = -c, b = c, Z = 1 - 2 Phi(-c).
+struct StandardTruncatedMoments {
+  double m2, m4;  // E[X^2], E[X^4]
+  double within_one;  // P(|X| <= 1)
+};
+StandardTruncatedMoments SymmetricTruncatedMoments(double c) {
+  const double phi = 0.39894228040143267794 * std::exp(-c * c / 2);  // 1 / sqrt(2 pi)
+  const double z = 1 - 2 * NormalCdf(-c);
+  const double m2 = 1 - 2 * c * phi / z;
+  return {m2, 3 * m2 - 2 * c * c * c * phi / z, (1 - 2 * NormalCdf(-1)) / z};
+}
+
+// Checks a fill of N(mean, parent_std) cut at mean +- 2 parent_std: values inside the cut after
+// rounding, mean, std and P(|x - mean| <= parent_std) within 6 standard errors, and values reaching
+// close to both cut points.
+void ExpectTruncatedAtTwoStds(const TensorValues& values, double mean, double parent_std) {
+  const double low = mean - 2 * parent_std, high = mean + 2 * parent_std;
+  const Moments m = Measure(values, mean, parent_std);
+  const double n = static_cast<double>(values.size());
+  const StandardTruncatedMoments t = SymmetricTruncatedMoments(2.0);
+  const double std = parent_std * std::sqrt(t.m2);
+  EXPECT_NEAR(std / parent_std, 0.87962566103423978, 1e-15);
+  const double rounding = UnitRoundoff(values.type()) * (std::abs(mean) + 2 * parent_std);
+  EXPECT_NEAR(m.mean, mean, kZ * std / std::sqrt(n) + rounding);
+  // The sample std's standard error is sqrt((mu4 - sigma^4) / n) / (2 sigma), with the truncated
+  // normal's own mu4 (its kurtosis is 2.37, not 3: the untruncated sigma / sqrt(2n) would be ~1.2x
+  // too loose).
+  const double std_error = parent_std * parent_std * std::sqrt((t.m4 - t.m2 * t.m2) / n) / (2 * std);
+  EXPECT_NEAR(m.std, std, kZ * std_error + rounding);
+  const double p = t.within_one;
+  const double boundary = 4 * 0.242 / 0.9545 * UnitRoundoff(values.type()) * (1 + std::abs(mean) / parent_std);
+  EXPECT_NEAR(m.within_one_std / n, p, kZ * std::sqrt(p * (1 - p) / n) + boundary);
+  EXPECT_GE(m.min, low);
+  EXPECT_LE(m.max, high);
+  // The density at a cut point is phi(2) / (Z parent_std) = 0.0566 / parent_std: the largest value
+  // stays more than t below the cut with probability (1 - 0.0566 t / parent_std)^n; t = 20
+  // parent_std / (0.0566 n) makes that e^-20. Rounding can take one more step of u * |cut|.
+  const double reach = 20 * parent_std / (0.0566 * n) + 2 * rounding;
+  EXPECT_LE(m.min - low, reach);
+  EXPECT_LE(high - m.max, reach);
+}
+
+TEST_P(FillDistribution, TruncatedNormalIsCutAtTwoStdsWithoutCorrection) {
+  // truncated_normal --mean 0.25 --std 0.1: the cut points 0.05 and 0.45 are not representable in
+  // any of the types, so rounding would step past them without the clamp.
+  FilledTensor filled;
+  FillOne(filled, GetParam(), kSamples, TruncatedNormal(0.25, 0.1, 0.05, 0.45));
+  ExpectTruncatedAtTwoStds(filled.jobs[0].values, 0.25, 0.1);
+}
+
+TEST_P(FillDistribution, TruncatedVarianceScalingHasTheTargetStd) {
+  for (SchemeKind kind : {SchemeKind::kHeTruncatedNormal, SchemeKind::kXavierTruncatedNormal,
+                          SchemeKind::kLecunTruncatedNormal}) {
+    SchemeOptions options;
+    options.kind = kind;
+    const Fans fans{50, 30};
+    auto d = ResolveDistribution(options, fans);
+    ASSERT_TRUE(d.ok());
+    const double target = kind == SchemeKind::kHeTruncatedNormal      ? std::sqrt(2.0 / 50)
+                          : kind == SchemeKind::kXavierTruncatedNormal ? std::sqrt(2.0 / 80)
+                                                                       : std::sqrt(1.0 / 50);
+    FilledTensor filled;
+    FillOne(filled, GetParam(), kSamples, *d);
+    ExpectTruncatedAtTwoStds(filled.jobs[0].values, 0.0, d->std());
+    // The same check against the target itself: std = target within 6 standard errors.
+    const Moments m = Measure(filled.jobs[0].values, 0, target);
+    const StandardTruncatedMoments t = SymmetricTruncatedMoments(2.0);
+    const double std_error = target * std::sqrt((t.m4 / (t.m2 * t.m2) - 1) / kSamples) / 2;
+    EXPECT_NEAR(m.std, target, kZ * std_error + UnitRoundoff(filled.jobs[0].values.type()) * 2 * d->std())
+        << SchemeName(kind);
+  }
+}
+
+TEST(Fill, TruncatedNormalOnAOneSidedCutHasTheTruncatedMoments) {
+  // N(0, 1) on [1, 3] lies above the mean (the mirrored path) and N(0, 1) on [-3, -0.5] below it.
+  for (const auto& [low, high] : {std::pair{1.0, 3.0}, std::pair{-3.0, -0.5}}) {
+    FilledTensor filled;
+    FillOne(filled, onnx::TensorProto::DOUBLE, kSamples, TruncatedNormal(0, 1, low, high));
+    const TruncatedMoments expected = TruncatedNormalMoments(0, 1, low, high);
+    const Moments m = Measure(filled.jobs[0].values, 0, 1);
+    const double n = kSamples;
+    EXPECT_NEAR(m.mean, expected.mean, kZ * expected.std / std::sqrt(n));
+    // Conservative: |x - mean| <= width w, so mu4 <= w^2 sigma^2 and the sample std's standard
+    // error is at most sqrt((w^2 sigma^2 - sigma^4) / n) / (2 sigma).
+    const double w = high - low, s = expected.std;
+    EXPECT_NEAR(m.std, s, kZ * std::sqrt((w * w * s * s - s * s * s * s) / n) / (2 * s));
+    EXPECT_GE(m.min, low);
+    EXPECT_LE(m.max, high);
+  }
+}
+
+TEST(Fill, TruncatedNormalUsesOneUniformPerElementThroughTheInverseCdf) {
+  // Element i takes uniform i % 4 (float-grade) or i % 2 (float64) of block i / 4 or i / 2, like
+  // uniform values: x = mean + std * Phi^-1(Phi(a) + u (Phi(b) - Phi(a))).
+  const double mean = 0.5, std = 2, low = -3.5, high = 4.5;  // a = -2, b = 2
+  for (int32_t type : {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE}) {
+    FilledTensor filled;
+    FillOne(filled, type, 1001, TruncatedNormal(mean, std, low, high));
+    const TensorValues& values = filled.jobs[0].values;
+    const bool double_grade = type == onnx::TensorProto::DOUBLE;
+    const double cdf_a = NormalCdf(-2), width = NormalCdf(2) - cdf_a;
+    for (int64_t i = 0; i < 1001; ++i) {
+      const PhiloxBlock words = RandomBlock(kSeed, StreamIdForName("w"), double_grade ? i / 2 : i / 4);
+      const double u = double_grade ? UnitOpen52(static_cast<uint64_t>(words[2 * (i % 2) + 1]) << 32 |
+                                                 words[2 * (i % 2)])
+                                    : UnitOpen23(words[i % 4]);
+      const double expected = mean + std * NormalQuantile(cdf_a + u * width);
+      ASSERT_EQ(values.Read(i), RoundTo(values.type(), expected)) << "element " << i;
+    }
+  }
+}
+
+TEST(Fill, TruncatedNormalDoesNotDependOnTheThreadCountOrSplit) {
+  for (int32_t type : {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
+                       onnx::TensorProto::FLOAT16, onnx::TensorProto::BFLOAT16}) {
+    const proto::Distribution d = TruncatedNormal(0, 1, -2, 2);
+    FilledTensor one, two, seven;
+    FillOne(one, type, 300007, d, 1);
+    FillOne(two, type, 300007, d, 2);
+    FillOne(seven, type, 300007, d, 7);
+    EXPECT_EQ(Bytes(one), Bytes(two));
+    EXPECT_EQ(Bytes(one), Bytes(seven));
+    std::vector<double> whole(1000), pieces(1000);
+    SampleRange(one.jobs[0], kSeed, 0, 1000, whole.data());
+    int64_t begin = 0;
+    for (int64_t size : {1, 2, 3, 5, 7, 11, 13, 958}) {
+      SampleRange(one.jobs[0], kSeed, begin, begin + size, pieces.data() + begin);
+      begin += size;
+    }
+    EXPECT_EQ(whole, pieces);
+  }
+}
+
+TEST(Fill, TruncatedNormalWithZeroStdIsTheMean) {
+  FilledTensor filled;
+  FillOne(filled, onnx::TensorProto::FLOAT, 100, TruncatedNormal(0.3, 0, 0.3, 0.3));
+  for (int64_t k = 0; k < 100; ++k) ASSERT_EQ(filled.jobs[0].values.Read(k), RoundTo(FloatType::kFloat32, 0.3));
+}
+
+// ---- Identity and dirac ---------------------------------------------------------------------------
+
+proto::Distribution Structured(proto::Distribution::Kind kind, double gain) {
+  proto::Distribution d;
+  d.set_kind(kind);
+  d.set_gain(gain);
+  return d;
+}
+
+// Fills a float tensor of `shape` with a structured distribution and returns its values.
+std::vector<double> FillStructured(const proto::Distribution& d, const std::vector<int64_t>& shape,
+                                   int64_t groups = 1) {
+  onnx::TensorProto tensor;
+  testing::SetTensor(tensor, shape);
+  FillJob job{*TensorValues::Bind(tensor, "w"), d, StreamIdForName("w")};
+  job.shape = shape;
+  job.groups = groups;
+  EXPECT_TRUE(CheckFillJob(job).ok()) << CheckFillJob(job);
+  Fill({job}, kSeed, 2);
+  return testing::ReadValues(tensor);
+}
+
+// torch.nn.init.dirac_, transcribed: zeros, then for g < groups, d < min(out / groups, shape[1]):
+// W[g * out_per_group + d, d, k1 // 2, ...] = 1.
+std::vector<double> TorchDirac(const std::vector<int64_t>& shape, int64_t groups) {
+  int64_t count = 1;
+  for (int64_t dim : shape) count *= dim;
+  std::vector<double> w(count, 0.0);
+  const int64_t out_per_group = shape[0] / groups;
+  const int64_t min_dim = std::min(out_per_group, shape[1]);
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t d = 0; d < min_dim; ++d) {
+      std::vector<int64_t> index = {g * out_per_group + d, d};
+      for (size_t axis = 2; axis < shape.size(); ++axis) index.push_back(shape[axis] / 2);
+      int64_t flat = 0;
+      for (size_t axis = 0; axis < shape.size(); ++axis) flat = flat * shape[axis] + index[axis];
+      w[flat] = 1.0;
+    }
+  }
+  return w;
+}
+
+TEST(Fill, IdentityIsGainTimesEye) {
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{3, 5}, std::vector<int64_t>{5, 3},
+                                            std::vector<int64_t>{4, 4}}) {
+    const std::vector<double> w = FillStructured(Structured(proto::Distribution::IDENTITY, 2.5), shape);
+    for (int64_t r = 0; r < shape[0]; ++r) {
+      for (int64_t c = 0; c < shape[1]; ++c) {
+        ASSERT_EQ(w[r * shape[1] + c], r == c ? 2.5 : 0.0) << r << ", " << c;
+      }
+    }
+  }
+}
+
+TEST(Fill, DiracMatchesTorchForEveryRankAndGroups) {
+  const struct {
+    std::vector<int64_t> shape;
+    int64_t groups;
+  } kCases[] = {
+      {{4, 2, 3, 3}, 1},     // more outputs than inputs
+      {{2, 4, 3, 3}, 1},     // more inputs than outputs
+      {{6, 2, 3}, 2},        // 1-D conv, groups 2: W[0,0,1], W[1,1,1], W[3,0,1], W[4,1,1]
+      {{8, 4, 5, 5}, 2},     // 2-D conv, groups 2
+      {{6, 1, 3, 3}, 6},     // depthwise
+      {{2, 2, 4, 2}, 1},     // even kernels: the centre is k // 2
+      {{3, 3, 3, 3, 3}, 1},  // 3-D conv
+  };
+  for (const auto& c : kCases) {
+    const std::vector<double> w =
+        FillStructured(Structured(proto::Distribution::DIRAC, 1.0), c.shape, c.groups);
+    EXPECT_EQ(w, TorchDirac(c.shape, c.groups)) << "shape[0] " << c.shape[0] << ", groups " << c.groups;
+  }
+  const std::vector<double> grouped = FillStructured(Structured(proto::Distribution::DIRAC, 1.0), {6, 2, 3}, 2);
+  std::vector<double> expected(36, 0.0);
+  for (int64_t flat : {0 * 6 + 0 * 3 + 1, 1 * 6 + 1 * 3 + 1, 3 * 6 + 0 * 3 + 1, 4 * 6 + 1 * 3 + 1}) {
+    expected[flat] = 1.0;
+  }
+  EXPECT_EQ(grouped, expected);
+}
+
+TEST(Fill, StructuredRegionsUseTheirOwnShape) {
+  // Two [3, 3] gate blocks of a [6, 3] tensor, each an identity; the rest of the tensor is untouched.
+  onnx::TensorProto tensor;
+  testing::SetTensor(tensor, {7, 3});
+  const std::vector<double> before = testing::ReadValues(tensor);
+  std::vector<FillJob> jobs;
+  for (int gate = 0; gate < 2; ++gate) {
+    FillJob job{*TensorValues::Bind(tensor, "w"), Structured(proto::Distribution::IDENTITY, 1.0),
+                StreamIdForName("w")};
+    job.begin = gate * 9;
+    job.end = (gate + 1) * 9;
+    job.shape = {3, 3};
+    jobs.push_back(job);
+  }
+  Fill(jobs, kSeed, 2);
+  const std::vector<double> w = testing::ReadValues(tensor);
+  for (int64_t k = 0; k < 21; ++k) {
+    const double expected = k >= 18 ? before[k] : (k % 9) / 3 == (k % 9) % 3 ? 1.0 : 0.0;
+    ASSERT_EQ(w[k], expected) << "element " << k;
+  }
+}
+
+TEST(CheckFillJob, NamesTheRankIdentityAndDiracNeed) {
+  onnx::TensorProto tensor;
+  testing::SetTensor(tensor, {2, 3, 4});
+  FillJob job{*TensorValues::Bind(tensor, "w"), Structured(proto::Distribution::IDENTITY, 1.0), 1};
+  job.shape = {2, 3, 4};
+  EXPECT_EQ(CheckFillJob(job).message(), "identity needs a tensor of rank 2; this one has rank 3 [2, 3, 4]");
+  job.distribution = Structured(proto::Distribution::DIRAC, 1.0);
+  EXPECT_TRUE(CheckFillJob(job).ok());
+  job.groups = 3;
+  EXPECT_EQ(CheckFillJob(job).message(), "dirac: dim 0 (2) is not divisible by groups (3)");
+  job.groups = 1;
+  job.shape = {6, 4};
+  EXPECT_THAT(std::string(CheckFillJob(job).message()),
+              ::testing::HasSubstr("dirac needs a tensor of rank 3, 4 or 5"));
 }
 
 }  // namespace

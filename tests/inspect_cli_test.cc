@@ -26,10 +26,12 @@ Message ParseJson(const std::string& json) {
   return message;
 }
 
-std::string Reinit(const TempDir& dir, const std::string& fixture, const std::string& scheme) {
+std::string Reinit(const TempDir& dir, const std::string& fixture, const std::string& scheme,
+                   std::vector<std::string> extra = {}) {
   const std::string output = dir / (fixture + "." + scheme + ".onnx");
-  const CommandResult result =
-      RunTool({CopyFixture(dir, fixture), "--scheme", scheme, "-o", output, "--quiet"});
+  std::vector<std::string> args = {CopyFixture(dir, fixture), "--scheme", scheme, "-o", output, "--quiet"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const CommandResult result = RunTool(args);
   EXPECT_EQ(result.status, 0) << result;
   return output;
 }
@@ -114,7 +116,8 @@ TEST(VerifyCli, ErrorsExitTwo) {
 TEST(DiffCli, ExitCodesFollowDiff) {
   TempDir dir;
   const std::string original = CopyFixture(dir, "torch_cnn.onnx");
-  const std::string reinitialized = Reinit(dir, "torch_cnn.onnx", "he");
+  // Biases kept, so that the diff lists the four weights only.
+  const std::string reinitialized = Reinit(dir, "torch_cnn.onnx", "he", {"--rule", "role:bias=keep"});
 
   const CommandResult same = RunTool({"diff", original, original});
   EXPECT_EQ(same.status, 0) << same;
@@ -140,7 +143,7 @@ TEST(DiffCli, JsonListsTheDifferences) {
   const CommandResult result = RunTool({"diff", original, Reinit(dir, "torch_cnn.onnx", "he"), "--json"});
   EXPECT_EQ(result.status, 1) << result;
   const auto report = ParseJson<proto::DiffReport>(result.out);
-  EXPECT_EQ(report.differing(), 4);
+  EXPECT_EQ(report.differing(), 8);  // weights and (zeroed) biases
   EXPECT_EQ(report.tensors(0).change(), proto::TensorDiff::VALUES);
 }
 
@@ -151,14 +154,16 @@ TEST(ReinitCli, ReportHasStatisticsBeforeAndAfter) {
                                         "-o", dir / "out.onnx", "--report", report_path, "-q"});
   ASSERT_EQ(result.status, 0) << result;
   const auto report = ParseJson<proto::ReinitReport>(ReadFile(report_path));
-  ASSERT_EQ(report.tensors_size(), 4);
-  const proto::TensorRecord& fc = report.tensors(3);
+  ASSERT_EQ(report.tensors_size(), 8);
+  const proto::TensorRecord& fc = report.tensors(6);
   EXPECT_EQ(fc.name(), "fc.weight");
   EXPECT_EQ(fc.before().count(), 160);
   EXPECT_NE(fc.before().std(), fc.after().std());
   EXPECT_NEAR(fc.after().std(), fc.distribution().std(), 0.5 * fc.distribution().std());
-  EXPECT_EQ(report.totals().tensors(), 4);
-  EXPECT_EQ(report.totals().parameters(), 512);
+  EXPECT_EQ(report.totals().tensors(), 8);
+  EXPECT_EQ(report.totals().parameters(), 554);
+  EXPECT_EQ(report.tensors(7).role(), "bias");
+  EXPECT_EQ(report.tensors(7).after().std(), 0.0);
 }
 
 }  // namespace

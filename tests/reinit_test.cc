@@ -5,7 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/tensor_data.h"
-#include "onnx_reinit/weights.h"
+#include "onnx_reinit/roles.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {
@@ -18,7 +18,7 @@ using testing::ReadValues;
 
 ReinitOptions He(int threads = 2, uint64_t seed = 7) {
   ReinitOptions options;
-  options.scheme.kind = SchemeKind::kHeNormal;
+  options.policy.scheme.kind = SchemeKind::kHeNormal;
   options.threads = threads;
   options.seed = seed;
   return options;
@@ -30,10 +30,12 @@ proto::ReinitReport ReinitOk(onnx::ModelProto& model, const ReinitOptions& optio
   return report.ok() ? *report : proto::ReinitReport();
 }
 
-// Sets every value of every weight to zero, so that two models can be compared on everything else.
-void ClearWeightValues(onnx::ModelProto& model) {
-  for (const Weight& weight : FindWeights(*model.mutable_graph()).weights) {
-    auto values = TensorValues::Bind(*weight.tensor, weight.name);
+// Sets every value of every tensor with a role to zero, so that two models can be compared on
+// everything else.
+void ClearRoleTensorValues(onnx::ModelProto& model) {
+  for (const TensorUse& use : AnalyzeGraph(model).tensors) {
+    if (use.role == Role::kOther || use.role == Role::kQuantized) continue;
+    auto values = TensorValues::Bind(*use.tensor, use.name);
     ASSERT_TRUE(values.ok());
     const std::vector<double> zeros(values->size(), 0.0);
     values->Write(0, zeros.data(), values->size());
@@ -43,8 +45,8 @@ void ClearWeightValues(onnx::ModelProto& model) {
 TEST(Reinitialize, ReportsEveryWeightWithItsFansAndDistribution) {
   onnx::ModelProto model = LoadTestdata("torch_cnn.onnx");
   const proto::ReinitReport report = ReinitOk(model, He());
-  ASSERT_EQ(report.tensors_size(), 4);
-  const proto::TensorRecord& dw = report.tensors(1);
+  ASSERT_EQ(report.tensors_size(), 8);
+  const proto::TensorRecord& dw = report.tensors(2);
   EXPECT_EQ(dw.name(), "dw.weight");
   EXPECT_EQ(dw.op_type(), "Conv");
   EXPECT_EQ(dw.input_index(), 1);
@@ -57,11 +59,18 @@ TEST(Reinitialize, ReportsEveryWeightWithItsFansAndDistribution) {
   EXPECT_EQ(dw.fan_out(), 72);
   EXPECT_EQ(dw.distribution().kind(), proto::Distribution::NORMAL);
   EXPECT_DOUBLE_EQ(dw.distribution().std(), std::sqrt(2.0 / 9));
-  EXPECT_EQ(report.values(), 216 + 72 + 64 + 160);
+  EXPECT_EQ(dw.role(), "weight");
+  EXPECT_EQ(dw.rule(), "default for weight");
+  const proto::TensorRecord& bias = report.tensors(3);
+  EXPECT_EQ(bias.name(), "dw.bias");
+  EXPECT_EQ(bias.role(), "bias");
+  EXPECT_EQ(bias.distribution().kind(), proto::Distribution::CONSTANT);
+  EXPECT_EQ(bias.distribution().value(), 0.0);
+  EXPECT_EQ(report.values(), 554);
   EXPECT_EQ(report.scheme(), "he_normal");
 }
 
-TEST(Reinitialize, ChangesOnlyTheValuesOfWeights) {
+TEST(Reinitialize, ChangesOnlyTheValuesOfTensorsWithARole) {
   for (const char* file : {"constant_weights.onnx", "int_and_shape.onnx", "torch_cnn.onnx",
                            "torch_dcgan.onnx", "dtypes.onnx", "gemm_layouts.onnx"}) {
     onnx::ModelProto original = LoadTestdata(file);
@@ -69,20 +78,20 @@ TEST(Reinitialize, ChangesOnlyTheValuesOfWeights) {
     const proto::ReinitReport report = ReinitOk(model, He());
     EXPECT_GT(report.tensors_size(), 0) << file;
     EXPECT_NE(model.SerializeAsString(), original.SerializeAsString()) << file;
-    ClearWeightValues(model);
-    ClearWeightValues(original);
+    ClearRoleTensorValues(model);
+    ClearRoleTensorValues(original);
     EXPECT_EQ(model.SerializeAsString(), original.SerializeAsString()) << file;
   }
 }
 
-TEST(Reinitialize, LeavesNonWeightTensorsByteForByte) {
+TEST(Reinitialize, LeavesTensorsWithoutARoleByteForByte) {
   const onnx::ModelProto original = LoadTestdata("int_and_shape.onnx");
   onnx::ModelProto model = original;
   ReinitOk(model, He());
   for (int i = 0; i < model.graph().initializer_size(); ++i) {
     const auto& before = original.graph().initializer(i);
     const auto& after = model.graph().initializer(i);
-    if (before.name() == "conv_W") {
+    if (before.name() == "conv_W" || before.name() == "conv_B") {
       EXPECT_NE(after.raw_data(), before.raw_data());
     } else {
       EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString()) << before.name();
@@ -130,6 +139,7 @@ TEST(Reinitialize, RewritesConstantNodeValuesInPlace) {
   const proto::ReinitReport report = ReinitOk(model, He());
   ASSERT_GE(report.tensors_size(), 1);
   EXPECT_EQ(report.tensors(0).name(), "gemm_B");
+  EXPECT_EQ(report.tensors(0).role(), "weight");
   EXPECT_EQ(report.tensors(0).source(), "constant_node");
   EXPECT_EQ(model.graph().node_size(), nodes);
 }
@@ -164,7 +174,7 @@ TEST(Reinitialize, BadSchemeOptionsAreRejectedBeforeAnythingChanges) {
   onnx::ModelProto model = LoadTestdata("torch_cnn.onnx");
   const std::string before = model.SerializeAsString();
   ReinitOptions options = He();
-  options.scheme.std = 3;
+  options.policy.scheme.std = 3;
   EXPECT_EQ(Reinitialize(model, options).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(model.SerializeAsString(), before);
 }
@@ -178,6 +188,86 @@ TEST(Reinitialize, EmptyWeightIsSkippedWithAWarning) {
   EXPECT_EQ(report.tensors_size(), 0);
   ASSERT_EQ(report.warnings_size(), 1);
   EXPECT_THAT(report.warnings(0), HasSubstr("'empty' has no elements"));
+}
+
+const proto::TensorRecord& Record(const proto::ReinitReport& report, const std::string& name) {
+  for (const proto::TensorRecord& record : report.tensors()) {
+    if (record.name() == name) return record;
+  }
+  ADD_FAILURE() << name << " not re-initialized";
+  static const proto::TensorRecord kMissing;
+  return kMissing;
+}
+
+TEST(Reinitialize, DryRunReportsThePlanThatIsThenWrittenAndChangesNothing) {
+  for (const char* file : {"torch_transformer.onnx", "lstm_onnx.onnx", "torch_cnn.onnx"}) {
+    const onnx::ModelProto original = LoadTestdata(file);
+    onnx::ModelProto dry = original, real = original;
+    ReinitOptions options = He();
+    options.dry_run = true;
+    const proto::ReinitReport plan = ReinitOk(dry, options);
+    EXPECT_TRUE(plan.dry_run());
+    EXPECT_EQ(dry.SerializeAsString(), original.SerializeAsString()) << file;
+    options.dry_run = false;
+    proto::ReinitReport written = ReinitOk(real, options);
+    written.set_dry_run(true);
+    EXPECT_EQ(written.SerializeAsString(), plan.SerializeAsString()) << file;
+  }
+}
+
+TEST(Reinitialize, RecurrenceGateBlocksComeOutOrthogonal) {
+  onnx::ModelProto model = LoadTestdata("lstm_onnx.onnx");  // R [2, 16, 4]: 8 blocks of [4, 4]
+  ReinitOk(model, He());
+  const std::vector<double> r = ReadValues(*FindInitializer(model, "lstm_R"));
+  for (int block = 0; block < 8; ++block) {
+    for (int i = 0; i < 4; ++i) {
+      for (int j = 0; j < 4; ++j) {
+        double dot = 0;  // column i . column j of the block
+        for (int k = 0; k < 4; ++k) dot += r[block * 16 + k * 4 + i] * r[block * 16 + k * 4 + j];
+        EXPECT_NEAR(dot, i == j ? 1.0 : 0.0, 1e-5) << "block " << block;
+      }
+    }
+  }
+}
+
+TEST(Reinitialize, TransformerGetsRoleDefaults) {
+  onnx::ModelProto model = LoadTestdata("torch_transformer.onnx");
+  const proto::ReinitReport report = ReinitOk(model, He());
+  EXPECT_EQ(Record(report, "emb.weight").role(), "embedding");
+  EXPECT_EQ(Record(report, "emb.weight").distribution().std(), 1.0);
+  const proto::TensorRecord& in_proj = Record(report, "onnx::MatMul_127");  // [16, 48], q|k|v
+  EXPECT_EQ(in_proj.role(), "weight");
+  EXPECT_EQ(in_proj.fan_in(), 16);
+  EXPECT_EQ(in_proj.fan_out(), 48);
+  EXPECT_EQ(Record(report, "layer.self_attn.in_proj_bias").role(), "bias");
+  EXPECT_EQ(Record(report, "layer.norm1.weight").role(), "norm_scale");
+  EXPECT_THAT(ReadValues(*FindInitializer(model, "layer.norm1.weight")), ::testing::Each(1.0));
+  EXPECT_THAT(ReadValues(*FindInitializer(model, "layer.self_attn.in_proj_bias")), ::testing::Each(0.0));
+}
+
+TEST(Reinitialize, SubgraphWeightsAreRewritten) {
+  const onnx::ModelProto original = LoadTestdata("subgraph_if.onnx");
+  onnx::ModelProto model = original;
+  const proto::ReinitReport report = ReinitOk(model, He());
+  for (const char* name : {"then_W", "else_W", "then_const_W", "outer_gemm_W"}) {
+    EXPECT_EQ(Record(report, name).role(), "weight") << name;
+  }
+  EXPECT_NE(model.SerializeAsString(), original.SerializeAsString());
+}
+
+TEST(Reinitialize, QuantizedAndRoleLessTensorsAreListedAsSkipped) {
+  onnx::ModelProto model = LoadTestdata("via_ops.onnx");
+  const proto::ReinitReport report = ReinitOk(model, He());
+  for (const char* name : {"W_t", "W_r", "W_u", "W_h"}) EXPECT_EQ(Record(report, name).role(), "weight");
+  EXPECT_EQ(Record(report, "W_t").via(), "Transpose");
+  bool quantized_listed = false;
+  for (const proto::SkippedTensor& skipped : report.skipped()) {
+    if (skipped.name() == "W_q") {
+      quantized_listed = true;
+      EXPECT_EQ(skipped.role(), "quantized");
+    }
+  }
+  EXPECT_TRUE(quantized_listed);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "onnx_reinit/rng.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -55,6 +56,70 @@ TEST(BoxMuller, GivesTheClosedFormValues) {
   const auto z = BoxMuller(std::exp(-0.5), 0.25);  // radius 1, angle pi/2
   EXPECT_NEAR(z[0], 0.0, 1e-15);
   EXPECT_NEAR(z[1], 1.0, 1e-15);
+}
+
+// Reference quantiles of the exact double inputs, computed with mpmath at 50 digits
+// (findroot of ncdf(x) - p); the tolerance is relative, 1e-14, except at 0.
+TEST(NormalQuantile, MatchesReferenceQuantiles) {
+  const struct {
+    double p, x;
+  } kCases[] = {
+      {0.975, 1.959963984540053856},   {0.025, -1.959963984540054212},
+      {0.9, 1.281551565544600593},     {0.3, -0.524400512708040816},
+      {0.075, -1.439531470938455935},  {0.925, 1.439531470938456229},  // the region boundaries
+      {1e-5, -4.26489079392282461},    {1e-10, -6.361340902404056199},
+      {0.999999, 4.753424308817087766}, {1e-300, -37.04709629936119924},
+      {0.0227501319481792, -2.000000000000000103},  // Phi(-2)
+  };
+  for (const auto& c : kCases) {
+    EXPECT_NEAR(NormalQuantile(c.p), c.x, 1e-14 * std::abs(c.x)) << "p = " << c.p;
+  }
+  EXPECT_EQ(NormalQuantile(0.5), 0.0);
+}
+
+TEST(NormalQuantile, InvertsTheCdfAcrossTheRange) {
+  for (double p = 1e-12; p < 1; p = p < 0.01 ? p * 3 : p + 0.00731) {
+    const double x = NormalQuantile(p);
+    // Phi's relative error is ~1e-16; near p = 1 only 1 - p carries information.
+    const double scale = std::min(p, 1 - p);
+    EXPECT_NEAR(p < 0.5 ? NormalCdf(x) : NormalCdf(-x), scale, 1e-13 * scale) << "p = " << p;
+  }
+}
+
+TEST(NormalQuantile, IsAntisymmetricAndHandlesTheEnds) {
+  // For p >= 0.5, 1 - p is exact, and the upper half is computed from it.
+  for (double p = 0.5; p < 1; p += 0.0123) {
+    EXPECT_EQ(NormalQuantile(p), -NormalQuantile(1 - p)) << "p = " << p;
+  }
+  EXPECT_EQ(NormalQuantile(1 - 0x1p-40), -NormalQuantile(0x1p-40));
+  EXPECT_EQ(NormalQuantile(0), -INFINITY);
+  EXPECT_EQ(NormalQuantile(1), INFINITY);
+  EXPECT_TRUE(std::isnan(NormalQuantile(NAN)));
+}
+
+TEST(NormalCdf, GivesKnownValues) {
+  // References from mpmath; erfc's error and the rounding of x / sqrt(2) allow a few ulps.
+  EXPECT_EQ(NormalCdf(0), 0.5);
+  EXPECT_NEAR(NormalCdf(-2), 0.02275013194817920720, 1e-15 * 0.0228);
+  EXPECT_NEAR(NormalCdf(1.959963984540054), 0.97499999999999998912, 1e-15);
+  // Far in the tail the relative error grows like 2 y^2 eps, y = x / sqrt(2): ~1e-14 at x = -10.
+  EXPECT_NEAR(NormalCdf(-10), 7.6198530241605260660e-24, 2e-14 * 7.62e-24);
+}
+
+TEST(TruncatedNormalMoments, CutAtTwoStdsKeepsTheKerasConstant) {
+  const TruncatedMoments m = TruncatedNormalMoments(0, 1, -2, 2);
+  EXPECT_NEAR(m.mean, 0, 1e-16);
+  EXPECT_NEAR(m.std, 0.87962566103423978, 1e-15);
+  const TruncatedMoments scaled = TruncatedNormalMoments(3, 0.5, 2, 4);
+  EXPECT_NEAR(scaled.mean, 3, 1e-15);
+  EXPECT_NEAR(scaled.std, 0.5 * 0.87962566103423978, 1e-15);
+}
+
+TEST(TruncatedNormalMoments, AsymmetricCutMatchesReference) {
+  // N(1, 2) on [0, 5], from mpmath at 50 digits.
+  const TruncatedMoments m = TruncatedNormalMoments(1, 2, 0, 5);
+  EXPECT_NEAR(m.mean, 1.891487556545029675, 1e-14);
+  EXPECT_NEAR(m.std, 1.227344835222499149, 1e-14);
 }
 
 }  // namespace

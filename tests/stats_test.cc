@@ -147,7 +147,7 @@ TEST(ComputeModelStats, ListsEveryFloatConstantInGraphOrderWithRolesAndTotals) {
     roles.push_back(row.role());
   }
   EXPECT_THAT(names, ElementsAre("conv_W", "conv_B", "mul_scale", "add_bias"));
-  EXPECT_THAT(roles, ElementsAre("weight", "other", "other", "other"));
+  EXPECT_THAT(roles, ElementsAre("weight", "bias", "other", "other"));
   const proto::TensorStats& w = report->tensors(0);
   EXPECT_EQ(w.op_type(), "Conv");
   EXPECT_EQ(w.input_index(), 1);
@@ -165,10 +165,10 @@ TEST(ComputeModelStats, ListsEveryFloatConstantInGraphOrderWithRolesAndTotals) {
 TEST(ComputeModelStats, SchemeAddsTargetStdAndRatioToWeights) {
   onnx::ModelProto model = testing::LoadTestdata("torch_cnn.onnx");
   ReinitOptions reinit;
-  reinit.scheme.kind = SchemeKind::kHeNormal;
+  reinit.policy.scheme.kind = SchemeKind::kHeNormal;
   ASSERT_TRUE(Reinitialize(model, reinit).ok());
   StatsOptions options;
-  options.scheme = reinit.scheme;
+  options.scheme = reinit.policy.scheme;
   auto report = ComputeModelStats(model, options);
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->scheme(), "he_normal");

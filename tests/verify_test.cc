@@ -30,7 +30,7 @@ proto::VerifyReport Verify(onnx::ModelProto& model, const SchemeOptions& scheme)
 onnx::ModelProto Reinitialized(const char* file, const SchemeOptions& scheme, uint64_t seed) {
   onnx::ModelProto model = testing::LoadTestdata(file);
   ReinitOptions options;
-  options.scheme = scheme;
+  options.policy.scheme = scheme;
   options.seed = seed;
   EXPECT_TRUE(Reinitialize(model, options).ok());
   return model;

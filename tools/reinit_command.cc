@@ -4,11 +4,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <fstream>
+#include <iterator>
 #include <regex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "onnx_reinit/recipe.pb.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/status_macros.h"
@@ -18,13 +24,24 @@
 namespace onnx_reinit::cli {
 namespace {
 
+std::string Fans(const proto::TensorRecord& t) {
+  if (t.fan_in() == 0 && t.fan_out() == 0) return "-";
+  return t.fan_out() == 0 ? absl::StrCat(t.fan_in(), "/-") : absl::StrCat(t.fan_in(), "/", t.fan_out());
+}
+
 std::string FormatTensorTable(const proto::ReinitReport& report) {
-  TextTable table({{"tensor"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in", true}, {"fan_out", true},
-                   {"distribution"}});
+  TextTable table({{"tensor"}, {"role"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in/out", true},
+                   {"values"}, {"rule"}});
   for (const proto::TensorRecord& t : report.tensors()) {
-    table.AddRow({t.name(), t.op_type(), FormatShape(t.shape()), t.dtype(), absl::StrCat(t.fan_in()),
-                  absl::StrCat(t.fan_out()), DescribeDistribution(t.distribution())});
+    table.AddRow({t.name(), t.role(), t.via().empty() ? t.op_type() : t.via() + " -> " + t.op_type(),
+                  FormatShape(t.shape()), t.dtype(), Fans(t), t.description(), t.rule()});
   }
+  return table.Render(TerminalWidth());
+}
+
+std::string FormatSkipped(const proto::ReinitReport& report) {
+  TextTable table({{"left unchanged"}, {"role"}, {"reason"}});
+  for (const proto::SkippedTensor& t : report.skipped()) table.AddRow({t.name(), t.role(), t.reason()});
   return table.Render(TerminalWidth());
 }
 
@@ -83,14 +100,93 @@ absl::Status CheckOutput(const onnx::ModelProto& output, const ReinitFlags& flag
   return absl::OkStatus();
 }
 
-// The library options for the parsed flags; an error here is a usage error.
+absl::StatusOr<proto::Recipe> ReadRecipe(const std::string& path) {
+  proto::Recipe recipe;
+  if (path.empty()) return recipe;
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot read the recipe", path));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Collects the parser's first error, with its line and column, instead of logging to stderr.
+  class FirstError : public google::protobuf::io::ErrorCollector {
+   public:
+    void AddError(int line, int column, const std::string& message) override {
+      if (text.empty()) text = absl::StrFormat("line %d:%d: %s", line + 1, column + 1, message);
+    }
+    std::string text;
+  } errors;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text, &recipe)) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: %s", path, errors.text));
+  }
+  return recipe;
+}
+
+// "--flag value" if the flag was given, else the recipe's value, else the default.
+template <typename Enum>
+absl::StatusOr<Enum> Choice(absl::string_view flag, const std::string& given, const std::string& in_recipe,
+                            std::initializer_list<std::pair<const char*, Enum>> choices) {
+  const std::string& text = !given.empty() ? given : in_recipe;
+  if (text.empty()) return choices.begin()->second;
+  std::vector<std::string> names;
+  for (const auto& [name, value] : choices) {
+    if (text == name) return value;
+    names.push_back(name);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s '%s': choose %s", flag, text, absl::StrJoin(names, " or ")));
+}
+
+// The library options for the parsed flags and the recipe; an error here is a usage error.
 absl::StatusOr<ReinitOptions> OptionsFromFlags(const ReinitFlags& flags) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(const proto::Recipe recipe, ReadRecipe(flags.recipe));
   ReinitOptions options;
-  ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, ToSchemeOptions(flags.scheme));
-  ONNX_REINIT_ASSIGN_OR_RETURN(options.select, TensorSelector(flags));
-  options.seed = flags.seed;
+  Policy& policy = options.policy;
+  if (SchemeGiven(flags.scheme)) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(policy.scheme, ToSchemeOptions(flags.scheme));
+  } else if (!recipe.scheme().empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(policy.scheme, ParseSchemeSpec(recipe.scheme()));
+  } else {
+    return absl::InvalidArgumentError("give --scheme (or a --recipe with a scheme)");
+  }
+  for (const std::string& text : flags.rules) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(Rule rule, ParseRule(text));
+    policy.rules.push_back(std::move(rule));
+  }
+  for (const std::string& text : recipe.rules()) {
+    auto rule = ParseRule(text);
+    if (!rule.ok()) return WithContext(rule.status(), flags.recipe);
+    policy.rules.push_back(*std::move(rule));
+  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(policy.bias, Choice<BiasInit>("--bias", flags.bias, recipe.bias(),
+                                                              {{"zeros", BiasInit::kZeros},
+                                                               {"torch", BiasInit::kTorch}}));
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      policy.embedding,
+      Choice<EmbeddingInit>("--embedding", flags.embedding, recipe.embedding(),
+                            {{"normal", EmbeddingInit::kNormal}, {"scheme", EmbeddingInit::kScheme}}));
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      policy.recurrence,
+      Choice<RecurrenceInit>("--rnn-recurrence", flags.rnn_recurrence, recipe.rnn_recurrence(),
+                             {{"orthogonal", RecurrenceInit::kOrthogonal},
+                              {"scheme", RecurrenceInit::kScheme}}));
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      options.analysis.convtranspose_input_channel_fans,
+      Choice<bool>("--convtranspose-fan", flags.convtranspose_fan, recipe.convtranspose_fan(),
+                   {{"torch", false}, {"input_channels", true}}));
+  if (flags.lstm_forget_bias_flag->count() > 0) {
+    policy.lstm_forget_bias = flags.lstm_forget_bias;
+  } else if (recipe.has_lstm_forget_bias()) {
+    policy.lstm_forget_bias = recipe.lstm_forget_bias();
+  }
+  ReinitFlags selection = flags;
+  if (selection.only.empty()) selection.only = recipe.only();
+  if (selection.exclude.empty()) selection.exclude = recipe.exclude();
+  ONNX_REINIT_ASSIGN_OR_RETURN(options.select, TensorSelector(selection));
+  options.seed = flags.seed_flag->count() == 0 && recipe.has_seed() ? recipe.seed() : flags.seed;
   options.threads = flags.threads;
   options.with_statistics = !flags.report.empty();
+  options.dry_run = flags.dry_run;
   return options;
 }
 
@@ -101,6 +197,21 @@ absl::Status Run(const ReinitFlags& flags, const ReinitOptions& options, const s
   auto report = Reinitialize(model, options);
   if (!report.ok()) return WithContext(report.status(), flags.input);
   report->set_model(flags.input);
+  if (options.dry_run) {
+    if (!flags.report.empty()) {
+      ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report)));
+    }
+    if (flags.quiet) return absl::OkStatus();
+    for (const std::string& warning : report->warnings()) {
+      std::cerr << "onnx-reinit: warning: " << warning << "\n";
+    }
+    std::cout << FormatTensorTable(*report) << FormatSkipped(*report)
+              << absl::StrFormat("dry run: would re-initialize %d tensor%s (%s values) with %s, "
+                                 "seed %d; nothing written\n",
+                                 report->tensors_size(), report->tensors_size() == 1 ? "" : "s",
+                                 WithThousands(report->values()), report->scheme(), report->seed());
+    return absl::OkStatus();
+  }
   ONNX_REINIT_RETURN_IF_ERROR(CheckOutput(model, flags));
   ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output));
   if (!flags.report.empty()) ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report)));
@@ -115,6 +226,10 @@ absl::Status Run(const ReinitFlags& flags, const ReinitOptions& options, const s
     std::cerr << "onnx-reinit: warning: " << warning << "\n";
   }
   std::cout << FormatTensorTable(*report);
+  if (!report->skipped().empty()) {
+    std::cout << absl::StrFormat("%d tensor%s left unchanged (no role, or not selected; --dry-run lists them)\n",
+                                 report->skipped_size(), report->skipped_size() == 1 ? "" : "s");
+  }
   const int tensors = report->tensors_size();
   std::cout << absl::StrFormat("re-initialized %d tensor%s (%s values) with %s, seed %d, in %.3f s -> %s\n",
                                tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
@@ -140,8 +255,28 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       ->check(CLI::Validator(
           [](std::string& path) { return path.empty() ? std::string("empty path") : std::string(); },
           "PATH"));
-  AddSchemeFlags(app, flags.scheme, /*scheme_required=*/true);
-  app.add_option("--seed", flags.seed,
+  AddSchemeFlags(app, flags.scheme, /*scheme_required=*/false);
+  app.add_option("--rule", flags.rules,
+                 "PATTERN=SCHEME[:key=value,...] or PATTERN=keep, repeatable, first match wins; "
+                 "PATTERN is name:REGEX, op:OPTYPE or role:ROLE (e.g. role:bias=zeros, "
+                 "name:.*head.*=normal:std=0.02)");
+  app.add_option("--recipe", flags.recipe,
+                 "Read scheme, rules and options from a textproto file (proto/onnx_reinit/recipe.proto)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--bias", flags.bias, "Biases: zeros, or torch = U(+-1/sqrt(fan_in)) (default zeros)");
+  app.add_option("--embedding", flags.embedding,
+                 "Embedding tables: normal = N(0, 1) as PyTorch, or scheme (default normal)");
+  app.add_option("--rnn-recurrence", flags.rnn_recurrence,
+                 "RNN recurrence weights: orthogonal per gate, or scheme per gate (default orthogonal)");
+  flags.lstm_forget_bias_flag = app.add_option(
+      "--lstm-forget-bias", flags.lstm_forget_bias,
+      "Set the LSTM forget-gate input bias to this value (e.g. 1); default: zeros like the rest");
+  app.add_option("--convtranspose-fan", flags.convtranspose_fan,
+                 "ConvTranspose fans: torch (fan_in from size(1), PyTorch's) or input_channels "
+                 "(default torch)");
+  app.add_flag("--dry-run", flags.dry_run,
+               "Print the plan - every tensor, role, fans, rule, distribution - and write nothing");
+  flags.seed_flag = app.add_option("--seed", flags.seed,
                  "Random seed; the same seed gives the same bytes for any --threads")
       ->default_val(kDefaultSeed)
       ->check(CLI::Validator(  // CLI11 would wrap "-1" around to 2^64 - 1

@@ -1,9 +1,10 @@
-// The re-initialization command: onnx-reinit IN.onnx --scheme S [-o OUT.onnx] ...
+// The re-initialization command: onnx-reinit IN.onnx --scheme S [-o OUT.onnx] [--rule ...] ...
 #ifndef ONNX_REINIT_TOOLS_REINIT_COMMAND_H_
 #define ONNX_REINIT_TOOLS_REINIT_COMMAND_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "tools/scheme_flags.h"
@@ -16,9 +17,16 @@ struct ReinitFlags {
   uint64_t seed = 0;
   int threads = 0;
   std::string only, exclude;  // ECMAScript regexes searched in tensor names
+  std::vector<std::string> rules;
+  std::string recipe;  // textproto path
+  std::string bias, embedding, rnn_recurrence, convtranspose_fan;
+  double lstm_forget_bias = 1;
+  bool dry_run = false;
   std::string report;  // JSON report path; empty for none
   bool quiet = false;
   SchemeFlags scheme;
+  // Set by AddReinitFlags: whether a flag was given, so that it can win over the recipe.
+  CLI::Option *seed_flag = nullptr, *lstm_forget_bias_flag = nullptr;
 };
 
 void AddReinitFlags(CLI::App& app, ReinitFlags& flags);

@@ -8,7 +8,7 @@
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
-#include "onnx_reinit/weights.h"
+#include "onnx_reinit/roles.h"
 
 namespace onnx_reinit {
 namespace {
@@ -55,8 +55,8 @@ void CompareValues(const TensorValues& a, const TensorValues& b, proto::TensorDi
 absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const DetachedPayloads& payloads_a,
                                              onnx::ModelProto& b, const DetachedPayloads& payloads_b,
                                              int threads) {
-  const std::vector<GraphConstant> in_a = ListConstants(*a.mutable_graph());
-  const std::vector<GraphConstant> in_b = ListConstants(*b.mutable_graph());
+  const std::vector<GraphConstant> in_a = ListConstants(a);
+  const std::vector<GraphConstant> in_b = ListConstants(b);
   std::unordered_map<std::string, const GraphConstant*> by_name_b;
   for (const GraphConstant& constant : in_b) by_name_b.emplace(constant.name, &constant);
 

@@ -4,13 +4,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "onnx_reinit/fill.h"
 #include "onnx_reinit/parallel.h"
 #include "onnx_reinit/rng.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
-#include "onnx_reinit/weights.h"
 
 namespace onnx_reinit {
 namespace {
@@ -27,20 +27,45 @@ absl::Status RejectExternalData(const onnx::GraphProto& graph) {
   return absl::OkStatus();
 }
 
-proto::TensorRecord DescribeWeight(const Weight& weight, const TensorValues& values) {
+void AddSkipped(const TensorUse& use, absl::string_view reason, proto::ReinitReport& report) {
+  proto::SkippedTensor& skipped = *report.add_skipped();
+  skipped.set_name(use.name);
+  skipped.set_role(std::string(RoleName(use.role)));
+  if (use.reader != nullptr) {
+    skipped.set_op_type(use.reader->op_type());
+    skipped.set_input_index(use.input_index);
+  }
+  skipped.set_reason(std::string(reason));
+}
+
+proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& values,
+                                   const TensorPlan& plan) {
   proto::TensorRecord record;
-  record.set_name(weight.name);
-  record.set_source(weight.source == TensorSource::kInitializer ? "initializer" : "constant_node");
-  record.set_op_type(weight.consumer->op_type());
-  record.set_consumer(weight.consumer->name());
-  record.set_input_index(weight.input_index);
-  record.set_role("weight");
+  record.set_name(use.name);
+  record.set_source(use.source == TensorSource::kInitializer ? "initializer" : "constant_node");
+  record.set_op_type(use.reader->op_type());
+  record.set_consumer(use.reader->name());
+  record.set_input_index(use.input_index);
+  record.set_role(std::string(RoleName(use.role)));
   record.set_dtype(std::string(FloatTypeName(values.type())));
-  for (int64_t dim : weight.tensor->dims()) record.add_shape(dim);
+  for (int64_t dim : use.tensor->dims()) record.add_shape(dim);
   record.set_count(values.size());
-  record.set_fan_in(weight.fans.fan_in);
-  record.set_fan_out(weight.fans.fan_out);
+  if (use.fans) {
+    record.set_fan_in(use.fans->fan_in);
+    record.set_fan_out(use.fans->fan_out);
+  }
   record.set_storage(std::string(StorageName(values.storage())));
+  record.set_scheme(plan.scheme);
+  record.set_rule(plan.rule);
+  record.set_via(use.via);
+  record.set_overridable(use.overridable);
+  *record.mutable_distribution() = plan.regions.front().distribution;
+  std::vector<std::string> parts;
+  for (const PlannedRegion& region : plan.regions) {
+    std::string part = DescribeDistribution(region.distribution);
+    if (parts.empty() || parts.back() != part) parts.push_back(std::move(part));
+  }
+  record.set_description(absl::StrJoin(parts, "; "));
   return record;
 }
 
@@ -48,48 +73,60 @@ proto::TensorRecord DescribeWeight(const Weight& weight, const TensorValues& val
 
 absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
                                                  const ReinitOptions& options) {
-  ONNX_REINIT_RETURN_IF_ERROR(Validate(options.scheme));
+  ONNX_REINIT_RETURN_IF_ERROR(Validate(options.policy.scheme));
   ONNX_REINIT_RETURN_IF_ERROR(RejectExternalData(model.graph()));
 
-  WeightScan scan = FindWeights(*model.mutable_graph());
+  GraphAnalysis analysis = AnalyzeGraph(model, options.analysis);
   proto::ReinitReport report;
-  report.set_scheme(std::string(SchemeName(options.scheme.kind)));
+  report.set_scheme(std::string(SchemeName(options.policy.scheme.kind)));
   report.set_seed(options.seed);
-  for (std::string& warning : scan.warnings) report.add_warnings(std::move(warning));
+  report.set_dry_run(options.dry_run);
+  for (std::string& warning : analysis.warnings) report.add_warnings(std::move(warning));
 
   std::vector<FillJob> jobs;
-  for (const Weight& weight : scan.weights) {
-    if (options.select && !options.select(weight.name)) continue;
-    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, TensorValues::Bind(*weight.tensor, weight.name));
-    if (values.size() == 0) {
-      report.add_warnings(absl::StrFormat("'%s' has no elements; nothing to initialize", weight.name));
+  std::vector<TensorValues> rewritten;  // one per record, for statistics
+  for (const TensorUse& use : analysis.tensors) {
+    if (use.role == Role::kOther || use.role == Role::kQuantized) {
+      AddSkipped(use, use.reason, report);
       continue;
     }
-    auto distribution = ResolveDistribution(options.scheme, weight.fans);
-    if (!distribution.ok()) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "weight '%s': %s", weight.name, distribution.status().message()));
+    if (options.select && !options.select(use.name)) {
+      AddSkipped(use, "not selected (--only/--exclude)", report);
+      continue;
     }
-    proto::TensorRecord* record = report.add_tensors();
-    *record = DescribeWeight(weight, values);
-    record->set_scheme(report.scheme());
-    *record->mutable_distribution() = *distribution;
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, TensorValues::Bind(*use.tensor, use.name));
+    if (values.size() == 0) {
+      report.add_warnings(absl::StrFormat("'%s' has no elements; nothing to initialize", use.name));
+      continue;
+    }
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan plan, PlanTensor(use, options.policy));
+    if (plan.regions.empty()) {
+      AddSkipped(use, plan.rule, report);
+      continue;
+    }
+    *report.add_tensors() = DescribeTensor(use, values, plan);
     report.set_values(report.values() + values.size());
-    jobs.push_back(FillJob{values, *distribution, StreamIdForName(weight.name)});
+    rewritten.push_back(values);
+    const uint64_t stream = StreamIdForName(use.name);
+    for (const PlannedRegion& region : plan.regions) {
+      FillJob job{values, region.distribution, stream, region.begin, region.end};
+      job.shape = region.shape;
+      job.groups = region.groups;
+      jobs.push_back(std::move(job));
+    }
   }
+  if (options.dry_run) return report;
 
   const int threads = options.threads > 0 ? options.threads : DefaultThreadCount();
   if (!options.with_statistics) {
     Fill(jobs, options.seed, threads);
     return report;
   }
-  std::vector<TensorValues> rewritten;
-  for (const FillJob& job : jobs) rewritten.push_back(job.values);
   const std::vector<proto::Moments> before = ComputeMoments(rewritten, threads);
   Fill(jobs, options.seed, threads);
   const std::vector<proto::Moments> after = ComputeMoments(rewritten, threads);
   proto::Totals& totals = *report.mutable_totals();
-  for (size_t t = 0; t < jobs.size(); ++t) {
+  for (size_t t = 0; t < rewritten.size(); ++t) {
     proto::TensorRecord& record = *report.mutable_tensors(static_cast<int>(t));
     *record.mutable_before() = before[t];
     *record.mutable_after() = after[t];

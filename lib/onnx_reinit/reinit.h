@@ -1,14 +1,16 @@
-// onnx-reinit's entry point: re-initialize the weights of an ONNX model in memory.
+// onnx-reinit's entry point: re-initialize the tensors of an ONNX model in memory.
 //
 // Example:
 //   ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, onnx_reinit::LoadModel("in.onnx"));
 //   onnx_reinit::ReinitOptions options;
-//   options.scheme.kind = onnx_reinit::SchemeKind::kHeNormal;
+//   options.policy.scheme.kind = onnx_reinit::SchemeKind::kHeNormal;
 //   ONNX_REINIT_ASSIGN_OR_RETURN(auto report, onnx_reinit::Reinitialize(model, options));
 //   ONNX_REINIT_RETURN_IF_ERROR(onnx_reinit::SaveModel(model, "out.onnx"));
 //
-// Only the values of the selected weights change (see weights.h for what a weight is); every other
-// byte of the model - nodes, other tensors, metadata, unknown fields - is left as it was.
+// Every constant with a role (see roles.h) gets the distribution the policy gives it (policy.h);
+// constants without one are listed in the report's `skipped` with the reason. Only the values of
+// the rewritten tensors change; every other byte of the model - nodes, other tensors, metadata,
+// unknown fields - is left as it was.
 #ifndef ONNX_REINIT_REINIT_H_
 #define ONNX_REINIT_REINIT_H_
 
@@ -19,8 +21,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_reinit/policy.h"
 #include "onnx_reinit/report.pb.h"
-#include "onnx_reinit/scheme.h"
+#include "onnx_reinit/roles.h"
 
 namespace onnx_reinit {
 
@@ -28,21 +31,24 @@ namespace onnx_reinit {
 inline constexpr uint64_t kDefaultSeed = 0;
 
 struct ReinitOptions {
-  SchemeOptions scheme;
+  Policy policy;
+  AnalysisOptions analysis;
   uint64_t seed = kDefaultSeed;
   int threads = 0;  // 0: DefaultThreadCount()
-  // Which weights to rewrite, by tensor name; empty selects all. A tensor's new values do not depend
-  // on which other tensors are selected.
+  // Which tensors to rewrite, by name; empty selects all. A tensor's new values do not depend on
+  // which other tensors are selected.
   std::function<bool(absl::string_view name)> select;
   // Fill each record's `before` and `after` moments and the report's totals (two extra passes over
   // the rewritten values).
   bool with_statistics = false;
+  // Plan only: report what would be written, and leave the model unchanged.
+  bool dry_run = false;
 };
 
-// Rewrites the weights of `model` in place and reports what changed, in graph order.
-// On error the model is unchanged: InvalidArgument for
-// bad options or a malformed weight (payload size not matching its shape), Unimplemented for
-// weights in external data. Thread-compatible.
+// Rewrites the model in place and reports what changed, in graph order. On error the model is
+// unchanged: InvalidArgument for bad options, a scheme that cannot apply to a tensor, or a malformed
+// tensor (payload size not matching its shape); Unimplemented for tensors in external data.
+// Thread-compatible.
 absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
                                                  const ReinitOptions& options);
 

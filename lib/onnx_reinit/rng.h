@@ -42,6 +42,28 @@ inline double UnitOpen52(uint64_t x) { return ((x >> 12) + 0.5) * 0x1p-52; }
 std::array<double, 2> BoxMuller(double u1, double u2);
 std::array<float, 2> BoxMullerFloat(float u1, float u2);
 
+// The standard normal CDF, Phi(x) = erfc(-x / sqrt(2)) / 2 (accurate in the lower tail; use
+// 1 - Phi(x) = Phi(-x) for the upper one).
+double NormalCdf(double x);
+
+// The standard normal quantile, Phi^-1(p), for p in (0, 1): Wichura's algorithm AS 241 (PPND16,
+// "The percentage points of the normal distribution", Applied Statistics 37(3), 1988), a piecewise
+// rational approximation with a relative error of about 1e-16. p <= 0 gives -inf, p >= 1 +inf,
+// NaN gives NaN. The upper half is computed from 1 - p, which is exact there, so
+// NormalQuantile(p) == -NormalQuantile(1 - p) for every p >= 0.5. Pure.
+double NormalQuantile(double p);
+
+// The mean and std of N(mean, std) restricted to [low, high] (std > 0, low < high), from the
+// standard truncated-normal moments with alpha = (low - mean) / std, beta = (high - mean) / std,
+// Z = Phi(beta) - Phi(alpha):
+//   E = mean + std * (phi(alpha) - phi(beta)) / Z
+//   Var = std^2 * (1 + (alpha phi(alpha) - beta phi(beta)) / Z - ((phi(alpha) - phi(beta)) / Z)^2)
+// E.g. the cut at mean +- 2 std keeps a std of 0.87962566103423978 * std.
+struct TruncatedMoments {
+  double mean = 0, std = 0;
+};
+TruncatedMoments TruncatedNormalMoments(double mean, double std, double low, double high);
+
 }  // namespace onnx_reinit
 
 #endif  // ONNX_REINIT_RNG_H_

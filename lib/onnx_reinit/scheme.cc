@@ -3,6 +3,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
@@ -21,12 +22,20 @@ constexpr NamedScheme kSchemes[] = {
     {"constant", SchemeKind::kConstant},
     {"uniform", SchemeKind::kUniform},
     {"normal", SchemeKind::kNormal},
+    {"truncated_normal", SchemeKind::kTruncatedNormal},
     {"xavier_uniform", SchemeKind::kXavierUniform},
     {"xavier_normal", SchemeKind::kXavierNormal},
+    {"xavier_truncated_normal", SchemeKind::kXavierTruncatedNormal},
     {"he_uniform", SchemeKind::kHeUniform},
     {"he_normal", SchemeKind::kHeNormal},
+    {"he_truncated_normal", SchemeKind::kHeTruncatedNormal},
     {"lecun_uniform", SchemeKind::kLecunUniform},
     {"lecun_normal", SchemeKind::kLecunNormal},
+    {"lecun_truncated_normal", SchemeKind::kLecunTruncatedNormal},
+    {"orthogonal", SchemeKind::kOrthogonal},
+    {"identity", SchemeKind::kIdentity},
+    {"dirac", SchemeKind::kDirac},
+    {"torch", SchemeKind::kTorch},
     {"xavier", SchemeKind::kXavierNormal},
     {"he", SchemeKind::kHeNormal},
 };
@@ -46,15 +55,39 @@ std::string JoinNames(const Table& table) {
   return absl::StrJoin(names, ", ");
 }
 
+// The std of N(0, 1) truncated to [-2, 2]: sqrt(1 - 4 phi(2) / (Phi(2) - Phi(-2))), the constant of
+// Keras VarianceScaling and JAX variance_scaling ("truncated_normal").
+constexpr double kTruncatedStdFactor = 0.87962566103423978;
+// Truncated normals are cut at this many parent stds from the mean.
+constexpr double kTruncationStds = 2.0;
+
 bool IsXavier(SchemeKind kind) {
-  return kind == SchemeKind::kXavierUniform || kind == SchemeKind::kXavierNormal;
+  return kind == SchemeKind::kXavierUniform || kind == SchemeKind::kXavierNormal ||
+         kind == SchemeKind::kXavierTruncatedNormal;
 }
 bool IsHe(SchemeKind kind) {
-  return kind == SchemeKind::kHeUniform || kind == SchemeKind::kHeNormal;
+  return kind == SchemeKind::kHeUniform || kind == SchemeKind::kHeNormal ||
+         kind == SchemeKind::kHeTruncatedNormal;
 }
 bool IsUniformFamily(SchemeKind kind) {
   return kind == SchemeKind::kXavierUniform || kind == SchemeKind::kHeUniform ||
          kind == SchemeKind::kLecunUniform;
+}
+bool IsTruncatedFamily(SchemeKind kind) {
+  return kind == SchemeKind::kXavierTruncatedNormal || kind == SchemeKind::kHeTruncatedNormal ||
+         kind == SchemeKind::kLecunTruncatedNormal;
+}
+// xavier_*, he_*, lecun_*: the schemes that take --mode, --nonlinearity and --gain.
+bool IsVarianceScaling(SchemeKind kind) { return UsesFans(kind) && kind != SchemeKind::kTorch; }
+bool TakesGain(SchemeKind kind) {
+  return IsVarianceScaling(kind) || kind == SchemeKind::kOrthogonal || kind == SchemeKind::kIdentity;
+}
+bool TakesMeanAndStd(SchemeKind kind) {
+  return kind == SchemeKind::kNormal || kind == SchemeKind::kTruncatedNormal;
+}
+
+std::string FormatShape(absl::Span<const int64_t> shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
 absl::Status NotForScheme(absl::string_view parameter, SchemeKind kind, absl::string_view hint) {
@@ -93,9 +126,18 @@ bool UsesFans(SchemeKind kind) {
     case SchemeKind::kOnes:
     case SchemeKind::kConstant:
     case SchemeKind::kUniform:
-    case SchemeKind::kNormal: return false;
+    case SchemeKind::kNormal:
+    case SchemeKind::kTruncatedNormal:
+    case SchemeKind::kOrthogonal:
+    case SchemeKind::kIdentity:
+    case SchemeKind::kDirac: return false;
     default: return true;
   }
+}
+
+bool IsStructured(SchemeKind kind) {
+  return kind == SchemeKind::kOrthogonal || kind == SchemeKind::kIdentity ||
+         kind == SchemeKind::kDirac;
 }
 
 absl::StatusOr<FanMode> ParseFanMode(absl::string_view name) {
@@ -164,8 +206,9 @@ absl::Status Validate(const SchemeOptions& o) {
           absl::StrFormat("--low (%g) must be less than --high (%g)", low, high));
     }
   }
-  if ((o.mean || o.std) && kind != SchemeKind::kNormal) {
-    return NotForScheme(o.mean ? "--mean" : "--std", kind, "only 'normal' uses it");
+  if ((o.mean || o.std) && !TakesMeanAndStd(kind)) {
+    return NotForScheme(o.mean ? "--mean" : "--std", kind,
+                        "only 'normal' and 'truncated_normal' use it");
   }
   if (o.mean) {
     if (auto s = finite("--mean", *o.mean); !s.ok()) return s;
@@ -173,10 +216,12 @@ absl::Status Validate(const SchemeOptions& o) {
   if (o.std && !(std::isfinite(*o.std) && *o.std >= 0)) {
     return absl::InvalidArgumentError("--std must be a finite number >= 0");
   }
-  const bool fan_based = UsesFans(kind);
+  const bool fan_based = IsVarianceScaling(kind);
   const char* fan_hint = "it applies to xavier_*, he_* and lecun_*";
   if (o.mode && !fan_based) return NotForScheme("--mode", kind, fan_hint);
-  if (o.gain && !fan_based) return NotForScheme("--gain", kind, fan_hint);
+  if (o.gain && !TakesGain(kind)) {
+    return NotForScheme("--gain", kind, "it applies to xavier_*, he_*, lecun_*, orthogonal and identity");
+  }
   if (o.nonlinearity && !fan_based) return NotForScheme("--nonlinearity", kind, fan_hint);
   if (o.gain && o.nonlinearity) {
     return absl::InvalidArgumentError("give either --gain or --nonlinearity, not both");
@@ -194,6 +239,7 @@ absl::Status Validate(const SchemeOptions& o) {
 }
 
 double EffectiveGain(const SchemeOptions& o) {
+  if (o.kind == SchemeKind::kTorch) return std::sqrt(1.0 / 3.0);  // sqrt(2 / (1 + a^2)), a = sqrt(5)
   if (o.gain) return *o.gain;
   if (o.nonlinearity) return CalculateGain(*o.nonlinearity, o.negative_slope.value_or(0.01));
   return IsHe(o.kind) ? std::sqrt(2.0) : 1.0;
@@ -225,6 +271,23 @@ absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& o, 
       d.set_mean(o.mean.value_or(0.0));
       d.set_std(o.std.value_or(1.0));
       return d;
+    case SchemeKind::kTruncatedNormal: {
+      const double mean = o.mean.value_or(0.0), std = o.std.value_or(1.0);
+      d.set_kind(proto::Distribution::TRUNCATED_NORMAL);
+      d.set_mean(mean);
+      d.set_std(std);
+      d.set_low(mean - kTruncationStds * std);
+      d.set_high(mean + kTruncationStds * std);
+      return d;
+    }
+    case SchemeKind::kOrthogonal:
+    case SchemeKind::kIdentity:
+    case SchemeKind::kDirac:
+      d.set_kind(o.kind == SchemeKind::kOrthogonal ? proto::Distribution::ORTHOGONAL
+                 : o.kind == SchemeKind::kIdentity ? proto::Distribution::IDENTITY
+                                                   : proto::Distribution::DIRAC);
+      d.set_gain(o.kind == SchemeKind::kDirac ? 1.0 : o.gain.value_or(1.0));
+      return d;
     default: break;
   }
   const FanMode mode = EffectiveMode(o);
@@ -235,8 +298,22 @@ absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& o, 
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s is 0 (fan_in %d, fan_out %d)", FanModeName(mode), fans.fan_in, fans.fan_out));
   }
+  if (o.kind == SchemeKind::kTorch) {  // kaiming_uniform_(a=sqrt(5)): bound sqrt(3) g / sqrt(fan_in)
+    const double bound = 1.0 / std::sqrt(fan);
+    d.set_kind(proto::Distribution::UNIFORM);
+    d.set_low(-bound);
+    d.set_high(bound);
+    return d;
+  }
   const double std = EffectiveGain(o) / std::sqrt(fan);
-  if (IsUniformFamily(o.kind)) {
+  if (IsTruncatedFamily(o.kind)) {
+    const double parent = std / kTruncatedStdFactor;
+    d.set_kind(proto::Distribution::TRUNCATED_NORMAL);
+    d.set_mean(0.0);
+    d.set_std(parent);
+    d.set_low(-kTruncationStds * parent);
+    d.set_high(kTruncationStds * parent);
+  } else if (IsUniformFamily(o.kind)) {
     const double bound = std::sqrt(3.0) * std;
     d.set_kind(proto::Distribution::UNIFORM);
     d.set_low(-bound);
@@ -256,8 +333,51 @@ std::string DescribeDistribution(const proto::Distribution& d) {
       return absl::StrFormat("U(%s, %s)", FormatNumber(d.low()), FormatNumber(d.high()));
     case proto::Distribution::NORMAL:
       return absl::StrFormat("N(%s, %s)", FormatNumber(d.mean()), FormatNumber(d.std()));
+    case proto::Distribution::TRUNCATED_NORMAL:
+      return absl::StrFormat("TN(%s, %s, [%s, %s])", FormatNumber(d.mean()), FormatNumber(d.std()),
+                             FormatNumber(d.low()), FormatNumber(d.high()));
+    case proto::Distribution::ORTHOGONAL: return "orthogonal(gain " + FormatNumber(d.gain()) + ")";
+    case proto::Distribution::IDENTITY: return "identity(gain " + FormatNumber(d.gain()) + ")";
+    case proto::Distribution::DIRAC:
+      return d.gain() == 1 ? "dirac" : "dirac(gain " + FormatNumber(d.gain()) + ")";
     default: return "?";
   }
+}
+
+absl::Status CheckShapeForScheme(SchemeKind kind, absl::Span<const int64_t> shape, int64_t groups) {
+  const size_t rank = shape.size();
+  const std::string has = absl::StrFormat("this one has rank %d %s", rank, FormatShape(shape));
+  switch (kind) {
+    case SchemeKind::kOrthogonal:
+      if (rank < 2) {
+        return absl::InvalidArgumentError("orthogonal needs a tensor of rank >= 2; " + has);
+      }
+      break;
+    case SchemeKind::kIdentity:
+      if (rank != 2) return absl::InvalidArgumentError("identity needs a tensor of rank 2; " + has);
+      break;
+    case SchemeKind::kDirac:
+      if (rank < 3 || rank > 5) {
+        return absl::InvalidArgumentError(
+            "dirac needs a tensor of rank 3, 4 or 5 (a Conv weight [out, in/groups, k...]); " + has);
+      }
+      if (groups < 1) {
+        return absl::InvalidArgumentError(absl::StrFormat("dirac: groups (%d) must be >= 1", groups));
+      }
+      if (shape[0] % groups != 0) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "dirac: dim 0 (%d) is not divisible by groups (%d)", shape[0], groups));
+      }
+      break;
+    default: return absl::OkStatus();
+  }
+  for (int64_t dim : shape) {
+    if (dim < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: negative dim in shape %s", SchemeName(kind), FormatShape(shape)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace onnx_reinit

@@ -9,6 +9,28 @@
 //   he (Kaiming)     mode fan_in,  gain sqrt(2)  -> std = sqrt(2 / fan_in)   (relu, as in PyTorch)
 //   lecun            mode fan_in,  gain 1        -> std = sqrt(1 / fan_in)
 // The gain table is torch.nn.init.calculate_gain's.
+//
+// Truncated normals. `truncated_normal` (--mean m, --std s) is N(m, s) cut at m +- 2s with no std
+// correction, like Keras TruncatedNormal and JAX truncated_normal: the values' std is
+// 0.87962566103423978 * s. This differs from torch.nn.init.trunc_normal_(mean, std, a, b), whose
+// cut a, b is absolute (default -2, 2, so with std 0.02 it truncates at +-100 std, i.e. nothing);
+// here the cut is relative to std. The variance-scaling forms
+//   *_truncated_normal  N(0, p) cut at +-2p, with parent std p = (g / sqrt(n)) / 0.87962566103423978
+// are Keras/JAX VarianceScaling(distribution="truncated_normal"): the values' std is g / sqrt(n),
+// the same as their *_normal sibling's, whose mode and gain defaults they share.
+//
+// Structured schemes (values depend on the tensor's shape, see CheckShapeForScheme):
+//   orthogonal  torch.nn.init.orthogonal_(gain): rows = shape[0], cols = the product of the other
+//               dims; gain * a random orthogonal matrix (orthonormal columns if rows >= cols,
+//               orthonormal rows otherwise). Conv W [16, 4, 3, 3] is viewed as 16 x 36.
+//   identity    gain * eye(rows, cols), 2-D only (torch eye_, Keras Identity).
+//   dirac       torch.nn.init.dirac_(groups) on a Conv weight [out, in/groups, k...]: 1 at the
+//               centre tap (k // 2 in every spatial dim) of W[g * out/groups + d, d] for
+//               d < min(out/groups, in/groups), 0 elsewhere; so the conv passes its input through.
+//
+// `torch` is PyTorch's default Linear/ConvNd weight init, kaiming_uniform_(a=sqrt(5)):
+// U(-1/sqrt(fan_in), 1/sqrt(fan_in)). (The defaults of other roles - biases, RNNs, embeddings,
+// norms - are not a single distribution and are chosen per role outside this module.)
 #ifndef ONNX_REINIT_SCHEME_H_
 #define ONNX_REINIT_SCHEME_H_
 
@@ -20,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "onnx_reinit/fan.h"  // Fans
 #include "onnx_reinit/report.pb.h"
 
@@ -37,6 +60,14 @@ enum class SchemeKind {
   kHeNormal,
   kLecunUniform,
   kLecunNormal,
+  kTruncatedNormal,
+  kXavierTruncatedNormal,
+  kHeTruncatedNormal,
+  kLecunTruncatedNormal,
+  kOrthogonal,
+  kIdentity,
+  kDirac,
+  kTorch,
 };
 
 enum class FanMode { kFanIn, kFanOut, kFanAvg };
@@ -48,7 +79,11 @@ absl::StatusOr<SchemeKind> ParseScheme(absl::string_view name);
 absl::string_view SchemeName(SchemeKind kind);
 // Every accepted name, aliases included, in the order --help shows them.
 std::vector<std::string> SchemeNames();
+// Whether ResolveDistribution reads the fans: the xavier/he/lecun families and torch.
 bool UsesFans(SchemeKind kind);
+// Whether the values depend on the tensor's shape: orthogonal, identity and dirac. Their FillJob
+// needs `shape` (and `groups` for dirac), and CheckShapeForScheme can reject a tensor.
+bool IsStructured(SchemeKind kind);
 
 absl::StatusOr<FanMode> ParseFanMode(absl::string_view name);
 absl::string_view FanModeName(FanMode mode);
@@ -65,26 +100,44 @@ struct SchemeOptions {
   SchemeKind kind = SchemeKind::kHeNormal;
   std::optional<double> value;           // constant
   std::optional<double> low, high;       // uniform: defaults 0 and 1
-  std::optional<double> mean, std;       // normal: defaults 0 and 1
-  std::optional<FanMode> mode;           // fan-based schemes
-  std::optional<Nonlinearity> nonlinearity;
+  std::optional<double> mean, std;       // normal, truncated_normal: defaults 0 and 1
+  std::optional<FanMode> mode;           // xavier_*, he_*, lecun_*
+  std::optional<Nonlinearity> nonlinearity;  // xavier_*, he_*, lecun_*
   std::optional<double> negative_slope;  // leaky_relu only; default 0.01
-  std::optional<double> gain;            // overrides nonlinearity
+  // xavier_*, he_*, lecun_* (overrides nonlinearity); orthogonal and identity (default 1).
+  std::optional<double> gain;
 };
 
 // Checks that every set parameter belongs to the scheme and is in range.
 absl::Status Validate(const SchemeOptions& options);
 
-// The effective gain and mode of a fan-based scheme, after defaults.
+// The effective gain and mode of a fan-based scheme, after defaults. The gain of orthogonal and
+// identity is --gain or 1; torch's is sqrt(1/3) (kaiming_uniform_'s gain for a = sqrt(5)).
 double EffectiveGain(const SchemeOptions& options);
 FanMode EffectiveMode(const SchemeOptions& options);
 
-// The distribution `options` gives a tensor with `fans`. Fails when the chosen fan is 0.
-// `options` must have passed Validate.
+// The distribution `options` gives a tensor with `fans`. Fails (FailedPrecondition) when the
+// chosen fan is 0. `options` must have passed Validate. Shape-independent: for the structured
+// schemes the result is ORTHOGONAL / IDENTITY / DIRAC with `gain` (1 for dirac), and the caller
+// checks the shape with CheckShapeForScheme.
 absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& options,
                                                         const Fans& fans);
 
-// A short human form: "N(0, 0.0442)", "U(-0.0765, 0.0765)", "const 0".
+// Whether `kind` can initialize a tensor (or a region of one, e.g. an RNN gate block [H, H]) of
+// `shape`; `groups` is the consuming Conv's group attribute (dirac only). OK for every
+// non-structured scheme. Otherwise InvalidArgument, with a message meant to follow
+// "weight 'x': ", e.g.
+//   "orthogonal needs a tensor of rank >= 2; this one has rank 1 [64]"
+//   "identity needs a tensor of rank 2; this one has rank 4 [8, 3, 3, 3]"
+//   "dirac needs a tensor of rank 3, 4 or 5 (a Conv weight [out, in/groups, k...]); this one has
+//    rank 2 [10, 20]"
+//   "dirac: dim 0 (10) is not divisible by groups (4)"
+// Call it for every weight before anything is written; Fill assumes it passed.
+absl::Status CheckShapeForScheme(SchemeKind kind, absl::Span<const int64_t> shape,
+                                 int64_t groups = 1);
+
+// A short human form: "N(0, 0.0442)", "U(-0.0765, 0.0765)", "const 0",
+// "TN(0, 0.0503, [-0.1006, 0.1006])", "orthogonal(gain 1)", "identity(gain 1)", "dirac".
 std::string DescribeDistribution(const proto::Distribution& distribution);
 
 }  // namespace onnx_reinit

@@ -10,8 +10,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/parallel.h"
+#include "onnx_reinit/rng.h"
 #include "onnx_reinit/status_macros.h"
-#include "onnx_reinit/weights.h"
+#include "onnx_reinit/roles.h"
 
 namespace onnx_reinit {
 namespace {
@@ -207,6 +208,8 @@ double DistributionStd(const proto::Distribution& d) {
   switch (d.kind()) {
     case proto::Distribution::NORMAL: return d.std();
     case proto::Distribution::UNIFORM: return (d.high() - d.low()) / std::sqrt(12.0);
+    case proto::Distribution::TRUNCATED_NORMAL:
+      return TruncatedNormalMoments(d.mean(), d.std(), d.low(), d.high()).std;
     default: return 0.0;
   }
 }
@@ -216,6 +219,8 @@ double DistributionMean(const proto::Distribution& d) {
     case proto::Distribution::NORMAL: return d.mean();
     case proto::Distribution::UNIFORM: return (d.low() + d.high()) / 2;
     case proto::Distribution::CONSTANT: return d.value();
+    case proto::Distribution::TRUNCATED_NORMAL:
+      return TruncatedNormalMoments(d.mean(), d.std(), d.low(), d.high()).mean;
     default: return 0.0;
   }
 }
@@ -240,34 +245,29 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
                                                      const StatsOptions& options,
                                                      const DetachedPayloads& payloads) {
   if (options.scheme) ONNX_REINIT_RETURN_IF_ERROR(Validate(*options.scheme));
-  onnx::GraphProto& graph = *model.mutable_graph();
-  std::unordered_map<std::string, Fans> fans_of_weight;
-  for (const Weight& weight : FindWeights(graph).weights) fans_of_weight[weight.name] = weight.fans;
-
   proto::StatsReport report;
   if (options.scheme) report.set_scheme(std::string(SchemeName(options.scheme->kind)));
   std::vector<TensorValues> tensors;
   proto::Totals& totals = *report.mutable_totals();
-  for (const GraphConstant& constant : ListConstants(graph)) {
-    if (!FloatTypeOf(constant.tensor->data_type())) continue;
-    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values,
-                                 BindValues(*constant.tensor, constant.name, payloads));
+  for (const TensorUse& use : AnalyzeGraph(model).tensors) {
+    if (!FloatTypeOf(use.tensor->data_type())) continue;  // a quantized weight
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
     proto::TensorStats& row = *report.add_tensors();
-    row.set_name(constant.name);
-    row.set_source(constant.source == TensorSource::kInitializer ? "initializer" : "constant_node");
-    row.set_op_type(constant.consumer ? constant.consumer->op_type() : "");
-    row.set_input_index(constant.input_index);
+    row.set_name(use.name);
+    row.set_source(use.source == TensorSource::kInitializer ? "initializer" : "constant_node");
+    row.set_op_type(use.reader ? use.reader->op_type() : "");
+    row.set_input_index(use.input_index);
+    row.set_role(std::string(RoleName(use.role)));
     row.set_dtype(std::string(FloatTypeName(values.type())));
-    for (int64_t dim : constant.tensor->dims()) row.add_shape(dim);
-    auto fans = fans_of_weight.find(constant.name);
-    row.set_role(fans != fans_of_weight.end() ? "weight" : "other");
-    if (fans != fans_of_weight.end()) {
-      row.set_fan_in(fans->second.fan_in);
-      row.set_fan_out(fans->second.fan_out);
-      if (options.scheme) {
-        auto distribution = ResolveDistribution(*options.scheme, fans->second);
-        if (distribution.ok()) row.set_target_std(DistributionStd(*distribution));
-      }
+    for (int64_t dim : use.tensor->dims()) row.add_shape(dim);
+    const bool has_fans = use.fans && use.role != Role::kBias;
+    if (has_fans) {
+      row.set_fan_in(use.fans->fan_in);
+      row.set_fan_out(use.fans->fan_out);
+    }
+    if (options.scheme && use.role == Role::kWeight) {
+      auto distribution = ResolveDistribution(*options.scheme, *use.fans);
+      if (distribution.ok()) row.set_target_std(DistributionStd(*distribution));
     }
     AddToTotals(values, totals);
     tensors.push_back(values);

@@ -49,7 +49,9 @@ std::vector<proto::Histogram> ComputeHistograms(const std::vector<TensorValues>&
                                                 const std::vector<proto::Moments>& moments,
                                                 int bins, int threads);
 
-// The std and mean of a distribution: a uniform U(a, b) has std (b - a) / sqrt(12); a constant has 0.
+// The std and mean of an elementwise distribution: a uniform U(a, b) has std (b - a) / sqrt(12), a
+// truncated normal the moments of the truncated law, a constant std 0. 0 for the structured kinds
+// (orthogonal, identity, dirac), whose moments depend on the shape.
 double DistributionStd(const proto::Distribution& distribution);
 double DistributionMean(const proto::Distribution& distribution);
 
@@ -62,8 +64,9 @@ struct StatsOptions {
   int histogram_bins = 0;               // 0: no histograms
 };
 
-// One row per floating-point constant of the top-level graph (initializers and Constant node
-// values), in the graph order of its first reader, with totals. InvalidArgument for a tensor whose
+// One row per floating-point constant (initializers and Constant node values, subgraphs included),
+// in the graph order of its first reader, with its role (roles.h) and totals. target_std is set
+// for weights, as the scheme would draw them. InvalidArgument for a tensor whose
 // payload does not match its shape; Unimplemented for external data.
 // Tensors with an entry in `payloads` are read from there (see MappedModel).
 absl::StatusOr<proto::StatsReport> ComputeModelStats(

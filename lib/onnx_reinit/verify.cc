@@ -1,5 +1,6 @@
 #include "onnx_reinit/verify.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -7,7 +8,7 @@
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
-#include "onnx_reinit/weights.h"
+#include "onnx_reinit/roles.h"
 
 namespace onnx_reinit {
 namespace {
@@ -53,20 +54,31 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
                                                 const VerifyOptions& options,
                                                 const DetachedPayloads& payloads) {
   ONNX_REINIT_RETURN_IF_ERROR(Validate(options.scheme));
+  if (options.scheme.kind == SchemeKind::kIdentity || options.scheme.kind == SchemeKind::kDirac) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "verify checks moments, which do not characterize scheme '%s'", SchemeName(options.scheme.kind)));
+  }
   proto::VerifyReport report;
   report.set_scheme(std::string(SchemeName(options.scheme.kind)));
   std::vector<TensorValues> tensors;
   std::vector<proto::Distribution> distributions;
-  for (const Weight& weight : FindWeights(*model.mutable_graph()).weights) {
+  for (const TensorUse& weight : AnalyzeGraph(model).tensors) {
+    if (weight.role != Role::kWeight) continue;
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*weight.tensor, weight.name, payloads));
     if (values.size() == 0) continue;
-    auto distribution = ResolveDistribution(options.scheme, weight.fans);
+    auto distribution = ResolveDistribution(options.scheme, *weight.fans);
     if (!distribution.ok()) continue;  // the scheme does not apply (a zero fan)
     proto::VerifyFinding& finding = *report.add_weights();
     finding.set_name(weight.name);
-    finding.set_op_type(weight.consumer->op_type());
+    finding.set_op_type(weight.reader->op_type());
     finding.set_target_mean(DistributionMean(*distribution));
     finding.set_target_std(DistributionStd(*distribution));
+    if (distribution->kind() == proto::Distribution::ORTHOGONAL) {
+      // Orthonormal rows or columns of a [rows, cols] matrix: every entry has E[x^2] = 1/max(rows, cols).
+      const int64_t rows = weight.tensor->dims(0);
+      const int64_t cols = values.size() / std::max<int64_t>(1, rows);
+      finding.set_target_std(distribution->gain() / std::sqrt(static_cast<double>(std::max(rows, cols))));
+    }
     const double n = static_cast<double>(values.size());
     finding.set_std_tolerance(options.std_tolerance.value_or(std::max(
         kMinimumStdTolerance, kStandardErrors * RelativeStdError(*distribution, values.size()))));

@@ -22,7 +22,7 @@ struct VerifyOptions {
   int threads = 0;
 };
 
-// One finding per weight (as found by FindWeights), in graph order. A weight fails when its std is
+// One finding per tensor with the weight role (roles.h), in graph order. A weight fails when its std is
 // out of tolerance, its mean is more than 6 standard errors (target_std / sqrt(n)) from the target
 // mean, it holds NaN or Inf, or - for constant schemes - any value differs from the constant.
 // Tensors with an entry in `payloads` are read from there (see MappedModel).

@@ -113,6 +113,7 @@ function makeInput(ort, meta, rng) {
     case 'float16': data = Uint16Array.from({ length: n }, () => floatToHalf(rng())); break;
     case 'int64': data = BigInt64Array.from({ length: n }, () => BigInt(Math.round(rng()))); break;
     case 'int32': data = Int32Array.from({ length: n }, () => Math.round(rng())); break;
+    case 'bool': data = Uint8Array.from({ length: n }, () => (rng() > 0 ? 1 : 0)); break;
     default: throw new Error(`input ${meta.name}: unsupported type ${meta.type}`);
   }
   return new ort.Tensor(meta.type, data, dims);

@@ -1,0 +1,89 @@
+// Which distribution each tensor gets: the per-role defaults that apply when the user gives only
+// --scheme S, and the --rule overrides.
+//
+// Defaults by role (S is the user's scheme):
+//   weight (Conv, ConvTranspose, Gemm, MatMul)  S
+//   bias                                        zeros; U(+-1/sqrt(fan_in)) with BiasInit::kTorch
+//   norm_scale / norm_bias                      ones / zeros
+//   norm_mean / norm_var (BatchNormalization)   zeros / ones
+//   embedding (Gather table)                    N(0, 1) as torch.nn.Embedding; S with fan_in = dim
+//                                               with EmbeddingInit::kScheme
+//   rnn_weight (W)                              S on each gate block [H, input], fans (input, H)
+//   rnn_recurrence (R)                          orthogonal on each gate block [H, H]; S per gate
+//                                               with RecurrenceInit::kScheme
+//   rnn_bias (B)                                zeros; the LSTM forget gate of the input-bias half
+//                                               set to lstm_forget_bias when given
+// With S = torch, every role gets PyTorch's reset_parameters instead: weights and biases
+// U(+-1/sqrt(fan_in)), all RNN tensors U(+-1/sqrt(H)), embeddings N(0, 1), norms ones/zeros.
+#ifndef ONNX_REINIT_POLICY_H_
+#define ONNX_REINIT_POLICY_H_
+
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "onnx_reinit/report.pb.h"
+#include "onnx_reinit/roles.h"
+#include "onnx_reinit/scheme.h"
+
+namespace onnx_reinit {
+
+enum class BiasInit { kZeros, kTorch };
+enum class EmbeddingInit { kNormal, kScheme };
+enum class RecurrenceInit { kOrthogonal, kScheme };
+
+// Parses "SCHEME[:key=value,...]", e.g. "normal:std=0.02" or "he_uniform:mode=fan_out". Keys:
+// value, low, high, mean, std, mode, nonlinearity, negative_slope, gain. The result is validated.
+absl::StatusOr<SchemeOptions> ParseSchemeSpec(absl::string_view text);
+
+// A per-tensor override: PATTERN=SCHEME[:key=value,...] or PATTERN=keep, where PATTERN is
+// name:REGEX (the whole tensor name must match), op:OPTYPE (the reading op), or role:ROLE.
+struct Rule {
+  enum class Field { kName, kOp, kRole };
+  Field field = Field::kName;
+  std::string pattern;
+  std::regex name_regex;     // kName
+  bool keep = false;         // leave matching tensors unchanged
+  SchemeOptions scheme;      // unless keep
+  std::string text;          // as given, for reports
+
+  bool Matches(const TensorUse& use) const;
+};
+
+absl::StatusOr<Rule> ParseRule(absl::string_view text);
+
+struct Policy {
+  SchemeOptions scheme;
+  BiasInit bias = BiasInit::kZeros;
+  EmbeddingInit embedding = EmbeddingInit::kNormal;
+  RecurrenceInit recurrence = RecurrenceInit::kOrthogonal;
+  std::optional<double> lstm_forget_bias;
+  std::vector<Rule> rules;  // first match wins; checked before the role defaults
+};
+
+// One write: elements [begin, end) of the tensor, from one distribution.
+struct PlannedRegion {
+  int64_t begin = 0, end = 0;
+  std::vector<int64_t> shape;  // the region's shape (orthogonal, identity and dirac need it)
+  int64_t groups = 1;          // dirac: the Conv's group
+  proto::Distribution distribution;
+};
+
+// What happens to one tensor. No regions: it is left unchanged (`rule` says why).
+struct TensorPlan {
+  std::string scheme;  // the scheme applied, e.g. "he_normal", "zeros", "orthogonal"
+  std::string rule;    // what chose it: "--rule role:bias=zeros", "default for bias", ...
+  std::vector<PlannedRegion> regions;
+};
+
+// The plan for a tensor with a role (not kOther or kQuantized). InvalidArgument (naming the tensor)
+// when the chosen scheme cannot apply, e.g. a fan-based scheme on a norm scale, or orthogonal on a
+// 1-D tensor.
+absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_POLICY_H_

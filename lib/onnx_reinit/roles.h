@@ -1,0 +1,109 @@
+// What each constant of a model is: the role of every floating-point initializer and Constant node
+// value (weight, bias, norm parameter, embedding table, RNN weight, ...), found from the ops that
+// read it, with the fans its role implies.
+//
+// A constant reaches its reader through a chain of ops that only re-view it, which is followed back:
+//   Identity                          layout unchanged (PyTorch routes shared initializers this way)
+//   Cast to a float type              layout unchanged
+//   Transpose                         the reader sees the axes permuted by `perm`
+//   Reshape / Squeeze / Unsqueeze /   the reader sees the new shape, when it is known from
+//   Flatten                           constants (Reshape's shape input, Squeeze's axes, ...)
+//   DequantizeLinear                  a quantized weight: reported, never rewritten
+// Fans are computed on the shape the reader sees (see fan.h). The constants of subgraphs (If, Loop
+// and Scan bodies) are searched too; a subgraph may read a constant of an enclosing graph.
+//
+// A constant with several readers gets one role, by priority: embedding > weight > RNN roles >
+// bias > norm parameters. A tensor that is both an embedding table and a (tied) output projection
+// is therefore initialized once, as an embedding, with a warning; readers of one role that disagree
+// on the fans are resolved in favour of the first in graph order, also with a warning.
+#ifndef ONNX_REINIT_ROLES_H_
+#define ONNX_REINIT_ROLES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "onnx/onnx_pb.h"
+#include "onnx_reinit/fan.h"
+
+namespace onnx_reinit {
+
+enum class Role {
+  kWeight,         // Conv, ConvTranspose, Gemm, MatMul weight
+  kBias,           // Conv/ConvTranspose B, Gemm C, or a 1-D constant added to a MatMul's output
+  kNormScale,      // BatchNormalization/LayerNormalization/InstanceNormalization/GroupNormalization
+  kNormBias,       //   scale and bias, also of a LayerNorm decomposed into ReduceMean/Sub/Pow/...
+  kNormMean,       // BatchNormalization running mean
+  kNormVar,        // BatchNormalization running variance
+  kEmbedding,      // the table read by Gather (axis 0, computed indices)
+  kRnnWeight,      // LSTM/GRU/RNN W [dirs, gates*H, input]
+  kRnnRecurrence,  // LSTM/GRU/RNN R [dirs, gates*H, H]
+  kRnnBias,        // LSTM/GRU/RNN B [dirs, 2*gates*H]
+  kQuantized,      // an integer weight behind DequantizeLinear: reported, never rewritten
+  kOther,          // anything else: left unchanged, with a reason
+};
+
+absl::string_view RoleName(Role role);  // "weight", "bias", "norm_scale", ..., "other"
+std::optional<Role> ParseRole(absl::string_view name);
+
+enum class TensorSource { kInitializer, kConstantNode };
+
+// The gate layout of an LSTM (gates i, o, f, c), GRU (z, r, h) or RNN (one gate) tensor.
+struct RnnLayout {
+  int gates = 1;
+  int64_t hidden_size = 0;
+  int64_t directions = 1;
+};
+
+// One constant and what it is.
+struct TensorUse {
+  onnx::TensorProto* tensor = nullptr;  // points into the analyzed model
+  std::string name;                     // initializer name, or the Constant node's output
+  TensorSource source = TensorSource::kInitializer;
+  Role role = Role::kOther;
+  const onnx::NodeProto* reader = nullptr;  // the reader that gave the role (or the first reader)
+  int input_index = -1;                     // that reader's input slot
+  std::string via;                          // the ops between tensor and reader: "Transpose", ...
+  std::vector<int64_t> view_shape;          // the shape the reader sees
+  // Weights and embeddings: their fans. RNN weights: the fans of one gate block, (input, H) for W
+  // and (H, H) for R. Biases: fan_in is that of the weight they belong to, 0 when unknown.
+  std::optional<Fans> fans;
+  int64_t groups = 1;              // Conv weights: the group attribute
+  std::optional<RnnLayout> rnn;    // RNN roles
+  bool overridable = false;        // also a graph input: a default that a runtime may replace
+  std::string reason;              // kOther and kQuantized: why it is left unchanged
+};
+
+struct GraphAnalysis {
+  // Every floating-point constant, and every quantized weight, each once, in the graph order of
+  // its first reader (constants that no node reads last, in declaration order).
+  std::vector<TensorUse> tensors;
+  std::vector<std::string> warnings;  // tied tensors, disagreeing fans, layouts that fit no rule
+};
+
+struct AnalysisOptions {
+  // ConvTranspose W [C, M/group, k...]: false reads fans as PyTorch does (fan_in = M/group * rf,
+  // fan_out = C * rf); true uses the input-channel convention (fan_in = C/group * rf,
+  // fan_out = M/group * rf).
+  bool convtranspose_input_channel_fans = false;
+};
+
+// A constant of a model: an initializer or a Constant node's value, in any graph.
+struct GraphConstant {
+  onnx::TensorProto* tensor = nullptr;  // points into the model passed to ListConstants
+  std::string name;
+  TensorSource source = TensorSource::kInitializer;
+};
+
+// Every constant of the model's graph and subgraphs, of any data type, in declaration order.
+std::vector<GraphConstant> ListConstants(onnx::ModelProto& model);
+
+// Analyzes the model's graph and its subgraphs. The pointers in the result stay valid while
+// `model` is alive and its graphs' initializer and node lists are not resized.
+GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& options = {});
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_ROLES_H_

@@ -1,0 +1,302 @@
+#include "onnx_reinit/roles.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/model_builder.h"
+
+namespace onnx_reinit {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::AddConstantNode;
+using testing::AddInitializer;
+using testing::AddNode;
+using testing::SetIntAttribute;
+
+const TensorUse& Find(const GraphAnalysis& analysis, const std::string& name) {
+  for (const TensorUse& use : analysis.tensors) {
+    if (use.name == name) return use;
+  }
+  ADD_FAILURE() << name << " not in the analysis";
+  static const TensorUse kMissing;
+  return kMissing;
+}
+
+std::vector<std::string> Names(const GraphAnalysis& analysis, Role role) {
+  std::vector<std::string> names;
+  for (const TensorUse& use : analysis.tensors) {
+    if (use.role == role) names.push_back(use.name);
+  }
+  return names;
+}
+
+void AddIntsInitializer(onnx::GraphProto& graph, const std::string& name, std::vector<int64_t> values) {
+  onnx::TensorProto* tensor = graph.add_initializer();
+  tensor->set_name(name);
+  tensor->set_data_type(onnx::TensorProto::INT64);
+  tensor->add_dims(static_cast<int64_t>(values.size()));
+  for (int64_t v : values) tensor->add_int64_data(v);
+}
+
+TEST(AnalyzeGraph, FollowsIdentityChainsToTheInitializer) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  onnx::TensorProto* w = AddInitializer(graph, "w", {5, 3});
+  AddNode(graph, "Identity", {"w"}, {"w1"});
+  AddNode(graph, "Identity", {"w1"}, {"w2"});
+  AddNode(graph, "MatMul", {"x", "w2"}, {"y"}, "mm");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  ASSERT_EQ(analysis.tensors.size(), 1u);
+  const TensorUse& use = analysis.tensors[0];
+  EXPECT_EQ(use.tensor, w);
+  EXPECT_EQ(use.role, Role::kWeight);
+  EXPECT_EQ(use.reader->name(), "mm");
+  EXPECT_EQ(*use.fans, (Fans{5, 3}));
+  EXPECT_EQ(use.via, "");
+  EXPECT_THAT(analysis.warnings, IsEmpty());
+}
+
+TEST(AnalyzeGraph, FindsWeightsHeldInConstantNodes) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  onnx::NodeProto* constant = AddConstantNode(graph, "b", {4, 5});
+  AddNode(graph, "Gemm", {"x", "b"}, {"y"}, "gemm");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  const TensorUse& use = Find(analysis, "b");
+  EXPECT_EQ(use.source, TensorSource::kConstantNode);
+  EXPECT_EQ(use.tensor, constant->mutable_attribute(0)->mutable_t());
+  EXPECT_EQ(*use.fans, (Fans{4, 5}));
+}
+
+TEST(AnalyzeGraph, SharedTensorIsOneWeightAndFirstReaderWinsWithAWarning) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  AddInitializer(graph, "w", {4, 6});
+  AddNode(graph, "MatMul", {"x", "w"}, {"y"}, "as_b");
+  AddNode(graph, "MatMul", {"w", "z"}, {"u"}, "as_a");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  ASSERT_EQ(analysis.tensors.size(), 1u);
+  EXPECT_EQ(analysis.tensors[0].reader->name(), "as_b");
+  EXPECT_EQ(*analysis.tensors[0].fans, (Fans{4, 6}));
+  ASSERT_EQ(analysis.warnings.size(), 1u);
+  EXPECT_THAT(analysis.warnings[0], HasSubstr("'w' is also used by MatMul 'as_a' input 0"));
+}
+
+TEST(AnalyzeGraph, TorchFixturesGetTheirRoles) {
+  onnx::ModelProto cnn = testing::LoadTestdata("torch_cnn.onnx");
+  const GraphAnalysis analysis = AnalyzeGraph(cnn);
+  EXPECT_THAT(Names(analysis, Role::kWeight),
+              ElementsAre("onnx::Conv_23", "dw.weight", "gconv.weight", "fc.weight"));
+  EXPECT_THAT(Names(analysis, Role::kBias), ElementsAre("onnx::Conv_24", "dw.bias", "gconv.bias", "fc.bias"));
+  EXPECT_EQ(Find(analysis, "dw.weight").groups, 8);
+  EXPECT_EQ(Find(analysis, "fc.bias").fans->fan_in, 16);  // the Gemm's K
+  EXPECT_EQ(Find(analysis, "gconv.bias").fans->fan_in, 4);
+
+  onnx::ModelProto dcgan = testing::LoadTestdata("torch_dcgan.onnx");
+  const GraphAnalysis g = AnalyzeGraph(dcgan);
+  EXPECT_EQ(Find(g, "net.1.weight").role, Role::kNormScale);
+  EXPECT_EQ(Find(g, "net.1.bias").role, Role::kNormBias);
+  EXPECT_EQ(Find(g, "net.1.running_mean").role, Role::kNormMean);
+  EXPECT_EQ(Find(g, "net.1.running_var").role, Role::kNormVar);
+  EXPECT_EQ(Find(g, "net.0.bias").fans->fan_in, 8 * 16);  // torch: size(1) * rf of W
+}
+
+TEST(AnalyzeGraph, ConvTransposeFansFollowTheChosenConvention) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_dcgan.onnx");
+  EXPECT_EQ(*Find(AnalyzeGraph(model), "net.0.weight").fans, (Fans{8 * 16, 16 * 16}));
+  AnalysisOptions options;
+  options.convtranspose_input_channel_fans = true;
+  EXPECT_EQ(*Find(AnalyzeGraph(model, options), "net.0.weight").fans, (Fans{16 * 16, 8 * 16}));
+}
+
+TEST(AnalyzeGraph, AddAfterMatMulOfTheOutputWidthIsItsBias) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_mlp_matmul.onnx");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "fc1.bias").role, Role::kBias);
+  EXPECT_EQ(Find(analysis, "fc1.bias").fans->fan_in, 12);
+  EXPECT_EQ(Find(analysis, "fc2.bias").fans->fan_in, 16);
+}
+
+TEST(AnalyzeGraph, LeavesIntegersScalarsAndOtherOperandsAloneWithReasons) {
+  onnx::ModelProto model = testing::LoadTestdata("int_and_shape.onnx");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "mul_scale").role, Role::kOther);
+  EXPECT_THAT(Find(analysis, "mul_scale").reason, HasSubstr("Mul input 1"));
+  EXPECT_EQ(Find(analysis, "add_bias").role, Role::kOther);  // added after Mul, not MatMul
+  for (const TensorUse& use : analysis.tensors) EXPECT_NE(use.name, "reshape_shape");
+}
+
+TEST(AnalyzeGraph, DecomposedLayerNormParametersAreNormRoles) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  AddInitializer(graph, "two", {});
+  AddInitializer(graph, "eps", {});
+  AddInitializer(graph, "gamma", {8});
+  AddInitializer(graph, "beta", {8});
+  AddNode(graph, "ReduceMean", {"x"}, {"mean"});
+  AddNode(graph, "Sub", {"x", "mean"}, {"centered"});
+  AddNode(graph, "Pow", {"centered", "two"}, {"squared"});
+  AddNode(graph, "ReduceMean", {"squared"}, {"variance"});
+  AddNode(graph, "Add", {"variance", "eps"}, {"shifted"});
+  AddNode(graph, "Sqrt", {"shifted"}, {"deviation"});
+  AddNode(graph, "Div", {"centered", "deviation"}, {"normalized"});
+  AddNode(graph, "Mul", {"normalized", "gamma"}, {"scaled"});
+  AddNode(graph, "Add", {"scaled", "beta"}, {"y"});
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "gamma").role, Role::kNormScale);
+  EXPECT_EQ(Find(analysis, "beta").role, Role::kNormBias);
+  EXPECT_EQ(Find(analysis, "two").role, Role::kOther);
+  EXPECT_EQ(Find(analysis, "eps").role, Role::kOther);
+}
+
+TEST(AnalyzeGraph, RecurrentTensorsGetGateLayouts) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  AddInitializer(graph, "W", {2, 16, 3});
+  AddInitializer(graph, "R", {2, 16, 4});
+  AddInitializer(graph, "B", {2, 32});
+  AddInitializer(graph, "h0", {2, 1, 4});
+  onnx::NodeProto* lstm = AddNode(graph, "LSTM", {"x", "W", "R", "B", "", "h0"}, {"y"});
+  SetIntAttribute(*lstm, "hidden_size", 4);
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  const TensorUse& w = Find(analysis, "W");
+  EXPECT_EQ(w.role, Role::kRnnWeight);
+  EXPECT_EQ(*w.fans, (Fans{3, 4}));
+  EXPECT_EQ(w.rnn->gates, 4);
+  EXPECT_EQ(w.rnn->directions, 2);
+  EXPECT_EQ(w.rnn->hidden_size, 4);
+  EXPECT_EQ(Find(analysis, "R").role, Role::kRnnRecurrence);
+  EXPECT_EQ(*Find(analysis, "R").fans, (Fans{4, 4}));
+  EXPECT_EQ(Find(analysis, "B").role, Role::kRnnBias);
+  EXPECT_EQ(Find(analysis, "h0").role, Role::kOther);
+  EXPECT_THAT(Find(analysis, "h0").reason, HasSubstr("initial state"));
+}
+
+TEST(AnalyzeGraph, TiedEmbeddingIsInitializedOnceAsAnEmbeddingWithAWarning) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  AddInitializer(graph, "table", {30, 16});
+  AddNode(graph, "Gather", {"table", "ids"}, {"embedded"}, "embed");
+  AddNode(graph, "Transpose", {"table"}, {"table_t"});
+  AddNode(graph, "MatMul", {"hidden", "table_t"}, {"logits"}, "head");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  const TensorUse& table = Find(analysis, "table");
+  EXPECT_EQ(table.role, Role::kEmbedding);
+  EXPECT_EQ(*table.fans, (Fans{16, 30}));
+  ASSERT_EQ(analysis.warnings.size(), 1u);
+  EXPECT_THAT(analysis.warnings[0], HasSubstr("initialized once, as embedding"));
+  EXPECT_THAT(analysis.warnings[0], HasSubstr("via Transpose"));
+}
+
+TEST(AnalyzeGraph, FansMapThroughTransposeReshapeAndUnsqueeze) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  AddInitializer(graph, "w_t", {6, 4});
+  AddNode(graph, "Transpose", {"w_t"}, {"w_t_view"});
+  AddNode(graph, "MatMul", {"x", "w_t_view"}, {"a"});
+  AddInitializer(graph, "w_r", {24});
+  AddIntsInitializer(graph, "shape", {4, -1});
+  AddNode(graph, "Reshape", {"w_r", "shape"}, {"w_r_view"});
+  AddNode(graph, "MatMul", {"x", "w_r_view"}, {"b"});
+  AddInitializer(graph, "w_u", {4, 6});
+  AddIntsInitializer(graph, "axes", {0});
+  AddNode(graph, "Unsqueeze", {"w_u", "axes"}, {"w_u_view"});
+  AddNode(graph, "MatMul", {"x", "w_u_view"}, {"c"});
+  AddInitializer(graph, "w_c", {4, 6}, onnx::TensorProto::FLOAT16);
+  onnx::NodeProto* cast = AddNode(graph, "Cast", {"w_c"}, {"w_c_view"});
+  SetIntAttribute(*cast, "to", onnx::TensorProto::FLOAT);
+  AddNode(graph, "MatMul", {"x", "w_c_view"}, {"d"});
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  for (const char* name : {"w_t", "w_r", "w_u", "w_c"}) {
+    const TensorUse& use = Find(analysis, name);
+    EXPECT_EQ(use.role, Role::kWeight) << name;
+    EXPECT_EQ(*use.fans, (Fans{4, 6})) << name;
+  }
+  EXPECT_EQ(Find(analysis, "w_t").via, "Transpose");
+  EXPECT_THAT(Find(analysis, "w_u").view_shape, ElementsAre(1, 4, 6));
+}
+
+TEST(AnalyzeGraph, QuantizedWeightsAreReportedNotRewritten) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  onnx::TensorProto* q = graph.add_initializer();
+  q->set_name("w_q");
+  q->set_data_type(onnx::TensorProto::INT8);
+  q->add_dims(4);
+  q->add_dims(6);
+  q->set_raw_data(std::string(24, '\1'));
+  AddInitializer(graph, "scale", {});
+  AddNode(graph, "DequantizeLinear", {"w_q", "scale"}, {"w"});
+  AddNode(graph, "MatMul", {"x", "w"}, {"y"});
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "w_q").role, Role::kQuantized);
+  EXPECT_EQ(Find(analysis, "scale").role, Role::kOther);
+  EXPECT_THAT(Find(analysis, "scale").reason, HasSubstr("quantization parameter"));
+}
+
+TEST(AnalyzeGraph, SearchesSubgraphsAndTheirOuterScope) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  AddInitializer(graph, "outer_w", {3, 3});
+  onnx::NodeProto* branch = AddNode(graph, "If", {"cond"}, {"y"});
+  onnx::AttributeProto* then_branch = branch->add_attribute();
+  then_branch->set_name("then_branch");
+  then_branch->set_type(onnx::AttributeProto::GRAPH);
+  onnx::GraphProto& body = *then_branch->mutable_g();
+  AddInitializer(body, "inner_w", {3, 5});
+  AddNode(body, "MatMul", {"x", "inner_w"}, {"h"});
+  AddNode(body, "Gemm", {"h2", "outer_w"}, {"out"});
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "inner_w").role, Role::kWeight);
+  EXPECT_EQ(Find(analysis, "outer_w").role, Role::kWeight);
+}
+
+TEST(AnalyzeGraph, InitializersListedAsGraphInputsAreOverridable) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  AddInitializer(graph, "w", {4, 4});
+  testing::AddInput(graph, "w", {4, 4});
+  AddNode(graph, "MatMul", {"x", "w"}, {"y"});
+  EXPECT_TRUE(Find(AnalyzeGraph(model), "w").overridable);
+}
+
+TEST(AnalyzeGraph, ShapeThatFitsNoRuleIsLeftUnchangedWithAWarning) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  AddInitializer(graph, "w", {8, 3});
+  AddNode(graph, "Conv", {"x", "w"}, {"y"});
+  AddInitializer(graph, "unused", {2});
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "w").role, Role::kOther);
+  ASSERT_EQ(analysis.warnings.size(), 1u);
+  EXPECT_THAT(analysis.warnings[0], HasSubstr("'w' [8, 3] left unchanged: Conv input 1 has shape"));
+  EXPECT_EQ(Find(analysis, "unused").reason, "not read by any node");
+}
+
+TEST(AnalyzeGraph, IdentityCycleDoesNotHang) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  AddNode(graph, "Identity", {"b"}, {"a"});
+  AddNode(graph, "Identity", {"a"}, {"b"});
+  AddNode(graph, "MatMul", {"x", "a"}, {"y"});
+  EXPECT_THAT(AnalyzeGraph(model).tensors, IsEmpty());
+}
+
+TEST(AnalyzeGraph, ExporterIdentityForTiedWeightsIsFollowed) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_tied_matmul.onnx");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_THAT(Names(analysis, Role::kWeight), ElementsAre("onnx::MatMul_10"));
+  EXPECT_THAT(analysis.warnings, IsEmpty());
+}
+
+TEST(ListConstants, ListsEveryConstantOfAnyType) {
+  onnx::ModelProto model = testing::LoadTestdata("int_and_shape.onnx");
+  std::vector<std::string> names;
+  for (const GraphConstant& constant : ListConstants(model)) names.push_back(constant.name);
+  EXPECT_THAT(names, ElementsAre("conv_W", "conv_B", "reshape_shape", "mul_scale", "add_bias"));
+}
+
+}  // namespace
+}  // namespace onnx_reinit
