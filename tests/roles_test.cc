@@ -291,6 +291,38 @@ TEST(AnalyzeGraph, ExporterIdentityForTiedWeightsIsFollowed) {
   EXPECT_THAT(analysis.warnings, IsEmpty());
 }
 
+TEST(AnalyzeGraph, PyTorchTextModelsGetEmbeddingAndRecurrentRoles) {
+  onnx::ModelProto lstm = testing::LoadTestdata("torch_lstm_text.onnx");  // Embedding(50, 8), LSTM(8, 6)
+  const GraphAnalysis a = AnalyzeGraph(lstm);
+  EXPECT_EQ(Find(a, "emb.weight").role, Role::kEmbedding);
+  EXPECT_EQ(*Find(a, "emb.weight").fans, (Fans{8, 50}));
+  EXPECT_EQ(Find(a, "onnx::LSTM_119").role, Role::kRnnWeight);
+  EXPECT_EQ(*Find(a, "onnx::LSTM_119").fans, (Fans{8, 6}));
+  EXPECT_EQ(Find(a, "onnx::LSTM_120").role, Role::kRnnRecurrence);
+  EXPECT_EQ(Find(a, "onnx::LSTM_121").role, Role::kRnnBias);
+  EXPECT_EQ(Find(a, "onnx::LSTM_121").rnn->gates, 4);
+  EXPECT_EQ(Find(a, "fc.weight").role, Role::kWeight);
+
+  onnx::ModelProto gru = testing::LoadTestdata("torch_gru_text.onnx");  // bidirectional GRU(8, 5)
+  const GraphAnalysis g = AnalyzeGraph(gru);
+  const TensorUse& w = Find(g, "onnx::GRU_198");
+  EXPECT_EQ(w.role, Role::kRnnWeight);
+  EXPECT_EQ(w.rnn->gates, 3);
+  EXPECT_EQ(w.rnn->directions, 2);
+  EXPECT_EQ(w.rnn->hidden_size, 5);
+  EXPECT_EQ(Find(g, "onnx::GRU_199").role, Role::kRnnRecurrence);
+  EXPECT_EQ(Find(g, "onnx::GRU_197").role, Role::kRnnBias);
+}
+
+TEST(AnalyzeGraph, OpsetSeventeenLayerNormalizationParametersAreNormRoles) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_transformer_opset17.onnx");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "layer.norm1.weight").role, Role::kNormScale);
+  // The exporter merged the all-zero LayerNorm biases into the attention output bias through
+  // Identity: one tensor read as a Gemm bias and as a norm bias is initialized as a bias.
+  EXPECT_EQ(Find(analysis, "layer.self_attn.out_proj.bias").role, Role::kBias);
+}
+
 TEST(ListConstants, ListsEveryConstantOfAnyType) {
   onnx::ModelProto model = testing::LoadTestdata("int_and_shape.onnx");
   std::vector<std::string> names;
