@@ -158,15 +158,17 @@ TEST(Reinitialize, MalformedWeightFailsAndLeavesTheModelUnchanged) {
   EXPECT_EQ(model.SerializeAsString(), before);
 }
 
-TEST(Reinitialize, ExternalDataIsRefusedNamingTheTensor) {
+TEST(Reinitialize, ExternalDataWithoutItsPayloadIsRefusedNamingTheTensor) {
   onnx::ModelProto model = testing::NewModel();
   onnx::TensorProto* tensor = model.mutable_graph()->add_initializer();
   tensor->set_name("big");
   tensor->set_data_type(onnx::TensorProto::FLOAT);
   tensor->set_data_location(onnx::TensorProto::EXTERNAL);
+  tensor->add_dims(4);
+  testing::AddNode(*model.mutable_graph(), "MatMul", {"x", "big"}, {"y"});
   auto report = Reinitialize(model, He());
   ASSERT_FALSE(report.ok());
-  EXPECT_EQ(report.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(report.status().message()), HasSubstr("'big'"));
 }
 

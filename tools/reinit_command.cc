@@ -17,6 +17,7 @@
 #include "onnx_reinit/recipe.pb.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/reinit.h"
+#include "onnx_reinit/rewrite.h"
 #include "onnx_reinit/status_macros.h"
 #include "tools/json_output.h"
 #include "tools/text_table.h"
@@ -74,28 +75,6 @@ absl::Status RefuseOverwritingInput(const std::string& input, const std::string&
   if (std::filesystem::equivalent(input, output, error)) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%s: the output would overwrite the input; choose another -o", output));
-  }
-  return absl::OkStatus();
-}
-
-// The output must pass the ONNX checker whenever the input does. Re-initialization changes only
-// values, so a failure here means the input already failed: that is reported, not fatal.
-absl::Status CheckOutput(const onnx::ModelProto& output, const ReinitFlags& flags) {
-  const absl::Status status = CheckModel(output);
-  if (status.ok()) return status;
-  if (absl::IsUnimplemented(status)) {
-    if (!flags.quiet) std::cerr << "onnx-reinit: note: ONNX check skipped: " << status.message() << "\n";
-    return absl::OkStatus();
-  }
-  ONNX_REINIT_ASSIGN_OR_RETURN(const onnx::ModelProto input, LoadModel(flags.input));
-  if (CheckModel(input).ok()) {
-    return absl::InternalError(absl::StrFormat(
-        "the re-initialized model fails the ONNX checker although the input passes: %s",
-        status.message()));
-  }
-  if (!flags.quiet) {
-    std::cerr << "onnx-reinit: warning: " << flags.input
-              << " fails the ONNX checker (unchanged in the output): " << status.message() << "\n";
   }
   return absl::OkStatus();
 }
@@ -193,27 +172,11 @@ absl::StatusOr<ReinitOptions> OptionsFromFlags(const ReinitFlags& flags) {
 absl::Status Run(const ReinitFlags& flags, const ReinitOptions& options, const std::string& output) {
   const auto start = std::chrono::steady_clock::now();
   ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(flags.input, output));
-  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(flags.input));
-  auto report = Reinitialize(model, options);
-  if (!report.ok()) return WithContext(report.status(), flags.input);
+  RewriteOptions rewrite;
+  rewrite.reinit = options;
+  auto report = ReinitializeFile(flags.input, output, rewrite);
+  if (!report.ok()) return report.status();
   report->set_model(flags.input);
-  if (options.dry_run) {
-    if (!flags.report.empty()) {
-      ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report)));
-    }
-    if (flags.quiet) return absl::OkStatus();
-    for (const std::string& warning : report->warnings()) {
-      std::cerr << "onnx-reinit: warning: " << warning << "\n";
-    }
-    std::cout << FormatTensorTable(*report) << FormatSkipped(*report)
-              << absl::StrFormat("dry run: would re-initialize %d tensor%s (%s values) with %s, "
-                                 "seed %d; nothing written\n",
-                                 report->tensors_size(), report->tensors_size() == 1 ? "" : "s",
-                                 WithThousands(report->values()), report->scheme(), report->seed());
-    return absl::OkStatus();
-  }
-  ONNX_REINIT_RETURN_IF_ERROR(CheckOutput(model, flags));
-  ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output));
   if (!flags.report.empty()) ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report)));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -225,12 +188,20 @@ absl::Status Run(const ReinitFlags& flags, const ReinitOptions& options, const s
   for (const std::string& warning : report->warnings()) {
     std::cerr << "onnx-reinit: warning: " << warning << "\n";
   }
+  const int tensors = report->tensors_size();
+  if (options.dry_run) {
+    std::cout << FormatTensorTable(*report) << FormatSkipped(*report)
+              << absl::StrFormat("dry run: would re-initialize %d tensor%s (%s values) with %s, "
+                                 "seed %d; nothing written\n",
+                                 tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
+                                 report->scheme(), report->seed());
+    return absl::OkStatus();
+  }
   std::cout << FormatTensorTable(*report);
   if (!report->skipped().empty()) {
     std::cout << absl::StrFormat("%d tensor%s left unchanged (no role, or not selected; --dry-run lists them)\n",
                                  report->skipped_size(), report->skipped_size() == 1 ? "" : "s");
   }
-  const int tensors = report->tensors_size();
   std::cout << absl::StrFormat("re-initialized %d tensor%s (%s values) with %s, seed %d, in %.3f s -> %s\n",
                                tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
                                report->scheme(), report->seed(), seconds, output);

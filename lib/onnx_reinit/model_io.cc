@@ -19,43 +19,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "onnx_reinit/file_util.h"
+#include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/wire_format.h"
 
 namespace onnx_reinit {
 namespace {
-
-// "<context>: <strerror>", with the status code that fits the errno.
-absl::Status ErrnoError(const std::string& context, int error) {
-  const std::string message = absl::StrFormat("%s: %s", context, std::strerror(error));
-  if (error == ENOENT) return absl::NotFoundError(message);
-  if (error == EACCES || error == EPERM) return absl::PermissionDeniedError(message);
-  return absl::UnavailableError(message);
-}
-
-// Closes the descriptor on every path out of a scope.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(FileDescriptor&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now, reporting the error that a deferred write may surface at close.
-  int Close() {
-    const int result = ::close(fd_);
-    fd_ = -1;
-    return result;
-  }
-
- private:
-  int fd_;
-};
 
 absl::Status WriteAll(int fd, const char* data, size_t size, const std::string& path) {
   while (size > 0) {
@@ -68,12 +37,6 @@ absl::Status WriteAll(int fd, const char* data, size_t size, const std::string& 
     size -= static_cast<size_t>(written);
   }
   return absl::OkStatus();
-}
-
-mode_t CurrentUmask() {
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  return mask;
 }
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -118,9 +81,10 @@ constexpr uint32_t kTensorFloatData = 4;
 constexpr uint32_t kTensorRawData = 9;
 constexpr uint32_t kTensorDoubleData = 10;
 
-// Parses a serialized TensorProto into `tensor`, leaving out its value field when that is a single
-// raw_data or packed float_data/double_data field: then `payload` describes those bytes and the
-// function returns true. Otherwise (several value fields, unpacked values) it parses everything.
+// Parses a serialized TensorProto into `tensor`, leaving out the values of a floating-point tensor
+// held in a single raw_data or packed float_data/double_data field: then `payload` describes those
+// bytes and the function returns true. Otherwise (integer tensors, several value fields, unpacked
+// values) it parses everything.
 bool ParseTensorSkeleton(const char* begin, size_t size, onnx::TensorProto& tensor,
                          DetachedPayload& payload, bool& ok) {
   WireReader reader(begin, begin + size);
@@ -143,8 +107,10 @@ bool ParseTensorSkeleton(const char* begin, size_t size, onnx::TensorProto& tens
                                                          : Storage::kDoubleData;
   }
   ok = reader.ok() && tensor.ParseFromString(metadata);
+  // Integer tensors stay whole: graph analysis reads them (Reshape shapes, Squeeze axes).
   const bool detachable = value_fields == 1 && tensor.float_data_size() == 0 &&
-                          tensor.double_data_size() == 0 && !tensor.has_raw_data();
+                          tensor.double_data_size() == 0 && !tensor.has_raw_data() &&
+                          FloatTypeOf(tensor.data_type()).has_value();
   if (ok && !detachable) ok = tensor.ParseFromArray(begin, static_cast<int>(size));
   return ok && detachable;
 }
@@ -218,35 +184,30 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
   return model;
 }
 
-absl::StatusOr<MappedModel> MappedModel::Open(const std::string& path) {
-  FileDescriptor file(-1);
-  auto size = OpenModelFile(path, file);
-  if (!size.ok()) return size.status();
+absl::StatusOr<MappedModel> MappedModel::Open(const std::string& path, MappedFile::Mode mode) {
+  {
+    FileDescriptor file;
+    auto size = OpenModelFile(path, file);  // the same checks and messages as LoadModel
+    if (!size.ok()) return size.status();
+  }
   MappedModel mapped;
-  // MAP_POPULATE reads the file in ahead of use instead of faulting it in page by page.
-  void* mapping = ::mmap(nullptr, *size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.get(), 0);
-  if (mapping == MAP_FAILED) return ErrnoError(absl::StrFormat("%s: cannot map", path), errno);
-  mapped.mapping_ = mapping;
-  mapped.size_ = *size;
+  ONNX_REINIT_ASSIGN_OR_RETURN(mapped.file_, MappedFile::Open(path, mode));
   mapped.model_ = std::make_unique<onnx::ModelProto>();
-  const char* bytes = static_cast<const char*>(mapping);
+  const char* bytes = mapped.file_.data();
   std::vector<std::pair<int, DetachedPayload>> detached;
-  if (!ParseModelSkeleton(bytes, bytes + *size, *mapped.model_, detached)) return NotAModel(path);
+  if (!ParseModelSkeleton(bytes, bytes + mapped.file_.size(), *mapped.model_, detached)) {
+    return NotAModel(path);
+  }
   if (!mapped.model_->has_graph()) return NoGraph(path);
   for (const auto& [index, payload] : detached) {
     mapped.payloads_.by_tensor.emplace(&mapped.model_->graph().initializer(index), payload);
   }
+  if (mode != MappedFile::Mode::kReadWrite && HasExternalData(*mapped.model_)) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(ExternalData external, ExternalData::Open(*mapped.model_, path));
+    mapped.external_ = std::make_unique<ExternalData>(std::move(external));
+    for (const auto& entry : mapped.external_->payloads().by_tensor) mapped.payloads_.by_tensor.insert(entry);
+  }
   return mapped;
-}
-
-MappedModel::MappedModel(MappedModel&& other) noexcept
-    : mapping_(std::exchange(other.mapping_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      model_(std::move(other.model_)),
-      payloads_(std::move(other.payloads_)) {}
-
-MappedModel::~MappedModel() {
-  if (mapping_ != nullptr) ::munmap(mapping_, size_);
 }
 
 absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path) {
@@ -268,22 +229,13 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view byte
   if (::stat(path.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(cannot_write, ": it is a directory"));
   }
-  std::vector<char> temp_path(path.begin(), path.end());
-  const std::string suffix = ".tmp-XXXXXX";
-  temp_path.insert(temp_path.end(), suffix.begin(), suffix.end());
-  temp_path.push_back('\0');
-  FileDescriptor file(::mkstemp(temp_path.data()));
-  if (file.get() < 0) return ErrnoError(cannot_write, errno);
-
-  absl::Status status = WriteAll(file.get(), bytes.data(), bytes.size(), path);
-  if (status.ok() && ::fchmod(file.get(), 0666 & ~CurrentUmask()) != 0) {
-    status = ErrnoError(cannot_write, errno);
-  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(const std::string temporary, CreateTemporaryBeside(path));
+  FileDescriptor file(::open(temporary.c_str(), O_WRONLY | O_CLOEXEC));
+  absl::Status status = file.get() >= 0 ? WriteAll(file.get(), bytes.data(), bytes.size(), path)
+                                        : ErrnoError(cannot_write, errno);
   if (status.ok() && file.Close() != 0) status = ErrnoError(cannot_write, errno);
-  if (status.ok() && ::rename(temp_path.data(), path.c_str()) != 0) {
-    status = ErrnoError(cannot_write, errno);
-  }
-  if (!status.ok()) ::unlink(temp_path.data());
+  if (status.ok()) status = CommitTemporary(temporary, path);
+  if (!status.ok()) ::unlink(temporary.c_str());
   return status;
 }
 

@@ -12,6 +12,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_reinit/external_data.h"
+#include "onnx_reinit/file_util.h"
 #include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
@@ -24,25 +26,29 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path);
 // A model file mapped into memory for reading. Its ModelProto holds everything except the values of
 // the top-level initializers stored in raw_data or packed float_data/double_data: those stay in the
 // mapping, described by payloads(), so opening costs about as much as reading the graph's structure.
-// The mapping is read-only: views bound through payloads() must not be written.
+// In read mode, tensors in external data files are opened (and validated) too, and their payloads
+// point into those files (see external_data.h).
+// A read-only mapping's views (the default) must not be written.
 class MappedModel {
  public:
-  // Fails like LoadModel.
-  static absl::StatusOr<MappedModel> Open(const std::string& path);
+  // Fails like LoadModel. With MappedFile::Mode::kReadWrite the mapping is shared and writable:
+  // values written through payloads() go to the file (used to rewrite a copy in place).
+  static absl::StatusOr<MappedModel> Open(const std::string& path,
+                                          MappedFile::Mode mode = MappedFile::Mode::kRead);
 
-  MappedModel(MappedModel&& other) noexcept;
+  MappedModel(MappedModel&& other) noexcept = default;
   MappedModel& operator=(MappedModel&&) = delete;
-  ~MappedModel();
 
   onnx::ModelProto& model() { return *model_; }
   const DetachedPayloads& payloads() const { return payloads_; }
+  const MappedFile& file() const { return file_; }
 
  private:
   MappedModel() = default;
 
-  void* mapping_ = nullptr;
-  size_t size_ = 0;
+  MappedFile file_;
   std::unique_ptr<onnx::ModelProto> model_;  // on the heap: payloads_ holds pointers into it
+  std::unique_ptr<ExternalData> external_;
   DetachedPayloads payloads_;
 };
 

@@ -15,18 +15,6 @@
 namespace onnx_reinit {
 namespace {
 
-absl::Status RejectExternalData(const onnx::GraphProto& graph) {
-  for (const onnx::TensorProto& tensor : graph.initializer()) {
-    if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
-      return absl::UnimplementedError(absl::StrFormat(
-          "initializer '%s' keeps its values in an external data file, which this version of "
-          "onnx-reinit does not read yet",
-          tensor.name()));
-    }
-  }
-  return absl::OkStatus();
-}
-
 void AddSkipped(const TensorUse& use, absl::string_view reason, proto::ReinitReport& report) {
   proto::SkippedTensor& skipped = *report.add_skipped();
   skipped.set_name(use.name);
@@ -71,10 +59,37 @@ proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& val
 
 }  // namespace
 
+// Fills the jobs in batches of about `batch_bytes` (0: one batch), tensor by tensor, calling
+// `after_fill` for each tensor when its batch is done. Batching does not change any value.
+void FillInBatches(const std::vector<FillJob>& jobs, const ReinitOptions& options, int threads) {
+  size_t first = 0;
+  while (first < jobs.size()) {
+    size_t last = first;
+    int64_t bytes = 0;
+    while (last < jobs.size() &&
+           (options.fill_batch_bytes <= 0 || bytes < options.fill_batch_bytes || last == first)) {
+      // All regions of one tensor go in one batch.
+      bytes += (jobs[last].region_end() - jobs[last].begin) * ByteWidth(jobs[last].values.type());
+      ++last;
+      while (last < jobs.size() && jobs[last].values.SameTensor(jobs[last - 1].values)) {
+        bytes += (jobs[last].region_end() - jobs[last].begin) * ByteWidth(jobs[last].values.type());
+        ++last;
+      }
+    }
+    Fill(std::vector<FillJob>(jobs.begin() + first, jobs.begin() + last), options.seed, threads);
+    if (options.after_fill) {
+      for (size_t j = first; j < last; ++j) {
+        if (j + 1 == last || !jobs[j + 1].values.SameTensor(jobs[j].values)) options.after_fill(jobs[j].values);
+      }
+    }
+    first = last;
+  }
+}
+
 absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
-                                                 const ReinitOptions& options) {
+                                                 const ReinitOptions& options,
+                                                 const DetachedPayloads& payloads) {
   ONNX_REINIT_RETURN_IF_ERROR(Validate(options.policy.scheme));
-  ONNX_REINIT_RETURN_IF_ERROR(RejectExternalData(model.graph()));
 
   GraphAnalysis analysis = AnalyzeGraph(model, options.analysis);
   proto::ReinitReport report;
@@ -94,7 +109,13 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
       AddSkipped(use, "not selected (--only/--exclude)", report);
       continue;
     }
-    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, TensorValues::Bind(*use.tensor, use.name));
+    if (options.require_detached && !payloads.by_tensor.count(use.tensor)) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("'%s' cannot be rewritten in place (%s)", use.name,
+                          use.source == TensorSource::kConstantNode ? "a Constant node's value"
+                                                                    : "its values are varints"));
+    }
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
     if (values.size() == 0) {
       report.add_warnings(absl::StrFormat("'%s' has no elements; nothing to initialize", use.name));
       continue;
@@ -119,11 +140,11 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
 
   const int threads = options.threads > 0 ? options.threads : DefaultThreadCount();
   if (!options.with_statistics) {
-    Fill(jobs, options.seed, threads);
+    FillInBatches(jobs, options, threads);
     return report;
   }
   const std::vector<proto::Moments> before = ComputeMoments(rewritten, threads);
-  Fill(jobs, options.seed, threads);
+  FillInBatches(jobs, options, threads);
   const std::vector<proto::Moments> after = ComputeMoments(rewritten, threads);
   proto::Totals& totals = *report.mutable_totals();
   for (size_t t = 0; t < rewritten.size(); ++t) {

@@ -24,6 +24,7 @@
 #include "onnx_reinit/policy.h"
 #include "onnx_reinit/report.pb.h"
 #include "onnx_reinit/roles.h"
+#include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
 
@@ -43,14 +44,24 @@ struct ReinitOptions {
   bool with_statistics = false;
   // Plan only: report what would be written, and leave the model unchanged.
   bool dry_run = false;
+  // Fail with FailedPrecondition, before writing anything, when a tensor to rewrite has no entry
+  // in the detached payloads (for callers that write payloads in place in a file).
+  bool require_detached = false;
+  // Fill at most about this many bytes of tensors at a time (0: all at once), and call
+  // `after_fill` for each tensor once it is complete - e.g. to release its pages of a mapped file,
+  // which bounds the memory a rewrite of a huge file holds.
+  int64_t fill_batch_bytes = 0;
+  std::function<void(const TensorValues& tensor)> after_fill;
 };
 
 // Rewrites the model in place and reports what changed, in graph order. On error the model is
 // unchanged: InvalidArgument for bad options, a scheme that cannot apply to a tensor, or a malformed
 // tensor (payload size not matching its shape); Unimplemented for tensors in external data.
 // Thread-compatible.
+// Tensors with an entry in `payloads` are rewritten there (see MappedModel), the others in `model`.
 absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
-                                                 const ReinitOptions& options);
+                                                 const ReinitOptions& options,
+                                                 const DetachedPayloads& payloads = DetachedPayloads());
 
 }  // namespace onnx_reinit
 

@@ -174,15 +174,18 @@ namespace {
 
 // The tensor's float type and element count, or why its values cannot be bound.
 absl::StatusOr<std::pair<FloatType, int64_t>> CheckBindable(const onnx::TensorProto& tensor,
-                                                            absl::string_view name) {
+                                                            absl::string_view name,
+                                                            bool detached) {
   const std::optional<FloatType> type = FloatTypeOf(tensor.data_type());
   if (!type) {
     return absl::FailedPreconditionError(
         absl::StrFormat("tensor '%s' is not floating-point (data_type %d)", name, tensor.data_type()));
   }
-  if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
-    return absl::UnimplementedError(absl::StrFormat(
-        "tensor '%s' keeps its values in external data, which this version cannot rewrite", name));
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL && !detached) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "tensor '%s' keeps its values in an external data file, which was not opened (open the "
+        "model with MappedModel or ReinitializeFile)",
+        name));
   }
   auto count = ElementCount(tensor, name);
   if (!count.ok()) return count.status();
@@ -201,7 +204,7 @@ absl::Status SizeMismatch(absl::string_view name, Storage storage, int64_t have,
 absl::StatusOr<TensorValues> TensorValues::BindDetached(const onnx::TensorProto& tensor,
                                                         absl::string_view name,
                                                         const DetachedPayload& payload) {
-  auto checked = CheckBindable(tensor, name);
+  auto checked = CheckBindable(tensor, name, /*detached=*/true);
   if (!checked.ok()) return checked.status();
   const auto [type, count] = *checked;
   const int64_t width = ByteWidth(type);
@@ -215,7 +218,7 @@ absl::StatusOr<TensorValues> TensorValues::BindDetached(const onnx::TensorProto&
 
 absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
                                                 absl::string_view name) {
-  auto checked = CheckBindable(tensor, name);
+  auto checked = CheckBindable(tensor, name, /*detached=*/false);
   if (!checked.ok()) return checked.status();
   const auto [type, count] = *checked;
   if (tensor.has_raw_data()) {

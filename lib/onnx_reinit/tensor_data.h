@@ -65,8 +65,9 @@ struct DetachedPayloads {
 // not be modified through other means while the view is in use.
 class TensorValues {
  public:
-  // Binds to `tensor`'s values. Fails (naming `name`) for non-float types, external data, or a
-  // payload whose size does not match the shape.
+  // Binds to `tensor`'s values. Fails (naming `name`) for non-float types, external data (whose
+  // bytes are not in the TensorProto: see BindDetached), or a payload whose size does not match the
+  // shape.
   static absl::StatusOr<TensorValues> Bind(onnx::TensorProto& tensor, absl::string_view name);
   // Binds to `payload`, the detached values of `tensor` (whose dims and data_type describe them).
   static absl::StatusOr<TensorValues> BindDetached(const onnx::TensorProto& tensor,
@@ -76,6 +77,10 @@ class TensorValues {
   FloatType type() const { return type_; }
   Storage storage() const { return storage_; }
   int64_t size() const { return count_; }
+  // Whether both views are over the same values.
+  bool SameTensor(const TensorValues& other) const { return data_ == other.data_; }
+  // The first byte of the values (raw_data layout for raw, float and double storage).
+  const void* data() const { return data_; }
 
   // Stores values[k] at element begin + k, rounding to the tensor's type (nearest, ties to even).
   void Write(int64_t begin, const double* values, int64_t n) const;

@@ -1,0 +1,184 @@
+#include "onnx_reinit/external_data.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "onnx_reinit/status_macros.h"
+
+namespace onnx_reinit {
+namespace {
+
+struct ExternalRef {
+  std::string location;
+  int64_t offset = 0;
+  int64_t length = -1;  // -1: to the end of the file
+};
+
+std::string Folder(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+absl::Status Invalid(const onnx::TensorProto& tensor, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("tensor '%s': external data: %s", tensor.name(), why));
+}
+
+absl::StatusOr<ExternalRef> ReadRef(const onnx::TensorProto& tensor) {
+  ExternalRef ref;
+  for (const onnx::StringStringEntryProto& entry : tensor.external_data()) {
+    if (entry.key() == "location") {
+      ref.location = entry.value();
+    } else if (entry.key() == "offset" || entry.key() == "length") {
+      int64_t value;
+      if (!absl::SimpleAtoi(entry.value(), &value) || value < 0) {
+        return Invalid(tensor, absl::StrFormat("%s '%s' is not a non-negative integer", entry.key(), entry.value()));
+      }
+      (entry.key() == "offset" ? ref.offset : ref.length) = value;
+    }
+  }
+  if (ref.location.empty()) return Invalid(tensor, "no location");
+  if (absl::StartsWith(ref.location, "/")) {
+    return Invalid(tensor, absl::StrFormat("location '%s' is absolute; it must be relative to the model", ref.location));
+  }
+  for (absl::string_view part : absl::StrSplit(ref.location, '/')) {
+    if (part == "..") {
+      return Invalid(tensor, absl::StrFormat("location '%s' leaves the model's folder", ref.location));
+    }
+  }
+  return ref;
+}
+
+// The real path of `path`, or an error naming the tensor.
+absl::StatusOr<std::string> RealPath(const onnx::TensorProto& tensor, const std::string& path) {
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) {
+    const absl::Status status = ErrnoError(path, errno);
+    return absl::Status(status.code(), absl::StrFormat("tensor '%s': external data: %s", tensor.name(),
+                                                       status.message()));
+  }
+  return std::string(resolved);
+}
+
+}  // namespace
+
+bool HasExternalData(const onnx::ModelProto& model) {
+  for (const onnx::TensorProto& tensor : model.graph().initializer()) {
+    if (tensor.data_location() == onnx::TensorProto::EXTERNAL) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<ExternalData> ExternalData::Open(onnx::ModelProto& model, const std::string& model_path) {
+  ExternalData data;
+  const std::string folder = Folder(model_path);
+  std::string real_folder;
+  for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
+    if (tensor.data_location() != onnx::TensorProto::EXTERNAL) continue;
+    ONNX_REINIT_ASSIGN_OR_RETURN(const ExternalRef ref, ReadRef(tensor));
+    if (real_folder.empty()) {
+      ONNX_REINIT_ASSIGN_OR_RETURN(real_folder, RealPath(tensor, folder));
+    }
+    const std::string path = folder + "/" + ref.location;
+    ONNX_REINIT_ASSIGN_OR_RETURN(const std::string real, RealPath(tensor, path));
+    if (!absl::StartsWith(real, real_folder + "/")) {
+      return Invalid(tensor, absl::StrFormat("location '%s' resolves outside the model's folder", ref.location));
+    }
+    struct stat info;
+    if (::stat(real.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
+      return Invalid(tensor, absl::StrFormat("location '%s' is not a regular file", ref.location));
+    }
+    auto file = data.files_.find(real);
+    if (file == data.files_.end()) {
+      ONNX_REINIT_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::Open(real, MappedFile::Mode::kReadLazy));
+      file = data.files_.emplace(real, std::move(mapped)).first;
+    }
+    const int64_t size = static_cast<int64_t>(file->second.size());
+    const int64_t length = ref.length >= 0 ? ref.length : size - std::min(size, ref.offset);
+    if (ref.offset > size || length > size - ref.offset) {
+      return Invalid(tensor, absl::StrFormat("offset %d + length %d is past the end of '%s' (%d bytes)",
+                                             ref.offset, length, ref.location, size));
+    }
+    DetachedPayload payload;
+    payload.data = file->second.data() + ref.offset;
+    payload.size = length;
+    // Check the length against the shape now, with the tensor and location in the message.
+    auto values = TensorValues::BindDetached(tensor, tensor.name(), payload);
+    if (!values.ok() && FloatTypeOf(tensor.data_type())) {
+      return Invalid(tensor, absl::StrFormat("'%s' holds %d bytes at offset %d, which does not fit its shape",
+                                             ref.location, length, ref.offset));
+    }
+    data.payloads_.by_tensor.emplace(&tensor, payload);
+    data.sources_.emplace(&tensor, Source{real, ref.offset, length});
+  }
+  return data;
+}
+
+absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, const ExternalData& sources,
+                                                    const std::string& data_path,
+                                                    const std::string& location) {
+  NewDataFile out;
+  ONNX_REINIT_ASSIGN_OR_RETURN(out.temporary_path, CreateTemporaryBeside(data_path));
+  auto fail = [&](absl::Status status) {
+    ::unlink(out.temporary_path.c_str());
+    return status;
+  };
+  FileDescriptor file(::open(out.temporary_path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (file.get() < 0) return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), errno));
+
+  std::vector<std::pair<onnx::TensorProto*, int64_t>> placed;  // tensor, offset
+  int64_t end = 0;
+  for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
+    auto source = sources.sources().find(&tensor);
+    if (source == sources.sources().end()) continue;
+    const int64_t offset = (end + kExternalDataAlignment - 1) / kExternalDataAlignment * kExternalDataAlignment;
+    FileDescriptor in(::open(source->second.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (in.get() < 0) return fail(ErrnoError(source->second.path, errno));
+    loff_t from = source->second.offset, to = offset;
+    for (int64_t left = source->second.length; left > 0;) {
+      const ssize_t copied = ::copy_file_range(in.get(), &from, file.get(), &to, static_cast<size_t>(left), 0);
+      if (copied < 0 && errno == EINTR) continue;
+      if (copied <= 0) {
+        return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), copied < 0 ? errno : EIO));
+      }
+      left -= copied;
+    }
+    placed.emplace_back(&tensor, offset);
+    end = offset + source->second.length;
+  }
+  if (::ftruncate(file.get(), end) != 0 || file.Close() != 0) {
+    return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), errno));
+  }
+  auto mapped = MappedFile::Open(out.temporary_path, MappedFile::Mode::kReadWrite);
+  if (!mapped.ok()) return fail(mapped.status());
+  out.file = *std::move(mapped);
+
+  for (const auto& [tensor, offset] : placed) {
+    const int64_t length = sources.sources().at(tensor).length;
+    tensor->clear_external_data();
+    for (const auto& [key, value] : {std::pair<std::string, std::string>{"location", location},
+                                     {"offset", std::to_string(offset)},
+                                     {"length", std::to_string(length)}}) {
+      onnx::StringStringEntryProto* entry = tensor->add_external_data();
+      entry->set_key(key);
+      entry->set_value(value);
+    }
+    DetachedPayload payload;
+    payload.data = out.file.data() + offset;
+    payload.size = length;
+    out.payloads.by_tensor.emplace(tensor, payload);
+  }
+  return out;
+}
+
+}  // namespace onnx_reinit

@@ -1,0 +1,71 @@
+// Tensors whose values live in a separate data file: data_location = EXTERNAL, with external_data
+// entries `location` (a path relative to the model's folder), `offset` and `length` (onnx's
+// docs/ExternalData.md).
+//
+// Locations are checked as ONNX's current checker does (Debian's libonnx 1.12 only stat()s them):
+// relative, without "..", not absolute, naming a regular file inside the model's folder also after
+// symlinks are resolved; offset + length must lie within the file and length must match the
+// tensor's shape and type.
+#ifndef ONNX_REINIT_EXTERNAL_DATA_H_
+#define ONNX_REINIT_EXTERNAL_DATA_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "onnx/onnx_pb.h"
+#include "onnx_reinit/file_util.h"
+#include "onnx_reinit/tensor_data.h"
+
+namespace onnx_reinit {
+
+// Offsets of tensors in data files written by onnx-reinit are multiples of this, so that ONNX
+// Runtime can map them (4 KiB pages on Linux).
+inline constexpr int64_t kExternalDataAlignment = 4096;
+
+// Whether any top-level initializer of `model` keeps its values in an external file.
+bool HasExternalData(const onnx::ModelProto& model);
+
+// The external data files of a model, mapped read-only (read in on demand), and where each
+// external tensor's bytes are. Move-only.
+class ExternalData {
+ public:
+  // Validates and maps the data of every external initializer of `model`, whose file is
+  // `model_path`. Errors (InvalidArgument, NotFound) name the tensor and the location.
+  static absl::StatusOr<ExternalData> Open(onnx::ModelProto& model, const std::string& model_path);
+
+  const DetachedPayloads& payloads() const { return payloads_; }
+  // The file and offset each external tensor was read from (for kernel-side copies).
+  struct Source {
+    std::string path;
+    int64_t offset = 0;
+    int64_t length = 0;
+  };
+  const std::map<const onnx::TensorProto*, Source>& sources() const { return sources_; }
+
+ private:
+  std::map<std::string, MappedFile> files_;
+  DetachedPayloads payloads_;
+  std::map<const onnx::TensorProto*, Source> sources_;
+};
+
+// A data file written for an output model, mapped for writing, and where each tensor is in it.
+struct NewDataFile {
+  std::string temporary_path;  // commit with CommitTemporary once the model is written
+  MappedFile file;
+  DetachedPayloads payloads;
+};
+
+// Lays out the external initializers of `model` in a new data file, tensor after tensor at offsets
+// aligned to kExternalDataAlignment, copies their current bytes from `sources` into it (in the
+// kernel), and points their external_data entries at it: location `location` (the data file's
+// name, relative to the output model's folder), the new offset and length. A `checksum` entry is
+// dropped, since the values are about to change. The file is created as a temporary beside
+// `data_path`.
+absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, const ExternalData& sources,
+                                                    const std::string& data_path,
+                                                    const std::string& location);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_EXTERNAL_DATA_H_

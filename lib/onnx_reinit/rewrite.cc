@@ -1,0 +1,142 @@
+#include "onnx_reinit/rewrite.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "onnx_reinit/external_data.h"
+#include "onnx_reinit/file_util.h"
+#include "onnx_reinit/model_io.h"
+#include "onnx_reinit/status_macros.h"
+
+namespace onnx_reinit {
+namespace {
+
+std::string FileName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Releases a finished tensor's pages of `file`, when its bytes are in it.
+std::function<void(const TensorValues&)> ReleaseFrom(const MappedFile& file) {
+  return [&file](const TensorValues& tensor) {
+    const char* begin = static_cast<const char*>(tensor.data());
+    if (begin < file.data() || begin >= file.data() + file.size()) return;
+    file.Release(static_cast<size_t>(begin - file.data()),
+                 static_cast<size_t>(tensor.size() * ByteWidth(tensor.type())));
+  };
+}
+
+ReinitOptions InPlaceOptions(const RewriteOptions& options, const MappedFile& file) {
+  ReinitOptions reinit = options.reinit;
+  reinit.fill_batch_bytes = options.resident_bytes;
+  reinit.after_fill = ReleaseFrom(file);
+  return reinit;
+}
+
+// The output must pass the ONNX checker whenever the input does. Re-initialization changes only
+// values, so a failure means the input already failed: that is reported, not fatal.
+absl::Status CheckOutput(const onnx::ModelProto& output, const std::string& input,
+                         proto::ReinitReport& report) {
+  const absl::Status status = CheckModel(output);
+  if (status.ok()) return status;
+  if (absl::IsUnimplemented(status)) {
+    report.add_warnings(absl::StrCat("ONNX check skipped: ", status.message()));
+    return absl::OkStatus();
+  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(const onnx::ModelProto original, LoadModel(input));
+  if (CheckModel(original).ok()) {
+    return absl::InternalError(absl::StrFormat(
+        "the re-initialized model fails the ONNX checker although the input passes: %s",
+        status.message()));
+  }
+  report.add_warnings(absl::StrFormat("%s fails the ONNX checker (unchanged in the output): %s", input,
+                                      status.message()));
+  return absl::OkStatus();
+}
+
+// Parses the whole model, re-initializes it in memory, checks and serializes it.
+absl::StatusOr<proto::ReinitReport> RewriteInMemory(const std::string& input, const std::string& output,
+                                                   const RewriteOptions& options) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(input));
+  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, Reinitialize(model, options.reinit));
+  if (options.reinit.dry_run) return report;
+  ONNX_REINIT_RETURN_IF_ERROR(CheckOutput(model, input, report));
+  ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output));
+  return report;
+}
+
+// Copies the input and overwrites the weights' bytes in the copy. FailedPrecondition (with nothing
+// written) when some tensor to rewrite is not stored in place-rewritable form.
+absl::StatusOr<proto::ReinitReport> RewriteInPlace(const std::string& input, const std::string& output,
+                                                  const RewriteOptions& options) {
+  if (options.reinit.dry_run) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(input));
+    ReinitOptions reinit = options.reinit;
+    reinit.require_detached = true;
+    return Reinitialize(mapped.model(), reinit, mapped.payloads());
+  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(const std::string temporary, CreateTemporaryBeside(output));
+  auto result = [&]() -> absl::StatusOr<proto::ReinitReport> {
+    ONNX_REINIT_RETURN_IF_ERROR(CopyFile(input, temporary));
+    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel copy, MappedModel::Open(temporary, MappedFile::Mode::kReadWrite));
+    ReinitOptions reinit = InPlaceOptions(options, copy.file());
+    reinit.require_detached = true;
+    return Reinitialize(copy.model(), reinit, copy.payloads());  // the copy is unmapped on return
+  }();
+  if (result.ok()) {
+    const absl::Status committed = CommitTemporary(temporary, output);
+    if (committed.ok()) return result;
+    result = committed;
+  }
+  ::unlink(temporary.c_str());
+  return result;
+}
+
+// Re-initializes a model with external data into a new model file and a new data file.
+absl::StatusOr<proto::ReinitReport> RewriteExternal(const std::string& input, const std::string& output,
+                                                   const RewriteOptions& options) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(input));
+  ONNX_REINIT_ASSIGN_OR_RETURN(const ExternalData sources, ExternalData::Open(model, input));
+  if (options.reinit.dry_run) return Reinitialize(model, options.reinit, sources.payloads());
+
+  const std::string data_path = DataFileFor(output);
+  ONNX_REINIT_ASSIGN_OR_RETURN(NewDataFile data,
+                               WriteExternalDataLayout(model, sources, data_path, FileName(data_path)));
+  auto result = Reinitialize(model, InPlaceOptions(options, data.file), data.payloads);
+  data.file = MappedFile();  // unmap before the renames
+  absl::Status status = result.status();
+  if (status.ok()) status = CommitTemporary(data.temporary_path, data_path);
+  if (status.ok()) {
+    status = SaveModel(model, output);
+    if (!status.ok()) ::unlink(data_path.c_str());
+  } else {
+    ::unlink(data.temporary_path.c_str());
+  }
+  if (!status.ok()) return status;
+  return result;
+}
+
+}  // namespace
+
+std::string DataFileFor(const std::string& output) { return output + ".data"; }
+
+absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
+                                                     const RewriteOptions& options) {
+  {
+    // Opening the model decides the path: external data, or embedded.
+    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel probe, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
+    if (HasExternalData(probe.model())) return RewriteExternal(input, output, options);
+  }
+  auto in_place = RewriteInPlace(input, output, options);
+  if (!absl::IsFailedPrecondition(in_place.status())) return in_place;
+  auto report = RewriteInMemory(input, output, options);
+  if (report.ok() && !options.reinit.dry_run) {
+    report->add_warnings(absl::StrCat("rewrote the model in memory: ", in_place.status().message()));
+  }
+  return report;
+}
+
+}  // namespace onnx_reinit

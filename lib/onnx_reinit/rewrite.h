@@ -1,0 +1,46 @@
+// Re-initializes a model file into a new model file: the whole job of the CLI's main command.
+//
+// Three paths, chosen by the input:
+// - Embedded weights (the common case): the output starts as a kernel-side copy of the input, and
+//   the weights' bytes are overwritten in place in that copy, found by walking the protobuf wire
+//   format. No tensor is parsed into memory, the 2 GiB protobuf limit does not apply to the work,
+//   and memory stays far below the model's size. Re-initialization never changes a payload's
+//   length, so the copy's structure is the input's: it passes the ONNX checker exactly when the
+//   input does.
+// - External data: the model file is parsed (it is small), and the external tensors are laid out
+//   in a new data file named after the output model ("OUT.onnx.data", offsets aligned to 4096),
+//   copied in the kernel from the input's data files and re-initialized in place there.
+// - Anything else (weights in varint int32_data, in Constant nodes): the model is parsed whole,
+//   re-initialized in memory, checked with the ONNX checker and serialized.
+// Every path writes to temporary files beside the outputs and renames them into place at the end:
+// on error nothing is left behind and existing files are untouched.
+#ifndef ONNX_REINIT_REWRITE_H_
+#define ONNX_REINIT_REWRITE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "onnx_reinit/reinit.h"
+#include "onnx_reinit/report.pb.h"
+
+namespace onnx_reinit {
+
+struct RewriteOptions {
+  ReinitOptions reinit;
+  // The most tensor bytes to hold in memory at a time in the in-place paths; pages of finished
+  // tensors are released.
+  int64_t resident_bytes = int64_t{64} << 20;
+};
+
+// Reads `input`, re-initializes it and writes `output` (plus its data file for external data).
+// With options.reinit.dry_run, only plans and writes nothing. The report's warnings include the
+// path taken when it is not the in-place one.
+absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
+                                                     const RewriteOptions& options);
+
+// The name of the data file written beside `output`: its file name plus ".data".
+std::string DataFileFor(const std::string& output);
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_REWRITE_H_

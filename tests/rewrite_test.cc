@@ -1,0 +1,184 @@
+#include "onnx_reinit/rewrite.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "onnx_reinit/external_data.h"
+#include "onnx_reinit/model_io.h"
+#include "tests/testing/model_builder.h"
+
+namespace onnx_reinit {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class RewriteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "rewrite_test.XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  // Writes `fixture` with every float initializer moved to the data file `data_name` (at offsets
+  // `stride` apart), as onnx.save_model(..., save_as_external_data=True) would.
+  std::string WriteExternal(const std::string& fixture, const std::string& data_name, int64_t stride = 0) {
+    onnx::ModelProto model = testing::LoadTestdata(fixture);
+    std::string data;
+    for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
+      if (!tensor.has_raw_data() || !FloatTypeOf(tensor.data_type())) continue;
+      if (stride > 0) data.resize((data.size() + stride - 1) / stride * stride, '\0');
+      const size_t offset = data.size();
+      data += tensor.raw_data();
+      tensor.clear_raw_data();
+      tensor.set_data_location(onnx::TensorProto::EXTERNAL);
+      for (const auto& [key, value] :
+           {std::pair<std::string, std::string>{"location", data_name}, {"offset", std::to_string(offset)},
+            {"length", std::to_string(data.size() - offset)}}) {
+        auto* entry = tensor.add_external_data();
+        entry->set_key(key);
+        entry->set_value(value);
+      }
+    }
+    std::ofstream(Path(data_name), std::ios::binary) << data;
+    const std::string path = Path(fixture);
+    EXPECT_TRUE(SaveModel(model, path).ok());
+    return path;
+  }
+
+  RewriteOptions Options() const {
+    RewriteOptions options;
+    options.reinit.policy.scheme.kind = SchemeKind::kHeNormal;
+    options.reinit.seed = 5;
+    return options;
+  }
+
+  // The values of every float initializer of the model file at `path`, wherever they are stored.
+  static std::map<std::string, std::vector<double>> Values(const std::string& path) {
+    auto mapped = MappedModel::Open(path);
+    EXPECT_TRUE(mapped.ok()) << mapped.status();
+    std::map<std::string, std::vector<double>> values;
+    if (!mapped.ok()) return values;
+    for (onnx::TensorProto& tensor : *mapped->model().mutable_graph()->mutable_initializer()) {
+      if (!FloatTypeOf(tensor.data_type())) continue;
+      auto bound = BindValues(tensor, tensor.name(), mapped->payloads());
+      EXPECT_TRUE(bound.ok()) << bound.status();
+      std::vector<double> read(bound->size());
+      bound->Read(0, bound->size(), read.data());
+      values[tensor.name()] = read;
+    }
+    return values;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(RewriteTest, InPlaceRewriteEqualsTheInMemoryResultByteForByte) {
+  for (const char* fixture : {"torch_cnn.onnx", "torch_transformer.onnx", "lstm_onnx.onnx",
+                              "subgraph_if.onnx", "via_ops.onnx"}) {
+    SCOPED_TRACE(fixture);
+    const std::string output = Path("out.onnx");
+    auto report = ReinitializeFile(testing::TestdataPath(fixture), output, Options());
+    ASSERT_TRUE(report.ok()) << report.status();
+    onnx::ModelProto model = testing::LoadTestdata(fixture);
+    ASSERT_TRUE(Reinitialize(model, Options().reinit).ok());
+    EXPECT_EQ(Read(output), model.SerializeAsString());
+  }
+}
+
+TEST_F(RewriteTest, VarintPayloadsFallBackToTheInMemoryPathWithAWarning) {
+  const std::string output = Path("out.onnx");
+  auto report = ReinitializeFile(testing::TestdataPath("dtypes.onnx"), output, Options());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->warnings(), ::testing::Contains(HasSubstr("rewrote the model in memory")));
+  onnx::ModelProto model = testing::LoadTestdata("dtypes.onnx");
+  ASSERT_TRUE(Reinitialize(model, Options().reinit).ok());
+  EXPECT_EQ(Read(output), model.SerializeAsString());
+}
+
+TEST_F(RewriteTest, ExternalDataGetsANewAlignedDataFileWithTheSameValuesAsEmbedded) {
+  const std::string input = WriteExternal("torch_cnn.onnx", "weights.bin");
+  const std::string input_model = Read(input), input_data = Read(Path("weights.bin"));
+  const std::string output = Path("out.onnx");
+  auto report = ReinitializeFile(input, output, Options());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(fs::exists(Path("out.onnx.data")));
+  EXPECT_EQ(Read(input), input_model);
+  EXPECT_EQ(Read(Path("weights.bin")), input_data);
+
+  onnx::ModelProto embedded = testing::LoadTestdata("torch_cnn.onnx");
+  ASSERT_TRUE(Reinitialize(embedded, Options().reinit).ok());
+  ASSERT_TRUE(SaveModel(embedded, Path("embedded.onnx")).ok());
+  EXPECT_EQ(Values(output), Values(Path("embedded.onnx")));
+
+  auto written = LoadModel(output);
+  ASSERT_TRUE(written.ok());
+  for (const onnx::TensorProto& tensor : written->graph().initializer()) {
+    ASSERT_EQ(tensor.data_location(), onnx::TensorProto::EXTERNAL) << tensor.name();
+    for (const auto& entry : tensor.external_data()) {
+      if (entry.key() == "location") EXPECT_EQ(entry.value(), "out.onnx.data");
+      if (entry.key() == "offset") EXPECT_EQ(std::stoll(entry.value()) % kExternalDataAlignment, 0);
+    }
+  }
+}
+
+TEST_F(RewriteTest, ExternalLocationsAreValidatedBeforeAnythingIsWritten) {
+  struct Case {
+    std::string key, value, expected;
+  };
+  for (const Case& c : std::vector<Case>{{"location", "/etc/passwd", "is absolute"},
+                                         {"location", "../escape.bin", "leaves the model's folder"},
+                                         {"location", "missing.bin", "No such file"},
+                                         {"offset", "100000", "past the end"},
+                                         {"length", "7", "does not fit its shape"}}) {
+    SCOPED_TRACE(c.value);
+    const std::string input = WriteExternal("torch_cnn.onnx", "weights.bin");
+    auto model = LoadModel(input);
+    ASSERT_TRUE(model.ok());
+    for (auto& entry : *model->mutable_graph()->mutable_initializer(0)->mutable_external_data()) {
+      if (entry.key() == c.key) entry.set_value(c.value);
+    }
+    ASSERT_TRUE(SaveModel(*model, input).ok());
+    auto report = ReinitializeFile(input, Path("out.onnx"), Options());
+    ASSERT_FALSE(report.ok());
+    EXPECT_THAT(std::string(report.status().message()), HasSubstr(c.expected));
+    EXPECT_THAT(std::string(report.status().message()), HasSubstr(model->graph().initializer(0).name()));
+    EXPECT_FALSE(fs::exists(Path("out.onnx")));
+    EXPECT_FALSE(fs::exists(Path("out.onnx.data")));
+  }
+}
+
+TEST_F(RewriteTest, ASymlinkOutOfTheModelFolderIsRefused) {
+  const std::string input = WriteExternal("torch_cnn.onnx", "weights.bin");
+  fs::create_directory(Path("inner"));
+  fs::rename(input, Path("inner/model.onnx"));
+  fs::create_symlink(Path("weights.bin"), Path("inner/weights.bin"));
+  auto report = ReinitializeFile(Path("inner/model.onnx"), Path("inner/out.onnx"), Options());
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(std::string(report.status().message()), HasSubstr("outside the model's folder"));
+}
+
+TEST_F(RewriteTest, DryRunWritesNothing) {
+  RewriteOptions options = Options();
+  options.reinit.dry_run = true;
+  auto report = ReinitializeFile(testing::TestdataPath("torch_cnn.onnx"), Path("out.onnx"), options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->tensors_size(), 8);
+  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+}  // namespace
+}  // namespace onnx_reinit
