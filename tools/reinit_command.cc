@@ -1,5 +1,7 @@
 #include "tools/reinit_command.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -169,12 +171,42 @@ absl::StatusOr<ReinitOptions> OptionsFromFlags(const ReinitFlags& flags) {
   return options;
 }
 
+// A one-line progress bar on stderr, shown once a run has taken a second, and only on a terminal.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
+  ~ProgressBar() {
+    if (shown_) std::cerr << "\r\033[K" << std::flush;
+  }
+  void Update(int64_t done, int64_t total) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (!enabled_ || total <= 0 || elapsed < 1.0) return;
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(kWidth * done / total);
+    std::cerr << absl::StrFormat("\r[%s%s] %3d%% %s of %s", std::string(filled, '#'),
+                                 std::string(kWidth - filled, ' '), static_cast<int>(100 * done / total),
+                                 FormatBytes(done), FormatBytes(total))
+              << std::flush;
+    shown_ = true;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 absl::Status Run(const ReinitFlags& flags, const ReinitOptions& options, const std::string& output) {
   const auto start = std::chrono::steady_clock::now();
   ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(flags.input, output));
   RewriteOptions rewrite;
   rewrite.reinit = options;
-  auto report = ReinitializeFile(flags.input, output, rewrite);
+  absl::StatusOr<proto::ReinitReport> report;
+  {
+    ProgressBar bar(!flags.quiet && !options.dry_run);
+    rewrite.reinit.progress = [&bar](int64_t done, int64_t total) { bar.Update(done, total); };
+    report = ReinitializeFile(flags.input, output, rewrite);
+  }
   if (!report.ok()) return report.status();
   report->set_model(flags.input);
   if (!flags.report.empty()) ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report)));

@@ -62,6 +62,11 @@ proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& val
 // Fills the jobs in batches of about `batch_bytes` (0: one batch), tensor by tensor, calling
 // `after_fill` for each tensor when its batch is done. Batching does not change any value.
 void FillInBatches(const std::vector<FillJob>& jobs, const ReinitOptions& options, int threads) {
+  auto job_bytes = [](const FillJob& job) {
+    return (job.region_end() - job.begin) * ByteWidth(job.values.type());
+  };
+  int64_t total = 0, done = 0;
+  for (const FillJob& job : jobs) total += job_bytes(job);
   size_t first = 0;
   while (first < jobs.size()) {
     size_t last = first;
@@ -69,10 +74,10 @@ void FillInBatches(const std::vector<FillJob>& jobs, const ReinitOptions& option
     while (last < jobs.size() &&
            (options.fill_batch_bytes <= 0 || bytes < options.fill_batch_bytes || last == first)) {
       // All regions of one tensor go in one batch.
-      bytes += (jobs[last].region_end() - jobs[last].begin) * ByteWidth(jobs[last].values.type());
+      bytes += job_bytes(jobs[last]);
       ++last;
       while (last < jobs.size() && jobs[last].values.SameTensor(jobs[last - 1].values)) {
-        bytes += (jobs[last].region_end() - jobs[last].begin) * ByteWidth(jobs[last].values.type());
+        bytes += job_bytes(jobs[last]);
         ++last;
       }
     }
@@ -82,6 +87,8 @@ void FillInBatches(const std::vector<FillJob>& jobs, const ReinitOptions& option
         if (j + 1 == last || !jobs[j + 1].values.SameTensor(jobs[j].values)) options.after_fill(jobs[j].values);
       }
     }
+    done += bytes;
+    if (options.progress) options.progress(done, total);
     first = last;
   }
 }

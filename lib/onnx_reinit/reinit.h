@@ -52,6 +52,8 @@ struct ReinitOptions {
   // which bounds the memory a rewrite of a huge file holds.
   int64_t fill_batch_bytes = 0;
   std::function<void(const TensorValues& tensor)> after_fill;
+  // Called after each batch with the bytes filled so far and in all (e.g. for a progress bar).
+  std::function<void(int64_t done, int64_t total)> progress;
 };
 
 // Rewrites the model in place and reports what changed, in graph order. On error the model is

@@ -1,5 +1,6 @@
 #include "onnx_reinit/tensor_data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -245,11 +246,14 @@ absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
 void TensorValues::Write(int64_t begin, const double* values, int64_t n) const {
   switch (type_) {
     case FloatType::kFloat32: {
-      // raw_data may be unaligned, so every store goes through memcpy (a plain mov on x86).
+      // Converted in a local block (a vectorized loop), then copied: raw_data may be unaligned.
       char* out = static_cast<char*>(data_) + 4 * begin;
-      for (int64_t k = 0; k < n; ++k) {
-        const float value = static_cast<float>(values[k]);
-        std::memcpy(out + 4 * k, &value, 4);
+      constexpr int64_t kBlock = 256;
+      float block[kBlock];
+      for (int64_t done = 0; done < n; done += kBlock) {
+        const int64_t count = std::min(kBlock, n - done);
+        for (int64_t k = 0; k < count; ++k) block[k] = static_cast<float>(values[done + k]);
+        std::memcpy(out + 4 * done, block, static_cast<size_t>(count) * 4);
       }
       return;
     }
