@@ -42,6 +42,43 @@ def make_gemm_stack(path, layers, width, seed=0):
     os.replace(tmp, path)
 
 
+def make_external_gemm_stack(path, layers, width, seed=0):
+    """Like make_gemm_stack, with every weight in the data file path + '.data' (4096-aligned)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(seed)
+    data_name = os.path.basename(path) + ".data"
+    initializers, nodes, previous, offset = [], [], "x", 0
+    with open(path + ".data", "wb") as data:
+        for i in range(layers):
+            weight = (rng.standard_normal((width, width), dtype=np.float32) * 0.02).tobytes()
+            offset = (offset + 4095) // 4096 * 4096
+            data.seek(offset)
+            data.write(weight)
+            tensor = TensorProto()
+            tensor.name = f"layer{i}.weight"
+            tensor.data_type = TensorProto.FLOAT
+            tensor.dims.extend([width, width])
+            tensor.data_location = TensorProto.EXTERNAL
+            for key, value in (("location", data_name), ("offset", str(offset)), ("length", str(len(weight)))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            offset += len(weight)
+            initializers.append(tensor)
+            nodes.append(helper.make_node("Gemm", [previous, f"layer{i}.weight"], [f"h{i}"], transB=1))
+            previous = f"h{i}"
+    graph = helper.make_graph(
+        nodes, "gemm_stack_external",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+        [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [1, width])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+
+
 def run(command, shell=False):
     """Runs a command with its output discarded; returns (seconds, peak RSS in bytes).
 
@@ -80,13 +117,16 @@ def scenario(title, commands, rounds):
 
 
 def main():
-    if len(sys.argv) == 5 and sys.argv[1] == "--make-gemm-stack":
-        make_gemm_stack(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if len(sys.argv) == 5 and sys.argv[1] in ("--make-gemm-stack", "--make-external-gemm-stack"):
+        make = make_gemm_stack if sys.argv[1] == "--make-gemm-stack" else make_external_gemm_stack
+        make(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default="build/tools/onnx-reinit")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workdir", default="/tmp/onnx-reinit-bench")
+    parser.add_argument("--big-rounds", type=int, default=1,
+                        help="rounds for the > 2 GiB external-data model (0 skips it)")
     args = parser.parse_args()
     binary = os.path.abspath(args.binary)
     os.makedirs(args.workdir, exist_ok=True)
@@ -99,11 +139,36 @@ def main():
     size = os.path.getsize(model)
     print(f"model: {model} ({size / 2**20:.0f} MiB), {os.cpu_count()} cores")
 
+    output = os.path.join(args.workdir, "out.onnx")
+    numpy_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "numpy_reinit.py")
+    scenario("re-initialize (he) vs copying the file", [
+        ("cp MODEL OUT", ["cp", model, output], False),
+        ("onnx-reinit MODEL --scheme he -o OUT", [binary, model, "--scheme", "he", "-o", output, "-q"], False),
+        ("onnx-reinit ... --scheme he_uniform", [binary, model, "--scheme", "he_uniform", "-o", output, "-q"], False),
+        ("onnx-reinit ... --scheme he --threads 1", [binary, model, "--scheme", "he", "-o", output, "-q",
+                                                     "--threads", "1"], False),
+        ("onnx + numpy script (bench/numpy_reinit.py)", [sys.executable, numpy_script, model, output], False),
+    ], args.rounds)
+
     scenario("stats vs reading the file", [
         ("cat MODEL > /dev/null", ["cat", model], False),
         ("onnx-reinit stats MODEL", [binary, "stats", model], False),
         ("onnx-reinit stats MODEL --threads 1", [binary, "stats", model, "--threads", "1"], False),
     ], args.rounds)
+
+    if args.big_rounds > 0:
+        big = os.path.join(args.workdir, "gemm_external_2560mb.onnx")  # 40 x 64 MiB in big.data
+        if not os.path.exists(big + ".data"):
+            print(f"generating {big} and its data file", file=sys.stderr)
+            subprocess.run([sys.executable, __file__, "--make-external-gemm-stack", big, "40", "4096"],
+                           check=True)
+        size = os.path.getsize(big + ".data")
+        print(f"\nexternal-data model: {big} ({size / 2**30:.2f} GiB of weights in {os.path.basename(big)}.data)")
+        big_out = os.path.join(args.workdir, "big_out.onnx")
+        scenario("> 2 GiB model with external data", [
+            ("cp MODEL.data OUT.data", ["cp", big + ".data", big_out + ".data"], False),
+            ("onnx-reinit MODEL --scheme he -o OUT", [binary, big, "--scheme", "he", "-o", big_out, "-q"], False),
+        ], args.big_rounds)
 
 
 if __name__ == "__main__":

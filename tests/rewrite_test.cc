@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "onnx_reinit/external_data.h"
 #include "onnx_reinit/model_io.h"
+#include "onnx_reinit/policy.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {
@@ -169,6 +170,61 @@ TEST_F(RewriteTest, ASymlinkOutOfTheModelFolderIsRefused) {
   auto report = ReinitializeFile(Path("inner/model.onnx"), Path("inner/out.onnx"), Options());
   ASSERT_FALSE(report.ok());
   EXPECT_THAT(std::string(report.status().message()), HasSubstr("outside the model's folder"));
+}
+
+TEST_F(RewriteTest, ExternalDataOptionMovesLargeTensorsOutAndEmbedBringsThemBack) {
+  RewriteOptions options = Options();
+  options.layout = RewriteOptions::Layout::kExternal;
+  options.size_threshold = 256;  // the four weights (>= 256 bytes) move; the biases (<= 64) stay
+  auto report = ReinitializeFile(testing::TestdataPath("torch_cnn.onnx"), Path("ext.onnx"), options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  auto external = LoadModel(Path("ext.onnx"));
+  ASSERT_TRUE(external.ok());
+  for (const onnx::TensorProto& tensor : external->graph().initializer()) {
+    const bool large = tensor.data_location() == onnx::TensorProto::EXTERNAL;
+    EXPECT_EQ(large, tensor.dims_size() > 1) << tensor.name();
+  }
+  onnx::ModelProto embedded = testing::LoadTestdata("torch_cnn.onnx");
+  ASSERT_TRUE(Reinitialize(embedded, options.reinit).ok());
+  ASSERT_TRUE(SaveModel(embedded, Path("embedded.onnx")).ok());
+  EXPECT_EQ(Values(Path("ext.onnx")), Values(Path("embedded.onnx")));
+
+  options.layout = RewriteOptions::Layout::kEmbed;
+  options.reinit.policy.rules = {*ParseRule("name:.*=keep")};  // a pure layout change
+  ASSERT_TRUE(ReinitializeFile(Path("ext.onnx"), Path("back.onnx"), options).ok());
+  EXPECT_FALSE(HasExternalData(*LoadModel(Path("back.onnx"))));
+  EXPECT_EQ(Read(Path("back.onnx")), Read(Path("embedded.onnx")));
+}
+
+TEST_F(RewriteTest, WeightStrippedModelsNeedMaterialize) {
+  onnx::ModelProto stripped = testing::LoadTestdata("torch_cnn.onnx");
+  for (onnx::TensorProto& tensor : *stripped.mutable_graph()->mutable_initializer()) tensor.clear_raw_data();
+  ASSERT_TRUE(SaveModel(stripped, Path("stripped.onnx")).ok());
+  auto refused = ReinitializeFile(Path("stripped.onnx"), Path("out.onnx"), Options());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("holds 0 values"));
+  EXPECT_FALSE(fs::exists(Path("out.onnx")));
+
+  RewriteOptions options = Options();
+  options.materialize = true;
+  auto report = ReinitializeFile(Path("stripped.onnx"), Path("out.onnx"), options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->warnings(), ::testing::Contains(HasSubstr("materialized 8 tensors")));
+  onnx::ModelProto expected = testing::LoadTestdata("torch_cnn.onnx");
+  ASSERT_TRUE(Reinitialize(expected, options.reinit).ok());
+  ASSERT_TRUE(SaveModel(expected, Path("expected.onnx")).ok());
+  EXPECT_EQ(Values(Path("out.onnx")), Values(Path("expected.onnx")));
+}
+
+TEST_F(RewriteTest, AMissingDataFileIsMaterializedOnRequest) {
+  const std::string input = WriteExternal("torch_cnn.onnx", "weights.bin");
+  fs::remove(Path("weights.bin"));
+  EXPECT_FALSE(ReinitializeFile(input, Path("out.onnx"), Options()).ok());
+  RewriteOptions options = Options();
+  options.materialize = true;
+  auto report = ReinitializeFile(input, Path("out.onnx"), options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->tensors_size(), 8);
 }
 
 TEST_F(RewriteTest, DryRunWritesNothing) {

@@ -201,6 +201,14 @@ absl::Status Run(const ReinitFlags& flags, const ReinitOptions& options, const s
   ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(flags.input, output));
   RewriteOptions rewrite;
   rewrite.reinit = options;
+  if (flags.external_data && flags.embed) {
+    return absl::InvalidArgumentError("give --external-data or --embed, not both");
+  }
+  rewrite.layout = flags.external_data ? RewriteOptions::Layout::kExternal
+                   : flags.embed       ? RewriteOptions::Layout::kEmbed
+                                       : RewriteOptions::Layout::kKeep;
+  rewrite.size_threshold = flags.size_threshold;
+  rewrite.materialize = flags.materialize;
   absl::StatusOr<proto::ReinitReport> report;
   {
     ProgressBar bar(!flags.quiet && !options.dry_run);
@@ -277,6 +285,16 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
   app.add_option("--convtranspose-fan", flags.convtranspose_fan,
                  "ConvTranspose fans: torch (fan_in from size(1), PyTorch's) or input_channels "
                  "(default torch)");
+  app.add_flag("--external-data", flags.external_data,
+               "Write tensors of at least --size-threshold bytes to OUT.onnx.data (4096-aligned)");
+  app.add_option("--size-threshold", flags.size_threshold,
+                 "Smallest tensor, in bytes, that --external-data moves out of the model")
+      ->default_val(1024)
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--embed", flags.embed,
+               "Bring external tensors into the model (it must fit protobuf's 2 GiB limit)");
+  app.add_flag("--materialize", flags.materialize,
+               "Fill weight-stripped tensors (no values, or a missing data file) with fresh values");
   app.add_flag("--dry-run", flags.dry_run,
                "Print the plan - every tensor, role, fans, rule, distribution - and write nothing");
   flags.seed_flag = app.add_option("--seed", flags.seed,

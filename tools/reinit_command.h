@@ -21,6 +21,8 @@ struct ReinitFlags {
   std::string recipe;  // textproto path
   std::string bias, embedding, rnn_recurrence, convtranspose_fan;
   double lstm_forget_bias = 1;
+  bool external_data = false, embed = false, materialize = false;
+  int64_t size_threshold = 1024;
   bool dry_run = false;
   std::string report;  // JSON report path; empty for none
   bool quiet = false;

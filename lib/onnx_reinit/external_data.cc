@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -126,7 +127,8 @@ absl::StatusOr<ExternalData> ExternalData::Open(onnx::ModelProto& model, const s
 
 absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, const ExternalData& sources,
                                                     const std::string& data_path,
-                                                    const std::string& location) {
+                                                    const std::string& location,
+                                                    int64_t move_threshold) {
   NewDataFile out;
   ONNX_REINIT_ASSIGN_OR_RETURN(out.temporary_path, CreateTemporaryBeside(data_path));
   auto fail = [&](absl::Status status) {
@@ -136,12 +138,30 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, con
   FileDescriptor file(::open(out.temporary_path.c_str(), O_WRONLY | O_CLOEXEC));
   if (file.get() < 0) return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), errno));
 
-  std::vector<std::pair<onnx::TensorProto*, int64_t>> placed;  // tensor, offset
+  std::vector<std::tuple<onnx::TensorProto*, int64_t, int64_t>> placed;  // tensor, offset, length
   int64_t end = 0;
   for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
-    auto source = sources.sources().find(&tensor);
-    if (source == sources.sources().end()) continue;
     const int64_t offset = (end + kExternalDataAlignment - 1) / kExternalDataAlignment * kExternalDataAlignment;
+    auto source = sources.sources().find(&tensor);
+    if (source == sources.sources().end()) {
+      const int64_t length = static_cast<int64_t>(tensor.raw_data().size());
+      if (move_threshold < 0 || tensor.data_location() == onnx::TensorProto::EXTERNAL ||
+          !tensor.has_raw_data() || length == 0 || length < move_threshold) {
+        continue;
+      }
+      for (int64_t written = 0; written < length;) {
+        const ssize_t n = ::pwrite(file.get(), tensor.raw_data().data() + written,
+                                   static_cast<size_t>(length - written), offset + written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), n < 0 ? errno : EIO));
+        written += n;
+      }
+      tensor.clear_raw_data();
+      tensor.set_data_location(onnx::TensorProto::EXTERNAL);
+      placed.emplace_back(&tensor, offset, length);
+      end = offset + length;
+      continue;
+    }
     FileDescriptor in(::open(source->second.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (in.get() < 0) return fail(ErrnoError(source->second.path, errno));
     loff_t from = source->second.offset, to = offset;
@@ -153,7 +173,7 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, con
       }
       left -= copied;
     }
-    placed.emplace_back(&tensor, offset);
+    placed.emplace_back(&tensor, offset, source->second.length);
     end = offset + source->second.length;
   }
   if (::ftruncate(file.get(), end) != 0 || file.Close() != 0) {
@@ -163,8 +183,7 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, con
   if (!mapped.ok()) return fail(mapped.status());
   out.file = *std::move(mapped);
 
-  for (const auto& [tensor, offset] : placed) {
-    const int64_t length = sources.sources().at(tensor).length;
+  for (const auto& [tensor, offset, length] : placed) {
     tensor->clear_external_data();
     for (const auto& [key, value] : {std::pair<std::string, std::string>{"location", location},
                                      {"offset", std::to_string(offset)},
@@ -179,6 +198,48 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, con
     out.payloads.by_tensor.emplace(tensor, payload);
   }
   return out;
+}
+
+void EmbedExternalData(onnx::ModelProto& model, const ExternalData& sources) {
+  for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
+    auto payload = sources.payloads().by_tensor.find(&tensor);
+    if (payload == sources.payloads().by_tensor.end()) continue;
+    tensor.set_raw_data(payload->second.data, static_cast<size_t>(payload->second.size));
+    tensor.clear_external_data();
+    tensor.clear_data_location();
+  }
+}
+
+absl::StatusOr<std::vector<std::string>> MaterializeMissingValues(onnx::ModelProto& model,
+                                                                  const std::string& model_path) {
+  std::vector<std::string> materialized;
+  const std::string folder = Folder(model_path);
+  for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
+    auto count = ElementCount(tensor, tensor.name());
+    if (!count.ok()) return count.status();
+    bool missing;
+    if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+      auto ref = ReadRef(tensor);
+      struct stat info;
+      missing = ref.ok() && ::stat((folder + "/" + ref->location).c_str(), &info) != 0 && errno == ENOENT;
+    } else {
+      missing = *count > 0 && tensor.raw_data().empty() && tensor.float_data_size() == 0 &&
+                tensor.double_data_size() == 0 && tensor.int32_data_size() == 0 &&
+                tensor.int64_data_size() == 0 && tensor.uint64_data_size() == 0 &&
+                tensor.string_data_size() == 0;
+    }
+    if (!missing) continue;
+    const std::optional<FloatType> type = FloatTypeOf(tensor.data_type());
+    if (!type) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "tensor '%s' has no values and is not floating-point, so it cannot be materialized", tensor.name()));
+    }
+    tensor.clear_external_data();
+    tensor.clear_data_location();
+    tensor.set_raw_data(std::string(static_cast<size_t>(*count * ByteWidth(*type)), '\0'));
+    materialized.push_back(tensor.name());
+  }
+  return materialized;
 }
 
 }  // namespace onnx_reinit

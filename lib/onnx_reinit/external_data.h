@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "onnx/onnx_pb.h"
@@ -62,9 +63,22 @@ struct NewDataFile {
 // name, relative to the output model's folder), the new offset and length. A `checksum` entry is
 // dropped, since the values are about to change. The file is created as a temporary beside
 // `data_path`.
+// With `move_threshold` >= 0, embedded tensors whose raw_data holds at least that many bytes are
+// moved into the data file too (tensors in typed fields stay embedded).
 absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, const ExternalData& sources,
                                                     const std::string& data_path,
-                                                    const std::string& location);
+                                                    const std::string& location,
+                                                    int64_t move_threshold = -1);
+
+// Brings the bytes of every external tensor into its raw_data, making the model self-contained.
+void EmbedExternalData(onnx::ModelProto& model, const ExternalData& sources);
+
+// Weight-stripped models: gives every floating-point initializer whose values are missing - no
+// value field at all for a non-empty shape, or an external data file that does not exist - zeroed
+// raw_data of its shape, to be re-initialized. Returns their names. InvalidArgument for a missing
+// non-float tensor (nothing sensible can replace an integer shape or index).
+absl::StatusOr<std::vector<std::string>> MaterializeMissingValues(onnx::ModelProto& model,
+                                                                  const std::string& model_path);
 
 }  // namespace onnx_reinit
 

@@ -239,6 +239,17 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view byte
   return status;
 }
 
+absl::Status CheckModelFile(const std::string& path) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(const onnx::ModelProto model, LoadModel(path));
+  if (model.ir_version() > onnx::Version::IR_VERSION) return CheckModel(model);
+  try {
+    onnx::checker::check_model(path);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(FirstLine(e.what()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckModel(const onnx::ModelProto& model) {
   if (model.ir_version() > onnx::Version::IR_VERSION) {
     return absl::UnimplementedError(absl::StrFormat(

@@ -64,6 +64,8 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view byte
 // linked checker understands (libonnx 1.12: IR 8), InvalidArgument with the checker's message when
 // the model fails the check.
 absl::Status CheckModel(const onnx::ModelProto& model);
+// The same for a model file; external data files are looked up beside it.
+absl::Status CheckModelFile(const std::string& path);
 
 }  // namespace onnx_reinit
 

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <climits>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,17 +39,15 @@ ReinitOptions InPlaceOptions(const RewriteOptions& options, const MappedFile& fi
 }
 
 // The output must pass the ONNX checker whenever the input does. Re-initialization changes only
-// values, so a failure means the input already failed: that is reported, not fatal.
-absl::Status CheckOutput(const onnx::ModelProto& output, const std::string& input,
-                         proto::ReinitReport& report) {
-  const absl::Status status = CheckModel(output);
+// values, so a failure means the input already failed: that is reported, not fatal. `status` is
+// the output's check.
+absl::Status JudgeCheck(const absl::Status& status, const std::string& input, proto::ReinitReport& report) {
   if (status.ok()) return status;
   if (absl::IsUnimplemented(status)) {
     report.add_warnings(absl::StrCat("ONNX check skipped: ", status.message()));
     return absl::OkStatus();
   }
-  ONNX_REINIT_ASSIGN_OR_RETURN(const onnx::ModelProto original, LoadModel(input));
-  if (CheckModel(original).ok()) {
+  if (CheckModelFile(input).ok()) {
     return absl::InternalError(absl::StrFormat(
         "the re-initialized model fails the ONNX checker although the input passes: %s",
         status.message()));
@@ -55,17 +55,6 @@ absl::Status CheckOutput(const onnx::ModelProto& output, const std::string& inpu
   report.add_warnings(absl::StrFormat("%s fails the ONNX checker (unchanged in the output): %s", input,
                                       status.message()));
   return absl::OkStatus();
-}
-
-// Parses the whole model, re-initializes it in memory, checks and serializes it.
-absl::StatusOr<proto::ReinitReport> RewriteInMemory(const std::string& input, const std::string& output,
-                                                   const RewriteOptions& options) {
-  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(input));
-  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, Reinitialize(model, options.reinit));
-  if (options.reinit.dry_run) return report;
-  ONNX_REINIT_RETURN_IF_ERROR(CheckOutput(model, input, report));
-  ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output));
-  return report;
 }
 
 // Copies the input and overwrites the weights' bytes in the copy. FailedPrecondition (with nothing
@@ -95,28 +84,69 @@ absl::StatusOr<proto::ReinitReport> RewriteInPlace(const std::string& input, con
   return result;
 }
 
-// Re-initializes a model with external data into a new model file and a new data file.
-absl::StatusOr<proto::ReinitReport> RewriteExternal(const std::string& input, const std::string& output,
-                                                   const RewriteOptions& options) {
+// Parses the model file (not its external data), lays out the output's tensors, re-initializes
+// them (external ones in place in the new data file), checks and writes the model.
+absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, const std::string& output,
+                                                 const RewriteOptions& options) {
   ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(input));
+  std::vector<std::string> materialized;
+  if (options.materialize) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(materialized, MaterializeMissingValues(model, input));
+  }
   ONNX_REINIT_ASSIGN_OR_RETURN(const ExternalData sources, ExternalData::Open(model, input));
-  if (options.reinit.dry_run) return Reinitialize(model, options.reinit, sources.payloads());
+  // Read-only views of the input's external tensors: for planning only, never for writing.
+  const DetachedPayloads no_payloads;
+  const DetachedPayloads* input_payloads = &sources.payloads();
+  if (options.layout == RewriteOptions::Layout::kEmbed) {
+    EmbedExternalData(model, sources);
+    input_payloads = &no_payloads;
+  }
+  const bool external = options.layout == RewriteOptions::Layout::kExternal || HasExternalData(model);
+  auto note_materialized = [&](proto::ReinitReport& report) {
+    if (!materialized.empty()) {
+      report.add_warnings(absl::StrFormat("materialized %d tensors that had no values",
+                                          static_cast<int>(materialized.size())));
+    }
+  };
+  if (options.reinit.dry_run || !external) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
+                                 Reinitialize(model, options.reinit, *input_payloads));
+    note_materialized(report);
+    if (options.reinit.dry_run) return report;
+    ONNX_REINIT_RETURN_IF_ERROR(JudgeCheck(CheckModel(model), input, report));
+    ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output));
+    return report;
+  }
 
   const std::string data_path = DataFileFor(output);
-  ONNX_REINIT_ASSIGN_OR_RETURN(NewDataFile data,
-                               WriteExternalDataLayout(model, sources, data_path, FileName(data_path)));
-  auto result = Reinitialize(model, InPlaceOptions(options, data.file), data.payloads);
+  const int64_t move_threshold =
+      options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      NewDataFile data, WriteExternalDataLayout(model, sources, data_path, FileName(data_path), move_threshold));
+  auto report = Reinitialize(model, InPlaceOptions(options, data.file), data.payloads);
   data.file = MappedFile();  // unmap before the renames
-  absl::Status status = result.status();
+  absl::Status status = report.status();
+  if (status.ok()) note_materialized(*report);
+  if (status.ok() && model.ByteSizeLong() > static_cast<size_t>(INT_MAX)) {
+    status = absl::FailedPreconditionError(absl::StrFormat(
+        "%s: the model would be over protobuf's 2 GiB limit even with its large tensors external; "
+        "lower --size-threshold",
+        output));
+  }
   if (status.ok()) status = CommitTemporary(data.temporary_path, data_path);
   if (status.ok()) {
     status = SaveModel(model, output);
-    if (!status.ok()) ::unlink(data_path.c_str());
+    // The checker needs the data file beside the model, so this check comes after writing.
+    if (status.ok()) status = JudgeCheck(CheckModelFile(output), input, *report);
+    if (!status.ok()) {
+      ::unlink(data_path.c_str());
+      ::unlink(output.c_str());
+    }
   } else {
     ::unlink(data.temporary_path.c_str());
   }
   if (!status.ok()) return status;
-  return result;
+  return report;
 }
 
 }  // namespace
@@ -125,14 +155,17 @@ std::string DataFileFor(const std::string& output) { return output + ".data"; }
 
 absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
                                                      const RewriteOptions& options) {
+  if (options.layout != RewriteOptions::Layout::kKeep || options.materialize) {
+    return RewriteParsed(input, output, options);
+  }
   {
     // Opening the model decides the path: external data, or embedded.
     ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel probe, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
-    if (HasExternalData(probe.model())) return RewriteExternal(input, output, options);
+    if (HasExternalData(probe.model())) return RewriteParsed(input, output, options);
   }
   auto in_place = RewriteInPlace(input, output, options);
   if (!absl::IsFailedPrecondition(in_place.status())) return in_place;
-  auto report = RewriteInMemory(input, output, options);
+  auto report = RewriteParsed(input, output, options);
   if (report.ok() && !options.reinit.dry_run) {
     report->add_warnings(absl::StrCat("rewrote the model in memory: ", in_place.status().message()));
   }

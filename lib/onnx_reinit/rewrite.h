@@ -7,11 +7,13 @@
 //   and memory stays far below the model's size. Re-initialization never changes a payload's
 //   length, so the copy's structure is the input's: it passes the ONNX checker exactly when the
 //   input does.
-// - External data: the model file is parsed (it is small), and the external tensors are laid out
-//   in a new data file named after the output model ("OUT.onnx.data", offsets aligned to 4096),
-//   copied in the kernel from the input's data files and re-initialized in place there.
-// - Anything else (weights in varint int32_data, in Constant nodes): the model is parsed whole,
-//   re-initialized in memory, checked with the ONNX checker and serialized.
+// - Everything else - external data, a layout change (--external-data, --embed), materializing a
+//   weight-stripped model, weights in varint int32_data or in Constant nodes: the model file is
+//   parsed (external tensors stay out of memory), external tensors are laid out in a new data file
+//   named after the output model ("OUT.onnx.data", offsets aligned to 4096) by kernel-side copies
+//   and re-initialized in place there, embedded ones in memory; the result is checked with the ONNX
+//   checker and serialized. A model that would exceed protobuf's 2 GiB limit is refused before
+//   anything is written, with the fix (--external-data) in the message.
 // Every path writes to temporary files beside the outputs and renames them into place at the end:
 // on error nothing is left behind and existing files are untouched.
 #ifndef ONNX_REINIT_REWRITE_H_
@@ -27,6 +29,16 @@ namespace onnx_reinit {
 
 struct RewriteOptions {
   ReinitOptions reinit;
+  // Where the output keeps its tensors.
+  enum class Layout {
+    kKeep,      // as the input: external tensors stay external (in a new data file), embedded stay
+    kExternal,  // also move embedded raw_data tensors of at least `size_threshold` bytes out
+    kEmbed,     // bring external tensors into the model (which must then fit in 2 GiB)
+  };
+  Layout layout = Layout::kKeep;
+  int64_t size_threshold = 1024;
+  // Give weight-stripped tensors (no values, or a missing data file) values to re-initialize.
+  bool materialize = false;
   // The most tensor bytes to hold in memory at a time in the in-place paths; pages of finished
   // tensors are released.
   int64_t resident_bytes = int64_t{64} << 20;
