@@ -158,7 +158,7 @@ def main():
 
     if args.big_rounds > 0:
         big = os.path.join(args.workdir, "gemm_external_2560mb.onnx")  # 40 x 64 MiB in big.data
-        if not os.path.exists(big + ".data"):
+        if not os.path.exists(big):  # written last, after its data file
             print(f"generating {big} and its data file", file=sys.stderr)
             subprocess.run([sys.executable, __file__, "--make-external-gemm-stack", big, "40", "4096"],
                            check=True)
