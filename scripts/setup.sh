@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 with_tests=0
 [[ "${1:-}" == "--tests" ]] && with_tests=1
 
-packages=(cmake g++ make pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libcli11-dev libeigen3-dev)
+packages=(cmake g++ make pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libcli11-dev libeigen3-dev libhwy-dev)
 if ((with_tests)); then
   packages+=(libgtest-dev libgmock-dev python3-onnx)
   command -v npm >/dev/null || packages+=(nodejs npm)

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -392,6 +394,120 @@ TEST(Fill, TruncatedNormalWithZeroStdIsTheMean) {
   FilledTensor filled;
   FillOne(filled, onnx::TensorProto::FLOAT, 100, TruncatedNormal(0.3, 0, 0.3, 0.3));
   for (int64_t k = 0; k < 100; ++k) ASSERT_EQ(filled.jobs[0].values.Read(k), RoundTo(FloatType::kFloat32, 0.3));
+}
+
+// Every kind and every float type: the distributions whose values SampleRange computes.
+std::vector<proto::Distribution> EveryKind() {
+  proto::Distribution constant;
+  constant.set_kind(proto::Distribution::CONSTANT);
+  constant.set_value(0.25);
+  proto::Distribution orthogonal;
+  orthogonal.set_kind(proto::Distribution::ORTHOGONAL);
+  orthogonal.set_gain(1.5);
+  proto::Distribution identity;
+  identity.set_kind(proto::Distribution::IDENTITY);
+  identity.set_gain(2.0);
+  return {Normal(0, 1), Normal(0.5, 0.02), Uniform(-1, 1), Uniform(-0.1, 0.3),
+          TruncatedNormal(0, 1, -2, 2), constant, orthogonal, identity};
+}
+
+constexpr int32_t kEveryType[] = {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
+                                  onnx::TensorProto::FLOAT16, onnx::TensorProto::BFLOAT16};
+
+// SampleRange over [begin, end) cut at `cuts` equals one whole call, bit for bit.
+void ExpectSplitsMatch(const FillJob& job, int64_t begin, int64_t end, std::vector<int64_t> cuts) {
+  std::vector<double> whole(end - begin), pieces(end - begin, -7);
+  SampleRange(job, kSeed, begin, end, whole.data());
+  cuts.push_back(end);
+  int64_t from = begin;
+  for (int64_t cut : cuts) {
+    SampleRange(job, kSeed, from, cut, pieces.data() + (from - begin));
+    from = cut;
+  }
+  for (int64_t k = 0; k < end - begin; ++k) {
+    ASSERT_EQ(std::memcmp(&whole[k], &pieces[k], sizeof(double)), 0)
+        << "element " << begin + k << " of kind " << job.distribution.kind() << " type "
+        << FloatTypeName(job.values.type()) << ": " << whole[k] << " vs " << pieces[k];
+  }
+}
+
+TEST(SampleRange, AnySplitOfEveryKindAndTypeGivesTheSameValues) {
+  // 48 x 64 = 3072 elements, so that ORTHOGONAL and IDENTITY have a 2-D shape. Cuts fall inside a
+  // Philox block (4 values; 2 for float64), inside a 16-block SIMD vector (64 values), across the
+  // 1024-value runs of the kernels, and ranges start at an odd element.
+  const std::vector<int64_t> cuts = {1, 2, 3, 5, 6, 13, 63, 64, 65, 127, 130, 1000, 1023, 1025, 2047, 3001};
+  for (int32_t type : kEveryType) {
+    onnx::TensorProto tensor;
+    testing::SetTensor(tensor, {48, 64}, type);
+    auto values = TensorValues::Bind(tensor, "w");
+    ASSERT_TRUE(values.ok());
+    for (const proto::Distribution& d : EveryKind()) {
+      FillJob job{*values, d, StreamIdForName("w")};
+      job.shape = {48, 64};
+      ExpectSplitsMatch(job, 0, 3072, cuts);
+      ExpectSplitsMatch(job, 7, 3071, {9, 10, 66, 71, 1031, 1100});
+      // One element at a time, across a few vectors.
+      std::vector<int64_t> singles;
+      for (int64_t i = 301; i < 450; ++i) singles.push_back(i);
+      ExpectSplitsMatch(job, 300, 450, singles);
+    }
+  }
+}
+
+TEST(Fill, EveryKindAndTypeGivesTheSameBytesOnAnyThreadCount) {
+  // 3 x 100003 elements: several 64 Ki-element tasks, with boundaries inside blocks and vectors.
+  for (int32_t type : kEveryType) {
+    for (proto::Distribution d : EveryKind()) {
+      if (d.kind() == proto::Distribution::ORTHOGONAL) d = Normal(0, 1);  // tested below
+      if (d.kind() == proto::Distribution::IDENTITY) continue;           // needs a 2-D shape
+      FilledTensor one, two, seven;
+      FillOne(one, type, 300009, d, 1);
+      FillOne(two, type, 300009, d, 2);
+      FillOne(seven, type, 300009, d, 7);
+      EXPECT_EQ(Bytes(one), Bytes(two)) << d.kind() << " " << type;
+      EXPECT_EQ(Bytes(one), Bytes(seven)) << d.kind() << " " << type;
+    }
+    // Several jobs at once, orthogonal ones among them, with regions starting mid-block.
+    auto fill_jobs = [&](int threads) {
+      onnx::TensorProto a, b, c;
+      testing::SetTensor(a, {96, 80}, type);
+      testing::SetTensor(b, {70001}, type);
+      testing::SetTensor(c, {3, 12345}, type);
+      FillJob ortho{*TensorValues::Bind(a, "a"), EveryKind()[6], StreamIdForName("a")};
+      ortho.shape = {96, 80};
+      FillJob uniform{*TensorValues::Bind(b, "b"), Uniform(-2, 3), StreamIdForName("b")};
+      FillJob normal_region{*TensorValues::Bind(c, "c"), Normal(1, 3), StreamIdForName("c"), 12345 + 3,
+                            2 * 12345 + 1};
+      Fill({ortho, uniform, normal_region}, kSeed, threads);
+      return a.SerializeAsString() + b.SerializeAsString() + c.SerializeAsString();
+    };
+    const std::string reference = fill_jobs(1);
+    EXPECT_EQ(fill_jobs(2), reference) << type;
+    EXPECT_EQ(fill_jobs(7), reference) << type;
+  }
+}
+
+// The SIMD target (AVX-512, AVX2, ..., portable code) does not change a single bit.
+TEST(Fill, EverySimdTargetGivesTheSameBytes) {
+  const std::vector<std::string> targets = SimdTargets();
+  ASSERT_FALSE(targets.empty());
+  for (int32_t type : kEveryType) {
+    for (const proto::Distribution& d : {Normal(0, 1), Normal(-0.5, 0.02), Uniform(-1, 1),
+                                         TruncatedNormal(0, 1, -2, 2)}) {
+      std::string reference;
+      for (const std::string& target : targets) {
+        ASSERT_TRUE(UseSimdTarget(target));
+        FilledTensor filled;
+        FillOne(filled, type, 20011, d, 2);
+        if (target == targets.front()) {
+          reference = Bytes(filled);
+        } else {
+          EXPECT_EQ(Bytes(filled), reference) << target << " vs " << targets.front() << ", type " << type;
+        }
+      }
+      UseSimdTarget("");
+    }
+  }
 }
 
 // ---- Identity and dirac ---------------------------------------------------------------------------

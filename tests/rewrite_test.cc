@@ -130,8 +130,11 @@ TEST_F(RewriteTest, ExternalDataGetsANewAlignedDataFileWithTheSameValuesAsEmbedd
   for (const onnx::TensorProto& tensor : written->graph().initializer()) {
     ASSERT_EQ(tensor.data_location(), onnx::TensorProto::EXTERNAL) << tensor.name();
     for (const auto& entry : tensor.external_data()) {
-      if (entry.key() == "location") EXPECT_EQ(entry.value(), "out.onnx.data");
-      if (entry.key() == "offset") EXPECT_EQ(std::stoll(entry.value()) % kExternalDataAlignment, 0);
+      if (entry.key() == "location") {
+        EXPECT_EQ(entry.value(), "out.onnx.data");
+      } else if (entry.key() == "offset") {
+        EXPECT_EQ(std::stoll(entry.value()) % kExternalDataAlignment, 0);
+      }
     }
   }
 }

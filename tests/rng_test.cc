@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -57,6 +61,132 @@ TEST(BoxMuller, GivesTheClosedFormValues) {
   EXPECT_NEAR(z[0], 0.0, 1e-15);
   EXPECT_NEAR(z[1], 1.0, 1e-15);
 }
+
+// The float-grade transforms only ever see u = m 2^-24 with m odd in [1, 2^24): check all 2^23 of
+// them against the C library in double precision.
+uint32_t WordForNumerator(uint32_t m) { return m << 8; }  // (w >> 8) | 1 == m for odd m
+
+TEST(LogUnitFloat, IsWithinOneMillionthRelativeOfLogEverywhere) {
+  double max_relative = 0, max_ulps = 0;
+  uint32_t worst = 0;
+  for (uint32_t m = 1; m < (1u << 24); m += 2) {
+    const double u = m * 0x1p-24;
+    const double exact = std::log(u);
+    const float approx = LogUnitFloat(WordForNumerator(m));
+    const double relative = std::abs((approx - exact) / exact);
+    // ulps of the float result: the spacing of floats at |exact|
+    int exponent;
+    std::frexp(exact, &exponent);
+    const double ulps = std::abs(approx - exact) / std::ldexp(1.0, exponent - 24);
+    if (relative > max_relative) {
+      max_relative = relative;
+      worst = m;
+    }
+    max_ulps = std::max(max_ulps, ulps);
+  }
+  std::printf("LogUnitFloat: max relative error %.3g (at u = %u * 2^-24), max %.2f ulp\n", max_relative,
+              worst, max_ulps);
+  EXPECT_LT(max_relative, 1e-6);
+  EXPECT_LT(max_ulps, 4.0);
+}
+
+TEST(CosSinTwoPiUnitFloat, IsWithinOneTenMillionthOfSinAndCosEverywhere) {
+  double max_cos = 0, max_sin = 0;
+  for (uint32_t m = 1; m < (1u << 24); m += 2) {
+    const double angle = 6.283185307179586476925286766559 * (m * 0x1p-24);
+    const std::array<float, 2> cs = CosSinTwoPiUnitFloat(WordForNumerator(m));
+    max_cos = std::max(max_cos, std::abs(cs[0] - std::cos(angle)));
+    max_sin = std::max(max_sin, std::abs(cs[1] - std::sin(angle)));
+  }
+  std::printf("CosSinTwoPiUnitFloat: max absolute error cos %.3g, sin %.3g\n", max_cos, max_sin);
+  EXPECT_LT(max_cos, 1e-7);
+  EXPECT_LT(max_sin, 1e-7);
+}
+
+TEST(BoxMullerWords, IsTheRadiusTimesTheCosineAndSine) {
+  // u1 = e^-0.5 gives radius 1 (to float precision); u2 = 1/4 + 2^-25 is about a quarter turn.
+  const uint32_t w1 = static_cast<uint32_t>(std::exp(-0.5) * 0x1p24) << 8;
+  const std::array<float, 2> z = BoxMullerWords(w1, WordForNumerator(1u << 22 | 1));
+  EXPECT_NEAR(z[0], 0.0, 1e-6);
+  EXPECT_NEAR(z[1], 1.0, 1e-6);
+  for (uint32_t w2 : {0u, 0xffffffffu, 0x12345678u}) {  // never NaN or infinite, even at the ends
+    for (uint32_t w : {0u, 0xffffffffu, 0x80000000u}) {
+      const std::array<float, 2> zz = BoxMullerWords(w, w2);
+      EXPECT_TRUE(std::isfinite(zz[0]) && std::isfinite(zz[1])) << w << " " << w2;
+    }
+  }
+}
+
+// The batch kernels on every SIMD target this CPU has equal the scalar functions bit for bit,
+// including partial vectors and a block range that crosses 2^32 (the counter's high word).
+class SimdKernels : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { ASSERT_TRUE(UseSimdTarget(GetParam())); }
+  void TearDown() override { UseSimdTarget(""); }
+};
+
+std::vector<uint32_t> Bits(const std::vector<float>& values) {
+  std::vector<uint32_t> bits(values.size());
+  std::memcpy(bits.data(), values.data(), 4 * values.size());
+  return bits;
+}
+
+TEST_P(SimdKernels, RandomWordsAreThePhiloxBlocks) {
+  EXPECT_EQ(CurrentSimdTarget(), GetParam());
+  for (const uint64_t first : {uint64_t{0}, uint64_t{12345}, (uint64_t{1} << 32) - 37, ~uint64_t{0} - 70}) {
+    for (const int64_t count : {1, 3, 16, 17, 63, 100}) {
+      std::vector<uint32_t> words(4 * count);
+      RandomWords(7, 0x0123456789abcdefull, first, count, words.data());
+      for (int64_t b = 0; b < count; ++b) {
+        const PhiloxBlock expected = RandomBlock(7, 0x0123456789abcdefull, first + b);
+        for (int k = 0; k < 4; ++k) ASSERT_EQ(words[4 * b + k], expected[k]) << first << " " << b;
+      }
+    }
+  }
+}
+
+TEST_P(SimdKernels, StandardNormalsAreBoxMullerOfTheWords) {
+  for (const uint64_t first : {uint64_t{0}, uint64_t{999}, (uint64_t{1} << 32) - 5}) {
+    const int64_t count = 4099;
+    std::vector<float> normals(4 * count);
+    StandardNormalsFloat(99, 5, first, count, normals.data());
+    std::vector<float> expected(4 * count);
+    for (int64_t b = 0; b < count; ++b) {
+      const PhiloxBlock w = RandomBlock(99, 5, first + b);
+      const std::array<float, 2> z01 = BoxMullerWords(w[0], w[1]), z23 = BoxMullerWords(w[2], w[3]);
+      expected[4 * b] = z01[0];
+      expected[4 * b + 1] = z01[1];
+      expected[4 * b + 2] = z23[0];
+      expected[4 * b + 3] = z23[1];
+    }
+    ASSERT_EQ(Bits(normals), Bits(expected)) << first;
+  }
+}
+
+TEST_P(SimdKernels, BoxMullerBatchEqualsTheScalarTransformForEveryAngle) {
+  // Every u2 numerator (so every quadrant and both ends), against a varying u1.
+  const int64_t pairs = int64_t{1} << 23;
+  std::vector<uint32_t> words(2 * pairs);
+  for (int64_t j = 0; j < pairs; ++j) {
+    words[2 * j] = static_cast<uint32_t>(j * 2654435761u) ^ 0x9e3779b9u;
+    words[2 * j + 1] = WordForNumerator(static_cast<uint32_t>(2 * j + 1));
+  }
+  words[0] = 0;  // the smallest u1
+  words[2] = 0xffffffffu;  // the largest
+  std::vector<float> batch(2 * pairs);
+  BoxMullerWordsBatch(words.data(), pairs - 3, batch.data());  // and a partial vector at the end
+  BoxMullerWordsBatch(words.data() + 2 * (pairs - 3), 3, batch.data() + 2 * (pairs - 3));
+  std::vector<float> scalar(2 * pairs);
+  for (int64_t j = 0; j < pairs; ++j) {
+    const std::array<float, 2> z = BoxMullerWords(words[2 * j], words[2 * j + 1]);
+    scalar[2 * j] = z[0];
+    scalar[2 * j + 1] = z[1];
+  }
+  ASSERT_EQ(Bits(batch), Bits(scalar));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTarget, SimdKernels, ::testing::ValuesIn(SimdTargets()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 // Reference quantiles of the exact double inputs, computed with mpmath at 50 digits
 // (findroot of ncdf(x) - p); the tolerance is relative, 1e-14, except at 0.

@@ -23,51 +23,17 @@ constexpr int64_t kChunkElements = int64_t{1} << 16;
 // Elements generated into a stack buffer before they are written to the tensor.
 constexpr int64_t kBatchElements = 1024;
 
-inline uint64_t Join64(uint32_t low, uint32_t high) {
-  return static_cast<uint64_t>(high) << 32 | low;
-}
-
-// The uniforms in (0, 1) that block `block` of a stream provides: unit[0..3] for float-grade
-// tensors, unit[0..1] for float64. Returns how many.
-int BlockUnits(bool double_grade, uint64_t seed, uint64_t stream, uint64_t block,
-               std::array<double, 4>& unit) {
-  const PhiloxBlock words = RandomBlock(seed, stream, block);
-  if (double_grade) {
-    unit = {UnitOpen52(Join64(words[0], words[1])), UnitOpen52(Join64(words[2], words[3])), 0, 0};
-    return 2;
-  }
-  unit = {UnitOpen23(words[0]), UnitOpen23(words[1]), UnitOpen23(words[2]), UnitOpen23(words[3])};
-  return 4;
-}
-
-// The raw (unrounded) values that block `block` of a stream provides for a UNIFORM or NORMAL
-// distribution: out[0..3] for float-grade tensors, out[0..1] for float64.
-void BlockValues(const proto::Distribution& d, bool double_grade, uint64_t seed, uint64_t stream,
-                uint64_t block, std::array<double, 4>& out) {
-  std::array<double, 4> unit;
-  const int n = BlockUnits(double_grade, seed, stream, block, unit);
-  if (d.kind() == proto::Distribution::UNIFORM) {
-    const double width = d.high() - d.low();
-    for (int k = 0; k < n; ++k) out[k] = d.low() + unit[k] * width;
-    return;
-  }
-  for (int pair = 0; pair < n; pair += 2) {
-    std::array<double, 2> z;
-    if (double_grade) {
-      z = BoxMuller(unit[pair], unit[pair + 1]);
-    } else {  // UnitOpen23 values are exact in a float
-      const std::array<float, 2> zf =
-          BoxMullerFloat(static_cast<float>(unit[pair]), static_cast<float>(unit[pair + 1]));
-      z = {zf[0], zf[1]};
-    }
-    out[pair] = d.mean() + d.std() * z[0];
-    out[pair + 1] = d.mean() + d.std() * z[1];
-  }
-}
-
+// `rounded` (a value of `type`), or the representable value inside [low, high] nearest to it when it
+// lies outside (float arithmetic and rounding can push a value an ulp or two past a bound).
 double ClampToRange(FloatType type, double rounded, double low, double high) {
-  if (rounded > high) return NextToward(type, rounded, low);
-  if (rounded < low) return NextToward(type, rounded, high);
+  if (rounded > high) {
+    const double bound = RoundTo(type, high);
+    return bound > high ? NextToward(type, bound, low) : bound;
+  }
+  if (rounded < low) {
+    const double bound = RoundTo(type, low);
+    return bound < low ? NextToward(type, bound, high) : bound;
+  }
   return rounded;
 }
 
@@ -101,6 +67,92 @@ class TruncatedNormalSampler {
   double cdf_a_, cdf_width_;
 };
 
+// Philox blocks per kernel call: 1024 float-grade values (4 KiB of words or floats, in L1).
+constexpr int64_t kSampleBlocks = 256;
+
+inline uint64_t Join64(uint32_t low, uint32_t high) {
+  return static_cast<uint64_t>(high) << 32 | low;
+}
+
+// Computes the values of elements [begin, end) of a UNIFORM, NORMAL or TRUNCATED_NORMAL (std > 0)
+// distribution into out[0 .. end - begin), rounded to `type` (and moved back inside [low, high] for
+// the bounded kinds). Float-grade types take 4 values per Philox block, float64 2. Float-grade
+// NORMAL and UNIFORM run in the SIMD kernels of rng.h; the rest draws its words from them in runs
+// of up to kSampleBlocks blocks. A value depends only on its own block and element index, so where
+// a range or a run starts does not matter.
+void SampleBlocks(const proto::Distribution& d, FloatType type, uint64_t seed, uint64_t stream,
+                  int64_t begin, int64_t end, double* out) {
+  const bool double_grade = type == FloatType::kFloat64;
+  const int64_t per_block = double_grade ? 2 : 4;
+  const proto::Distribution::Kind kind = d.kind();
+  const bool bounded = kind == proto::Distribution::UNIFORM || kind == proto::Distribution::TRUNCATED_NORMAL;
+  const bool normal = !bounded;  // NORMAL (and, as before, any other kind that reaches here)
+  std::optional<TruncatedNormalSampler> truncated_normal;
+  if (kind == proto::Distribution::TRUNCATED_NORMAL) truncated_normal.emplace(d);
+  const double mean = d.mean(), std = d.std(), low = d.low(), high = d.high(), width = high - low;
+
+  if (!double_grade && kind != proto::Distribution::TRUNCATED_NORMAL) {
+    // Float-grade NORMAL and UNIFORM: float32 values from the SIMD kernels (rng.h), then rounded to
+    // float16 / bfloat16 for those types.
+    bool check_bounds = false;
+    if (normal) {
+      NormalFloat32Values(seed, stream, begin, end, static_cast<float>(mean), static_cast<float>(std), out);
+    } else {
+      check_bounds = UniformFloat32Values(seed, stream, begin, end, low, high, out);
+    }
+    if (type != FloatType::kFloat32) {
+      for (int64_t k = 0; k < end - begin; ++k) out[k] = RoundTo(type, out[k]);
+      check_bounds = bounded;
+    }
+    if (check_bounds) {
+      for (int64_t k = 0; k < end - begin; ++k) out[k] = ClampToRange(type, out[k], low, high);
+    }
+    return;
+  }
+
+  alignas(64) uint32_t words[4 * kSampleBlocks];
+  for (int64_t pos = begin; pos < end;) {
+    const int64_t first_block = pos / per_block;
+    const int64_t num_blocks =
+        std::min(kSampleBlocks, (end + per_block - 1) / per_block - first_block);
+    const int64_t offset = pos - first_block * per_block;  // of element pos in this run
+    const int64_t count = std::min(end, (first_block + num_blocks) * per_block) - pos;
+    double* const o = out + (pos - begin);
+    pos += count;
+
+    RandomWords(seed, stream, static_cast<uint64_t>(first_block), num_blocks, words);
+    if (double_grade) {
+      // Element 2 b + h of the run uses the 64-bit word (words[4 b + 2 h], words[4 b + 2 h + 1]).
+      const auto unit = [&](int64_t k) {
+        const int64_t e = offset + k;
+        return UnitOpen52(Join64(words[2 * e], words[2 * e + 1]));
+      };
+      if (kind == proto::Distribution::UNIFORM) {
+        for (int64_t k = 0; k < count; ++k) o[k] = low + unit(k) * width;
+      } else if (kind == proto::Distribution::TRUNCATED_NORMAL) {
+        for (int64_t k = 0; k < count; ++k) o[k] = (*truncated_normal)(unit(k));
+      } else {  // NORMAL: Box-Muller in double on each block's pair
+        for (int64_t k = 0; k < count;) {
+          const int64_t e = offset + k, pair = e & ~int64_t{1};
+          const std::array<double, 2> z = BoxMuller(UnitOpen52(Join64(words[2 * pair], words[2 * pair + 1])),
+                                                    UnitOpen52(Join64(words[2 * pair + 2], words[2 * pair + 3])));
+          for (int64_t h = e - pair; h < 2 && k < count; ++h, ++k) o[k] = mean + std * z[h];
+        }
+      }
+    } else {  // float-grade TRUNCATED_NORMAL
+      const uint32_t* w = words + offset;
+      for (int64_t k = 0; k < count; ++k) o[k] = RoundTo(type, (*truncated_normal)(UnitOpen23(w[k])));
+    }
+    if (bounded) {
+      bool outside = false;  // rare: rounding crossed a bound
+      for (int64_t k = 0; k < count; ++k) outside |= (o[k] > high) | (o[k] < low);
+      if (outside) {
+        for (int64_t k = 0; k < count; ++k) o[k] = ClampToRange(type, o[k], low, high);
+      }
+    }
+  }
+}
+
 // Structured kinds: the 2-D view of a region, rows = shape[0] x cols = the rest.
 int64_t Rows(const FillJob& job) { return job.shape.empty() ? 0 : job.shape[0]; }
 int64_t Cols(const FillJob& job) {
@@ -118,15 +170,9 @@ std::vector<double> OrthogonalRegion(const FillJob& job, uint64_t seed) {
   proto::Distribution standard;
   standard.set_kind(proto::Distribution::NORMAL);
   standard.set_std(1.0);
-  const bool double_grade = job.values.type() == FloatType::kFloat64;
-  const int64_t per_block = double_grade ? 2 : 4;
-  std::array<double, 4> block_values;
-  for (int64_t block = begin / per_block; block * per_block < end; ++block) {
-    BlockValues(standard, double_grade, seed, job.stream, static_cast<uint64_t>(block), block_values);
-    const int64_t first = std::max(begin, block * per_block);
-    const int64_t last = std::min(end, (block + 1) * per_block);
-    for (int64_t i = first; i < last; ++i) matrix[i - begin] = block_values[i - block * per_block];
-  }
+  // The float-grade N(0, 1) values are floats, so "rounding" them to float32 keeps them as drawn.
+  const FloatType grade = job.values.type() == FloatType::kFloat64 ? FloatType::kFloat64 : FloatType::kFloat32;
+  SampleBlocks(standard, grade, seed, job.stream, begin, end, matrix.data());
   if (!matrix.empty()) MakeOrthogonal(Rows(job), Cols(job), job.distribution.gain(), matrix.data());
   return matrix;
 }
@@ -224,29 +270,7 @@ void SampleRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, 
       break;
     default: break;
   }
-  const bool double_grade = type == FloatType::kFloat64;
-  const int64_t per_block = double_grade ? 2 : 4;
-  const bool truncated = d.kind() == proto::Distribution::TRUNCATED_NORMAL;
-  const bool bounded = truncated || d.kind() == proto::Distribution::UNIFORM;
-  std::optional<TruncatedNormalSampler> truncated_normal;
-  if (truncated) truncated_normal.emplace(d);
-  std::array<double, 4> block_values;
-  for (int64_t block = begin / per_block; block * per_block < end; ++block) {
-    if (truncated) {  // one uniform per value, like UNIFORM
-      std::array<double, 4> unit;
-      const int n = BlockUnits(double_grade, seed, job.stream, static_cast<uint64_t>(block), unit);
-      for (int k = 0; k < n; ++k) block_values[k] = (*truncated_normal)(unit[k]);
-    } else {
-      BlockValues(d, double_grade, seed, job.stream, static_cast<uint64_t>(block), block_values);
-    }
-    const int64_t first = std::max(begin, block * per_block);
-    const int64_t last = std::min(end, (block + 1) * per_block);
-    for (int64_t i = first; i < last; ++i) {
-      double value = RoundTo(type, block_values[i - block * per_block]);
-      if (bounded) value = ClampToRange(type, value, d.low(), d.high());
-      out[i - begin] = value;
-    }
-  }
+  SampleBlocks(d, type, seed, job.stream, begin, end, out);
 }
 
 void Fill(const std::vector<FillJob>& jobs, uint64_t seed, int threads) {

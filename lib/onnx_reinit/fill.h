@@ -1,8 +1,13 @@
 // Writes fresh values into tensors, in parallel, reproducibly.
 //
-// Element i of a tensor is a pure function of (seed, the tensor's stream id, i): see rng.h. Float32,
+// Element i of a tensor is a pure function of (seed, the tensor's stream id, i): see rng.h. It does
+// not depend on the thread count, the chunking, nor the CPU's SIMD instruction set. Float32,
 // float16 and bfloat16 tensors draw 4 values from each Philox block, float64 tensors 2 (52-bit
-// uniforms). Uniform values are low + u * (high - low); normal values come from Box-Muller pairs.
+// uniforms). Uniform values are low + u * (high - low); normal values are mean + std * z, z from
+// Box-Muller on the block's pairs of uniforms. For the float-grade types both are computed in float
+// arithmetic, z by BoxMullerWords (rng.h: this library's own log and sin/cos, in SIMD kernels that
+// give the same bits on every CPU), then rounded to float16 / bfloat16 for those types; for float64
+// in double (Box-Muller with the C library's log, sin and cos).
 // Truncated normal values use one uniform each, like uniform ones, through the inverse CDF:
 //   x = mean + std * Phi^-1(Phi(a) + u * (Phi(b) - Phi(a))),  a = (low - mean) / std, b = (high - mean) / std
 // (computed in double for every type; mirrored when the cut lies above the mean, for accuracy).

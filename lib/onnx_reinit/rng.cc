@@ -2,14 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace onnx_reinit {
 namespace {
 
-constexpr uint32_t kPhiloxM0 = 0xD2511F53;
-constexpr uint32_t kPhiloxM1 = 0xCD9E8D57;
-constexpr uint32_t kPhiloxW0 = 0x9E3779B9;  // golden ratio
-constexpr uint32_t kPhiloxW1 = 0xBB67AE85;  // sqrt(3) - 1
+using rng_internal::kPhiloxM0;
+using rng_internal::kPhiloxM1;
+using rng_internal::kPhiloxW0;
+using rng_internal::kPhiloxW1;
 
 inline void MulHiLo(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo) {
   const uint64_t product = static_cast<uint64_t>(a) * b;
@@ -62,11 +63,69 @@ std::array<double, 2> BoxMuller(double u1, double u2) {
   return {radius * std::cos(angle), radius * std::sin(angle)};
 }
 
-std::array<float, 2> BoxMullerFloat(float u1, float u2) {
-  constexpr float kTwoPi = 6.28318530717958647692f;
-  const float radius = std::sqrt(-2.0f * std::log(u1));
-  const float angle = kTwoPi * u2;
-  return {radius * std::cos(angle), radius * std::sin(angle)};
+// The scalar references of the float-grade transforms. rng_simd.cc performs the same operations in
+// the same order on vectors (this file and that one are compiled with -ffp-contract=off): keep them
+// in step.
+
+namespace {
+
+inline float FloatFromBits(int32_t bits) {
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+inline int32_t BitsFromFloat(float value) {
+  int32_t bits;
+  std::memcpy(&bits, &value, 4);
+  return bits;
+}
+
+// (w >> 8) | 1: UnitOpen23(w) = m * 2^-24, m odd in [1, 2^24).
+inline int32_t UnitNumerator(uint32_t word) { return static_cast<int32_t>((word >> 8) | 1u); }
+
+}  // namespace
+
+float LogUnitFloat(uint32_t word) {
+  using namespace rng_internal;
+  const float u = static_cast<float>(UnitNumerator(word)) * 0x1p-24f;
+  const int32_t bits = BitsFromFloat(u);
+  const int32_t e = (bits - kLogReduceOffset) >> 23;  // arithmetic shift: floor
+  const float x = FloatFromBits(bits - static_cast<int32_t>(static_cast<uint32_t>(e) << 23));
+  const float s = (x - 1.0f) / (x + 1.0f);
+  const float z = s * s;
+  float p = kLogC[3];
+  for (int k = 2; k >= 1; --k) p = p * z + kLogC[k];
+  p = p * z;
+  const float log_x = (s + s) + s * p;
+  const float ef = static_cast<float>(e);
+  return ef * kLn2Hi + (log_x + ef * kLn2Lo);
+}
+
+std::array<float, 2> CosSinTwoPiUnitFloat(uint32_t word) {
+  using namespace rng_internal;
+  const int32_t m = UnitNumerator(word);
+  const int32_t n = (m + (1 << 21)) >> 22;  // the nearest quarter turn, 0..4
+  const float f = static_cast<float>(m - (n << 22)) * 0x1p-24f;
+  const float z = f * f;
+  float s = kSinC[3];
+  for (int k = 2; k >= 0; --k) s = s * z + kSinC[k];
+  s = s * f;
+  float c = kCosC[4];
+  for (int k = 3; k >= 0; --k) c = c * z + kCosC[k];
+  const int32_t q = n & 3;
+  const float cos_abs = (q & 1) == 0 ? c : s;
+  const float sin_abs = (q & 1) == 0 ? s : c;
+  // Signs by flipping the sign bit, as the vector code does: cos < 0 for q = 1, 2; sin < 0 for q = 2, 3.
+  const int32_t cos_sign = static_cast<int32_t>(static_cast<uint32_t>((q + 1) & 2) << 30);
+  const int32_t sin_sign = static_cast<int32_t>(static_cast<uint32_t>(q & 2) << 30);
+  return {FloatFromBits(BitsFromFloat(cos_abs) ^ cos_sign), FloatFromBits(BitsFromFloat(sin_abs) ^ sin_sign)};
+}
+
+std::array<float, 2> BoxMullerWords(uint32_t w1, uint32_t w2) {
+  const float radius = std::sqrt(LogUnitFloat(w1) * -2.0f);
+  const std::array<float, 2> cos_sin = CosSinTwoPiUnitFloat(w2);
+  return {radius * cos_sin[0], radius * cos_sin[1]};
 }
 
 double NormalCdf(double x) { return 0.5 * std::erfc(-x * 0.70710678118654752440); }
