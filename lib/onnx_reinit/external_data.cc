@@ -179,7 +179,9 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, con
   if (::ftruncate(file.get(), end) != 0 || file.Close() != 0) {
     return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), errno));
   }
-  auto mapped = MappedFile::Open(out.temporary_path, MappedFile::Mode::kReadWrite);
+  // Mapped read-only, never touched: its addresses identify the tensors' byte ranges (see
+  // ScratchMirror), and the file is written with pwrite.
+  auto mapped = MappedFile::Open(out.temporary_path, MappedFile::Mode::kReadLazy);
   if (!mapped.ok()) return fail(mapped.status());
   out.file = *std::move(mapped);
 

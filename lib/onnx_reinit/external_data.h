@@ -50,7 +50,8 @@ class ExternalData {
   std::map<const onnx::TensorProto*, Source> sources_;
 };
 
-// A data file written for an output model, mapped for writing, and where each tensor is in it.
+// A data file written for an output model, and where each tensor is in it (payload addresses in
+// a read-only mapping of it: write the file with ScratchMirror, not through them).
 struct NewDataFile {
   std::string temporary_path;  // commit with CommitTemporary once the model is written
   MappedFile file;

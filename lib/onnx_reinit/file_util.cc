@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -46,17 +47,15 @@ int FileDescriptor::Close() {
 }
 
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, Mode mode) {
-  const bool writable = mode == Mode::kReadWrite;
-  FileDescriptor file(::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (file.get() < 0) return ErrnoError(absl::StrFormat("%s: cannot open", path), errno);
   struct stat info;
   if (::fstat(file.get(), &info) != 0) return ErrnoError(absl::StrFormat("%s: cannot stat", path), errno);
   MappedFile mapped;
   mapped.size_ = static_cast<size_t>(info.st_size);
   if (mapped.size_ == 0) return mapped;
-  const int flags = writable ? MAP_SHARED : mode == Mode::kRead ? MAP_PRIVATE | MAP_POPULATE : MAP_PRIVATE;
-  void* data = ::mmap(nullptr, mapped.size_, writable ? PROT_READ | PROT_WRITE : PROT_READ, flags,
-                      file.get(), 0);
+  const int flags = mode == Mode::kRead ? MAP_PRIVATE | MAP_POPULATE : MAP_PRIVATE;
+  void* data = ::mmap(nullptr, mapped.size_, PROT_READ, flags, file.get(), 0);
   if (data == MAP_FAILED) return ErrnoError(absl::StrFormat("%s: cannot map", path), errno);
   mapped.data_ = data;
   return mapped;
@@ -75,12 +74,47 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
 }
 
-void MappedFile::Release(size_t offset, size_t length) const {
-  if (data_ == nullptr || length == 0) return;
+absl::StatusOr<ScratchMirror> ScratchMirror::Create(size_t file_size) {
+  ScratchMirror mirror;
+  mirror.size_ = std::max<size_t>(file_size, 1);
+  void* data = ::mmap(nullptr, mirror.size_, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (data == MAP_FAILED) return ErrnoError("cannot reserve scratch memory", errno);
+  mirror.data_ = data;
+  ::madvise(data, mirror.size_, MADV_HUGEPAGE);  // fewer page faults; only a hint
+  return mirror;
+}
+
+ScratchMirror::ScratchMirror(ScratchMirror&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+ScratchMirror& ScratchMirror::operator=(ScratchMirror&& other) noexcept {
+  std::swap(data_, other.data_);
+  std::swap(size_, other.size_);
+  return *this;
+}
+
+ScratchMirror::~ScratchMirror() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+}
+
+bool ScratchMirror::Contains(const void* address) const {
+  const char* p = static_cast<const char*>(address);
+  return data_ != nullptr && p >= At(0) && p < At(size_);
+}
+
+absl::Status ScratchMirror::Flush(int fd, size_t offset, size_t length, const std::string& path) const {
+  for (size_t written = 0; written < length;) {
+    const ssize_t n = ::pwrite(fd, At(offset + written), length - written,
+                               static_cast<off_t>(offset + written));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoError(absl::StrFormat("cannot write %s", path), n < 0 ? errno : EIO);
+    written += static_cast<size_t>(n);
+  }
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  const size_t begin = offset / page * page;
-  const size_t end = std::min(size_, offset + length);
-  ::madvise(static_cast<char*>(data_) + begin, end - begin, MADV_DONTNEED);
+  const size_t begin = (offset + page - 1) / page * page, end = (offset + length) / page * page;
+  if (end > begin) ::madvise(At(begin), end - begin, MADV_DONTNEED);
+  return absl::OkStatus();
 }
 
 absl::Status CopyFile(const std::string& from, const std::string& to) {

@@ -33,13 +33,12 @@ class FileDescriptor {
   int fd_;
 };
 
-// A whole file mapped into memory; unmapped on destruction. Move-only.
+// A whole file mapped read-only into memory; unmapped on destruction. Move-only.
 class MappedFile {
  public:
   enum class Mode {
     kRead,       // read-only, pages read in ahead (MAP_POPULATE): for files read whole
     kReadLazy,   // read-only, pages read in on first touch: for large files read in part
-    kReadWrite,  // shared: writes go to the file
   };
   static absl::StatusOr<MappedFile> Open(const std::string& path, Mode mode);
 
@@ -50,9 +49,32 @@ class MappedFile {
 
   char* data() const { return static_cast<char*>(data_); }
   size_t size() const { return size_; }
-  // Drops the pages of [offset, offset + length) from this process's memory. For a shared mapping
-  // nothing is lost: written data stays in the page cache on its way to the file.
-  void Release(size_t offset, size_t length) const;
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Scratch memory that mirrors a file's layout, for filling tensors before writing them to the file
+// with pwrite: dirtying a shared file mapping page by page costs a file-system fault per page, far
+// more than writing the same bytes. The mirror is only reserved address space; pages become
+// resident when filled and are freed again by Flush, so memory stays at the size of one batch.
+class ScratchMirror {
+ public:
+  static absl::StatusOr<ScratchMirror> Create(size_t file_size);
+  ScratchMirror() = default;
+  ScratchMirror(ScratchMirror&& other) noexcept;
+  ScratchMirror& operator=(ScratchMirror&& other) noexcept;
+  ~ScratchMirror();
+
+  // The address in the mirror of byte `offset` of the file.
+  char* At(size_t offset) const { return static_cast<char*>(data_) + offset; }
+  // Whether `address` lies in the mirror, and its file offset.
+  bool Contains(const void* address) const;
+  size_t OffsetOf(const void* address) const { return static_cast<const char*>(address) - At(0); }
+  // Writes [offset, offset + length) of the mirror to `fd` at the same offset, then frees the pages
+  // that lie wholly inside the range (a page shared with a neighbour stays).
+  absl::Status Flush(int fd, size_t offset, size_t length, const std::string& path) const;
 
  private:
   void* data_ = nullptr;

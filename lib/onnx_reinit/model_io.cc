@@ -202,7 +202,7 @@ absl::StatusOr<MappedModel> MappedModel::Open(const std::string& path, MappedFil
   for (const auto& [index, payload] : detached) {
     mapped.payloads_.by_tensor.emplace(&mapped.model_->graph().initializer(index), payload);
   }
-  if (mode != MappedFile::Mode::kReadWrite && HasExternalData(*mapped.model_)) {
+  if (HasExternalData(*mapped.model_)) {
     ONNX_REINIT_ASSIGN_OR_RETURN(ExternalData external, ExternalData::Open(*mapped.model_, path));
     mapped.external_ = std::make_unique<ExternalData>(std::move(external));
     for (const auto& entry : mapped.external_->payloads().by_tensor) mapped.payloads_.by_tensor.insert(entry);

@@ -28,11 +28,10 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path);
 // mapping, described by payloads(), so opening costs about as much as reading the graph's structure.
 // In read mode, tensors in external data files are opened (and validated) too, and their payloads
 // point into those files (see external_data.h).
-// A read-only mapping's views (the default) must not be written.
+// The mapping is read-only: views bound through payloads() must not be written.
 class MappedModel {
  public:
-  // Fails like LoadModel. With MappedFile::Mode::kReadWrite the mapping is shared and writable:
-  // values written through payloads() go to the file (used to rewrite a copy in place).
+  // Fails like LoadModel. kReadLazy reads pages in on first touch rather than up front.
   static absl::StatusOr<MappedModel> Open(const std::string& path,
                                           MappedFile::Mode mode = MappedFile::Mode::kRead);
 

@@ -1,8 +1,10 @@
 #include "onnx_reinit/rewrite.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <climits>
+#include <cstring>
 
 #include <utility>
 
@@ -21,21 +23,36 @@ std::string FileName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// Releases a finished tensor's pages of `file`, when its bytes are in it.
-std::function<void(const TensorValues&)> ReleaseFrom(const MappedFile& file) {
-  return [&file](const TensorValues& tensor) {
-    const char* begin = static_cast<const char*>(tensor.data());
-    if (begin < file.data() || begin >= file.data() + file.size()) return;
-    file.Release(static_cast<size_t>(begin - file.data()),
-                 static_cast<size_t>(tensor.size() * ByteWidth(tensor.type())));
-  };
-}
-
-ReinitOptions InPlaceOptions(const RewriteOptions& options, const MappedFile& file) {
-  ReinitOptions reinit = options.reinit;
+// Re-initializes `model`, whose tensors in `payloads` are byte ranges of the file `path` (as
+// mapped at `base`), by filling them in a scratch mirror of the file and writing each finished
+// tensor to the file with pwrite. Other tensors are rewritten in `model`. Plans always cover whole
+// tensors, so a tensor's old bytes are never needed - except for the `before` statistics of
+// --report, for which the payloads are first copied into the mirror.
+absl::StatusOr<proto::ReinitReport> ReinitializeInto(onnx::ModelProto& model, ReinitOptions reinit,
+                                                    const RewriteOptions& options,
+                                                    const DetachedPayloads& payloads, const char* base,
+                                                    size_t size, const std::string& path) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(const ScratchMirror scratch, ScratchMirror::Create(size));
+  DetachedPayloads mirrored;
+  for (const auto& [tensor, payload] : payloads.by_tensor) {
+    DetachedPayload copy = payload;
+    copy.data = scratch.At(static_cast<size_t>(payload.data - base));
+    if (reinit.with_statistics) std::memcpy(copy.data, payload.data, static_cast<size_t>(payload.size));
+    mirrored.by_tensor.emplace(tensor, copy);
+  }
+  FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (file.get() < 0) return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
+  absl::Status written;
   reinit.fill_batch_bytes = options.resident_bytes;
-  reinit.after_fill = ReleaseFrom(file);
-  return reinit;
+  reinit.after_fill = [&](const TensorValues& tensor) {
+    if (!written.ok() || !scratch.Contains(tensor.data())) return;
+    written = scratch.Flush(file.get(), scratch.OffsetOf(tensor.data()),
+                            static_cast<size_t>(tensor.size() * ByteWidth(tensor.type())), path);
+  };
+  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, Reinitialize(model, reinit, mirrored));
+  ONNX_REINIT_RETURN_IF_ERROR(written);
+  if (file.Close() != 0) return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
+  return report;
 }
 
 // The output must pass the ONNX checker whenever the input does. Re-initialization changes only
@@ -67,13 +84,14 @@ absl::StatusOr<proto::ReinitReport> RewriteInPlace(const std::string& input, con
     reinit.require_detached = true;
     return Reinitialize(mapped.model(), reinit, mapped.payloads());
   }
+  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel source, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
   ONNX_REINIT_ASSIGN_OR_RETURN(const std::string temporary, CreateTemporaryBeside(output));
   auto result = [&]() -> absl::StatusOr<proto::ReinitReport> {
     ONNX_REINIT_RETURN_IF_ERROR(CopyFile(input, temporary));
-    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel copy, MappedModel::Open(temporary, MappedFile::Mode::kReadWrite));
-    ReinitOptions reinit = InPlaceOptions(options, copy.file());
+    ReinitOptions reinit = options.reinit;
     reinit.require_detached = true;
-    return Reinitialize(copy.model(), reinit, copy.payloads());  // the copy is unmapped on return
+    return ReinitializeInto(source.model(), reinit, options, source.payloads(), source.file().data(),
+                            source.file().size(), temporary);
   }();
   if (result.ok()) {
     const absl::Status committed = CommitTemporary(temporary, output);
@@ -123,7 +141,8 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
       options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
   ONNX_REINIT_ASSIGN_OR_RETURN(
       NewDataFile data, WriteExternalDataLayout(model, sources, data_path, FileName(data_path), move_threshold));
-  auto report = Reinitialize(model, InPlaceOptions(options, data.file), data.payloads);
+  auto report = ReinitializeInto(model, options.reinit, options, data.payloads, data.file.data(),
+                                 data.file.size(), data.temporary_path);
   data.file = MappedFile();  // unmap before the renames
   absl::Status status = report.status();
   if (status.ok()) note_materialized(*report);
