@@ -11,7 +11,7 @@ with_tests=0
 
 packages=(cmake g++ make pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libcli11-dev libeigen3-dev libhwy-dev)
 if ((with_tests)); then
-  packages+=(libgtest-dev libgmock-dev python3-onnx)
+  packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3-onnx)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 missing=()
