@@ -21,21 +21,9 @@ constexpr double kZ = 6.0;
 constexpr int64_t kSamples = int64_t{1} << 18;
 constexpr uint64_t kSeed = 1234;
 
-proto::Distribution Normal(double mean, double std) {
-  proto::Distribution d;
-  d.set_kind(proto::Distribution::NORMAL);
-  d.set_mean(mean);
-  d.set_std(std);
-  return d;
-}
+proto::Distribution (*const Normal)(double, double) = NormalDistribution;
 
-proto::Distribution Uniform(double low, double high) {
-  proto::Distribution d;
-  d.set_kind(proto::Distribution::UNIFORM);
-  d.set_low(low);
-  d.set_high(high);
-  return d;
-}
+proto::Distribution (*const Uniform)(double, double) = UniformDistribution;
 
 // Relative rounding error bound (half an ulp) of each type.
 double UnitRoundoff(FloatType type) {

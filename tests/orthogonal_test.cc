@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "onnx_reinit/scheme.h"
 #include "onnx_reinit/fill.h"
 #include "onnx_reinit/rng.h"
 #include "tests/testing/model_builder.h"
@@ -24,13 +25,7 @@ proto::Distribution Orthogonal(double gain) {
   return d;
 }
 
-proto::Distribution Normal(double mean, double std) {
-  proto::Distribution d;
-  d.set_kind(proto::Distribution::NORMAL);
-  d.set_mean(mean);
-  d.set_std(std);
-  return d;
-}
+proto::Distribution (*const Normal)(double, double) = NormalDistribution;
 
 int64_t Product(const std::vector<int64_t>& dims) {
   int64_t n = 1;

@@ -12,12 +12,7 @@ namespace {
 using ::testing::HasSubstr;
 
 const TensorUse& Find(const GraphAnalysis& analysis, const std::string& name) {
-  for (const TensorUse& use : analysis.tensors) {
-    if (use.name == name) return use;
-  }
-  ADD_FAILURE() << name << " not in the analysis";
-  static const TensorUse kMissing;
-  return kMissing;
+  return testing::FindUse(analysis, name);
 }
 
 Policy He() {

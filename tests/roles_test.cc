@@ -16,12 +16,7 @@ using testing::AddNode;
 using testing::SetIntAttribute;
 
 const TensorUse& Find(const GraphAnalysis& analysis, const std::string& name) {
-  for (const TensorUse& use : analysis.tensors) {
-    if (use.name == name) return use;
-  }
-  ADD_FAILURE() << name << " not in the analysis";
-  static const TensorUse kMissing;
-  return kMissing;
+  return testing::FindUse(analysis, name);
 }
 
 std::vector<std::string> Names(const GraphAnalysis& analysis, Role role) {

@@ -24,30 +24,12 @@ absl::StatusOr<double> ParseNumber(absl::string_view key, absl::string_view text
   return value;
 }
 
-proto::Distribution Constant(double value) {
-  proto::Distribution d;
-  d.set_kind(proto::Distribution::CONSTANT);
-  d.set_value(value);
-  return d;
-}
-
-proto::Distribution Normal(double mean, double std) {
-  proto::Distribution d;
-  d.set_kind(proto::Distribution::NORMAL);
-  d.set_mean(mean);
-  d.set_std(std);
-  return d;
-}
-
 // PyTorch's default for Linear/Conv weights and biases, and for every RNN tensor (fan = H):
 // U(-1/sqrt(fan), 1/sqrt(fan)); a zero fan gives zeros, as torch's bias bound does.
 proto::Distribution TorchUniform(int64_t fan) {
-  if (fan <= 0) return Constant(0.0);
-  proto::Distribution d;
-  d.set_kind(proto::Distribution::UNIFORM);
-  d.set_high(1.0 / std::sqrt(static_cast<double>(fan)));
-  d.set_low(-d.high());
-  return d;
+  if (fan <= 0) return ConstantDistribution(0.0);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan));
+  return UniformDistribution(-bound, bound);
 }
 
 // Builds the plan for one tensor.
@@ -87,14 +69,14 @@ class Planner {
     const RnnLayout& rnn = *use_.rnn;
     const int64_t H = rnn.hidden_size, direction = 2 * rnn.gates * H;
     if (!forget_bias || use_.reader->op_type() != "LSTM") {
-      Whole(Constant(0.0)).IgnoreError();
+      Whole(ConstantDistribution(0.0)).IgnoreError();
       return;
     }
     for (int64_t d = 0; d < rnn.directions; ++d) {
       const int64_t forget = d * direction + kLstmForgetGate * H;
-      Add(d * direction, forget, {forget - d * direction}, Constant(0.0));
-      Add(forget, forget + H, {H}, Constant(*forget_bias));
-      Add(forget + H, (d + 1) * direction, {(d + 1) * direction - forget - H}, Constant(0.0));
+      Add(d * direction, forget, {forget - d * direction}, ConstantDistribution(0.0));
+      Add(forget, forget + H, {H}, ConstantDistribution(*forget_bias));
+      Add(forget + H, (d + 1) * direction, {(d + 1) * direction - forget - H}, ConstantDistribution(0.0));
     }
   }
 
@@ -144,10 +126,10 @@ absl::Status PlanTorch(const TensorUse& use, Planner& planner) {
     case Role::kRnnWeight:
     case Role::kRnnRecurrence:
     case Role::kRnnBias: return planner.Whole(TorchUniform(use.rnn->hidden_size));
-    case Role::kEmbedding: return planner.Whole(Normal(0.0, 1.0));
+    case Role::kEmbedding: return planner.Whole(NormalDistribution(0.0, 1.0));
     case Role::kNormScale:
-    case Role::kNormVar: return planner.Whole(Constant(1.0));
-    default: return planner.Whole(Constant(0.0));
+    case Role::kNormVar: return planner.Whole(ConstantDistribution(1.0));
+    default: return planner.Whole(ConstantDistribution(0.0));
   }
 }
 
@@ -183,14 +165,14 @@ absl::StatusOr<std::string> PlanDefault(const TensorUse& use, const Policy& poli
         ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(TorchUniform(use.fans ? use.fans->fan_in : 0)));
         return std::string("torch");
       }
-      ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(Constant(0.0)));
+      ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(ConstantDistribution(0.0)));
       return std::string("zeros");
     case Role::kEmbedding:
       if (policy.embedding == EmbeddingInit::kScheme) {
         ONNX_REINIT_RETURN_IF_ERROR(planner.WholeWithScheme(policy.scheme));
         return std::string(SchemeName(policy.scheme.kind));
       }
-      ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(Normal(0.0, 1.0)));
+      ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(NormalDistribution(0.0, 1.0)));
       return std::string("normal");
     case Role::kRnnRecurrence:
       if (policy.recurrence == RecurrenceInit::kScheme) {
@@ -204,10 +186,10 @@ absl::StatusOr<std::string> PlanDefault(const TensorUse& use, const Policy& poli
       return std::string("zeros");
     case Role::kNormScale:
     case Role::kNormVar:
-      ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(Constant(1.0)));
+      ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(ConstantDistribution(1.0)));
       return std::string("ones");
     default:
-      ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(Constant(0.0)));
+      ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(ConstantDistribution(0.0)));
       return std::string("zeros");
   }
 }

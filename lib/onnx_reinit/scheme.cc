@@ -326,6 +326,29 @@ absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& o, 
   return d;
 }
 
+proto::Distribution ConstantDistribution(double value) {
+  proto::Distribution d;
+  d.set_kind(proto::Distribution::CONSTANT);
+  d.set_value(value);
+  return d;
+}
+
+proto::Distribution UniformDistribution(double low, double high) {
+  proto::Distribution d;
+  d.set_kind(proto::Distribution::UNIFORM);
+  d.set_low(low);
+  d.set_high(high);
+  return d;
+}
+
+proto::Distribution NormalDistribution(double mean, double std) {
+  proto::Distribution d;
+  d.set_kind(proto::Distribution::NORMAL);
+  d.set_mean(mean);
+  d.set_std(std);
+  return d;
+}
+
 std::string DescribeDistribution(const proto::Distribution& d) {
   switch (d.kind()) {
     case proto::Distribution::CONSTANT: return "const " + FormatNumber(d.value());

@@ -136,6 +136,11 @@ absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& opt
 absl::Status CheckShapeForScheme(SchemeKind kind, absl::Span<const int64_t> shape,
                                  int64_t groups = 1);
 
+// Distributions built directly (by role defaults and tests).
+proto::Distribution ConstantDistribution(double value);
+proto::Distribution UniformDistribution(double low, double high);
+proto::Distribution NormalDistribution(double mean, double std);
+
 // A short human form: "N(0, 0.0442)", "U(-0.0765, 0.0765)", "const 0",
 // "TN(0, 0.0503, [-0.1006, 0.1006])", "orthogonal(gain 1)", "identity(gain 1)", "dirac".
 std::string DescribeDistribution(const proto::Distribution& distribution);

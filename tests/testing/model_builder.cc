@@ -114,6 +114,15 @@ std::vector<double> ReadValues(onnx::TensorProto& tensor) {
   return out;
 }
 
+const TensorUse& FindUse(const GraphAnalysis& analysis, const std::string& name) {
+  for (const TensorUse& use : analysis.tensors) {
+    if (use.name == name) return use;
+  }
+  ADD_FAILURE() << name << " not in the analysis";
+  static const TensorUse kMissing;
+  return kMissing;
+}
+
 onnx::TensorProto* FindInitializer(onnx::ModelProto& model, const std::string& name) {
   for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
     if (tensor.name() == name) return &tensor;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "onnx/onnx_pb.h"
+#include "onnx_reinit/roles.h"
 #include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit::testing {
@@ -44,6 +45,9 @@ onnx::ModelProto LoadTestdata(const std::string& relative);
 
 // Reads the values of `tensor` as doubles, whatever their storage.
 std::vector<double> ReadValues(onnx::TensorProto& tensor);
+
+// The analysis entry of tensor `name`; fails the current test when there is none.
+const TensorUse& FindUse(const GraphAnalysis& analysis, const std::string& name);
 
 // Finds an initializer by name; nullptr when absent.
 onnx::TensorProto* FindInitializer(onnx::ModelProto& model, const std::string& name);
