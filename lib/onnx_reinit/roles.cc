@@ -301,6 +301,7 @@ struct Candidate {
   int64_t groups = 1;
   std::optional<RnnLayout> rnn;
   std::string reason;
+  bool misfit = false;  // the op gives a role, but the tensor's shape does not fit its layout
 };
 
 class Classifier {
@@ -365,6 +366,11 @@ class Classifier {
     c.reason = std::move(reason);
     return c;
   }
+  static Candidate Misfit(std::string reason) {
+    Candidate c = Other(std::move(reason));
+    c.misfit = true;
+    return c;
+  }
   static Candidate Norm(Role role) {
     Candidate c;
     c.role = role;
@@ -384,7 +390,7 @@ class Classifier {
       const int64_t rf = fans->fan_in / std::max<int64_t>(1, shape[1]);
       fans = Fans{shape[0] / group * rf, shape[1] * rf};
     }
-    if (!fans.ok()) return Other(std::string(fans.status().message()));
+    if (!fans.ok()) return Misfit(std::string(fans.status().message()));
     Candidate c;
     c.role = Role::kWeight;
     c.fans = *fans;
@@ -442,7 +448,7 @@ class Classifier {
     layout.gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
     const int64_t rank_needed = i == 3 ? 2 : 3;
     if (static_cast<int64_t>(shape.size()) != rank_needed) {
-      return Other(absl::StrFormat("%s input %d has shape %s, expected rank %d", op, i, ShapeText(shape),
+      return Misfit(absl::StrFormat("%s input %d has shape %s, expected rank %d", op, i, ShapeText(shape),
                                    rank_needed));
     }
     layout.directions = shape[0];
@@ -450,7 +456,7 @@ class Classifier {
     if (layout.hidden_size <= 0) layout.hidden_size = i == 3 ? shape[1] / (2 * layout.gates) : shape[1] / layout.gates;
     const int64_t rows = i == 3 ? 2 * layout.gates * layout.hidden_size : layout.gates * layout.hidden_size;
     if (shape[1] != rows || (i == 2 && shape[2] != layout.hidden_size)) {
-      return Other(absl::StrFormat("%s input %d has shape %s, which does not fit hidden_size %d", op, i,
+      return Misfit(absl::StrFormat("%s input %d has shape %s, which does not fit hidden_size %d", op, i,
                                    ShapeText(shape), layout.hidden_size));
     }
     Candidate c;
@@ -473,7 +479,7 @@ class Classifier {
       return Other("read by Gather with constant indices (shape arithmetic)");
     }
     if (shape.size() != 2) {
-      return Other(absl::StrFormat("Gather table has shape %s, expected [vocabulary, dim]", ShapeText(shape)));
+      return Misfit(absl::StrFormat("Gather table has shape %s, expected [vocabulary, dim]", ShapeText(shape)));
     }
     Candidate c;
     c.role = Role::kEmbedding;
@@ -559,7 +565,7 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
         } else if (!is_float) {
           continue;  // an integer tensor that is not a quantized weight
         }
-        if (candidate.role == Role::kOther && candidate.reason.find("expected") != std::string::npos) {
+        if (candidate.misfit) {
           analysis.warnings.push_back(absl::StrFormat("'%s' %s left unchanged: %s", name,
                                                       ShapeText(use.view_shape), candidate.reason));
         }
