@@ -51,8 +51,9 @@ int main(int argc, char** argv) {
         argc - 1, argv + 1, AddDiffFlags, RunDiff);
   }
   return ParseAndRun<ReinitFlags>(
-      "Re-initializes the weights of an ONNX model (Conv, ConvTranspose, Gemm, MatMul) with a\n"
-      "fan-aware scheme, and writes a new model with everything else unchanged.\n"
+      "Re-initializes the tensors of an ONNX model by role - weights with a fan-aware scheme,\n"
+      "biases, norms, embeddings and RNN tensors with their defaults or --rule overrides - and\n"
+      "writes a new model with everything else unchanged.\n"
       "Other commands: onnx-reinit stats|verify|diff ... (each with --help)",
       argc, argv, AddReinitFlags, RunReinit);
 }

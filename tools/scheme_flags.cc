@@ -28,8 +28,8 @@ void AddSchemeFlags(CLI::App& app, SchemeFlags& f, bool scheme_required) {
   f.value_flag = app.add_option("--value", f.value, "constant: the value (required)");
   f.low_flag = app.add_option("--low", f.low, "uniform: lower bound (default 0)");
   f.high_flag = app.add_option("--high", f.high, "uniform: upper bound (default 1)");
-  f.mean_flag = app.add_option("--mean", f.mean, "normal: mean (default 0)");
-  f.std_flag = app.add_option("--std", f.std, "normal: standard deviation (default 1)");
+  f.mean_flag = app.add_option("--mean", f.mean, "normal, truncated_normal: mean (default 0)");
+  f.std_flag = app.add_option("--std", f.std, "normal, truncated_normal: standard deviation (default 1)");
   f.mode_flag = app.add_option("--mode", f.mode,
                                "Fan for xavier/he/lecun: fan_in, fan_out or fan_avg (default: "
                                "fan_avg for xavier, fan_in for he and lecun)")
@@ -41,7 +41,9 @@ void AddSchemeFlags(CLI::App& app, SchemeFlags& f, bool scheme_required) {
           ->check(FromParser(ParseNonlinearity, "NONLINEARITY"));
   f.negative_slope_flag = app.add_option("--negative-slope", f.negative_slope,
                                          "leaky_relu's negative slope (default 0.01)");
-  f.gain_flag = app.add_option("--gain", f.gain, "Explicit gain, instead of --nonlinearity");
+  f.gain_flag = app.add_option("--gain", f.gain,
+                               "Explicit gain for xavier/he/lecun (instead of --nonlinearity), "
+                               "orthogonal and identity (default 1)");
 }
 
 bool SchemeGiven(const SchemeFlags& flags) {
