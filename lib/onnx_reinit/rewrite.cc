@@ -76,20 +76,15 @@ absl::Status JudgeCheck(const absl::Status& status, const std::string& input, pr
 
 // Copies the input and overwrites the weights' bytes in the copy. FailedPrecondition (with nothing
 // written) when some tensor to rewrite is not stored in place-rewritable form.
-absl::StatusOr<proto::ReinitReport> RewriteInPlace(const std::string& input, const std::string& output,
-                                                  const RewriteOptions& options) {
-  if (options.reinit.dry_run) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(input));
-    ReinitOptions reinit = options.reinit;
-    reinit.require_detached = true;
-    return Reinitialize(mapped.model(), reinit, mapped.payloads());
-  }
-  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel source, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
+// `source` is `input`, mapped.
+absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const std::string& input,
+                                                  const std::string& output, const RewriteOptions& options) {
+  ReinitOptions reinit = options.reinit;
+  reinit.require_detached = true;
+  if (reinit.dry_run) return Reinitialize(source.model(), reinit, source.payloads());
   ONNX_REINIT_ASSIGN_OR_RETURN(const std::string temporary, CreateTemporaryBeside(output));
   auto result = [&]() -> absl::StatusOr<proto::ReinitReport> {
     ONNX_REINIT_RETURN_IF_ERROR(CopyFile(input, temporary));
-    ReinitOptions reinit = options.reinit;
-    reinit.require_detached = true;
     return ReinitializeInto(source.model(), reinit, options, source.payloads(), source.file().data(),
                             source.file().size(), temporary);
   }();
@@ -177,12 +172,13 @@ absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, c
   if (options.layout != RewriteOptions::Layout::kKeep || options.materialize) {
     return RewriteParsed(input, output, options);
   }
+  absl::StatusOr<proto::ReinitReport> in_place;
   {
     // Opening the model decides the path: external data, or embedded.
-    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel probe, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
-    if (HasExternalData(probe.model())) return RewriteParsed(input, output, options);
+    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel source, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
+    if (HasExternalData(source.model())) return RewriteParsed(input, output, options);
+    in_place = RewriteInPlace(source, input, output, options);
   }
-  auto in_place = RewriteInPlace(input, output, options);
   if (!absl::IsFailedPrecondition(in_place.status())) return in_place;
   auto report = RewriteParsed(input, output, options);
   if (report.ok() && !options.reinit.dry_run) {
