@@ -18,39 +18,48 @@ import sys
 import time
 
 
-def make_gemm_stack(path, layers, width, seed=0):
-    """A model of `layers` Gemm layers of [width, width] float32 weights (transB=1)."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+def gemm_stack_model(initializers, width, name):
+    """A model chaining one Gemm (transB=1) per initializer, each [width, width] float32."""
+    from onnx import TensorProto, helper
 
-    rng = np.random.default_rng(seed)
-    initializers, nodes, previous = [], [], "x"
-    for i in range(layers):
-        weight = (rng.standard_normal((width, width), dtype=np.float32) * 0.02)
-        initializers.append(numpy_helper.from_array(weight, f"layer{i}.weight"))
-        nodes.append(helper.make_node("Gemm", [previous, f"layer{i}.weight"], [f"h{i}"], transB=1))
+    nodes, previous = [], "x"
+    for i, weight in enumerate(initializers):
+        nodes.append(helper.make_node("Gemm", [previous, weight.name], [f"h{i}"], transB=1))
         previous = f"h{i}"
     graph = helper.make_graph(
-        nodes, "gemm_stack",
+        nodes, name,
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
         [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [1, width])], initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
+    return model
+
+
+def make_gemm_stack(path, layers, width, seed=0):
+    """A model of `layers` Gemm layers of [width, width] float32 weights (transB=1)."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(seed)
+    initializers = [
+        numpy_helper.from_array(rng.standard_normal((width, width), dtype=np.float32) * 0.02,
+                                f"layer{i}.weight")
+        for i in range(layers)
+    ]
     tmp = path + ".tmp"
-    onnx.save(model, tmp)
+    onnx.save(gemm_stack_model(initializers, width, "gemm_stack"), tmp)
     os.replace(tmp, path)
 
 
 def make_external_gemm_stack(path, layers, width, seed=0):
     """Like make_gemm_stack, with every weight in the data file path + '.data' (4096-aligned)."""
     import numpy as np
-    import onnx
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     rng = np.random.default_rng(seed)
     data_name = os.path.basename(path) + ".data"
-    initializers, nodes, previous, offset = [], [], "x", 0
+    initializers, offset = [], 0
     with open(path + ".data", "wb") as data:
         for i in range(layers):
             weight = (rng.standard_normal((width, width), dtype=np.float32) * 0.02).tobytes()
@@ -67,16 +76,8 @@ def make_external_gemm_stack(path, layers, width, seed=0):
                 entry.key, entry.value = key, value
             offset += len(weight)
             initializers.append(tensor)
-            nodes.append(helper.make_node("Gemm", [previous, f"layer{i}.weight"], [f"h{i}"], transB=1))
-            previous = f"h{i}"
-    graph = helper.make_graph(
-        nodes, "gemm_stack_external",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
-        [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [1, width])], initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
     with open(path, "wb") as f:
-        f.write(model.SerializeToString())
+        f.write(gemm_stack_model(initializers, width, "gemm_stack_external").SerializeToString())
 
 
 def run(command, shell=False):
