@@ -223,7 +223,7 @@ absl::Status Run(const ReinitFlags& flags, const ReinitOptions& options, const s
 
   if (flags.quiet) return absl::OkStatus();
   if (options.select && report->tensors().empty()) {
-    report->add_warnings("no weight matches --only/--exclude; the output equals the input");
+    report->add_warnings("no tensor matches --only/--exclude; the output equals the input");
   }
   for (const std::string& warning : report->warnings()) {
     std::cerr << "onnx-reinit: warning: " << warning << "\n";
@@ -309,8 +309,8 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
   app.add_option("--threads", flags.threads, "Fill threads; 0 = all cores")
       ->default_val(0)
       ->check(CLI::Range(0, 1024));
-  app.add_option("--only", flags.only, "Re-initialize only weights whose name matches this regex");
-  app.add_option("--exclude", flags.exclude, "Leave weights whose name matches this regex unchanged");
+  app.add_option("--only", flags.only, "Re-initialize only tensors whose name contains a match of this regex");
+  app.add_option("--exclude", flags.exclude, "Leave tensors whose name contains a match of this regex unchanged");
   app.add_option("--report", flags.report,
                  "Also write a JSON report of what changed, with statistics before and after");
   app.add_flag("-q,--quiet", flags.quiet, "Print nothing but errors");
