@@ -475,6 +475,38 @@ TEST(Fill, EveryKindAndTypeGivesTheSameBytesOnAnyThreadCount) {
   }
 }
 
+TEST(EncodeRange, StoresTheBytesWriteStoresForEveryKindTypeStorageAndSplit) {
+  const std::vector<int64_t> cuts = {1, 3, 64, 65, 1023, 1025, 2047, 3001, 3072};
+  for (int32_t type : kEveryType) {
+    const Storage typed = type == onnx::TensorProto::FLOAT    ? Storage::kFloatData
+                          : type == onnx::TensorProto::DOUBLE ? Storage::kDoubleData
+                                                              : Storage::kInt32Data;
+    for (Storage storage : {Storage::kRawData, typed}) {
+      onnx::TensorProto tensor;
+      testing::SetTensor(tensor, {48, 64}, type, storage);
+      auto values = TensorValues::Bind(tensor, "w");
+      ASSERT_TRUE(values.ok()) << values.status();
+      const int width = values->StoredWidth();
+      for (const proto::Distribution& d : EveryKind()) {
+        FillJob job{*values, d, StreamIdForName("w")};
+        job.shape = {48, 64};
+        std::vector<double> sampled(3072);
+        SampleRange(job, kSeed, 0, 3072, sampled.data());
+        std::string expected(3072 * width, '\0'), encoded(3072 * width, '\x55');
+        values->Encode(sampled.data(), 3072, expected.data());
+        int64_t from = 0;
+        for (int64_t cut : cuts) {
+          // ORTHOGONAL computes the whole matrix at each call, so any piece of it is right too.
+          EncodeRange(job, kSeed, from, cut, encoded.data() + from * width);
+          from = cut;
+        }
+        EXPECT_EQ(encoded, expected) << "kind " << d.kind() << " type " << type << " storage "
+                                     << StorageName(values->storage());
+      }
+    }
+  }
+}
+
 // The SIMD target (AVX-512, AVX2, ..., portable code) does not change a single bit.
 TEST(Fill, EverySimdTargetGivesTheSameBytes) {
   const std::vector<std::string> targets = SimdTargets();

@@ -100,6 +100,28 @@ TEST_F(RewriteTest, InPlaceRewriteEqualsTheInMemoryResultByteForByte) {
   }
 }
 
+TEST_F(RewriteTest, StatisticsOfEveryPathAreThoseOfTheInMemoryRewrite) {
+  RewriteOptions options = Options();
+  options.reinit.with_statistics = true;
+  onnx::ModelProto model = testing::LoadTestdata("torch_cnn.onnx");
+  auto expected = Reinitialize(model, options.reinit);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  ASSERT_GT(expected->tensors(0).after().count(), 0);
+  const std::string external = WriteExternal("torch_cnn.onnx", "cnn.data", 4096);
+  for (const std::string& input : {testing::TestdataPath("torch_cnn.onnx"), external}) {
+    SCOPED_TRACE(input);
+    auto report = ReinitializeFile(input, Path("out.onnx"), options);
+    ASSERT_TRUE(report.ok()) << report.status();
+    ASSERT_EQ(report->tensors_size(), expected->tensors_size());
+    for (int t = 0; t < report->tensors_size(); ++t) {
+      EXPECT_EQ(report->tensors(t).before().SerializeAsString(), expected->tensors(t).before().SerializeAsString());
+      EXPECT_EQ(report->tensors(t).after().SerializeAsString(), expected->tensors(t).after().SerializeAsString())
+          << report->tensors(t).name();
+    }
+    EXPECT_EQ(report->totals().SerializeAsString(), expected->totals().SerializeAsString());
+  }
+}
+
 TEST_F(RewriteTest, VarintPayloadsFallBackToTheInMemoryPathWithAWarning) {
   const std::string output = Path("out.onnx");
   auto report = ReinitializeFile(testing::TestdataPath("dtypes.onnx"), output, Options());

@@ -120,7 +120,7 @@ absl::StatusOr<ExternalData> ExternalData::Open(onnx::ModelProto& model, const s
                                              ref.location, length, ref.offset));
     }
     data.payloads_.by_tensor.emplace(&tensor, payload);
-    data.sources_.emplace(&tensor, Source{real, ref.offset, length});
+    data.sources_.emplace(&tensor, Source{&file->second, ref.offset, length});
   }
   return data;
 }
@@ -149,38 +149,26 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, con
           !tensor.has_raw_data() || length == 0 || length < move_threshold) {
         continue;
       }
-      for (int64_t written = 0; written < length;) {
-        const ssize_t n = ::pwrite(file.get(), tensor.raw_data().data() + written,
-                                   static_cast<size_t>(length - written), offset + written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), n < 0 ? errno : EIO));
-        written += n;
-      }
+      const absl::Status written = WriteAt(file.get(), tensor.raw_data().data(), static_cast<size_t>(length),
+                                           offset, data_path);
+      if (!written.ok()) return fail(written);
       tensor.clear_raw_data();
       tensor.set_data_location(onnx::TensorProto::EXTERNAL);
       placed.emplace_back(&tensor, offset, length);
       end = offset + length;
       continue;
     }
-    FileDescriptor in(::open(source->second.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (in.get() < 0) return fail(ErrnoError(source->second.path, errno));
-    loff_t from = source->second.offset, to = offset;
-    for (int64_t left = source->second.length; left > 0;) {
-      const ssize_t copied = ::copy_file_range(in.get(), &from, file.get(), &to, static_cast<size_t>(left), 0);
-      if (copied < 0 && errno == EINTR) continue;
-      if (copied <= 0) {
-        return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), copied < 0 ? errno : EIO));
-      }
-      left -= copied;
-    }
+    const ExternalData::Source& from = source->second;
+    const absl::Status copied = CopyRange(*from.file, from.offset, file.get(), offset, from.length, data_path);
+    if (!copied.ok()) return fail(copied);
     placed.emplace_back(&tensor, offset, source->second.length);
     end = offset + source->second.length;
   }
   if (::ftruncate(file.get(), end) != 0 || file.Close() != 0) {
     return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), errno));
   }
-  // Mapped read-only, never touched: its addresses identify the tensors' byte ranges (see
-  // ScratchMirror), and the file is written with pwrite.
+  // Mapped read-only, never written through: its addresses identify the tensors' byte ranges, and
+  // the file is written with pwrite (streamed_fill.h).
   auto mapped = MappedFile::Open(out.temporary_path, MappedFile::Mode::kReadLazy);
   if (!mapped.ok()) return fail(mapped.status());
   out.file = *std::move(mapped);

@@ -38,7 +38,7 @@ class ExternalData {
   const DetachedPayloads& payloads() const { return payloads_; }
   // The file and offset each external tensor was read from (for kernel-side copies).
   struct Source {
-    std::string path;
+    const MappedFile* file = nullptr;  // owned by this ExternalData
     int64_t offset = 0;
     int64_t length = 0;
   };
@@ -51,7 +51,7 @@ class ExternalData {
 };
 
 // A data file written for an output model, and where each tensor is in it (payload addresses in
-// a read-only mapping of it: write the file with ScratchMirror, not through them).
+// a read-only mapping of it: write the file with WriteFilled (streamed_fill.h), not through them).
 struct NewDataFile {
   std::string temporary_path;  // commit with CommitTemporary once the model is written
   MappedFile file;

@@ -47,26 +47,32 @@ int FileDescriptor::Close() {
 }
 
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, Mode mode) {
-  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (file.get() < 0) return ErrnoError(absl::StrFormat("%s: cannot open", path), errno);
-  struct stat info;
-  if (::fstat(file.get(), &info) != 0) return ErrnoError(absl::StrFormat("%s: cannot stat", path), errno);
   MappedFile mapped;
+  mapped.file_ = FileDescriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  mapped.path_ = path;
+  if (mapped.fd() < 0) return ErrnoError(absl::StrFormat("%s: cannot open", path), errno);
+  struct stat info;
+  if (::fstat(mapped.fd(), &info) != 0) return ErrnoError(absl::StrFormat("%s: cannot stat", path), errno);
   mapped.size_ = static_cast<size_t>(info.st_size);
   if (mapped.size_ == 0) return mapped;
   const int flags = mode == Mode::kRead ? MAP_PRIVATE | MAP_POPULATE : MAP_PRIVATE;
-  void* data = ::mmap(nullptr, mapped.size_, PROT_READ, flags, file.get(), 0);
+  void* data = ::mmap(nullptr, mapped.size_, PROT_READ, flags, mapped.fd(), 0);
   if (data == MAP_FAILED) return ErrnoError(absl::StrFormat("%s: cannot map", path), errno);
   mapped.data_ = data;
   return mapped;
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      file_(std::move(other.file_)),
+      path_(std::move(other.path_)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   std::swap(data_, other.data_);
   std::swap(size_, other.size_);
+  std::swap(file_, other.file_);
+  std::swap(path_, other.path_);
   return *this;
 }
 
@@ -74,78 +80,31 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
 }
 
-absl::StatusOr<ScratchMirror> ScratchMirror::Create(size_t file_size) {
-  ScratchMirror mirror;
-  mirror.size_ = std::max<size_t>(file_size, 1);
-  void* data = ::mmap(nullptr, mirror.size_, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (data == MAP_FAILED) return ErrnoError("cannot reserve scratch memory", errno);
-  mirror.data_ = data;
-  ::madvise(data, mirror.size_, MADV_HUGEPAGE);  // fewer page faults; only a hint
-  return mirror;
-}
-
-ScratchMirror::ScratchMirror(ScratchMirror&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-
-ScratchMirror& ScratchMirror::operator=(ScratchMirror&& other) noexcept {
-  std::swap(data_, other.data_);
-  std::swap(size_, other.size_);
-  return *this;
-}
-
-ScratchMirror::~ScratchMirror() {
-  if (data_ != nullptr) ::munmap(data_, size_);
-}
-
-bool ScratchMirror::Contains(const void* address) const {
-  const char* p = static_cast<const char*>(address);
-  return data_ != nullptr && p >= At(0) && p < At(size_);
-}
-
-absl::Status ScratchMirror::Flush(int fd, size_t offset, size_t length, const std::string& path) const {
-  for (size_t written = 0; written < length;) {
-    const ssize_t n = ::pwrite(fd, At(offset + written), length - written,
-                               static_cast<off_t>(offset + written));
+absl::Status WriteAt(int fd, const char* data, size_t size, int64_t offset, const std::string& path) {
+  for (size_t written = 0; written < size;) {
+    const ssize_t n = ::pwrite(fd, data + written, size - written, static_cast<off_t>(offset + written));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return ErrnoError(absl::StrFormat("cannot write %s", path), n < 0 ? errno : EIO);
     written += static_cast<size_t>(n);
   }
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  const size_t begin = (offset + page - 1) / page * page, end = (offset + length) / page * page;
-  if (end > begin) ::madvise(At(begin), end - begin, MADV_DONTNEED);
   return absl::OkStatus();
 }
 
-absl::Status CopyFile(const std::string& from, const std::string& to) {
-  FileDescriptor in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) return ErrnoError(absl::StrFormat("%s: cannot open", from), errno);
-  FileDescriptor out(::open(to.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
-  if (out.get() < 0) return ErrnoError(absl::StrFormat("cannot write %s", to), errno);
-  struct stat info;
-  if (::fstat(in.get(), &info) != 0) return ErrnoError(absl::StrFormat("%s: cannot stat", from), errno);
-  size_t left = static_cast<size_t>(info.st_size);
-  bool kernel_copy = true;
-  std::vector<char> buffer;
-  while (left > 0) {
-    ssize_t copied = -1;
-    if (kernel_copy) {
-      copied = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, left, 0);
-      if (copied < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
-        kernel_copy = false;  // another file system, or an old kernel: copy through a buffer
-        continue;
-      }
-    } else {
-      buffer.resize(1 << 20);
-      const ssize_t got = ::read(in.get(), buffer.data(), std::min(left, buffer.size()));
-      if (got > 0) copied = ::write(out.get(), buffer.data(), static_cast<size_t>(got)) == got ? got : -1;
-      if (got == 0) break;
-    }
+absl::Status CopyRange(const MappedFile& from, int64_t from_offset, int to_fd, int64_t to_offset,
+                       int64_t length, const std::string& to_path) {
+  loff_t in = from_offset, out = to_offset;
+  for (int64_t left = length; left > 0;) {
+    const ssize_t copied = ::copy_file_range(from.fd(), &in, to_fd, &out, static_cast<size_t>(left), 0);
     if (copied < 0 && errno == EINTR) continue;
-    if (copied <= 0) return ErrnoError(absl::StrFormat("cannot copy %s to %s", from, to), errno ? errno : EIO);
-    left -= static_cast<size_t>(copied);
+    if (copied < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+      // Another file system, or an old kernel: write from the mapping.
+      return WriteAt(to_fd, from.data() + in, static_cast<size_t>(left), out, to_path);
+    }
+    if (copied <= 0) {
+      return ErrnoError(absl::StrFormat("cannot copy %s to %s", from.path(), to_path), copied < 0 ? errno : EIO);
+    }
+    left -= copied;
   }
-  if (out.Close() != 0) return ErrnoError(absl::StrFormat("cannot write %s", to), errno);
   return absl::OkStatus();
 }
 

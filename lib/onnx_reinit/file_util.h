@@ -33,7 +33,8 @@ class FileDescriptor {
   int fd_;
 };
 
-// A whole file mapped read-only into memory; unmapped on destruction. Move-only.
+// A whole file mapped read-only into memory, and kept open (for kernel-side copies from it);
+// unmapped and closed on destruction. Move-only.
 class MappedFile {
  public:
   enum class Mode {
@@ -49,41 +50,24 @@ class MappedFile {
 
   char* data() const { return static_cast<char*>(data_); }
   size_t size() const { return size_; }
+  int fd() const { return file_.get(); }
+  const std::string& path() const { return path_; }
 
  private:
   void* data_ = nullptr;
   size_t size_ = 0;
+  FileDescriptor file_;
+  std::string path_;
 };
 
-// Scratch memory that mirrors a file's layout, for filling tensors before writing them to the file
-// with pwrite: dirtying a shared file mapping page by page costs a file-system fault per page, far
-// more than writing the same bytes. The mirror is only reserved address space; pages become
-// resident when filled and are freed again by Flush, so memory stays at the size of one batch.
-class ScratchMirror {
- public:
-  static absl::StatusOr<ScratchMirror> Create(size_t file_size);
-  ScratchMirror() = default;
-  ScratchMirror(ScratchMirror&& other) noexcept;
-  ScratchMirror& operator=(ScratchMirror&& other) noexcept;
-  ~ScratchMirror();
+// Writes data[0 .. size) to `fd` at `offset`, whole (pwrite retried after partial writes and EINTR).
+// Errors name `path`.
+absl::Status WriteAt(int fd, const char* data, size_t size, int64_t offset, const std::string& path);
 
-  // The address in the mirror of byte `offset` of the file.
-  char* At(size_t offset) const { return static_cast<char*>(data_) + offset; }
-  // Whether `address` lies in the mirror, and its file offset.
-  bool Contains(const void* address) const;
-  size_t OffsetOf(const void* address) const { return static_cast<const char*>(address) - At(0); }
-  // Writes [offset, offset + length) of the mirror to `fd` at the same offset, then frees the pages
-  // that lie wholly inside the range (a page shared with a neighbour stays).
-  absl::Status Flush(int fd, size_t offset, size_t length, const std::string& path) const;
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
-
-// Copies the whole of `from` into the new file `to` (which must not exist), in the kernel where it
-// can (copy_file_range). On error `to` is removed.
-absl::Status CopyFile(const std::string& from, const std::string& to);
+// Copies `length` bytes at `from_offset` of `from` to `to_offset` of `to_fd` (the file `to_path`):
+// in the kernel (copy_file_range) where the file systems allow it, else through a buffer.
+absl::Status CopyRange(const MappedFile& from, int64_t from_offset, int to_fd, int64_t to_offset,
+                       int64_t length, const std::string& to_path);
 
 // A path for a temporary file beside `path`: "path.tmp-XXXXXX", created empty (mode 0600).
 absl::StatusOr<std::string> CreateTemporaryBeside(const std::string& path);

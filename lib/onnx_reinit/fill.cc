@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -273,6 +274,40 @@ void SampleRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, 
   SampleBlocks(d, type, seed, job.stream, begin, end, out);
 }
 
+void EncodeRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, char* out) {
+  const proto::Distribution& d = job.distribution;
+  const int width = job.values.StoredWidth();
+  if (job.values.type() == FloatType::kFloat32 &&
+      (d.kind() == proto::Distribution::NORMAL || d.kind() == proto::Distribution::UNIFORM)) {
+    // The float32 kernels' values are the tensor's values: stored without the trip through double.
+    alignas(64) float block[kBatchElements];
+    for (int64_t first = begin; first < end; first += kBatchElements) {
+      const int64_t last = std::min(end, first + kBatchElements), n = last - first;
+      if (d.kind() == proto::Distribution::NORMAL) {
+        NormalFloat32Values(seed, job.stream, first, last, static_cast<float>(d.mean()),
+                            static_cast<float>(d.std()), block);
+      } else if (UniformFloat32Values(seed, job.stream, first, last, d.low(), d.high(), block)) {
+        for (int64_t k = 0; k < n; ++k) {
+          block[k] = static_cast<float>(ClampToRange(FloatType::kFloat32, block[k], d.low(), d.high()));
+        }
+      }
+      std::memcpy(out + (first - begin) * width, block, static_cast<size_t>(n) * sizeof(float));
+    }
+    return;
+  }
+  if (d.kind() == proto::Distribution::ORTHOGONAL) {
+    const std::vector<double> matrix = OrthogonalRegion(job, seed);
+    job.values.Encode(matrix.data() + (begin - job.begin), end - begin, out);
+    return;
+  }
+  std::array<double, kBatchElements> buffer;
+  for (int64_t first = begin; first < end; first += kBatchElements) {
+    const int64_t last = std::min(end, first + kBatchElements);
+    SampleRange(job, seed, first, last, buffer.data());
+    job.values.Encode(buffer.data(), last - first, out + (first - begin) * width);
+  }
+}
+
 void Fill(const std::vector<FillJob>& jobs, uint64_t seed, int threads) {
   std::vector<size_t> matrix_jobs;  // ORTHOGONAL: one task each, run first
   std::vector<int64_t> sizes;
@@ -294,15 +329,10 @@ void Fill(const std::vector<FillJob>& jobs, uint64_t seed, int threads) {
       job.values.Write(job.begin, matrix.data(), static_cast<int64_t>(matrix.size()));
       return;
     }
-    std::array<double, kBatchElements> buffer;
     for (const Chunk& chunk : tasks[t - num_matrix]) {
       const FillJob& job = jobs[chunk.item];
-      const int64_t chunk_end = job.begin + chunk.end;
-      for (int64_t begin = job.begin + chunk.begin; begin < chunk_end; begin += kBatchElements) {
-        const int64_t end = std::min(chunk_end, begin + kBatchElements);
-        SampleRange(job, seed, begin, end, buffer.data());
-        job.values.Write(begin, buffer.data(), end - begin);
-      }
+      const int64_t begin = job.begin + chunk.begin;
+      EncodeRange(job, seed, begin, job.begin + chunk.end, job.values.ElementAddress(begin));
     }
   });
 }

@@ -64,6 +64,12 @@ absl::Status CheckFillJob(const FillJob& job);
 // computes the whole region's matrix whatever [begin, end) is, so call it once per job there.
 void SampleRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, double* out);
 
+// Computes elements [begin, end) of `job`'s tensor like SampleRange and stores them at `out` (any
+// alignment) in the tensor's encoding (TensorValues::Encode), without writing the tensor itself: for
+// writers that stream new values to a file. Produces exactly the bytes Fill would store there. An
+// ORTHOGONAL job's matrix is computed whole at each call: give such a job in one piece.
+void EncodeRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, char* out);
+
 // Fills every job. Big tensors are split into chunks and small ones batched, and chunks run on
 // `threads` threads; each ORTHOGONAL job is one task (started first: they are the longest). The
 // result does not depend on `threads`. Jobs must write disjoint elements, and each must pass

@@ -57,56 +57,40 @@ proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& val
   return record;
 }
 
-}  // namespace
+// Fills the jobs in batches of about kProgressBatchBytes, tensor by tensor, reporting progress after
+// each. Batching does not change any value.
+constexpr int64_t kProgressBatchBytes = int64_t{64} << 20;
 
-// Fills the jobs in batches of about `batch_bytes` (0: one batch), tensor by tensor, calling
-// `after_fill` for each tensor when its batch is done. Batching does not change any value.
 void FillInBatches(const std::vector<FillJob>& jobs, const ReinitOptions& options, int threads) {
   auto job_bytes = [](const FillJob& job) {
     return (job.region_end() - job.begin) * ByteWidth(job.values.type());
   };
   int64_t total = 0, done = 0;
   for (const FillJob& job : jobs) total += job_bytes(job);
-  size_t first = 0;
-  while (first < jobs.size()) {
-    size_t last = first;
+  for (size_t first = 0, last = 0; first < jobs.size(); first = last) {
     int64_t bytes = 0;
-    while (last < jobs.size() &&
-           (options.fill_batch_bytes <= 0 || bytes < options.fill_batch_bytes || last == first)) {
-      // All regions of one tensor go in one batch.
-      bytes += job_bytes(jobs[last]);
-      ++last;
-      while (last < jobs.size() && jobs[last].values.SameTensor(jobs[last - 1].values)) {
-        bytes += job_bytes(jobs[last]);
-        ++last;
-      }
-    }
+    while (last < jobs.size() && (bytes < kProgressBatchBytes || last == first)) bytes += job_bytes(jobs[last++]);
     Fill(std::vector<FillJob>(jobs.begin() + first, jobs.begin() + last), options.seed, threads);
-    if (options.after_fill) {
-      for (size_t j = first; j < last; ++j) {
-        if (j + 1 == last || !jobs[j + 1].values.SameTensor(jobs[j].values)) options.after_fill(jobs[j].values);
-      }
-    }
     done += bytes;
     if (options.progress) options.progress(done, total);
-    first = last;
   }
 }
 
-absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
-                                                 const ReinitOptions& options,
-                                                 const DetachedPayloads& payloads) {
+}  // namespace
+
+absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const ReinitOptions& options,
+                                                const DetachedPayloads& payloads) {
   ONNX_REINIT_RETURN_IF_ERROR(Validate(options.policy.scheme));
 
   GraphAnalysis analysis = AnalyzeGraph(model, options.analysis);
-  proto::ReinitReport report;
+  ReinitPlan plan;
+  plan.threads = options.threads > 0 ? options.threads : DefaultThreadCount();
+  proto::ReinitReport& report = plan.report;
   report.set_scheme(std::string(SchemeName(options.policy.scheme.kind)));
   report.set_seed(options.seed);
   report.set_dry_run(options.dry_run);
   for (std::string& warning : analysis.warnings) report.add_warnings(std::move(warning));
 
-  std::vector<FillJob> jobs;
-  std::vector<TensorValues> rewritten;  // one per record, for statistics
   for (const TensorUse& use : analysis.tensors) {
     if (use.role == Role::kOther || use.role == Role::kQuantized) {
       AddSkipped(use, use.reason, report);
@@ -127,40 +111,47 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
       report.add_warnings(absl::StrFormat("'%s' has no elements; nothing to initialize", use.name));
       continue;
     }
-    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan plan, PlanTensor(use, options.policy));
-    if (plan.regions.empty()) {
-      AddSkipped(use, plan.rule, report);
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, options.policy));
+    if (tensor_plan.regions.empty()) {
+      AddSkipped(use, tensor_plan.rule, report);
       continue;
     }
-    *report.add_tensors() = DescribeTensor(use, values, plan);
+    *report.add_tensors() = DescribeTensor(use, values, tensor_plan);
     report.set_values(report.values() + values.size());
-    rewritten.push_back(values);
+    plan.rewritten.push_back(values);
     const uint64_t stream = StreamIdForName(use.name);
-    for (const PlannedRegion& region : plan.regions) {
+    for (const PlannedRegion& region : tensor_plan.regions) {
       FillJob job{values, region.distribution, stream, region.begin, region.end};
       job.shape = region.shape;
       job.groups = region.groups;
-      jobs.push_back(std::move(job));
+      plan.jobs.push_back(std::move(job));
     }
   }
-  if (options.dry_run) return report;
+  return plan;
+}
 
-  const int threads = options.threads > 0 ? options.threads : DefaultThreadCount();
-  if (!options.with_statistics) {
-    FillInBatches(jobs, options, threads);
-    return report;
-  }
-  const std::vector<proto::Moments> before = ComputeMoments(rewritten, threads);
-  FillInBatches(jobs, options, threads);
-  const std::vector<proto::Moments> after = ComputeMoments(rewritten, threads);
-  proto::Totals& totals = *report.mutable_totals();
-  for (size_t t = 0; t < rewritten.size(); ++t) {
-    proto::TensorRecord& record = *report.mutable_tensors(static_cast<int>(t));
+void AddStatistics(const std::vector<proto::Moments>& before, const std::vector<TensorValues>& after,
+                   ReinitPlan& plan) {
+  const std::vector<proto::Moments> after_moments = ComputeMoments(after, plan.threads);
+  proto::Totals& totals = *plan.report.mutable_totals();
+  for (size_t t = 0; t < after.size(); ++t) {
+    proto::TensorRecord& record = *plan.report.mutable_tensors(static_cast<int>(t));
     *record.mutable_before() = before[t];
-    *record.mutable_after() = after[t];
-    AddToTotals(rewritten[t], totals);
+    *record.mutable_after() = after_moments[t];
+    AddToTotals(after[t], totals);
   }
-  return report;
+}
+
+absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
+                                                 const ReinitOptions& options,
+                                                 const DetachedPayloads& payloads) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(model, options, payloads));
+  if (options.dry_run) return std::move(plan.report);
+  std::vector<proto::Moments> before;
+  if (options.with_statistics) before = ComputeMoments(plan.rewritten, plan.threads);
+  FillInBatches(plan.jobs, options, plan.threads);
+  if (options.with_statistics) AddStatistics(before, plan.rewritten, plan);
+  return std::move(plan.report);
 }
 
 }  // namespace onnx_reinit

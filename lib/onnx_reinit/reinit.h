@@ -17,10 +17,12 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_reinit/fill.h"
 #include "onnx_reinit/policy.h"
 #include "onnx_reinit/report.pb.h"
 #include "onnx_reinit/roles.h"
@@ -47,12 +49,7 @@ struct ReinitOptions {
   // Fail with FailedPrecondition, before writing anything, when a tensor to rewrite has no entry
   // in the detached payloads (for callers that write payloads in place in a file).
   bool require_detached = false;
-  // Fill at most about this many bytes of tensors at a time (0: all at once), and call
-  // `after_fill` for each tensor once it is complete - e.g. to release its pages of a mapped file,
-  // which bounds the memory a rewrite of a huge file holds.
-  int64_t fill_batch_bytes = 0;
-  std::function<void(const TensorValues& tensor)> after_fill;
-  // Called after each batch with the bytes filled so far and in all (e.g. for a progress bar).
+  // Called now and then during the fill with the bytes filled so far and in all (for a progress bar).
   std::function<void(int64_t done, int64_t total)> progress;
 };
 
@@ -64,6 +61,25 @@ struct ReinitOptions {
 absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
                                                  const ReinitOptions& options,
                                                  const DetachedPayloads& payloads = DetachedPayloads());
+
+// Reinitialize in two steps, for callers that write the new values elsewhere (e.g. streamed into a
+// file, see streamed_fill.h): the plan holds the report Reinitialize would return (without
+// statistics) and the fill jobs that produce the new values. Nothing is written yet.
+struct ReinitPlan {
+  proto::ReinitReport report;
+  std::vector<FillJob> jobs;            // in report order; a tensor's regions are consecutive
+  std::vector<TensorValues> rewritten;  // the tensors of report.tensors(), one per record
+  int threads = 1;                      // options.threads resolved
+};
+absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const ReinitOptions& options,
+                                                const DetachedPayloads& payloads = DetachedPayloads());
+
+// Completes the plan's report for ReinitOptions::with_statistics: each record's `before` moments
+// from `before` (ComputeMoments of plan.rewritten before the fill), its `after` moments and the
+// totals from `after`, the new values (one per record, e.g. plan.rewritten relocated to where the
+// values were written).
+void AddStatistics(const std::vector<proto::Moments>& before, const std::vector<TensorValues>& after,
+                   ReinitPlan& plan);
 
 }  // namespace onnx_reinit
 

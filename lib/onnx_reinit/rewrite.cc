@@ -13,7 +13,9 @@
 #include "onnx_reinit/external_data.h"
 #include "onnx_reinit/file_util.h"
 #include "onnx_reinit/model_io.h"
+#include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/streamed_fill.h"
 
 namespace onnx_reinit {
 namespace {
@@ -23,36 +25,52 @@ std::string FileName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// Re-initializes `model`, whose tensors in `payloads` are byte ranges of the file `path` (as
-// mapped at `base`), by filling them in a scratch mirror of the file and writing each finished
-// tensor to the file with pwrite. Other tensors are rewritten in `model`. Plans always cover whole
-// tensors, so a tensor's old bytes are never needed - except for the `before` statistics of
-// --report, for which the payloads are first copied into the mirror.
-absl::StatusOr<proto::ReinitReport> ReinitializeInto(onnx::ModelProto& model, ReinitOptions reinit,
-                                                    const RewriteOptions& options,
-                                                    const DetachedPayloads& payloads, const char* base,
-                                                    size_t size, const std::string& path) {
-  ONNX_REINIT_ASSIGN_OR_RETURN(const ScratchMirror scratch, ScratchMirror::Create(size));
-  DetachedPayloads mirrored;
-  for (const auto& [tensor, payload] : payloads.by_tensor) {
-    DetachedPayload copy = payload;
-    copy.data = scratch.At(static_cast<size_t>(payload.data - base));
-    if (reinit.with_statistics) std::memcpy(copy.data, payload.data, static_cast<size_t>(payload.size));
-    mirrored.by_tensor.emplace(tensor, copy);
+bool InFile(const TensorValues& values, const MappedFile& file) {
+  const char* address = static_cast<const char*>(values.data());
+  return address >= file.data() && address < file.data() + file.size();
+}
+
+// Completes the report's statistics: the new values of tensors in `layout` are read back from
+// `written_path`, at the same offsets; the others are in memory.
+absl::Status AddStatisticsFromFile(const std::vector<proto::Moments>& before, const MappedFile& layout,
+                                   const std::string& written_path, ReinitPlan& plan) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(const MappedFile written, MappedFile::Open(written_path, MappedFile::Mode::kReadLazy));
+  std::vector<TensorValues> after;
+  for (const TensorValues& values : plan.rewritten) {
+    if (!InFile(values, layout)) {
+      after.push_back(values);
+      continue;
+    }
+    after.push_back(values.Relocated(written.data() + (static_cast<const char*>(values.data()) - layout.data())));
   }
+  AddStatistics(before, after, plan);
+  return absl::OkStatus();
+}
+
+// Carries out `plan`: the values of tensors that are byte ranges of `layout` are streamed into the
+// file `path` at the same offsets (with every other byte of `layout` when `copy_gaps`: see
+// streamed_fill.h), the others are filled in memory.
+absl::StatusOr<proto::ReinitReport> WritePlan(ReinitPlan plan, const RewriteOptions& options,
+                                             const MappedFile& layout, const std::string& path, bool copy_gaps) {
+  const ReinitOptions& reinit = options.reinit;
+  std::vector<FillJob> streamed, in_memory;
+  for (const FillJob& job : plan.jobs) (InFile(job.values, layout) ? streamed : in_memory).push_back(job);
+  std::vector<proto::Moments> before;
+  if (reinit.with_statistics) before = ComputeMoments(plan.rewritten, plan.threads);
+  Fill(in_memory, reinit.seed, plan.threads);
+
   FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (file.get() < 0) return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
-  absl::Status written;
-  reinit.fill_batch_bytes = options.resident_bytes;
-  reinit.after_fill = [&](const TensorValues& tensor) {
-    if (!written.ok() || !scratch.Contains(tensor.data())) return;
-    written = scratch.Flush(file.get(), scratch.OffsetOf(tensor.data()),
-                            static_cast<size_t>(tensor.size() * ByteWidth(tensor.type())), path);
-  };
-  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, Reinitialize(model, reinit, mirrored));
-  ONNX_REINIT_RETURN_IF_ERROR(written);
+  StreamedFillOptions fill;
+  fill.seed = reinit.seed;
+  fill.threads = plan.threads;
+  fill.window_bytes = options.window_bytes;
+  fill.copy_gaps = copy_gaps;
+  fill.progress = reinit.progress;
+  ONNX_REINIT_RETURN_IF_ERROR(WriteFilled(streamed, layout, file.get(), path, fill));
   if (file.Close() != 0) return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
-  return report;
+  if (reinit.with_statistics) ONNX_REINIT_RETURN_IF_ERROR(AddStatisticsFromFile(before, layout, path, plan));
+  return std::move(plan.report);
 }
 
 // The output must pass the ONNX checker whenever the input does. Re-initialization changes only
@@ -74,20 +92,17 @@ absl::Status JudgeCheck(const absl::Status& status, const std::string& input, pr
   return absl::OkStatus();
 }
 
-// Copies the input and overwrites the weights' bytes in the copy. FailedPrecondition (with nothing
-// written) when some tensor to rewrite is not stored in place-rewritable form.
-// `source` is `input`, mapped.
-absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const std::string& input,
-                                                  const std::string& output, const RewriteOptions& options) {
+// Writes the output as a copy of the input with the weights' bytes replaced, in one pass.
+// FailedPrecondition (with nothing written) when some tensor to rewrite is not stored in
+// place-rewritable form. `source` is `input`, mapped.
+absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const std::string& output,
+                                                  const RewriteOptions& options) {
   ReinitOptions reinit = options.reinit;
   reinit.require_detached = true;
-  if (reinit.dry_run) return Reinitialize(source.model(), reinit, source.payloads());
+  ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(source.model(), reinit, source.payloads()));
+  if (reinit.dry_run) return std::move(plan.report);
   ONNX_REINIT_ASSIGN_OR_RETURN(const std::string temporary, CreateTemporaryBeside(output));
-  auto result = [&]() -> absl::StatusOr<proto::ReinitReport> {
-    ONNX_REINIT_RETURN_IF_ERROR(CopyFile(input, temporary));
-    return ReinitializeInto(source.model(), reinit, options, source.payloads(), source.file().data(),
-                            source.file().size(), temporary);
-  }();
+  auto result = WritePlan(std::move(plan), options, source.file(), temporary, /*copy_gaps=*/true);
   if (result.ok()) {
     const absl::Status committed = CommitTemporary(temporary, output);
     if (committed.ok()) return result;
@@ -136,8 +151,9 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
       options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
   ONNX_REINIT_ASSIGN_OR_RETURN(
       NewDataFile data, WriteExternalDataLayout(model, sources, data_path, FileName(data_path), move_threshold));
-  auto report = ReinitializeInto(model, options.reinit, options, data.payloads, data.file.data(),
-                                 data.file.size(), data.temporary_path);
+  auto plan = PlanReinitialization(model, options.reinit, data.payloads);
+  auto report = plan.ok() ? WritePlan(*std::move(plan), options, data.file, data.temporary_path, /*copy_gaps=*/false)
+                          : absl::StatusOr<proto::ReinitReport>(plan.status());
   data.file = MappedFile();  // unmap before the renames
   absl::Status status = report.status();
   if (status.ok()) note_materialized(*report);
@@ -177,7 +193,7 @@ absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, c
     // Opening the model decides the path: external data, or embedded.
     ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel source, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
     if (HasExternalData(source.model())) return RewriteParsed(input, output, options);
-    in_place = RewriteInPlace(source, input, output, options);
+    in_place = RewriteInPlace(source, output, options);
   }
   if (!absl::IsFailedPrecondition(in_place.status())) return in_place;
   auto report = RewriteParsed(input, output, options);

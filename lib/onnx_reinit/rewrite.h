@@ -1,17 +1,18 @@
 // Re-initializes a model file into a new model file: the whole job of the CLI's main command.
 //
 // Three paths, chosen by the input:
-// - Embedded weights (the common case): the output starts as a kernel-side copy of the input, and
-//   the weights' bytes are overwritten in place in that copy, found by walking the protobuf wire
-//   format. No tensor is parsed into memory, the 2 GiB protobuf limit does not apply to the work,
-//   and memory stays far below the model's size. Re-initialization never changes a payload's
-//   length, so the copy's structure is the input's: it passes the ONNX checker exactly when the
-//   input does.
+// - Embedded weights (the common case): the output is the input with the weights' bytes replaced,
+//   written front to back in one pass (streamed_fill.h): the weights are found by walking the
+//   protobuf wire format, their new values computed into a small reused buffer, and the bytes
+//   between them copied in the kernel. No tensor is parsed into memory, the 2 GiB protobuf limit
+//   does not apply to the work, and memory stays a few MiB whatever the model's size.
+//   Re-initialization never changes a payload's length, so the output's structure is the input's:
+//   it passes the ONNX checker exactly when the input does.
 // - Everything else - external data, a layout change (--external-data, --embed), materializing a
 //   weight-stripped model, weights in varint int32_data or in Constant nodes: the model file is
 //   parsed (external tensors stay out of memory), external tensors are laid out in a new data file
 //   named after the output model ("OUT.onnx.data", offsets aligned to 4096) by kernel-side copies
-//   and re-initialized in place there, embedded ones in memory; the result is checked with the ONNX
+//   and their new values streamed over them there, embedded ones filled in memory; the result is checked with the ONNX
 //   checker and serialized. A model that would exceed protobuf's 2 GiB limit is refused before
 //   anything is written, with the fix (--external-data) in the message.
 // Every path writes to temporary files beside the outputs and renames them into place at the end:
@@ -39,9 +40,9 @@ struct RewriteOptions {
   int64_t size_threshold = 1024;
   // Give weight-stripped tensors (no values, or a missing data file) values to re-initialize.
   bool materialize = false;
-  // The most tensor bytes to hold in memory at a time in the in-place paths; pages of finished
-  // tensors are released.
-  int64_t resident_bytes = int64_t{64} << 20;
+  // The window of the streamed writes (streamed_fill.h): two windows of this many bytes are all the
+  // memory the new values take, whatever the model's size.
+  int64_t window_bytes = int64_t{4} << 20;
 };
 
 // Reads `input`, re-initializes it and writes `output` (plus its data file for external data).

@@ -243,34 +243,41 @@ absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
   return absl::InternalError("unreachable");
 }
 
+int TensorValues::StoredWidth() const {
+  return storage_ == Storage::kInt32Data ? 4 : ByteWidth(type_);
+}
+
 void TensorValues::Write(int64_t begin, const double* values, int64_t n) const {
+  Encode(values, n, ElementAddress(begin));
+}
+
+void TensorValues::Encode(const double* values, int64_t n, void* out) const {
+  char* const bytes = static_cast<char*>(out);
   switch (type_) {
     case FloatType::kFloat32: {
-      // Converted in a local block (a vectorized loop), then copied: raw_data may be unaligned.
-      char* out = static_cast<char*>(data_) + 4 * begin;
+      // Converted in a local block (a vectorized loop), then copied: `out` may be unaligned.
       constexpr int64_t kBlock = 256;
       float block[kBlock];
       for (int64_t done = 0; done < n; done += kBlock) {
         const int64_t count = std::min(kBlock, n - done);
         for (int64_t k = 0; k < count; ++k) block[k] = static_cast<float>(values[done + k]);
-        std::memcpy(out + 4 * done, block, static_cast<size_t>(count) * 4);
+        std::memcpy(bytes + 4 * done, block, static_cast<size_t>(count) * 4);
       }
       return;
     }
     case FloatType::kFloat64:
-      std::memcpy(static_cast<char*>(data_) + 8 * begin, values, static_cast<size_t>(n) * 8);
+      std::memcpy(bytes, values, static_cast<size_t>(n) * 8);
       return;
     case FloatType::kFloat16:
     case FloatType::kBFloat16:
-      if (storage_ == Storage::kRawData) {
-        char* out = static_cast<char*>(data_) + 2 * begin;
-        for (int64_t k = 0; k < n; ++k) {
-          const uint16_t bits = EncodeHalfLike(type_, values[k]);
-          std::memcpy(out + 2 * k, &bits, 2);
+      for (int64_t k = 0; k < n; ++k) {
+        const uint16_t bits = EncodeHalfLike(type_, values[k]);
+        if (storage_ == Storage::kRawData) {
+          std::memcpy(bytes + 2 * k, &bits, 2);
+        } else {
+          const int32_t word = bits;
+          std::memcpy(bytes + 4 * k, &word, 4);
         }
-      } else {
-        int32_t* out = static_cast<int32_t*>(data_) + begin;
-        for (int64_t k = 0; k < n; ++k) out[k] = EncodeHalfLike(type_, values[k]);
       }
       return;
   }

@@ -84,6 +84,15 @@ class TensorValues {
 
   // Stores values[k] at element begin + k, rounding to the tensor's type (nearest, ties to even).
   void Write(int64_t begin, const double* values, int64_t n) const;
+  // Stores values[0 .. n) at `out` (any alignment) as Write stores them at its element `begin`:
+  // the tensor's own encoding, for writers that put new values somewhere else than the tensor.
+  void Encode(const double* values, int64_t n, void* out) const;
+  // Bytes per element in the bound field: ByteWidth(type()), or 4 for 16-bit values in int32_data.
+  int StoredWidth() const;
+  // Where element `index` is stored (what Encode writes there changes the tensor).
+  char* ElementAddress(int64_t index) const { return static_cast<char*>(data_) + index * StoredWidth(); }
+  // The same view over a copy of the values at `data` (e.g. the tensor's bytes in an output file).
+  TensorValues Relocated(void* data) const { return TensorValues(type_, storage_, count_, data); }
   double Read(int64_t index) const;
   // Reads elements [begin, begin + n) into out[0 .. n).
   void Read(int64_t begin, int64_t n, double* out) const;
