@@ -35,25 +35,57 @@ def gemm_stack_model(initializers, width, name):
     return model
 
 
-def make_gemm_stack(path, layers, width, seed=0):
-    """A model of `layers` Gemm layers of [width, width] float32 weights (transB=1)."""
+# VGG16 (configuration D of Simonyan & Zisserman): 13 3x3 convolutions, then 3 fully connected layers.
+VGG16_CONVS = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+
+
+def make_vgg16(path, seed=0):
+    """A VGG16-shaped model: 138 M float32 weights (528 MiB), weights ~N(0, 0.02), biases zero."""
     import numpy as np
     import onnx
-    from onnx import numpy_helper
+    from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
-    initializers = [
-        numpy_helper.from_array(rng.standard_normal((width, width), dtype=np.float32) * 0.02,
-                                f"layer{i}.weight")
-        for i in range(layers)
-    ]
+    nodes, initializers, previous, channels = [], [], "x", 3
+
+    def parameters(name, shape):
+        weight = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
+        initializers.append(numpy_helper.from_array(weight, f"{name}.weight"))
+        initializers.append(numpy_helper.from_array(np.zeros(shape[0], np.float32), f"{name}.bias"))
+        return [f"{name}.weight", f"{name}.bias"]
+
+    for i, layer in enumerate(VGG16_CONVS):
+        if layer == "M":
+            nodes.append(helper.make_node("MaxPool", [previous], [f"pool{i}"], kernel_shape=[2, 2], strides=[2, 2]))
+            previous = f"pool{i}"
+            continue
+        nodes.append(helper.make_node("Conv", [previous] + parameters(f"features.{i}", (layer, channels, 3, 3)),
+                                      [f"conv{i}"], pads=[1, 1, 1, 1]))
+        nodes.append(helper.make_node("Relu", [f"conv{i}"], [f"relu{i}"]))
+        previous, channels = f"relu{i}", layer
+    nodes.append(helper.make_node("Flatten", [previous], ["flat"]))
+    previous = "flat"
+    for i, (fan_in, fan_out) in enumerate([(512 * 7 * 7, 4096), (4096, 4096), (4096, 1000)]):
+        nodes.append(helper.make_node("Gemm", [previous] + parameters(f"classifier.{i}", (fan_out, fan_in)),
+                                      [f"fc{i}"], transB=1))
+        previous = f"fc{i}"
+        if i < 2:
+            nodes.append(helper.make_node("Relu", [previous], [f"fc_relu{i}"]))
+            previous = f"fc_relu{i}"
+    graph = helper.make_graph(
+        nodes, "vgg16",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 224, 224])],
+        [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [1, 1000])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
     tmp = path + ".tmp"
-    onnx.save(gemm_stack_model(initializers, width, "gemm_stack"), tmp)
+    onnx.save(model, tmp)
     os.replace(tmp, path)
 
 
 def make_external_gemm_stack(path, layers, width, seed=0):
-    """Like make_gemm_stack, with every weight in the data file path + '.data' (4096-aligned)."""
+    """A model of `layers` Gemm layers of [width, width] float32 weights (transB=1), every weight in
+    the data file path + ".data" (at 4096-aligned offsets)."""
     import numpy as np
     from onnx import TensorProto
 
@@ -118,9 +150,11 @@ def scenario(title, commands, rounds):
 
 
 def main():
-    if len(sys.argv) == 5 and sys.argv[1] in ("--make-gemm-stack", "--make-external-gemm-stack"):
-        make = make_gemm_stack if sys.argv[1] == "--make-gemm-stack" else make_external_gemm_stack
-        make(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if len(sys.argv) == 3 and sys.argv[1] == "--make-vgg16":
+        make_vgg16(sys.argv[2])
+        return
+    if len(sys.argv) == 5 and sys.argv[1] == "--make-external-gemm-stack":
+        make_external_gemm_stack(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default="build/tools/onnx-reinit")
@@ -132,11 +166,11 @@ def main():
     binary = os.path.abspath(args.binary)
     os.makedirs(args.workdir, exist_ok=True)
 
-    model = os.path.join(args.workdir, "gemm_512mb.onnx")  # 8 x [4096, 4096] float32: 512 MiB
+    model = os.path.join(args.workdir, "vgg16.onnx")  # 138 M float32 weights: 528 MiB
     if not os.path.exists(model):
         print(f"generating {model}", file=sys.stderr)
         # In a child process, so that this process stays small while it times the others.
-        subprocess.run([sys.executable, __file__, "--make-gemm-stack", model, "8", "4096"], check=True)
+        subprocess.run([sys.executable, __file__, "--make-vgg16", model], check=True)
     size = os.path.getsize(model)
     print(f"model: {model} ({size / 2**20:.0f} MiB), {os.cpu_count()} cores")
 

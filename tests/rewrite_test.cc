@@ -107,9 +107,14 @@ TEST_F(RewriteTest, StatisticsOfEveryPathAreThoseOfTheInMemoryRewrite) {
   auto expected = Reinitialize(model, options.reinit);
   ASSERT_TRUE(expected.ok()) << expected.status();
   ASSERT_GT(expected->tensors(0).after().count(), 0);
+  const std::string embedded = testing::TestdataPath("torch_cnn.onnx");
   const std::string external = WriteExternal("torch_cnn.onnx", "cnn.data", 4096);
-  for (const std::string& input : {testing::TestdataPath("torch_cnn.onnx"), external}) {
-    SCOPED_TRACE(input);
+  for (const auto& [input, layout] : {std::pair{embedded, RewriteOptions::Layout::kKeep},
+                                      std::pair{external, RewriteOptions::Layout::kKeep},
+                                      std::pair{embedded, RewriteOptions::Layout::kExternal}}) {
+    SCOPED_TRACE(input + (layout == RewriteOptions::Layout::kExternal ? " moved out" : ""));
+    options.layout = layout;
+    options.size_threshold = 0;
     auto report = ReinitializeFile(input, Path("out.onnx"), options);
     ASSERT_TRUE(report.ok()) << report.status();
     ASSERT_EQ(report->tensors_size(), expected->tensors_size());
@@ -119,6 +124,27 @@ TEST_F(RewriteTest, StatisticsOfEveryPathAreThoseOfTheInMemoryRewrite) {
           << report->tensors(t).name();
     }
     EXPECT_EQ(report->totals().SerializeAsString(), expected->totals().SerializeAsString());
+  }
+}
+
+TEST_F(RewriteTest, ExternalTensorsThatAreNotRewrittenKeepTheirBytes) {
+  const std::string input = WriteExternal("torch_cnn.onnx", "weights.bin", 4096);
+  const std::map<std::string, std::vector<double>> before = Values(input);
+  RewriteOptions options = Options();
+  const std::string rewritten = before.begin()->first;
+  options.reinit.select = [&](absl::string_view name) { return name == rewritten; };
+  for (RewriteOptions::Layout layout : {RewriteOptions::Layout::kKeep, RewriteOptions::Layout::kExternal}) {
+    options.layout = layout;
+    ASSERT_TRUE(ReinitializeFile(input, Path("out.onnx"), options).ok());
+    const std::map<std::string, std::vector<double>> after = Values(Path("out.onnx"));
+    ASSERT_EQ(after.size(), before.size());
+    for (const auto& [name, values] : before) {
+      if (name == rewritten) {
+        EXPECT_NE(after.at(name), values) << name;
+      } else {
+        EXPECT_EQ(after.at(name), values) << name;
+      }
+    }
   }
 }
 

@@ -125,10 +125,10 @@ absl::StatusOr<ExternalData> ExternalData::Open(onnx::ModelProto& model, const s
   return data;
 }
 
-absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, const ExternalData& sources,
-                                                    const std::string& data_path,
-                                                    const std::string& location,
-                                                    int64_t move_threshold) {
+absl::StatusOr<NewDataFile> WriteExternalDataLayout(
+    onnx::ModelProto& model, const ExternalData& sources, const std::string& data_path,
+    const std::string& location, int64_t move_threshold,
+    const std::function<bool(const onnx::TensorProto&)>& overwritten) {
   NewDataFile out;
   ONNX_REINIT_ASSIGN_OR_RETURN(out.temporary_path, CreateTemporaryBeside(data_path));
   auto fail = [&](absl::Status status) {
@@ -149,9 +149,11 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, con
           !tensor.has_raw_data() || length == 0 || length < move_threshold) {
         continue;
       }
-      const absl::Status written = WriteAt(file.get(), tensor.raw_data().data(), static_cast<size_t>(length),
-                                           offset, data_path);
-      if (!written.ok()) return fail(written);
+      if (!overwritten || !overwritten(tensor)) {
+        const absl::Status written = WriteAt(file.get(), tensor.raw_data().data(), static_cast<size_t>(length),
+                                             offset, data_path);
+        if (!written.ok()) return fail(written);
+      }
       tensor.clear_raw_data();
       tensor.set_data_location(onnx::TensorProto::EXTERNAL);
       placed.emplace_back(&tensor, offset, length);
@@ -159,8 +161,10 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, con
       continue;
     }
     const ExternalData::Source& from = source->second;
-    const absl::Status copied = CopyRange(*from.file, from.offset, file.get(), offset, from.length, data_path);
-    if (!copied.ok()) return fail(copied);
+    if (!overwritten || !overwritten(tensor)) {
+      const absl::Status copied = CopyRange(*from.file, from.offset, file.get(), offset, from.length, data_path);
+      if (!copied.ok()) return fail(copied);
+    }
     placed.emplace_back(&tensor, offset, source->second.length);
     end = offset + source->second.length;
   }

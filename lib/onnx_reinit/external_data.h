@@ -9,6 +9,7 @@
 #ifndef ONNX_REINIT_EXTERNAL_DATA_H_
 #define ONNX_REINIT_EXTERNAL_DATA_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -65,11 +66,12 @@ struct NewDataFile {
 // dropped, since the values are about to change. The file is created as a temporary beside
 // `data_path`.
 // With `move_threshold` >= 0, embedded tensors whose raw_data holds at least that many bytes are
-// moved into the data file too (tensors in typed fields stay embedded).
-absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, const ExternalData& sources,
-                                                    const std::string& data_path,
-                                                    const std::string& location,
-                                                    int64_t move_threshold = -1);
+// moved into the data file too (tensors in typed fields stay embedded). Tensors for which
+// `overwritten` is true get their place but not their bytes, which the caller is about to write.
+absl::StatusOr<NewDataFile> WriteExternalDataLayout(
+    onnx::ModelProto& model, const ExternalData& sources, const std::string& data_path,
+    const std::string& location, int64_t move_threshold = -1,
+    const std::function<bool(const onnx::TensorProto&)>& overwritten = nullptr);
 
 // Brings the bytes of every external tensor into its raw_data, making the model self-contained.
 void EmbedExternalData(onnx::ModelProto& model, const ExternalData& sources);

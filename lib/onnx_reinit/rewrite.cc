@@ -6,6 +6,8 @@
 #include <climits>
 #include <cstring>
 
+#include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -47,16 +49,22 @@ absl::Status AddStatisticsFromFile(const std::vector<proto::Moments>& before, co
   return absl::OkStatus();
 }
 
+// The moments of the plan's tensors as they are, when the report needs them.
+std::vector<proto::Moments> MomentsBefore(const ReinitPlan& plan, const ReinitOptions& options) {
+  if (!options.with_statistics) return {};
+  return ComputeMoments(plan.rewritten, plan.threads);
+}
+
 // Carries out `plan`: the values of tensors that are byte ranges of `layout` are streamed into the
 // file `path` at the same offsets (with every other byte of `layout` when `copy_gaps`: see
-// streamed_fill.h), the others are filled in memory.
+// streamed_fill.h), the others are filled in memory. `before`: the moments of the old values, for
+// ReinitOptions::with_statistics.
 absl::StatusOr<proto::ReinitReport> WritePlan(ReinitPlan plan, const RewriteOptions& options,
-                                             const MappedFile& layout, const std::string& path, bool copy_gaps) {
+                                             const MappedFile& layout, const std::string& path, bool copy_gaps,
+                                             const std::vector<proto::Moments>& before) {
   const ReinitOptions& reinit = options.reinit;
   std::vector<FillJob> streamed, in_memory;
   for (const FillJob& job : plan.jobs) (InFile(job.values, layout) ? streamed : in_memory).push_back(job);
-  std::vector<proto::Moments> before;
-  if (reinit.with_statistics) before = ComputeMoments(plan.rewritten, plan.threads);
   Fill(in_memory, reinit.seed, plan.threads);
 
   FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
@@ -102,7 +110,8 @@ absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const st
   ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(source.model(), reinit, source.payloads()));
   if (reinit.dry_run) return std::move(plan.report);
   ONNX_REINIT_ASSIGN_OR_RETURN(const std::string temporary, CreateTemporaryBeside(output));
-  auto result = WritePlan(std::move(plan), options, source.file(), temporary, /*copy_gaps=*/true);
+  const std::vector<proto::Moments> before = MomentsBefore(plan, reinit);
+  auto result = WritePlan(std::move(plan), options, source.file(), temporary, /*copy_gaps=*/true, before);
   if (result.ok()) {
     const absl::Status committed = CommitTemporary(temporary, output);
     if (committed.ok()) return result;
@@ -110,6 +119,17 @@ absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const st
   }
   ::unlink(temporary.c_str());
   return result;
+}
+
+// The values of the tensors whose every element `plan` rewrites (identified by TensorValues::data()).
+std::set<const void*> WhollyRewritten(const ReinitPlan& plan) {
+  std::map<const void*, int64_t> covered;
+  for (const FillJob& job : plan.jobs) covered[job.values.data()] += job.region_end() - job.begin;
+  std::set<const void*> whole;
+  for (const TensorValues& values : plan.rewritten) {
+    if (covered[values.data()] == values.size()) whole.insert(values.data());
+  }
+  return whole;
 }
 
 // Parses the model file (not its external data), lays out the output's tensors, re-initializes
@@ -149,10 +169,20 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
   const std::string data_path = DataFileFor(output);
   const int64_t move_threshold =
       options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
-  ONNX_REINIT_ASSIGN_OR_RETURN(
-      NewDataFile data, WriteExternalDataLayout(model, sources, data_path, FileName(data_path), move_threshold));
+  // Tensors about to be rewritten whole are not copied into the new data file first.
+  ONNX_REINIT_ASSIGN_OR_RETURN(const ReinitPlan old_plan, PlanReinitialization(model, options.reinit, sources.payloads()));
+  const std::vector<proto::Moments> before = MomentsBefore(old_plan, options.reinit);
+  const std::set<const void*> rewritten = WhollyRewritten(old_plan);
+  auto overwritten = [&](const onnx::TensorProto& tensor) {
+    auto payload = sources.payloads().by_tensor.find(&tensor);
+    const void* bytes = payload != sources.payloads().by_tensor.end() ? payload->second.data : tensor.raw_data().data();
+    return rewritten.count(bytes) > 0;
+  };
+  ONNX_REINIT_ASSIGN_OR_RETURN(NewDataFile data, WriteExternalDataLayout(model, sources, data_path, FileName(data_path),
+                                                                         move_threshold, overwritten));
   auto plan = PlanReinitialization(model, options.reinit, data.payloads);
-  auto report = plan.ok() ? WritePlan(*std::move(plan), options, data.file, data.temporary_path, /*copy_gaps=*/false)
+  auto report = plan.ok() ? WritePlan(*std::move(plan), options, data.file, data.temporary_path,
+                                     /*copy_gaps=*/false, before)
                           : absl::StatusOr<proto::ReinitReport>(plan.status());
   data.file = MappedFile();  // unmap before the renames
   absl::Status status = report.status();

@@ -42,7 +42,7 @@ struct RewriteOptions {
   bool materialize = false;
   // The window of the streamed writes (streamed_fill.h): two windows of this many bytes are all the
   // memory the new values take, whatever the model's size.
-  int64_t window_bytes = int64_t{4} << 20;
+  int64_t window_bytes = int64_t{2} << 20;
 };
 
 // Reads `input`, re-initializes it and writes `output` (plus its data file for external data).

@@ -31,7 +31,7 @@ struct StreamedFillOptions {
   uint64_t seed = 0;
   int threads = 1;
   // The buffer holds two windows. An ORTHOGONAL job is computed whole, so its window may be larger.
-  int64_t window_bytes = int64_t{4} << 20;
+  int64_t window_bytes = int64_t{2} << 20;
   bool copy_gaps = false;
   // Called after each window is written, with the tensor bytes written so far and in all.
   std::function<void(int64_t done, int64_t total)> progress;
