@@ -116,22 +116,23 @@ BENCHMARK_CAPTURE(BM_Fill, normal_f16, onnx::TensorProto::FLOAT16, Normal(), "no
 BENCHMARK_CAPTURE(BM_Fill, normal_f64, onnx::TensorProto::DOUBLE, Normal(), "normal_f64")
     ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// SampleRange (kernel + rounding to the type, into doubles) on an L2-sized range, one thread.
-void BM_SampleRange(benchmark::State& state, int32_t data_type, proto::Distribution d) {
+// EncodeRange (kernel + rounding and encoding to the type) into an L2-sized buffer, one thread: the
+// work per window of a streamed rewrite.
+void BM_EncodeRange(benchmark::State& state, int32_t data_type, proto::Distribution d) {
   auto values = TensorValues::Bind(Tensor(data_type), "w");
   const FillJob job{*values, d, StreamIdForName("w")};
-  std::vector<double> out(kKernelElements);
+  std::vector<char> out(kKernelElements * values->StoredWidth());
   int64_t begin = 0;
   for (auto _ : state) {
-    SampleRange(job, kSeed, begin, begin + kKernelElements, out.data());
+    EncodeRange(job, kSeed, begin, begin + kKernelElements, out.data());
     benchmark::DoNotOptimize(out.data());
     begin = (begin + kKernelElements) % (kFillElements - kKernelElements);
   }
   state.SetItemsProcessed(state.iterations() * kKernelElements);
 }
-BENCHMARK_CAPTURE(BM_SampleRange, normal_f32, onnx::TensorProto::FLOAT, Normal());
-BENCHMARK_CAPTURE(BM_SampleRange, uniform_f32, onnx::TensorProto::FLOAT, Uniform());
-BENCHMARK_CAPTURE(BM_SampleRange, normal_f64, onnx::TensorProto::DOUBLE, Normal());
+BENCHMARK_CAPTURE(BM_EncodeRange, normal_f32, onnx::TensorProto::FLOAT, Normal());
+BENCHMARK_CAPTURE(BM_EncodeRange, uniform_f32, onnx::TensorProto::FLOAT, Uniform());
+BENCHMARK_CAPTURE(BM_EncodeRange, normal_f64, onnx::TensorProto::DOUBLE, Normal());
 
 // The SIMD kernels alone (rng.h), into an L2-sized buffer of 64 Ki values, on the best target and
 // on each other one this CPU has (Arg = index into SimdTargets(); the label names it).

@@ -165,7 +165,9 @@ TEST_F(StreamedFillTest, ProgressCountsTheTensorBytesUpToTheTotal) {
   ASSERT_GT(calls.size(), 3u);
   for (size_t k = 0; k < calls.size(); ++k) {
     EXPECT_EQ(calls[k].second, tensor_bytes);
-    if (k > 0) EXPECT_GE(calls[k].first, calls[k - 1].first);
+    if (k > 0) {
+      EXPECT_GE(calls[k].first, calls[k - 1].first);
+    }
   }
   EXPECT_EQ(calls.back().first, tensor_bytes);
 }

@@ -277,21 +277,29 @@ void SampleRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, 
 void EncodeRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, char* out) {
   const proto::Distribution& d = job.distribution;
   const int width = job.values.StoredWidth();
-  if (job.values.type() == FloatType::kFloat32 &&
-      (d.kind() == proto::Distribution::NORMAL || d.kind() == proto::Distribution::UNIFORM)) {
+  if (job.values.type() == FloatType::kFloat32 && d.kind() == proto::Distribution::NORMAL) {
     // The float32 kernels' values are the tensor's values: stored without the trip through double.
-    alignas(64) float block[kBatchElements];
-    for (int64_t first = begin; first < end; first += kBatchElements) {
-      const int64_t last = std::min(end, first + kBatchElements), n = last - first;
-      if (d.kind() == proto::Distribution::NORMAL) {
-        NormalFloat32Values(seed, job.stream, first, last, static_cast<float>(d.mean()),
-                            static_cast<float>(d.std()), block);
-      } else if (UniformFloat32Values(seed, job.stream, first, last, d.low(), d.high(), block)) {
-        for (int64_t k = 0; k < n; ++k) {
-          block[k] = static_cast<float>(ClampToRange(FloatType::kFloat32, block[k], d.low(), d.high()));
-        }
+    NormalFloat32Bytes(seed, job.stream, begin, end, static_cast<float>(d.mean()), static_cast<float>(d.std()), out);
+    return;
+  }
+  if (job.values.type() == FloatType::kFloat32 && d.kind() == proto::Distribution::UNIFORM) {
+    if (UniformFloat32Bytes(seed, job.stream, begin, end, d.low(), d.high(), out)) {
+      for (int64_t k = 0; k < end - begin; ++k) {  // rare: rounding may have crossed a bound
+        float value;
+        std::memcpy(&value, out + 4 * k, 4);
+        value = static_cast<float>(ClampToRange(FloatType::kFloat32, value, d.low(), d.high()));
+        std::memcpy(out + 4 * k, &value, 4);
       }
-      std::memcpy(out + (first - begin) * width, block, static_cast<size_t>(n) * sizeof(float));
+    }
+    return;
+  }
+  if (d.kind() == proto::Distribution::CONSTANT && end > begin) {
+    // One encoded value, then copies of what is already there, doubling.
+    const double value = RoundTo(job.values.type(), d.value());
+    job.values.Encode(&value, 1, out);
+    const int64_t bytes = (end - begin) * width;
+    for (int64_t filled = width; filled < bytes; filled *= 2) {
+      std::memcpy(out + filled, out, static_cast<size_t>(std::min(filled, bytes - filled)));
     }
     return;
   }

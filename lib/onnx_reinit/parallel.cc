@@ -25,6 +25,53 @@ void ParallelFor(int64_t num_tasks, int threads, const std::function<void(int64_
   for (std::thread& thread : pool) thread.join();
 }
 
+WorkerPool::WorkerPool(int threads) {
+  for (int t = 0; t < std::max(threads, 1); ++t) threads_.emplace_back([this] { Work(); });
+}
+
+WorkerPool::~WorkerPool() {
+  Wait();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  start_.notify_all();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+void WorkerPool::Start(int64_t num_tasks, const std::function<void(int64_t)>& task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    task_ = &task;
+    num_tasks_ = num_tasks;
+    next_ = 0;
+    running_ = static_cast<int>(threads_.size());
+    ++loop_;
+  }
+  start_.notify_all();
+}
+
+void WorkerPool::Wait() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_.wait(lock, [this] { return running_ == 0; });
+}
+
+void WorkerPool::Work() {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      start_.wait(lock, [&] { return stop_ || loop_ != seen; });
+      if (stop_) return;
+      seen = loop_;
+    }
+    // task_ and num_tasks_ were set before loop_ changed, under the mutex just taken.
+    for (int64_t i = next_.fetch_add(1); i < num_tasks_; i = next_.fetch_add(1)) (*task_)(i);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--running_ == 0) done_.notify_all();
+  }
+}
+
 std::vector<Chunk> SplitIntoChunks(const std::vector<int64_t>& sizes, int64_t max_elements) {
   std::vector<Chunk> chunks;
   for (size_t item = 0; item < sizes.size(); ++item) {

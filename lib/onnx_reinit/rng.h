@@ -84,15 +84,16 @@ void BoxMullerWordsBatch(const uint32_t* words, int64_t num_pairs, float* out);
 //   uniform: low + UnitOpen23(word) * (high - low) in float arithmetic (low and high - low rounded
 //            to float); returns true when some value may lie outside [low, high] (the caller then
 //            moves it back inside).
-// The float overloads store the same values as floats.
 void NormalFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
                          float std, double* out);
-void NormalFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                         float std, float* out);
 bool UniformFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
                           double high, double* out);
-bool UniformFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                          double high, float* out);
+// The same values stored as float32 (raw_data's little-endian encoding) at out[0 .. 4 (end - begin)),
+// which need not be aligned.
+void NormalFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
+                        float std, char* out);
+bool UniformFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
+                         double high, char* out);
 
 // For tests and benchmarks: the instruction-set targets the kernels can run on this CPU (Highway's
 // names, e.g. "AVX3", "AVX2", "EMU128"), best first; UseSimdTarget(name) restricts the kernels to

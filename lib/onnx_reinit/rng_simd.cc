@@ -21,9 +21,13 @@
 #include <cstdint>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "onnx_reinit/rng.h"
 
+
+// The kernels pass their per-vector steps as lambdas; inlined, the vectors stay in registers.
+#define ONNX_REINIT_INLINE_LAMBDA __attribute__((always_inline))
 
 HWY_BEFORE_NAMESPACE();
 namespace onnx_reinit {
@@ -195,7 +199,7 @@ void RandomWordsImpl(uint64_t seed, uint64_t stream, uint64_t first_block, int64
                      uint32_t* HWY_RESTRICT out) {
   const DU32 du32;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(du32));
-  ForBlockVectors(seed, stream, first_block, num_blocks, [&](int64_t b, const VU32 (&w)[4]) {
+  ForBlockVectors(seed, stream, first_block, num_blocks, [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
     if (b + lanes <= num_blocks) {
       hn::StoreInterleaved4(w[0], w[1], w[2], w[3], du32, out + 4 * b);
     } else {
@@ -219,7 +223,7 @@ void StandardNormalsFloatImpl(uint64_t seed, uint64_t stream, uint64_t first_blo
                               int64_t num_blocks, float* HWY_RESTRICT out) {
   const DF32 df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
-  ForBlockVectors(seed, stream, first_block, num_blocks, [&](int64_t b, const VU32 (&w)[4]) {
+  ForBlockVectors(seed, stream, first_block, num_blocks, [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
     if (b + lanes <= num_blocks) {
       NormalsOfBlocks(w, out + 4 * b);
     } else {
@@ -231,25 +235,26 @@ void StandardNormalsFloatImpl(uint64_t seed, uint64_t stream, uint64_t first_blo
 }
 
 // Runs values(w, dst) for each vector of blocks covering elements [begin, end) (4 per block):
-// values writes the vector's 4 Lanes(du32) values to dst, which is `out` itself where the vector
-// lies inside the range and a scratch buffer (copied from) at the ends.
+// values writes the vector's 4 Lanes(du32) values, of type T, to the bytes at dst, which are those
+// of `out` itself where the vector lies inside the range and a scratch buffer (copied from) at the
+// ends. `out` need not be aligned.
 template <typename T, class Values>
 HWY_INLINE void ForElementRange(uint64_t seed, uint64_t stream, int64_t begin, int64_t end,
-                                T* HWY_RESTRICT out, const Values& values) {
+                                char* HWY_RESTRICT out, const Values& values) {
   const DU32 du32;
   const int64_t per_vector = 4 * static_cast<int64_t>(hn::Lanes(du32));
   const int64_t first_block = begin / 4;
   const int64_t num_blocks = (end + 3) / 4 - first_block;
   ForBlockVectors(seed, stream, static_cast<uint64_t>(first_block), num_blocks,
-                  [&](int64_t b, const VU32 (&w)[4]) {
+                  [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
                     const int64_t e0 = 4 * (first_block + b);  // the vector's first element
                     if (e0 >= begin && e0 + per_vector <= end) {
-                      values(w, out + (e0 - begin));
+                      values(w, out + sizeof(T) * (e0 - begin));
                     } else {
                       HWY_ALIGN T scratch[4 * hn::MaxLanes(du32)];
-                      values(w, scratch);
+                      values(w, reinterpret_cast<char*>(scratch));
                       const int64_t lo = std::max(begin, e0), hi = std::min(end, e0 + per_vector);
-                      std::memcpy(out + (lo - begin), scratch + (lo - e0), sizeof(T) * (hi - lo));
+                      std::memcpy(out + sizeof(T) * (lo - begin), scratch + (lo - e0), sizeof(T) * (hi - lo));
                     }
                   });
 }
@@ -267,43 +272,45 @@ HWY_INLINE VF64 RoundToFloat(VF64 x) {
   return hn::PromoteTo(df64, hn::DemoteTo(df32h, x));
 }
 
-// Stores a vector's 4 x Lanes(df) float values (interleaved: block by block) at dst.
-HWY_INLINE void StoreValues(const VF32 (&v)[4], float* HWY_RESTRICT dst) {
+// Stores a vector's 4 x Lanes(df) float values (interleaved: block by block) at dst, as T: float
+// (through an aligned block, since dst may not be aligned) or double (exactly; dst is then a
+// double array's).
+template <typename T>
+HWY_INLINE void StoreValues(const VF32 (&v)[4], char* HWY_RESTRICT dst) {
   const DF32 df;
-  hn::StoreInterleaved4(v[0], v[1], v[2], v[3], df, dst);
-}
-
-// The same values widened to double (exactly).
-HWY_INLINE void StoreValues(const VF32 (&v)[4], double* HWY_RESTRICT dst) {
-  const DF32 df;
-  const DF64 df64;
-  const DF32H df32h;
-  const int64_t per_vector = 4 * static_cast<int64_t>(hn::Lanes(df));
-  const int64_t step = static_cast<int64_t>(hn::Lanes(df64));
   HWY_ALIGN float values[4 * hn::MaxLanes(df)];
   hn::StoreInterleaved4(v[0], v[1], v[2], v[3], df, values);
-  for (int64_t k = 0; k < per_vector; k += step) {
-    hn::StoreU(hn::PromoteTo(df64, hn::Load(df32h, values + k)), df64, dst + k);
+  if constexpr (std::is_same_v<T, float>) {
+    std::memcpy(dst, values, sizeof(float) * 4 * hn::Lanes(df));
+  } else {
+    const DF64 df64;
+    const DF32H df32h;
+    const int64_t per_vector = 4 * static_cast<int64_t>(hn::Lanes(df));
+    const int64_t step = static_cast<int64_t>(hn::Lanes(df64));
+    double* const doubles = reinterpret_cast<double*>(dst);  // the callers' double arrays
+    for (int64_t k = 0; k < per_vector; k += step) {
+      hn::StoreU(hn::PromoteTo(df64, hn::Load(df32h, values + k)), df64, doubles + k);
+    }
   }
 }
 
 template <typename T>
 void NormalFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                             float std, T* HWY_RESTRICT out) {
+                             float std, char* HWY_RESTRICT out) {
   const DF32 df;
   const VF32 vmean = hn::Set(df, mean), vstd = hn::Set(df, std);
-  ForElementRange(seed, stream, begin, end, out, [&](const VU32 (&w)[4], T* HWY_RESTRICT dst) {
+  ForElementRange<T>(seed, stream, begin, end, out, [&](const VU32 (&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
     VF32 z[4];
     BoxMuller(w[0], w[1], z[0], z[1]);
     BoxMuller(w[2], w[3], z[2], z[3]);
     for (VF32& v : z) v = hn::Add(vmean, hn::Mul(vstd, v));
-    StoreValues(z, dst);
+    StoreValues<T>(z, dst);
   });
 }
 
 template <typename T>
 bool UniformFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                              double high, T* HWY_RESTRICT out) {
+                              double high, char* HWY_RESTRICT out) {
   const DU32 du32;
   const DI32 di32;
   const DF32 df;
@@ -311,7 +318,7 @@ bool UniformFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int
   const VF32 vwidth = hn::Set(df, static_cast<float>(high - low)), scale = hn::Set(df, 0x1p-24f);
   const VU32 one = hn::Set(du32, 1u);
   VF32 lowest = hn::Set(df, HUGE_VALF), highest = hn::Set(df, -HUGE_VALF);
-  ForElementRange(seed, stream, begin, end, out, [&](const VU32 (&w)[4], T* HWY_RESTRICT dst) {
+  ForElementRange<T>(seed, stream, begin, end, out, [&](const VU32 (&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
     VF32 v[4];
     for (int k = 0; k < 4; ++k) {
       // UnitOpen23 = ((w >> 8) | 1) * 2^-24, exact in a float.
@@ -320,7 +327,7 @@ bool UniformFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int
       lowest = hn::Min(lowest, v[k]);
       highest = hn::Max(highest, v[k]);
     }
-    StoreValues(v, dst);
+    StoreValues<T>(v, dst);
   });
   // (The scratch vectors at the range's ends also count values outside it: at worst a false alarm.)
   const double min = hn::GetLane(hn::MinOfLanes(df, lowest)), max = hn::GetLane(hn::MaxOfLanes(df, highest));
@@ -330,19 +337,19 @@ bool UniformFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int
 // HWY_EXPORT takes plain functions: one per output type.
 void NormalFloat32ToDoubleImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
                                float std, double* HWY_RESTRICT out) {
-  NormalFloat32ValuesImpl(seed, stream, begin, end, mean, std, out);
+  NormalFloat32ValuesImpl<double>(seed, stream, begin, end, mean, std, reinterpret_cast<char*>(out));
 }
-void NormalFloat32ToFloatImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                              float std, float* HWY_RESTRICT out) {
-  NormalFloat32ValuesImpl(seed, stream, begin, end, mean, std, out);
+void NormalFloat32ToBytesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
+                              float std, char* HWY_RESTRICT out) {
+  NormalFloat32ValuesImpl<float>(seed, stream, begin, end, mean, std, out);
 }
 bool UniformFloat32ToDoubleImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
                                 double high, double* HWY_RESTRICT out) {
-  return UniformFloat32ValuesImpl(seed, stream, begin, end, low, high, out);
+  return UniformFloat32ValuesImpl<double>(seed, stream, begin, end, low, high, reinterpret_cast<char*>(out));
 }
-bool UniformFloat32ToFloatImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                               double high, float* HWY_RESTRICT out) {
-  return UniformFloat32ValuesImpl(seed, stream, begin, end, low, high, out);
+bool UniformFloat32ToBytesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
+                               double high, char* HWY_RESTRICT out) {
+  return UniformFloat32ValuesImpl<float>(seed, stream, begin, end, low, high, out);
 }
 
 void BoxMullerWordsBatchImpl(const uint32_t* HWY_RESTRICT words, int64_t num_pairs,
@@ -380,9 +387,9 @@ HWY_EXPORT(RandomWordsImpl);
 HWY_EXPORT(StandardNormalsFloatImpl);
 HWY_EXPORT(BoxMullerWordsBatchImpl);
 HWY_EXPORT(NormalFloat32ToDoubleImpl);
-HWY_EXPORT(NormalFloat32ToFloatImpl);
+HWY_EXPORT(NormalFloat32ToBytesImpl);
 HWY_EXPORT(UniformFloat32ToDoubleImpl);
-HWY_EXPORT(UniformFloat32ToFloatImpl);
+HWY_EXPORT(UniformFloat32ToBytesImpl);
 
 void NormalFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
                          float std, double* out) {
@@ -390,10 +397,10 @@ void NormalFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t 
   HWY_DYNAMIC_DISPATCH(NormalFloat32ToDoubleImpl)(seed, stream, begin, end, mean, std, out);
 }
 
-void NormalFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                         float std, float* out) {
+void NormalFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
+                        float std, char* out) {
   if (end <= begin) return;
-  HWY_DYNAMIC_DISPATCH(NormalFloat32ToFloatImpl)(seed, stream, begin, end, mean, std, out);
+  HWY_DYNAMIC_DISPATCH(NormalFloat32ToBytesImpl)(seed, stream, begin, end, mean, std, out);
 }
 
 bool UniformFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
@@ -402,10 +409,10 @@ bool UniformFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t
   return HWY_DYNAMIC_DISPATCH(UniformFloat32ToDoubleImpl)(seed, stream, begin, end, low, high, out);
 }
 
-bool UniformFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                          double high, float* out) {
+bool UniformFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
+                         double high, char* out) {
   if (end <= begin) return false;
-  return HWY_DYNAMIC_DISPATCH(UniformFloat32ToFloatImpl)(seed, stream, begin, end, low, high, out);
+  return HWY_DYNAMIC_DISPATCH(UniformFloat32ToBytesImpl)(seed, stream, begin, end, low, high, out);
 }
 
 void RandomWords(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks,

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <future>
+#include <functional>
 #include <memory>
 #include <utility>
 
@@ -130,42 +130,40 @@ std::vector<Window> PlanWindows(const std::vector<FillJob>& jobs, const MappedFi
   return std::move(planner).Finish();
 }
 
-// Computes the window's buffered pieces into `buffer`, on `threads` threads.
-void FillWindow(const Window& window, const MappedFile& layout, uint64_t seed, int threads, char* buffer) {
-  struct Task {
-    const Piece* piece;
-    int64_t begin, end;  // elements, for kFill
+// A share of a window's buffered pieces to compute or copy into the buffer.
+struct FillTask {
+  const Piece* piece;
+  int64_t begin, end;  // elements, for kFill
+};
+
+std::vector<FillTask> FillTasks(const Window& window) {
+  std::vector<FillTask> tasks;
+  auto matrix = [](const Piece& piece) {
+    return piece.kind == Piece::Kind::kFill && piece.job->distribution.kind() == proto::Distribution::ORTHOGONAL;
   };
-  std::vector<Task> tasks;
+  // Orthogonal pieces (the longest tasks) first, so that they do not finish last.
   for (const Piece& piece : window.pieces) {
-    if (piece.kind == Piece::Kind::kKernelCopy) continue;
-    if (piece.kind == Piece::Kind::kFill && piece.job->distribution.kind() != proto::Distribution::ORTHOGONAL) {
-      for (int64_t e = piece.begin; e < piece.end; e += kTaskElements) {
-        tasks.push_back(Task{&piece, e, std::min(piece.end, e + kTaskElements)});
-      }
-    } else {
-      tasks.push_back(Task{&piece, piece.begin, piece.end});
+    if (matrix(piece)) tasks.push_back(FillTask{&piece, piece.begin, piece.end});
+  }
+  for (const Piece& piece : window.pieces) {
+    if (piece.kind == Piece::Kind::kBufferedCopy) tasks.push_back(FillTask{&piece, 0, 0});
+    if (piece.kind != Piece::Kind::kFill || matrix(piece)) continue;
+    for (int64_t e = piece.begin; e < piece.end; e += kTaskElements) {
+      tasks.push_back(FillTask{&piece, e, std::min(piece.end, e + kTaskElements)});
     }
   }
-  // Orthogonal pieces (the longest tasks) first, so that they do not finish last.
-  std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
-    auto matrix = [](const Task& t) {
-      return t.piece->kind == Piece::Kind::kFill &&
-             t.piece->job->distribution.kind() == proto::Distribution::ORTHOGONAL;
-    };
-    return matrix(a) && !matrix(b);
-  });
-  ParallelFor(static_cast<int64_t>(tasks.size()), threads, [&](int64_t t) {
-    const Task& task = tasks[t];
-    const Piece& piece = *task.piece;
-    char* out = buffer + piece.buffer_offset;
-    if (piece.kind == Piece::Kind::kBufferedCopy) {
-      std::memcpy(out, layout.data() + piece.file_offset, static_cast<size_t>(piece.size));
-      return;
-    }
-    out += (task.begin - piece.begin) * piece.job->values.StoredWidth();
-    EncodeRange(*piece.job, seed, task.begin, task.end, out);
-  });
+  return tasks;
+}
+
+void RunFillTask(const FillTask& task, const MappedFile& layout, uint64_t seed, char* buffer) {
+  const Piece& piece = *task.piece;
+  char* out = buffer + piece.buffer_offset;
+  if (piece.kind == Piece::Kind::kBufferedCopy) {
+    std::memcpy(out, layout.data() + piece.file_offset, static_cast<size_t>(piece.size));
+    return;
+  }
+  out += (task.begin - piece.begin) * piece.job->values.StoredWidth();
+  EncodeRange(*piece.job, seed, task.begin, task.end, out);
 }
 
 // Writes the window's pieces in order; runs of buffered pieces that are contiguous in the file go
@@ -209,29 +207,29 @@ absl::Status WriteFilled(const std::vector<FillJob>& jobs, const MappedFile& lay
     buffer_bytes = std::max(buffer_bytes, window.buffer_bytes);
     total += window.filled_bytes;
   }
-  // Two buffers: one being written while the other is filled. Not zeroed: every byte written is
-  // computed or copied first.
+  // Two buffers: one being written (by this thread) while the other is filled (by the pool). Not
+  // zeroed: every byte written is computed or copied first.
   const std::unique_ptr<char[]> buffers[2] = {std::unique_ptr<char[]>(new char[buffer_bytes]),
                                               std::unique_ptr<char[]>(new char[buffer_bytes])};
-  std::future<absl::Status> writing;  // of window `written`
-  size_t written = 0;
-  auto finish_write = [&]() -> absl::Status {
-    if (!writing.valid()) return absl::OkStatus();
-    ONNX_REINIT_RETURN_IF_ERROR(writing.get());
-    done += windows[written].filled_bytes;
-    if (options.progress) options.progress(done, total);
-    return absl::OkStatus();
+  std::vector<FillTask> tasks[2];
+  std::function<void(int64_t)> fill[2];
+  // This thread's writing is one of the `threads`: the pool fills on the others.
+  WorkerPool pool(std::max(1, options.threads - 1));
+  auto start_filling = [&](size_t w) {
+    const size_t b = w % 2;
+    tasks[b] = FillTasks(windows[w]);
+    fill[b] = [&, b](int64_t t) { RunFillTask(tasks[b][t], layout, options.seed, buffers[b].get()); };
+    pool.Start(static_cast<int64_t>(tasks[b].size()), fill[b]);
   };
+  if (!windows.empty()) start_filling(0);
   for (size_t w = 0; w < windows.size(); ++w) {
-    char* buffer = buffers[w % 2].get();
-    FillWindow(windows[w], layout, options.seed, options.threads, buffer);
-    ONNX_REINIT_RETURN_IF_ERROR(finish_write());
-    writing = std::async(std::launch::async, [&windows, &layout, &output_path, w, buffer, output_fd] {
-      return WriteWindow(windows[w], buffer, layout, output_fd, output_path);
-    });
-    written = w;
+    pool.Wait();
+    if (w + 1 < windows.size()) start_filling(w + 1);
+    ONNX_REINIT_RETURN_IF_ERROR(WriteWindow(windows[w], buffers[w % 2].get(), layout, output_fd, output_path));
+    done += windows[w].filled_bytes;
+    if (options.progress) options.progress(done, total);
   }
-  return finish_write();
+  return absl::OkStatus();
 }
 
 }  // namespace onnx_reinit

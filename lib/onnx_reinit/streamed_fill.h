@@ -3,7 +3,8 @@
 // The fill jobs' tensors are byte ranges of a file, `layout` (detached payloads pointing into its
 // mapping: see model_io.h and external_data.h); their new values go to the same offsets of an
 // output file. WriteFilled computes them window by window into a buffer of about `window_bytes`
-// and writes each window with pwrite while the next one is being filled. With `copy_gaps`, the
+// and writes each window with pwrite while the next one is being filled (by a pool of threads
+// kept for the whole file). With `copy_gaps`, the
 // bytes between the tensors are copied from `layout` as well (short gaps through the buffer, long
 // ones in the kernel), so a new, empty output becomes a copy of `layout` with the tensors replaced,
 // written in one sequential pass; without, the output keeps whatever it holds there.
@@ -29,7 +30,7 @@ namespace onnx_reinit {
 
 struct StreamedFillOptions {
   uint64_t seed = 0;
-  int threads = 1;
+  int threads = 1;  // one writes, the others fill (one fills when threads is 1)
   // The buffer holds two windows. An ORTHOGONAL job is computed whole, so its window may be larger.
   int64_t window_bytes = int64_t{2} << 20;
   bool copy_gaps = false;
