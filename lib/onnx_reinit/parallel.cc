@@ -52,6 +52,8 @@ void WorkerPool::Start(int64_t num_tasks, const std::function<void(int64_t)>& ta
 }
 
 void WorkerPool::Wait() {
+  // The caller is free by now: it helps with what is left of the loop.
+  for (int64_t i = next_.fetch_add(1); i < num_tasks_; i = next_.fetch_add(1)) (*task_)(i);
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [this] { return running_ == 0; });
 }

@@ -34,7 +34,8 @@ class WorkerPool {
   // Runs task(0) .. task(num_tasks - 1) on the pool's threads, handed out in index order as in
   // ParallelFor, and returns at once. `task` must stay valid until Wait returns.
   void Start(int64_t num_tasks, const std::function<void(int64_t)>& task);
-  // Returns when the loop last started is done.
+  // Returns when the loop last started is done, running its tasks not yet taken on the calling
+  // thread meanwhile.
   void Wait();
 
  private:
