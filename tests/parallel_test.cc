@@ -17,7 +17,7 @@ TEST(ParallelFor, RunsEveryTaskOnceOnAnyThreadCount) {
 }
 
 TEST(WorkerPool, RunsEveryTaskOfEachLoopOnceWhileTheCallerGoesOn) {
-  for (int threads : {1, 3}) {
+  for (int threads : {0, 1, 3}) {
     WorkerPool pool(threads);
     for (int loop = 0; loop < 200; ++loop) {
       const int64_t num_tasks = loop % 7;  // including loops without tasks

@@ -26,7 +26,7 @@ void ParallelFor(int64_t num_tasks, int threads, const std::function<void(int64_
 }
 
 WorkerPool::WorkerPool(int threads) {
-  for (int t = 0; t < std::max(threads, 1); ++t) threads_.emplace_back([this] { Work(); });
+  for (int t = 0; t < threads; ++t) threads_.emplace_back([this] { Work(); });
 }
 
 WorkerPool::~WorkerPool() {

@@ -26,7 +26,8 @@ void ParallelFor(int64_t num_tasks, int threads, const std::function<void(int64_
 // short loops would cost more than their work. Start one loop at a time; Wait before the next.
 class WorkerPool {
  public:
-  explicit WorkerPool(int threads);  // at least 1
+  // With no threads, the loops run on the caller, in Wait.
+  explicit WorkerPool(int threads);
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
   ~WorkerPool();  // waits for the running loop

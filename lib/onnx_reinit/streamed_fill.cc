@@ -213,8 +213,9 @@ absl::Status WriteFilled(const std::vector<FillJob>& jobs, const MappedFile& lay
                                               std::unique_ptr<char[]>(new char[buffer_bytes])};
   std::vector<FillTask> tasks[2];
   std::function<void(int64_t)> fill[2];
-  // This thread's writing is one of the `threads`: the pool fills on the others.
-  WorkerPool pool(std::max(1, options.threads - 1));
+  // This thread is one of the `threads`: it writes, and fills when it has nothing to write (on one
+  // thread it does everything, filling a window and then writing it).
+  WorkerPool pool(std::max(0, options.threads - 1));
   auto start_filling = [&](size_t w) {
     const size_t b = w % 2;
     tasks[b] = FillTasks(windows[w]);

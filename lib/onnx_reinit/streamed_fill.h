@@ -30,7 +30,7 @@ namespace onnx_reinit {
 
 struct StreamedFillOptions {
   uint64_t seed = 0;
-  int threads = 1;  // one writes, the others fill (one fills when threads is 1)
+  int threads = 1;  // one writes (and fills when it would wait), the others fill
   // The buffer holds two windows. An ORTHOGONAL job is computed whole, so its window may be larger.
   int64_t window_bytes = int64_t{2} << 20;
   bool copy_gaps = false;
