@@ -279,7 +279,8 @@ void EncodeRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, 
   const int width = job.values.StoredWidth();
   if (job.values.type() == FloatType::kFloat32 && d.kind() == proto::Distribution::NORMAL) {
     // The float32 kernels' values are the tensor's values: stored without the trip through double.
-    NormalFloat32Bytes(seed, job.stream, begin, end, static_cast<float>(d.mean()), static_cast<float>(d.std()), out);
+    NormalFloat32Bytes(seed, job.stream, begin, end, static_cast<float>(d.mean()), static_cast<float>(d.std()),
+                       out);
     return;
   }
   if (job.values.type() == FloatType::kFloat32 && d.kind() == proto::Distribution::UNIFORM) {

@@ -36,7 +36,8 @@ bool InFile(const TensorValues& values, const MappedFile& file) {
 // `written_path`, at the same offsets; the others are in memory.
 absl::Status AddStatisticsFromFile(const std::vector<proto::Moments>& before, const MappedFile& layout,
                                    const std::string& written_path, ReinitPlan& plan) {
-  ONNX_REINIT_ASSIGN_OR_RETURN(const MappedFile written, MappedFile::Open(written_path, MappedFile::Mode::kReadLazy));
+  ONNX_REINIT_ASSIGN_OR_RETURN(const MappedFile written,
+                               MappedFile::Open(written_path, MappedFile::Mode::kReadLazy));
   std::vector<TensorValues> after;
   for (const TensorValues& values : plan.rewritten) {
     if (!InFile(values, layout)) {
@@ -170,16 +171,19 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
   const int64_t move_threshold =
       options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
   // Tensors about to be rewritten whole are not copied into the new data file first.
-  ONNX_REINIT_ASSIGN_OR_RETURN(const ReinitPlan old_plan, PlanReinitialization(model, options.reinit, sources.payloads()));
+  ONNX_REINIT_ASSIGN_OR_RETURN(const ReinitPlan old_plan,
+                               PlanReinitialization(model, options.reinit, sources.payloads()));
   const std::vector<proto::Moments> before = MomentsBefore(old_plan, options.reinit);
   const std::set<const void*> rewritten = WhollyRewritten(old_plan);
   auto overwritten = [&](const onnx::TensorProto& tensor) {
-    auto payload = sources.payloads().by_tensor.find(&tensor);
-    const void* bytes = payload != sources.payloads().by_tensor.end() ? payload->second.data : tensor.raw_data().data();
+    const auto& external = sources.payloads().by_tensor;
+    auto payload = external.find(&tensor);
+    const void* bytes = payload != external.end() ? payload->second.data : tensor.raw_data().data();
     return rewritten.count(bytes) > 0;
   };
-  ONNX_REINIT_ASSIGN_OR_RETURN(NewDataFile data, WriteExternalDataLayout(model, sources, data_path, FileName(data_path),
-                                                                         move_threshold, overwritten));
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      NewDataFile data,
+      WriteExternalDataLayout(model, sources, data_path, FileName(data_path), move_threshold, overwritten));
   auto plan = PlanReinitialization(model, options.reinit, data.payloads);
   auto report = plan.ok() ? WritePlan(*std::move(plan), options, data.file, data.temporary_path,
                                      /*copy_gaps=*/false, before)

@@ -199,7 +199,8 @@ void RandomWordsImpl(uint64_t seed, uint64_t stream, uint64_t first_block, int64
                      uint32_t* HWY_RESTRICT out) {
   const DU32 du32;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(du32));
-  ForBlockVectors(seed, stream, first_block, num_blocks, [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
+  ForBlockVectors(seed, stream, first_block, num_blocks,
+                  [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
     if (b + lanes <= num_blocks) {
       hn::StoreInterleaved4(w[0], w[1], w[2], w[3], du32, out + 4 * b);
     } else {
@@ -223,7 +224,8 @@ void StandardNormalsFloatImpl(uint64_t seed, uint64_t stream, uint64_t first_blo
                               int64_t num_blocks, float* HWY_RESTRICT out) {
   const DF32 df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
-  ForBlockVectors(seed, stream, first_block, num_blocks, [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
+  ForBlockVectors(seed, stream, first_block, num_blocks,
+                  [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
     if (b + lanes <= num_blocks) {
       NormalsOfBlocks(w, out + 4 * b);
     } else {
@@ -299,7 +301,8 @@ void NormalFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int6
                              float std, char* HWY_RESTRICT out) {
   const DF32 df;
   const VF32 vmean = hn::Set(df, mean), vstd = hn::Set(df, std);
-  ForElementRange<T>(seed, stream, begin, end, out, [&](const VU32 (&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
+  ForElementRange<T>(seed, stream, begin, end, out,
+                     [&](const VU32 (&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
     VF32 z[4];
     BoxMuller(w[0], w[1], z[0], z[1]);
     BoxMuller(w[2], w[3], z[2], z[3]);
@@ -318,7 +321,8 @@ bool UniformFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int
   const VF32 vwidth = hn::Set(df, static_cast<float>(high - low)), scale = hn::Set(df, 0x1p-24f);
   const VU32 one = hn::Set(du32, 1u);
   VF32 lowest = hn::Set(df, HUGE_VALF), highest = hn::Set(df, -HUGE_VALF);
-  ForElementRange<T>(seed, stream, begin, end, out, [&](const VU32 (&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
+  ForElementRange<T>(seed, stream, begin, end, out,
+                     [&](const VU32 (&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
     VF32 v[4];
     for (int k = 0; k < 4; ++k) {
       // UnitOpen23 = ((w >> 8) | 1) * 2^-24, exact in a float.
