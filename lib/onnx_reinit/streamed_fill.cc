@@ -32,7 +32,7 @@ struct Piece {
   int64_t file_offset = 0;
   int64_t size = 0;
   const FillJob* job = nullptr;
-  int64_t begin = 0, end = 0;
+  int64_t begin = 0, end = 0;  // kFill: the elements; kBufferedCopy: the bytes, counted in the gap
   int64_t buffer_offset = 0;  // where a kFill or kBufferedCopy piece is in its window's buffer
 };
 
@@ -47,44 +47,30 @@ int64_t FileOffset(const FillJob& job, const MappedFile& layout) {
   return job.values.ElementAddress(job.begin) - layout.data();
 }
 
+int64_t RegionBytes(const FillJob& job) { return (job.region_end() - job.begin) * job.values.StoredWidth(); }
+
 // Cuts the output into windows of at most `window_bytes` of buffer, in file order.
 class WindowPlanner {
  public:
   explicit WindowPlanner(int64_t window_bytes) : capacity_(std::max(window_bytes, kMinWindowBytes)) {}
 
-  void AddGap(const MappedFile& layout, int64_t from, int64_t to) {
+  void AddGap(int64_t from, int64_t to) {
     if (to - from >= kKernelCopyBytes) {
       Add(Piece{Piece::Kind::kKernelCopy, from, to - from});
-      return;
-    }
-    while (from < to) {
-      const int64_t n = std::min(Room(), to - from);
-      if (n == 0) {
-        windows_.emplace_back();
-        continue;
-      }
-      Add(Piece{Piece::Kind::kBufferedCopy, from, n});
-      from += n;
+    } else {
+      AddSplit(Piece{Piece::Kind::kBufferedCopy, from, 0, nullptr, 0, to - from}, 1);
     }
   }
 
   void AddFill(const FillJob& job, int64_t file_offset) {
-    const int64_t width = job.values.StoredWidth(), end = job.region_end();
-    if (job.distribution.kind() == proto::Distribution::ORTHOGONAL) {  // computed whole: one piece
-      const int64_t size = (end - job.begin) * width;
-      if (Room() < size && windows_.back().buffer_bytes > 0) windows_.emplace_back();
-      Add(Piece{Piece::Kind::kFill, file_offset, size, &job, job.begin, end});
+    const Piece whole{Piece::Kind::kFill, file_offset, RegionBytes(job), &job, job.begin, job.region_end()};
+    if (job.distribution.kind() != proto::Distribution::ORTHOGONAL) {
+      AddSplit(whole, job.values.StoredWidth());
       return;
     }
-    for (int64_t e = job.begin; e < end;) {
-      const int64_t n = std::min(Room() / width, end - e);
-      if (n == 0) {
-        windows_.emplace_back();
-        continue;
-      }
-      Add(Piece{Piece::Kind::kFill, file_offset + (e - job.begin) * width, n * width, &job, e, e + n});
-      e += n;
-    }
+    // Computed whole: one piece, in a window of its own if it does not fit.
+    if (Room() < whole.size && windows_.back().buffer_bytes > 0) windows_.emplace_back();
+    Add(whole);
   }
 
   std::vector<Window> Finish() && {
@@ -94,6 +80,25 @@ class WindowPlanner {
 
  private:
   int64_t Room() const { return std::max<int64_t>(0, capacity_ - windows_.back().buffer_bytes); }
+
+  // Adds the units [whole.begin, whole.end) of `unit_bytes` bytes each (elements of a fill, bytes
+  // of a copy) as pieces that each fit in a window, starting a new window when one is full.
+  void AddSplit(const Piece& whole, int64_t unit_bytes) {
+    for (int64_t unit = whole.begin; unit < whole.end;) {
+      const int64_t n = std::min(Room() / unit_bytes, whole.end - unit);
+      if (n == 0) {
+        windows_.emplace_back();
+        continue;
+      }
+      Piece piece = whole;
+      piece.file_offset += (unit - whole.begin) * unit_bytes;
+      piece.size = n * unit_bytes;
+      piece.begin = unit;
+      piece.end = unit + n;
+      Add(piece);
+      unit += n;
+    }
+  }
 
   void Add(Piece piece) {
     Window& window = windows_.back();
@@ -122,11 +127,11 @@ std::vector<Window> PlanWindows(const std::vector<FillJob>& jobs, const MappedFi
   int64_t position = 0;
   for (const FillJob* job : in_file_order) {
     const int64_t offset = FileOffset(*job, layout);
-    if (options.copy_gaps) planner.AddGap(layout, position, offset);
+    if (options.copy_gaps) planner.AddGap(position, offset);
     planner.AddFill(*job, offset);
-    position = offset + (job->region_end() - job->begin) * job->values.StoredWidth();
+    position = offset + RegionBytes(*job);
   }
-  if (options.copy_gaps) planner.AddGap(layout, position, static_cast<int64_t>(layout.size()));
+  if (options.copy_gaps) planner.AddGap(position, static_cast<int64_t>(layout.size()));
   return std::move(planner).Finish();
 }
 
@@ -195,8 +200,7 @@ absl::Status WriteFilled(const std::vector<FillJob>& jobs, const MappedFile& lay
   for (const FillJob& job : jobs) {
     ONNX_REINIT_RETURN_IF_ERROR(CheckFillJob(job));
     const int64_t offset = FileOffset(job, layout);
-    if (offset < 0 || offset + (job.region_end() - job.begin) * job.values.StoredWidth() >
-                          static_cast<int64_t>(layout.size())) {
+    if (offset < 0 || offset + RegionBytes(job) > static_cast<int64_t>(layout.size())) {
       return absl::InvalidArgumentError(
           absl::StrFormat("%s: a tensor to write lies outside %s", output_path, layout.path()));
     }
