@@ -126,12 +126,8 @@ TEST_P(FillDistribution, ConstantWritesTheRoundedValueEverywhere) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFloatTypes, FillDistribution,
-                         ::testing::Values(onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
-                                           onnx::TensorProto::FLOAT16,
-                                           onnx::TensorProto::BFLOAT16),
-                         [](const auto& info) {
-                           return std::string(FloatTypeName(*FloatTypeOf(info.param)));
-                         });
+                         ::testing::ValuesIn(testing::kFloatTypes),
+                         testing::FloatTypeParamName);
 
 TEST(Fill, UniformBoundsHoldAfterRoundingToNarrowTypes) {
   // 0.1 is not representable in float16/bfloat16: rounding to nearest would step past it.
@@ -399,9 +395,6 @@ std::vector<proto::Distribution> EveryKind() {
           TruncatedNormal(0, 1, -2, 2), constant, orthogonal, identity};
 }
 
-constexpr int32_t kEveryType[] = {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
-                                  onnx::TensorProto::FLOAT16, onnx::TensorProto::BFLOAT16};
-
 // SampleRange over [begin, end) cut at `cuts` equals one whole call, bit for bit.
 void ExpectSplitsMatch(const FillJob& job, int64_t begin, int64_t end, std::vector<int64_t> cuts) {
   std::vector<double> whole(end - begin), pieces(end - begin, -7);
@@ -424,7 +417,7 @@ TEST(SampleRange, AnySplitOfEveryKindAndTypeGivesTheSameValues) {
   // Philox block (4 values; 2 for float64), inside a 16-block SIMD vector (64 values), across the
   // 1024-value runs of the kernels, and ranges start at an odd element.
   const std::vector<int64_t> cuts = {1, 2, 3, 5, 6, 13, 63, 64, 65, 127, 130, 1000, 1023, 1025, 2047, 3001};
-  for (int32_t type : kEveryType) {
+  for (int32_t type : testing::kFloatTypes) {
     onnx::TensorProto tensor;
     testing::SetTensor(tensor, {48, 64}, type);
     auto values = TensorValues::Bind(tensor, "w");
@@ -444,7 +437,7 @@ TEST(SampleRange, AnySplitOfEveryKindAndTypeGivesTheSameValues) {
 
 TEST(Fill, EveryKindAndTypeGivesTheSameBytesOnAnyThreadCount) {
   // 3 x 100003 elements: several 64 Ki-element tasks, with boundaries inside blocks and vectors.
-  for (int32_t type : kEveryType) {
+  for (int32_t type : testing::kFloatTypes) {
     for (proto::Distribution d : EveryKind()) {
       if (d.kind() == proto::Distribution::ORTHOGONAL) d = Normal(0, 1);  // tested below
       if (d.kind() == proto::Distribution::IDENTITY) continue;           // needs a 2-D shape
@@ -477,7 +470,7 @@ TEST(Fill, EveryKindAndTypeGivesTheSameBytesOnAnyThreadCount) {
 
 TEST(EncodeRange, StoresTheBytesWriteStoresForEveryKindTypeStorageAndSplit) {
   const std::vector<int64_t> cuts = {1, 3, 64, 65, 1023, 1025, 2047, 3001, 3072};
-  for (int32_t type : kEveryType) {
+  for (int32_t type : testing::kFloatTypes) {
     const Storage typed = type == onnx::TensorProto::FLOAT    ? Storage::kFloatData
                           : type == onnx::TensorProto::DOUBLE ? Storage::kDoubleData
                                                               : Storage::kInt32Data;
@@ -511,7 +504,7 @@ TEST(EncodeRange, StoresTheBytesWriteStoresForEveryKindTypeStorageAndSplit) {
 TEST(Fill, EverySimdTargetGivesTheSameBytes) {
   const std::vector<std::string> targets = SimdTargets();
   ASSERT_FALSE(targets.empty());
-  for (int32_t type : kEveryType) {
+  for (int32_t type : testing::kFloatTypes) {
     for (const proto::Distribution& d : {Normal(0, 1), Normal(-0.5, 0.02), Uniform(-1, 1),
                                          TruncatedNormal(0, 1, -2, 2)}) {
       std::string reference;

@@ -103,12 +103,8 @@ TEST_P(OrthogonalFill, TallWideSquareAndConvShapesAreOrthogonal) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFloatTypes, OrthogonalFill,
-                         ::testing::Values(onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
-                                           onnx::TensorProto::FLOAT16,
-                                           onnx::TensorProto::BFLOAT16),
-                         [](const auto& info) {
-                           return std::string(FloatTypeName(*FloatTypeOf(info.param)));
-                         });
+                         ::testing::ValuesIn(testing::kFloatTypes),
+                         testing::FloatTypeParamName);
 
 TEST(Orthogonal, AColumnIsTheNormalSchemesValuesNormalized) {
   // For an [n, 1] tensor Q is z / |z| exactly (the sign correction makes R's diagonal positive),

@@ -77,12 +77,8 @@ TEST_P(MomentsPerType, MatchTwoPassReferenceOnStoredValues) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFloatTypes, MomentsPerType,
-                         ::testing::Values(onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
-                                           onnx::TensorProto::FLOAT16,
-                                           onnx::TensorProto::BFLOAT16),
-                         [](const auto& info) {
-                           return std::string(FloatTypeName(*FloatTypeOf(info.param)));
-                         });
+                         ::testing::ValuesIn(testing::kFloatTypes),
+                         testing::FloatTypeParamName);
 
 TEST(ComputeMoments, IdenticalForAnyThreadCount) {
   onnx::TensorProto a = MakeTensor(onnx::TensorProto::FLOAT, 300001);

@@ -130,4 +130,8 @@ onnx::TensorProto* FindInitializer(onnx::ModelProto& model, const std::string& n
   return nullptr;
 }
 
+std::string FloatTypeParamName(const ::testing::TestParamInfo<int32_t>& info) {
+  return std::string(FloatTypeName(*FloatTypeOf(info.param)));
+}
+
 }  // namespace onnx_reinit::testing

@@ -6,11 +6,20 @@
 #include <string>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/roles.h"
 #include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit::testing {
+
+// The floating-point types onnx-reinit writes, for tests that run on each:
+//   INSTANTIATE_TEST_SUITE_P(AllFloatTypes, Suite, ::testing::ValuesIn(testing::kFloatTypes),
+//                            testing::FloatTypeParamName);
+inline constexpr int32_t kFloatTypes[] = {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
+                                          onnx::TensorProto::FLOAT16, onnx::TensorProto::BFLOAT16};
+// The test name of a kFloatTypes parameter: "float32", "float64", "float16", "bfloat16".
+std::string FloatTypeParamName(const ::testing::TestParamInfo<int32_t>& info);
 
 // An empty model: IR 7, opset 13, producer "onnx-reinit tests".
 onnx::ModelProto NewModel();
