@@ -26,19 +26,6 @@
 namespace onnx_reinit {
 namespace {
 
-absl::Status WriteAll(int fd, const char* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    const ssize_t written = ::write(fd, data, size);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
-    }
-    data += written;
-    size -= static_cast<size_t>(written);
-  }
-  return absl::OkStatus();
-}
-
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 // Opens `path` for reading and checks that it can hold a model: a non-empty regular file under
@@ -231,7 +218,7 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view byte
   }
   ONNX_REINIT_ASSIGN_OR_RETURN(const std::string temporary, CreateTemporaryBeside(path));
   FileDescriptor file(::open(temporary.c_str(), O_WRONLY | O_CLOEXEC));
-  absl::Status status = file.get() >= 0 ? WriteAll(file.get(), bytes.data(), bytes.size(), path)
+  absl::Status status = file.get() >= 0 ? WriteAt(file.get(), bytes.data(), bytes.size(), 0, path)
                                         : ErrnoError(cannot_write, errno);
   if (status.ok() && file.Close() != 0) status = ErrnoError(cannot_write, errno);
   if (status.ok()) status = CommitTemporary(temporary, path);
