@@ -1,34 +1,36 @@
 // Command-line flags for a scheme and its parameters (shared by every command that takes --scheme).
+// They fill the scheme fields of a proto::Recipe; options.h turns them into SchemeOptions.
 #ifndef ONNX_REINIT_TOOLS_SCHEME_FLAGS_H_
 #define ONNX_REINIT_TOOLS_SCHEME_FLAGS_H_
 
+#include <functional>
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "absl/status/statusor.h"
-#include "onnx_reinit/scheme.h"
+#include "onnx_reinit/recipe.pb.h"
 
 namespace onnx_reinit::cli {
 
-struct SchemeFlags {
-  std::string scheme;
-  double value = 0, low = 0, high = 1, mean = 0, std = 1, negative_slope = 0.01, gain = 1;
-  std::string mode, nonlinearity;
-  // Set by AddSchemeFlags; tell whether a parameter was given, so that unset ones keep the scheme's
-  // defaults and parameters that do not fit the scheme are rejected.
-  CLI::Option *scheme_flag = nullptr, *value_flag = nullptr, *low_flag = nullptr, *high_flag = nullptr,
-              *mean_flag = nullptr, *std_flag = nullptr, *mode_flag = nullptr,
-              *nonlinearity_flag = nullptr, *negative_slope_flag = nullptr, *gain_flag = nullptr;
-};
+// A flag that, when given, calls `set` with its value (so that unset options stay unset).
+template <typename T>
+CLI::Option* AddSettingFlag(CLI::App& app, const std::string& name, std::function<void(const T&)> set,
+                            const std::string& help) {
+  return app.add_option_function<T>(name, std::move(set), help);
+}
 
-// Adds --scheme and its parameters to `app`.
-void AddSchemeFlags(CLI::App& app, SchemeFlags& flags, bool scheme_required);
+// Adds --scheme and its parameters to `app`; given flags are set in `options`.
+void AddSchemeFlags(CLI::App& app, proto::Recipe& options, bool scheme_required);
 
-// Whether --scheme was given.
-bool SchemeGiven(const SchemeFlags& flags);
-
-// The validated SchemeOptions for the parsed flags; the error names the offending flag.
-absl::StatusOr<SchemeOptions> ToSchemeOptions(const SchemeFlags& flags);
+// A CLI11 validator from a library parser, so that bad names fail at parse time with its message.
+template <typename Parser>
+CLI::Validator FromParser(Parser parse, const std::string& description) {
+  return CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        auto parsed = parse(text);
+        return parsed.ok() ? std::string() : std::string(parsed.status().message());
+      },
+      description);
+}
 
 }  // namespace onnx_reinit::cli
 

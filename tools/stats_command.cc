@@ -7,9 +7,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "onnx_reinit/model_io.h"
+#include "onnx_reinit/options.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "tools/json_output.h"
+#include "tools/scheme_flags.h"
 #include "tools/text_table.h"
 
 namespace onnx_reinit::cli {
@@ -37,8 +39,8 @@ absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
   StatsOptions options;
   options.threads = flags.threads;
   options.histogram_bins = flags.histogram ? kHistogramBins : 0;
-  if (SchemeGiven(flags.scheme)) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, ToSchemeOptions(flags.scheme));
+  if (!flags.scheme.scheme().empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, SchemeFromOptions(flags.scheme));
   }
   ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(flags.model));
   auto report = ComputeModelStats(mapped.model(), options, mapped.payloads());
@@ -109,8 +111,8 @@ void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
 }
 
 int RunStats(const StatsFlags& flags) {
-  if (SchemeGiven(flags.scheme)) {
-    if (auto scheme = ToSchemeOptions(flags.scheme); !scheme.ok()) {
+  if (!flags.scheme.scheme().empty()) {
+    if (auto scheme = SchemeFromOptions(flags.scheme); !scheme.ok()) {
       std::cerr << "onnx-reinit: error: " << scheme.status().message() << "\n";
       return 2;
     }

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "onnx_reinit/recipe.pb.h"
 #include "onnx_reinit/stats.pb.h"
-#include "tools/scheme_flags.h"
 
 namespace onnx_reinit::cli {
 
@@ -15,7 +15,7 @@ struct StatsFlags {
   bool json = false;
   bool histogram = false;
   int threads = 0;
-  SchemeFlags scheme;
+  proto::Recipe scheme;  // the scheme flags given (options.h)
 };
 
 void AddStatsFlags(CLI::App& app, StatsFlags& flags);

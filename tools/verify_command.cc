@@ -5,9 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/model_io.h"
+#include "onnx_reinit/options.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/verify.h"
 #include "tools/json_output.h"
+#include "tools/scheme_flags.h"
 #include "tools/text_table.h"
 
 namespace onnx_reinit::cli {
@@ -53,7 +55,7 @@ void AddVerifyFlags(CLI::App& app, VerifyFlags& flags) {
 }
 
 int RunVerify(const VerifyFlags& flags) {
-  const absl::StatusOr<SchemeOptions> scheme = ToSchemeOptions(flags.scheme);
+  const absl::StatusOr<SchemeOptions> scheme = SchemeFromOptions(flags.scheme);
   if (!scheme.ok()) {
     std::cerr << "onnx-reinit: error: " << scheme.status().message() << "\n";
     return 2;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "tools/scheme_flags.h"
+#include "onnx_reinit/recipe.pb.h"
 
 namespace onnx_reinit::cli {
 
@@ -14,7 +14,7 @@ struct VerifyFlags {
   double tolerance = 0;
   bool json = false;
   int threads = 0;
-  SchemeFlags scheme;
+  proto::Recipe scheme;  // the scheme flags given (options.h)
   CLI::Option* tolerance_flag = nullptr;
 };
 

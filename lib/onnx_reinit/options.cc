@@ -1,0 +1,198 @@
+#include "onnx_reinit/options.h"
+
+#include <fstream>
+#include <initializer_list>
+#include <iterator>
+#include <optional>
+#include <regex>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "onnx_reinit/status_macros.h"
+
+namespace onnx_reinit {
+namespace {
+
+bool HasSchemeParameters(const proto::Recipe& o) {
+  return o.has_value() || o.has_low() || o.has_high() || o.has_mean() || o.has_std() ||
+         !o.mode().empty() || !o.nonlinearity().empty() || o.has_negative_slope() || o.has_gain();
+}
+
+void ClearSchemeParameters(proto::Recipe& o) {
+  o.clear_value();
+  o.clear_low();
+  o.clear_high();
+  o.clear_mean();
+  o.clear_std();
+  o.clear_mode();
+  o.clear_nonlinearity();
+  o.clear_negative_slope();
+  o.clear_gain();
+}
+
+// `text` as one of `choices` (the first is the default, for empty text); `flag` names it in errors.
+template <typename Enum>
+absl::StatusOr<Enum> Choice(absl::string_view flag, const std::string& text,
+                            std::initializer_list<std::pair<const char*, Enum>> choices) {
+  if (text.empty()) return choices.begin()->second;
+  std::vector<std::string> names;
+  for (const auto& [name, value] : choices) {
+    if (text == name) return value;
+    names.push_back(name);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s '%s': choose %s", flag, text, absl::StrJoin(names, " or ")));
+}
+
+absl::StatusOr<std::regex> CompileRegex(absl::string_view flag, const std::string& pattern) {
+  try {
+    return std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s '%s': %s", flag, pattern, e.what()));
+  }
+}
+
+// Selects the tensors whose name contains a match of `only` and none of `exclude` (empty: no test).
+absl::StatusOr<std::function<bool(absl::string_view)>> TensorSelector(const std::string& only_text,
+                                                                      const std::string& exclude_text) {
+  if (only_text.empty() && exclude_text.empty()) return nullptr;
+  std::optional<std::regex> only, exclude;
+  if (!only_text.empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(only, CompileRegex("--only", only_text));
+  }
+  if (!exclude_text.empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(exclude, CompileRegex("--exclude", exclude_text));
+  }
+  return [only, exclude](absl::string_view name) {
+    const std::string text(name);
+    if (only && !std::regex_search(text, *only)) return false;
+    return !(exclude && std::regex_search(text, *exclude));
+  };
+}
+
+absl::Status AddRules(const google::protobuf::RepeatedPtrField<std::string>& texts,
+                      absl::string_view context, std::vector<Rule>& rules) {
+  for (const std::string& text : texts) {
+    auto rule = ParseRule(text);
+    if (!rule.ok()) return context.empty() ? rule.status() : WithContext(rule.status(), context);
+    rules.push_back(*std::move(rule));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RewriteOptions::Layout> Layout(const proto::Recipe& o) {
+  if (o.external_data() && o.embed()) {
+    return absl::InvalidArgumentError("give --external-data or --embed, not both");
+  }
+  return o.external_data() ? RewriteOptions::Layout::kExternal
+         : o.embed()       ? RewriteOptions::Layout::kEmbed
+                           : RewriteOptions::Layout::kKeep;
+}
+
+}  // namespace
+
+absl::StatusOr<proto::Recipe> ParseRecipe(absl::string_view text, absl::string_view source) {
+  // Collects the parser's first error, with its line and column, instead of logging to stderr.
+  class FirstError : public google::protobuf::io::ErrorCollector {
+   public:
+    void AddError(int line, int column, const std::string& message) override {
+      if (text.empty()) text = absl::StrFormat("line %d:%d: %s", line + 1, column + 1, message);
+    }
+    std::string text;
+  } errors;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  proto::Recipe recipe;
+  if (!parser.ParseFromString(std::string(text), &recipe)) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: %s", source, errors.text));
+  }
+  return recipe;
+}
+
+absl::StatusOr<proto::Recipe> ReadRecipe(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot read the recipe", path));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ParseRecipe(text, path);
+}
+
+absl::StatusOr<SchemeOptions> SchemeFromOptions(const proto::Recipe& o) {
+  if (o.scheme().empty()) return absl::InvalidArgumentError("give --scheme (or a --recipe with a scheme)");
+  if (absl::StrContains(o.scheme(), ':')) {
+    if (HasSchemeParameters(o)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "scheme '%s': give its parameters after its name or as options, not both", o.scheme()));
+    }
+    return ParseSchemeSpec(o.scheme());
+  }
+  SchemeOptions scheme;
+  ONNX_REINIT_ASSIGN_OR_RETURN(scheme.kind, ParseScheme(o.scheme()));
+  if (o.has_value()) scheme.value = o.value();
+  if (o.has_low()) scheme.low = o.low();
+  if (o.has_high()) scheme.high = o.high();
+  if (o.has_mean()) scheme.mean = o.mean();
+  if (o.has_std()) scheme.std = o.std();
+  if (!o.mode().empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(scheme.mode, ParseFanMode(o.mode()));
+  }
+  if (!o.nonlinearity().empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(scheme.nonlinearity, ParseNonlinearity(o.nonlinearity()));
+  }
+  if (o.has_negative_slope()) scheme.negative_slope = o.negative_slope();
+  if (o.has_gain()) scheme.gain = o.gain();
+  ONNX_REINIT_RETURN_IF_ERROR(Validate(scheme));
+  return scheme;
+}
+
+absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, const proto::Recipe& file,
+                                                absl::string_view file_name) {
+  proto::Recipe o = file;
+  if (!given.scheme().empty()) ClearSchemeParameters(o);
+  o.clear_rules();
+  o.MergeFrom(given);  // set fields of `given` replace the file's; the rules are given's only
+
+  RewriteOptions options;
+  ReinitOptions& reinit = options.reinit;
+  Policy& policy = reinit.policy;
+  ONNX_REINIT_ASSIGN_OR_RETURN(policy.scheme, SchemeFromOptions(o));
+  ONNX_REINIT_RETURN_IF_ERROR(AddRules(o.rules(), "", policy.rules));
+  ONNX_REINIT_RETURN_IF_ERROR(AddRules(file.rules(), file_name, policy.rules));
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      policy.bias, Choice<BiasInit>("--bias", o.bias(), {{"zeros", BiasInit::kZeros}, {"torch", BiasInit::kTorch}}));
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      policy.embedding,
+      Choice<EmbeddingInit>("--embedding", o.embedding(),
+                            {{"normal", EmbeddingInit::kNormal}, {"scheme", EmbeddingInit::kScheme}}));
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      policy.recurrence,
+      Choice<RecurrenceInit>("--rnn-recurrence", o.rnn_recurrence(),
+                             {{"orthogonal", RecurrenceInit::kOrthogonal}, {"scheme", RecurrenceInit::kScheme}}));
+  ONNX_REINIT_ASSIGN_OR_RETURN(reinit.analysis.convtranspose_input_channel_fans,
+                               Choice<bool>("--convtranspose-fan", o.convtranspose_fan(),
+                                            {{"torch", false}, {"input_channels", true}}));
+  if (o.has_lstm_forget_bias()) policy.lstm_forget_bias = o.lstm_forget_bias();
+  ONNX_REINIT_ASSIGN_OR_RETURN(reinit.select, TensorSelector(o.only(), o.exclude()));
+  if (o.has_seed()) reinit.seed = o.seed();
+  if (o.threads() < 0 || o.threads() > 1024) {
+    return absl::InvalidArgumentError(absl::StrFormat("--threads %d: give 0 (one per core) to 1024", o.threads()));
+  }
+  reinit.threads = o.threads();
+  reinit.dry_run = o.dry_run();
+  ONNX_REINIT_ASSIGN_OR_RETURN(options.layout, Layout(o));
+  if (o.has_size_threshold()) {
+    if (o.size_threshold() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("--size-threshold %d: must be >= 0", o.size_threshold()));
+    }
+    options.size_threshold = o.size_threshold();
+  }
+  options.materialize = o.materialize();
+  return options;
+}
+
+}  // namespace onnx_reinit

@@ -1,0 +1,48 @@
+// The one options layer: from the user's choices - a recipe file, the CLI's flags, the Python
+// module's keyword arguments, all held as a proto::Recipe (proto/onnx_reinit/recipe.proto) - to the
+// library's RewriteOptions, with one parser and one set of error messages for every front end.
+//
+// Example (what the CLI does):
+//   ONNX_REINIT_ASSIGN_OR_RETURN(proto::Recipe file, ReadRecipe("ci.textproto"));
+//   proto::Recipe given;  // from the flags
+//   given.set_seed(7);
+//   ONNX_REINIT_ASSIGN_OR_RETURN(RewriteOptions options,
+//                                ToRewriteOptions(given, file, "ci.textproto"));
+//
+// Error messages name the option as its flag ("--std does not apply to scheme 'he_normal' ...",
+// "--bias 'x': choose zeros or torch"); errors in a recipe file's rules are prefixed with the
+// file's name, its syntax errors with the name and "line L:C". Every error is InvalidArgument
+// (NotFound for an unreadable file): a usage error, not a bad model.
+#ifndef ONNX_REINIT_OPTIONS_H_
+#define ONNX_REINIT_OPTIONS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "onnx_reinit/recipe.pb.h"
+#include "onnx_reinit/rewrite.h"
+#include "onnx_reinit/scheme.h"
+
+namespace onnx_reinit {
+
+// Parses recipe textproto; `source` names it in errors ("ci.textproto: line 2:1: ...").
+absl::StatusOr<proto::Recipe> ParseRecipe(absl::string_view text, absl::string_view source);
+// Reads and parses a recipe file.
+absl::StatusOr<proto::Recipe> ReadRecipe(const std::string& path);
+
+// The scheme `options` names, with its parameters (the `value` ... `gain` fields, or the ones
+// after its name), validated. InvalidArgument when there is no scheme.
+absl::StatusOr<SchemeOptions> SchemeFromOptions(const proto::Recipe& options);
+
+// The options `given` (flags, keyword arguments) over those of a recipe `file` (named
+// `file_name` in errors): fields set in `given` win, its rules are tried first, and a scheme in
+// `given` comes with its own parameters only. Only the fields that change what is written are
+// read; `with_statistics`, `progress` and the like are the caller's to set.
+absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given,
+                                                const proto::Recipe& file = proto::Recipe(),
+                                                absl::string_view file_name = "");
+
+}  // namespace onnx_reinit
+
+#endif  // ONNX_REINIT_OPTIONS_H_
