@@ -67,6 +67,16 @@ TEST(FansForWeight, ShapesThatDoNotFitTheLayoutAreErrors) {
   EXPECT_FALSE(FansForWeight(Node("MatMul"), 1, std::vector<int64_t>{}).ok());
 }
 
+TEST(FansForWeight, ConvFansPast2To63AreErrors) {
+  constexpr int64_t k2To32 = int64_t{1} << 32;
+  for (const char* op : {"Conv", "ConvTranspose"}) {
+    auto fans = FansForWeight(Node(op), 1, std::vector<int64_t>{k2To32, k2To32, k2To32});
+    ASSERT_FALSE(fans.ok()) << op;
+    EXPECT_NE(fans.status().message().find("whose fans overflow"), absl::string_view::npos);
+  }
+  EXPECT_FALSE(FansForWeight(Node("Conv"), 1, std::vector<int64_t>{1, 1, k2To32, k2To32}).ok());
+}
+
 TEST(IsWeightInput, OnlyConstantWeightSlotsQualify) {
   auto all_constant = [](int) { return true; };
   auto none_constant = [](int) { return false; };

@@ -318,6 +318,115 @@ TEST(AnalyzeGraph, OpsetSeventeenLayerNormalizationParametersAreNormRoles) {
   EXPECT_EQ(Find(analysis, "layer.self_attn.out_proj.bias").role, Role::kBias);
 }
 
+// A weight read by MatMul through `view` (built by the caller on "w"): the analysis of "w".
+class MalformedViewTest : public ::testing::Test {
+ protected:
+  MalformedViewTest() : graph_(*model_.mutable_graph()) {}
+
+  // "w" of `dims` -> `op` -> MatMul; returns the `op` node.
+  onnx::NodeProto* View(const std::string& op, std::vector<int64_t> dims = {4, 6}) {
+    weight_ = AddInitializer(graph_, "w", {});
+    weight_->clear_raw_data();
+    for (int64_t dim : dims) weight_->add_dims(dim);
+    AddNode(graph_, "MatMul", {"x", "w_view"}, {"y"});
+    return AddNode(graph_, op, {"w"}, {"w_view"});
+  }
+  void SecondInput(onnx::NodeProto& node, const std::vector<int64_t>& values) {
+    AddIntsInitializer(graph_, "ints", values);
+    node.add_input("ints");
+  }
+  TensorUse Analyze() { return Find(AnalyzeGraph(model_), "w"); }
+
+  onnx::ModelProto model_ = testing::NewModel();
+  onnx::GraphProto& graph_;
+  onnx::TensorProto* weight_ = nullptr;
+};
+
+TEST_F(MalformedViewTest, UnsqueezeWithRepeatedAxesIsNotFollowed) {
+  SecondInput(*View("Unsqueeze"), {1, 1});
+  const TensorUse use = Analyze();
+  EXPECT_EQ(use.role, Role::kOther);
+  EXPECT_THAT(use.reason, HasSubstr("Unsqueeze axes [1, 1] are out of range or repeated"));
+}
+
+TEST_F(MalformedViewTest, UnsqueezeWithAxesOutsideTheRankIsNotFollowed) {
+  SecondInput(*View("Unsqueeze"), {3});
+  EXPECT_THAT(Analyze().reason, HasSubstr("Unsqueeze axes [3] are out of range"));
+}
+
+TEST_F(MalformedViewTest, UnsqueezeAxesAttributeOutsideTheRankIsNotFollowed) {
+  onnx::AttributeProto& axes = *View("Unsqueeze")->add_attribute();
+  axes.set_name("axes");
+  axes.set_type(onnx::AttributeProto::INTS);
+  axes.add_ints(-4);
+  EXPECT_THAT(Analyze().reason, HasSubstr("Unsqueeze axes [-4] are out of range"));
+}
+
+TEST_F(MalformedViewTest, SqueezeOfAnAxisThatIsNotOneIsNotFollowed) {
+  SecondInput(*View("Squeeze", {4, 1, 6}), {0});
+  EXPECT_THAT(Analyze().reason, HasSubstr("Squeeze axes [0] do not fit the shape [4, 1, 6]"));
+}
+
+TEST_F(MalformedViewTest, SqueezeWithAxesOutsideTheRankIsNotFollowed) {
+  SecondInput(*View("Squeeze", {4, 1, 6}), {1, 5});
+  EXPECT_THAT(Analyze().reason, HasSubstr("Squeeze axes [1, 5] do not fit"));
+}
+
+TEST_F(MalformedViewTest, TransposeWithARepeatedAxisIsNotFollowed) {
+  onnx::AttributeProto& perm = *View("Transpose")->add_attribute();
+  perm.set_name("perm");
+  perm.set_type(onnx::AttributeProto::INTS);
+  perm.add_ints(0);
+  perm.add_ints(0);
+  EXPECT_THAT(Analyze().reason, HasSubstr("Transpose perm [0, 0] is not a permutation"));
+}
+
+TEST_F(MalformedViewTest, FlattenAxisOutsideTheRankIsNotFollowed) {
+  SetIntAttribute(*View("Flatten"), "axis", 7);
+  EXPECT_THAT(Analyze().reason, HasSubstr("Flatten axis 7 is out of range for rank 2"));
+}
+
+TEST_F(MalformedViewTest, FlattenWhoseHalvesOverflowIsNotFollowed) {
+  // 0 elements, but the product of the dims after the axis is 2^64.
+  SetIntAttribute(*View("Flatten", {0, int64_t{1} << 32, int64_t{1} << 32}), "axis", 1);
+  EXPECT_THAT(Analyze().reason, HasSubstr("Flatten's result has too many elements"));
+}
+
+TEST_F(MalformedViewTest, ReshapeToHugeDimsIsNotFollowed) {
+  // known *= dim used to overflow here (2^62 * 4 wraps to 0).
+  SecondInput(*View("Reshape", {24}), {int64_t{1} << 62, 4, -1});
+  EXPECT_THAT(Analyze().reason, HasSubstr("Reshape's shape [4611686018427387904, 4, -1] does not fit"));
+}
+
+TEST_F(MalformedViewTest, ReshapeToAnotherElementCountIsNotFollowed) {
+  SecondInput(*View("Reshape", {24}), {int64_t{1} << 62, 4, 6});
+  const TensorUse use = Analyze();
+  EXPECT_EQ(use.role, Role::kOther);
+  EXPECT_THAT(use.reason, HasSubstr("does not fit the tensor's shape [24]"));
+}
+
+TEST_F(MalformedViewTest, ReshapeWithTwoInferredOrNegativeDimsIsNotFollowed) {
+  SecondInput(*View("Reshape", {24}), {-1, -1});
+  EXPECT_THAT(Analyze().reason, HasSubstr("does not fit"));
+  (*graph_.mutable_initializer(1)->mutable_int64_data())[1] = -2;
+  EXPECT_THAT(Analyze().reason, HasSubstr("does not fit"));
+}
+
+TEST_F(MalformedViewTest, TensorWhoseElementCountOverflowsIsNotFollowed) {
+  SecondInput(*View("Reshape", {int64_t{1} << 32, int64_t{1} << 32}), {-1});
+  EXPECT_THAT(Analyze().reason, HasSubstr("its shape has a negative dimension or too many elements"));
+}
+
+TEST_F(MalformedViewTest, ConvWeightWhoseFansOverflowIsLeftUnchangedWithAWarning) {
+  // 0 elements, but a receptive field of 2^64: the fan products used to overflow in fan.cc.
+  weight_ = AddInitializer(graph_, "w", {0, int64_t{1} << 32, int64_t{1} << 16, int64_t{1} << 16});
+  AddNode(graph_, "Conv", {"x", "w"}, {"y"});
+  const GraphAnalysis analysis = AnalyzeGraph(model_);
+  EXPECT_EQ(Find(analysis, "w").role, Role::kOther);
+  ASSERT_EQ(analysis.warnings.size(), 1u);
+  EXPECT_THAT(analysis.warnings[0], HasSubstr("whose fans overflow"));
+}
+
 TEST(ListConstants, ListsEveryConstantOfAnyType) {
   onnx::ModelProto model = testing::LoadTestdata("int_and_shape.onnx");
   std::vector<std::string> names;

@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "onnx_reinit/checked_math.h"
 
 namespace onnx_reinit {
 namespace {
@@ -29,9 +30,15 @@ absl::Status LayoutMismatch(const onnx::NodeProto& node, int input_index,
 absl::StatusOr<Fans> ConvFans(const onnx::NodeProto& node, int input_index,
                               absl::Span<const int64_t> shape, absl::string_view layout) {
   if (shape.size() < 3) return LayoutMismatch(node, input_index, shape, layout);
-  int64_t receptive_field = 1;
-  for (size_t axis = 2; axis < shape.size(); ++axis) receptive_field *= shape[axis];
-  return Fans{shape[1] * receptive_field, shape[0] * receptive_field};
+  const std::optional<int64_t> receptive_field = ShapeProduct(shape.subspan(2));
+  const std::optional<int64_t> fan_in = CheckedMul(shape[1], receptive_field.value_or(0));
+  const std::optional<int64_t> fan_out = CheckedMul(shape[0], receptive_field.value_or(0));
+  if (!receptive_field || !fan_in || !fan_out) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s input %d has shape [%s], whose fans overflow", node.op_type(), input_index,
+        absl::StrJoin(shape, ", ")));
+  }
+  return Fans{*fan_in, *fan_out};
 }
 
 }  // namespace

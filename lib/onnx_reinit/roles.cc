@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "onnx_reinit/checked_math.h"
+#include "onnx_reinit/limits.h"
 #include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
@@ -77,7 +79,7 @@ class GraphIndex {
  public:
   explicit GraphIndex(onnx::ModelProto& model) {
     for (const onnx::ValueInfoProto& input : model.graph().input()) graph_inputs_.insert(input.name());
-    Add(*model.mutable_graph());
+    Add(*model.mutable_graph(), 0);
   }
 
   const std::vector<const onnx::NodeProto*>& nodes() const { return nodes_; }
@@ -101,16 +103,22 @@ class GraphIndex {
       return std::nullopt;
     }
     const onnx::TensorProto& tensor = *constant->tensor;
+    const std::optional<int64_t> count = ShapeProduct(tensor.dims());
+    if (!count || tensor.data_location() == onnx::TensorProto::EXTERNAL) return std::nullopt;
+    std::vector<int64_t> values(static_cast<size_t>(*count));
     if (tensor.has_raw_data()) {
-      std::vector<int64_t> values(tensor.raw_data().size() / 8);
+      if (tensor.raw_data().size() != values.size() * 8) return std::nullopt;
       std::memcpy(values.data(), tensor.raw_data().data(), values.size() * 8);
       return values;
     }
-    return std::vector<int64_t>(tensor.int64_data().begin(), tensor.int64_data().end());
+    if (tensor.int64_data_size() != *count) return std::nullopt;
+    std::copy(tensor.int64_data().begin(), tensor.int64_data().end(), values.begin());
+    return values;
   }
 
  private:
-  void Add(onnx::GraphProto& graph) {
+  // Subgraphs deeper than kMaxSubgraphDepth are not searched: bounded recursion.
+  void Add(onnx::GraphProto& graph, int depth) {
     for (onnx::TensorProto& initializer : *graph.mutable_initializer()) {
       AddConstant(initializer.name(), &initializer, TensorSource::kInitializer);
     }
@@ -127,9 +135,10 @@ class GraphIndex {
           }
         }
       }
+      if (depth == kMaxSubgraphDepth) continue;
       for (onnx::AttributeProto& attribute : *node.mutable_attribute()) {
-        if (attribute.has_g()) Add(*attribute.mutable_g());
-        for (onnx::GraphProto& subgraph : *attribute.mutable_graphs()) Add(subgraph);
+        if (attribute.has_g()) Add(*attribute.mutable_g(), depth + 1);
+        for (onnx::GraphProto& subgraph : *attribute.mutable_graphs()) Add(subgraph, depth + 1);
       }
     }
   }
@@ -170,7 +179,7 @@ bool IsReviewingOp(const onnx::NodeProto& node) {
 std::optional<Trace> TraceToConstant(const GraphIndex& index, const std::string& name) {
   Trace trace;
   const std::string* current = &name;
-  for (size_t step = 0; step <= index.nodes().size(); ++step) {
+  for (int step = 0; step <= kMaxViewChainDepth; ++step) {
     if (current->empty()) return std::nullopt;
     if (index.FindConstant(*current) != nullptr) {
       trace.source = current;
@@ -184,7 +193,7 @@ std::optional<Trace> TraceToConstant(const GraphIndex& index, const std::string&
     trace.chain.push_back(producer);
     current = &producer->input(0);
   }
-  return std::nullopt;  // a cycle: a broken graph
+  return std::nullopt;  // too long a chain, or a cycle (a broken graph)
 }
 
 // The axes of an Unsqueeze/Squeeze: the attribute (opset < 13) or the constant second input.
@@ -196,99 +205,154 @@ std::optional<std::vector<int64_t>> Axes(const GraphIndex& index, const onnx::No
   return std::vector<int64_t>();
 }
 
-// Applies one re-viewing op to `shape`; nullopt with `why` set when the result is not known.
-std::optional<std::vector<int64_t>> ApplyView(const GraphIndex& index, const onnx::NodeProto& node,
-                                              std::vector<int64_t> shape, std::string& why) {
-  const std::string& op = node.op_type();
+// Which of `rank` axes `axes` names (negative axes count from the end), or nullopt when one is out
+// of range or named twice.
+std::optional<std::vector<bool>> AxisMask(const std::vector<int64_t>& axes, int64_t rank) {
+  std::vector<bool> named(static_cast<size_t>(rank), false);
+  for (int64_t axis : axes) {
+    if (axis < -rank || axis >= rank) return std::nullopt;
+    if (axis < 0) axis += rank;
+    if (named[axis]) return std::nullopt;
+    named[axis] = true;
+  }
+  return named;
+}
+
+using Shape = std::vector<int64_t>;
+
+// Transpose: the axes permuted by `perm` (reversed when absent).
+std::optional<Shape> TransposeView(const onnx::NodeProto& node, const Shape& shape, std::string& why) {
   const int64_t rank = static_cast<int64_t>(shape.size());
-  if (op == "Identity" || op == "Cast" || op == "DequantizeLinear") return shape;
-  if (op == "Transpose") {
-    std::vector<int64_t> perm;
-    if (const onnx::AttributeProto* attribute = FindAttribute(node, "perm")) {
-      perm.assign(attribute->ints().begin(), attribute->ints().end());
-    } else {
-      for (int64_t axis = rank - 1; axis >= 0; --axis) perm.push_back(axis);
+  std::vector<int64_t> perm;
+  if (const onnx::AttributeProto* attribute = FindAttribute(node, "perm")) {
+    perm.assign(attribute->ints().begin(), attribute->ints().end());
+  } else {
+    for (int64_t axis = rank - 1; axis >= 0; --axis) perm.push_back(axis);
+  }
+  const bool negative = std::any_of(perm.begin(), perm.end(), [](int64_t axis) { return axis < 0; });
+  if (static_cast<int64_t>(perm.size()) != rank || negative || !AxisMask(perm, rank)) {
+    why = absl::StrFormat("Transpose perm [%s] is not a permutation of the tensor's %d axes",
+                          absl::StrJoin(perm, ", "), rank);
+    return std::nullopt;
+  }
+  Shape out;
+  for (int64_t axis : perm) out.push_back(shape[axis]);
+  return out;
+}
+
+// Flatten: [product of the dims before `axis`, product of the rest].
+std::optional<Shape> FlattenView(const onnx::NodeProto& node, const Shape& shape, std::string& why) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  int64_t axis = IntAttribute(node, "axis", 1);
+  if (axis < -rank || axis > rank) {
+    why = absl::StrFormat("Flatten axis %d is out of range for rank %d", axis, rank);
+    return std::nullopt;
+  }
+  if (axis < 0) axis += rank;
+  const std::optional<int64_t> outer = ShapeProduct(absl::MakeConstSpan(shape).subspan(0, axis));
+  const std::optional<int64_t> inner = ShapeProduct(absl::MakeConstSpan(shape).subspan(axis));
+  if (!outer || !inner) {
+    why = "Flatten's result has too many elements";
+    return std::nullopt;
+  }
+  return Shape{*outer, *inner};
+}
+
+// Squeeze: the listed axes removed, each of which must be 1; all axes of size 1 when none is listed.
+std::optional<Shape> SqueezeView(const std::vector<int64_t>& axes, const Shape& shape, std::string& why) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  std::optional<std::vector<bool>> squeezed = AxisMask(axes, rank);
+  if (squeezed && axes.empty()) {
+    for (int64_t d = 0; d < rank; ++d) (*squeezed)[d] = shape[d] == 1;
+  }
+  bool fits = squeezed.has_value();
+  Shape out;
+  for (int64_t d = 0; fits && d < rank; ++d) {
+    if (!(*squeezed)[d]) {
+      out.push_back(shape[d]);
+    } else if (shape[d] != 1) {
+      fits = false;
     }
-    if (static_cast<int64_t>(perm.size()) != rank) {
-      why = "Transpose perm does not fit the tensor's rank";
-      return std::nullopt;
-    }
-    std::vector<int64_t> out;
-    for (int64_t axis : perm) {
-      if (axis < 0 || axis >= rank) {
-        why = "Transpose perm is out of range";
+  }
+  if (!fits) {
+    why = absl::StrFormat("Squeeze axes [%s] do not fit the shape %s", absl::StrJoin(axes, ", "),
+                          ShapeText(shape));
+    return std::nullopt;
+  }
+  return out;
+}
+
+// Unsqueeze: a 1 inserted at each listed axis of the result.
+std::optional<Shape> UnsqueezeView(const std::vector<int64_t>& axes, const Shape& shape, std::string& why) {
+  const int64_t out_rank = static_cast<int64_t>(shape.size() + axes.size());
+  const std::optional<std::vector<bool>> inserted = AxisMask(axes, out_rank);
+  if (!inserted) {
+    why = absl::StrFormat("Unsqueeze axes [%s] are out of range or repeated for rank %d",
+                          absl::StrJoin(axes, ", "), out_rank);
+    return std::nullopt;
+  }
+  Shape out;
+  size_t from = 0;
+  for (int64_t d = 0; d < out_rank; ++d) out.push_back((*inserted)[d] ? 1 : shape[from++]);
+  return out;
+}
+
+// Reshape to `target`: 0 copies the input's dim (unless allowzero), one -1 is inferred; the element
+// count must stay the same.
+std::optional<Shape> ReshapeView(const onnx::NodeProto& node, Shape target, const Shape& shape,
+                                 std::string& why) {
+  const bool allow_zero = IntAttribute(node, "allowzero", 0) != 0;
+  const std::optional<int64_t> count = ShapeProduct(shape);
+  std::optional<int64_t> known = 1;
+  int64_t infer = -1;
+  for (size_t d = 0; d < target.size() && count && known; ++d) {
+    int64_t& dim = target[d];
+    if (dim == 0 && !allow_zero) {
+      if (d >= shape.size()) {
+        why = "Reshape copies a dimension the tensor does not have";
         return std::nullopt;
       }
-      out.push_back(shape[axis]);
+      dim = shape[d];
     }
-    return out;
+    if (dim == -1 && infer < 0) {
+      infer = static_cast<int64_t>(d);
+      continue;
+    }
+    known = dim < 0 ? std::nullopt : CheckedMul(*known, dim);
   }
-  if (op == "Flatten") {
-    int64_t axis = IntAttribute(node, "axis", 1);
-    if (axis < 0) axis += rank;
-    int64_t outer = 1, inner = 1;
-    for (int64_t d = 0; d < rank; ++d) (d < axis ? outer : inner) *= shape[d];
-    return std::vector<int64_t>{outer, inner};
+  const bool fits = count && known &&
+                    (infer >= 0 ? *known != 0 && *count % *known == 0 : *known == *count);
+  if (!fits) {
+    why = absl::StrFormat("Reshape's shape [%s] does not fit the tensor's shape %s",
+                          absl::StrJoin(target, ", "), ShapeText(shape));
+    return std::nullopt;
   }
+  if (infer >= 0) target[infer] = *count / *known;
+  return target;
+}
+
+// Applies one re-viewing op to `shape`; nullopt with `why` set when the result is not known.
+std::optional<Shape> ApplyView(const GraphIndex& index, const onnx::NodeProto& node, Shape shape,
+                               std::string& why) {
+  const std::string& op = node.op_type();
+  if (op == "Identity" || op == "Cast" || op == "DequantizeLinear") return shape;
+  if (op == "Transpose") return TransposeView(node, shape, why);
+  if (op == "Flatten") return FlattenView(node, shape, why);
   if (op == "Unsqueeze" || op == "Squeeze") {
     const std::optional<std::vector<int64_t>> axes = Axes(index, node);
     if (!axes) {
       why = absl::StrCat(op, " axes are computed, not constant");
       return std::nullopt;
     }
-    if (op == "Squeeze") {
-      std::vector<int64_t> out;
-      for (int64_t d = 0; d < rank; ++d) {
-        const bool listed = std::any_of(axes->begin(), axes->end(), [&](int64_t a) {
-          return (a < 0 ? a + rank : a) == d;
-        });
-        if (!(axes->empty() ? shape[d] == 1 : listed)) out.push_back(shape[d]);
-      }
-      return out;
-    }
-    const int64_t out_rank = rank + static_cast<int64_t>(axes->size());
-    std::vector<int64_t> out;
-    for (int64_t d = 0, from = 0; d < out_rank; ++d) {
-      const bool inserted = std::any_of(axes->begin(), axes->end(), [&](int64_t a) {
-        return (a < 0 ? a + out_rank : a) == d;
-      });
-      out.push_back(inserted ? 1 : shape[from++]);
-    }
-    return out;
+    return op == "Squeeze" ? SqueezeView(*axes, shape, why) : UnsqueezeView(*axes, shape, why);
   }
   if (op == "Reshape") {
-    std::optional<std::vector<int64_t>> target =
-        node.input_size() > 1 ? index.ConstantInts(node.input(1)) : std::nullopt;
+    std::optional<Shape> target = node.input_size() > 1 ? index.ConstantInts(node.input(1)) : std::nullopt;
     if (!target) {
       why = "Reshape's shape is computed, not constant";
       return std::nullopt;
     }
-    int64_t known = 1, count = 1, infer = -1;
-    for (int64_t dim : shape) count *= dim;
-    const bool allow_zero = IntAttribute(node, "allowzero", 0) != 0;
-    for (size_t d = 0; d < target->size(); ++d) {
-      int64_t& dim = (*target)[d];
-      if (dim == 0 && !allow_zero) {
-        if (static_cast<int64_t>(d) >= rank) {
-          why = "Reshape copies a dimension the tensor does not have";
-          return std::nullopt;
-        }
-        dim = shape[d];
-      }
-      if (dim == -1) {
-        infer = static_cast<int64_t>(d);
-      } else {
-        known *= dim;
-      }
-    }
-    if (infer >= 0) {
-      if (known == 0 || count % known != 0) {
-        why = "Reshape's shape does not fit the tensor";
-        return std::nullopt;
-      }
-      (*target)[infer] = count / known;
-    }
-    return target;
+    return ReshapeView(node, *std::move(target), shape, why);
   }
   why = absl::StrCat("cannot follow ", op);
   return std::nullopt;
@@ -322,7 +386,11 @@ class Classifier {
     if (!trace) return std::nullopt;
     View view{*trace, std::nullopt, ""};
     const onnx::TensorProto& tensor = *index_.FindConstant(*trace->source)->tensor;
-    std::optional<std::vector<int64_t>> shape = std::vector<int64_t>(tensor.dims().begin(), tensor.dims().end());
+    std::optional<Shape> shape = Shape(tensor.dims().begin(), tensor.dims().end());
+    if (!ShapeProduct(*shape)) {
+      view.why = "its shape has a negative dimension or too many elements";
+      shape = std::nullopt;
+    }
     for (auto it = trace->chain.rbegin(); it != trace->chain.rend() && shape; ++it) {
       shape = ApplyView(index_, **it, *shape, view.why);
     }
@@ -454,7 +522,7 @@ class Classifier {
     layout.directions = shape[0];
     layout.hidden_size = IntAttribute(node, "hidden_size", 0);
     if (layout.hidden_size <= 0) layout.hidden_size = i == 3 ? shape[1] / (2 * layout.gates) : shape[1] / layout.gates;
-    const int64_t rows = i == 3 ? 2 * layout.gates * layout.hidden_size : layout.gates * layout.hidden_size;
+    const std::optional<int64_t> rows = CheckedMul(i == 3 ? 2 * layout.gates : layout.gates, layout.hidden_size);
     if (shape[1] != rows || (i == 2 && shape[2] != layout.hidden_size)) {
       return Misfit(absl::StrFormat("%s input %d has shape %s, which does not fit hidden_size %d", op, i,
                                    ShapeText(shape), layout.hidden_size));

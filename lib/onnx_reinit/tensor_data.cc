@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "onnx_reinit/checked_math.h"
 
 namespace onnx_reinit {
 namespace {
@@ -155,20 +156,7 @@ double NextToward(FloatType type, double value, double target) {
 }
 
 absl::StatusOr<int64_t> ElementCount(const onnx::TensorProto& tensor, absl::string_view name) {
-  constexpr int64_t kMaxElements = int64_t{1} << 62;
-  int64_t count = 1;
-  for (int64_t dim : tensor.dims()) {
-    if (dim < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("tensor '%s' has a negative dimension (%d)", name, dim));
-    }
-    if (dim != 0 && count > kMaxElements / dim) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("tensor '%s' has more than 2^62 elements", name));
-    }
-    count *= dim;
-  }
-  return count;
+  return ElementCountOf(tensor.dims(), name);
 }
 
 namespace {

@@ -44,7 +44,8 @@ double RoundTo(FloatType type, double value);
 // The neighbour of `value` (a value of `type`) in the direction of `target`.
 double NextToward(FloatType type, double value, double target);
 
-// The element count of `tensor`'s shape; an error for negative dims or a count over 2^62.
+// The element count of `tensor`'s shape; an error for negative dims or a count over
+// kMaxElementCount (2^59, checked_math.h).
 absl::StatusOr<int64_t> ElementCount(const onnx::TensorProto& tensor, absl::string_view name);
 
 // The bytes of a tensor's values kept outside its TensorProto, which then holds only the metadata:
