@@ -100,7 +100,7 @@ def vi(name, dtype, shape):
 
 
 def make_model(graph, doc_string=None, metadata=None, opset=OPSET, ir_version=IR_VERSION,
-               full_check=True):
+               full_check=True, check=True):
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", opset)],
@@ -114,7 +114,8 @@ def make_model(graph, doc_string=None, metadata=None, opset=OPSET, ir_version=IR
         entry = model.metadata_props.add()
         entry.key = k
         entry.value = v
-    onnx.checker.check_model(model, full_check=full_check)
+    if check:
+        onnx.checker.check_model(model, full_check=full_check)
     return model
 
 
@@ -470,6 +471,45 @@ def malformed(valid_path):
         print(f"wrote {os.path.relpath(p)} ({os.path.getsize(p)} bytes)")
 
 
+def ambiguous():
+    """Models that onnx-reinit must refuse (validate.h): each is a valid-looking MatMul/Gemm model
+    with one defect that makes re-initialization ambiguous. Most fail the ONNX checker, which is
+    therefore not run on them."""
+    rng = np.random.default_rng(1201)
+
+    def mlp(nodes, initializers, name):
+        graph = helper.make_graph(
+            nodes, name,
+            [helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 4])],
+            [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [2, 3])],
+            initializer=initializers)
+        return make_model(graph, check=False)
+
+    def weight(name):
+        return t_f32_raw(name, rng.standard_normal((4, 3)))
+
+    matmul = helper.make_node("MatMul", ["X", "W"], ["Y"], name="matmul")
+    save(mlp([matmul], [weight("W"), weight("W")], "duplicate_initializer"),
+         "malformed/duplicate_initializer.onnx")
+
+    both = weight("W")
+    both.float_data.extend(rng.standard_normal(12).astype(np.float32).tolist())
+    save(mlp([matmul], [both], "raw_and_float_data"), "malformed/raw_and_float_data.onnx")
+
+    cycle = [helper.make_node("Identity", ["W_b"], ["W_a"], name="identity_a"),
+             helper.make_node("Identity", ["W_a"], ["W_b"], name="identity_b"),
+             helper.make_node("MatMul", ["X", "W_a"], ["Y"], name="matmul")]
+    save(mlp(cycle, [], "identity_cycle"), "malformed/identity_cycle.onnx")
+
+    gemm = helper.make_node("Gemm", ["X", "W"], ["Y"], name="gemm")
+    gemm.attribute.append(helper.make_attribute("transB", "1"))
+    save(mlp([gemm], [weight("W")], "gemm_transb_string"), "malformed/gemm_transb_string.onnx")
+
+    undefined = weight("W")
+    undefined.data_type = TensorProto.UNDEFINED
+    save(mlp([matmul], [undefined], "undefined_dtype"), "malformed/undefined_dtype.onnx")
+
+
 def main():
     constant_weights()
     dtypes_models()
@@ -482,6 +522,7 @@ def main():
     ir3_inputs()
     sparse_init()
     rnn_models()
+    ambiguous()
 
 
 if __name__ == "__main__":

@@ -306,6 +306,33 @@ TEST(Cli, MalformedInputsAreErrorsAndWriteNothing) {
   }
 }
 
+TEST(Cli, AmbiguousModelsAreRefusedBeforeWritingAnything) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"duplicate_initializer.onnx", "two initializers are named 'W'"},
+      {"raw_and_float_data.onnx", "tensor 'W' holds values both in raw_data and in a typed field"},
+      {"identity_cycle.onnx", "node 'identity_a' (Identity) depends on its own output (a cycle in the graph)"},
+      {"gemm_transb_string.onnx", "node 'gemm' (Gemm): attribute 'transB' must be INT"},
+      {"undefined_dtype.onnx", "tensor 'W' has data type UNDEFINED"},
+  };
+  for (const auto& [name, problem] : cases) {
+    for (const std::vector<std::string>& flags : {std::vector<std::string>{}, {"--external-data"}, {"--dry-run"}}) {
+      SCOPED_TRACE(name + (flags.empty() ? "" : " " + flags[0]));
+      TempDir dir;
+      const std::string input = CopyFixture(dir, "malformed/" + name);
+      const std::string before = ReadFile(input);
+      std::vector<std::string> args = {input, "--scheme", "he", "-o", dir / "out.onnx"};
+      args.insert(args.end(), flags.begin(), flags.end());
+
+      const CommandResult result = RunTool(args);
+
+      ExpectOneLineError(result, {input + ": " + problem});
+      EXPECT_EQ(result.status, 1) << result;
+      EXPECT_THAT(ListDir(dir.path()), ElementsAre(name));
+      EXPECT_EQ(ReadFile(input), before);
+    }
+  }
+}
+
 TEST(Cli, MalformedInputWithExplicitOutputWritesNothing) {
   TempDir dir;
   const std::string input = CopyFixture(dir, "malformed/truncated.onnx");

@@ -83,6 +83,18 @@ TEST(StatsCli, BadModelIsAnError) {
                      {"truncated.onnx", "not an ONNX model"});
 }
 
+TEST(InspectCli, AmbiguousModelsAreErrorsNamingTheFile) {
+  TempDir dir;
+  const std::string bad = CopyFixture(dir, "malformed/duplicate_initializer.onnx");
+  const std::string good = CopyFixture(dir, "torch_cnn.onnx");
+  const std::string problem = bad + ": two initializers are named 'W'";
+  ExpectOneLineError(RunTool({"stats", bad}), {problem});
+  ExpectOneLineError(RunTool({"verify", bad, "--scheme", "he"}), {problem});
+  const CommandResult diff = RunTool({"diff", good, bad});
+  ExpectOneLineError(diff, {problem});
+  EXPECT_EQ(diff.status, 2) << diff;
+}
+
 TEST(VerifyCli, PassesOnAFreshReinitAndFailsOnAnotherScheme) {
   TempDir dir;
   const std::string he = Reinit(dir, "torch_dcgan.onnx", "he");

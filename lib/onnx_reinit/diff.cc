@@ -9,6 +9,7 @@
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
 #include "onnx_reinit/roles.h"
+#include "onnx_reinit/validate.h"
 
 namespace onnx_reinit {
 namespace {
@@ -55,6 +56,8 @@ void CompareValues(const TensorValues& a, const TensorValues& b, proto::TensorDi
 absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const DetachedPayloads& payloads_a,
                                              onnx::ModelProto& b, const DetachedPayloads& payloads_b,
                                              int threads) {
+  ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(a));
+  ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(b));
   const std::vector<GraphConstant> in_a = ListConstants(a);
   const std::vector<GraphConstant> in_b = ListConstants(b);
   std::unordered_map<std::string, const GraphConstant*> by_name_b;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "onnx_reinit/checked_math.h"
 #include "onnx_reinit/orthogonal.h"
 #include "onnx_reinit/parallel.h"
 #include "onnx_reinit/rng.h"
@@ -157,9 +158,7 @@ void SampleBlocks(const proto::Distribution& d, FloatType type, uint64_t seed, u
 // Structured kinds: the 2-D view of a region, rows = shape[0] x cols = the rest.
 int64_t Rows(const FillJob& job) { return job.shape.empty() ? 0 : job.shape[0]; }
 int64_t Cols(const FillJob& job) {
-  int64_t cols = 1;
-  for (size_t k = 1; k < job.shape.size(); ++k) cols *= job.shape[k];
-  return cols;
+  return ShapeProduct(absl::MakeConstSpan(job.shape).subspan(std::min<size_t>(1, job.shape.size()))).value_or(0);
 }
 
 // The orthogonal matrix of an ORTHOGONAL job's whole region, unrounded, row-major: element
@@ -228,16 +227,7 @@ absl::Status CheckFillJob(const FillJob& job) {
     default: return absl::OkStatus();
   }
   ONNX_REINIT_RETURN_IF_ERROR(CheckShapeForScheme(kind, job.shape, job.groups));
-  int64_t count = 1;
-  for (int64_t dim : job.shape) {
-    if (dim == 0) count = 0;
-    if (count > 0 && dim > (end - job.begin) / count) {  // would exceed the region (or overflow)
-      count = -1;
-      break;
-    }
-    count *= dim;
-  }
-  if (count != end - job.begin) {
+  if (ShapeProduct(job.shape) != end - job.begin) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "shape [%s] does not match the region [%d, %d) of %d elements",
         absl::StrJoin(job.shape, ", "), job.begin, end, end - job.begin));

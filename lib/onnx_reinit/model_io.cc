@@ -21,6 +21,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "onnx_reinit/file_util.h"
 #include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/validate.h"
 #include "onnx_reinit/wire_format.h"
 
 namespace onnx_reinit {
@@ -52,8 +53,8 @@ absl::StatusOr<size_t> OpenModelFile(const std::string& path, FileDescriptor& fi
 
 absl::Status NotAModel(const std::string& path) {
   return absl::InvalidArgumentError(
-      absl::StrFormat("%s: not an ONNX model (the bytes do not parse as a ModelProto; truncated "
-                      "or another format?)",
+      absl::StrFormat("%s: not an ONNX model (the bytes do not parse as a ModelProto; truncated, "
+                      "another format, or messages nested over protobuf's limit of 100?)",
                       path));
 }
 
@@ -168,6 +169,7 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
     return NotAModel(path);
   }
   if (!model.has_graph()) return NoGraph(path);
+  ONNX_REINIT_RETURN_IF_ERROR(WithContext(ValidateModel(model), path));
   return model;
 }
 
@@ -186,6 +188,7 @@ absl::StatusOr<MappedModel> MappedModel::Open(const std::string& path, MappedFil
     return NotAModel(path);
   }
   if (!mapped.model_->has_graph()) return NoGraph(path);
+  ONNX_REINIT_RETURN_IF_ERROR(WithContext(ValidateModel(*mapped.model_), path));
   for (const auto& [index, payload] : detached) {
     mapped.payloads_.by_tensor.emplace(&mapped.model_->graph().initializer(index), payload);
   }

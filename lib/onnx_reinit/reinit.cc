@@ -11,6 +11,7 @@
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
+#include "onnx_reinit/validate.h"
 
 namespace onnx_reinit {
 namespace {
@@ -81,6 +82,7 @@ void FillInBatches(const std::vector<FillJob>& jobs, const ReinitOptions& option
 absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const ReinitOptions& options,
                                                 const DetachedPayloads& payloads) {
   ONNX_REINIT_RETURN_IF_ERROR(Validate(options.policy.scheme));
+  ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
 
   GraphAnalysis analysis = AnalyzeGraph(model, options.analysis);
   ReinitPlan plan;

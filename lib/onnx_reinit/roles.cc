@@ -105,15 +105,15 @@ class GraphIndex {
     const onnx::TensorProto& tensor = *constant->tensor;
     const std::optional<int64_t> count = ShapeProduct(tensor.dims());
     if (!count || tensor.data_location() == onnx::TensorProto::EXTERNAL) return std::nullopt;
-    std::vector<int64_t> values(static_cast<size_t>(*count));
+    // The sizes are compared before anything is allocated: the dims may claim any count.
     if (tensor.has_raw_data()) {
-      if (tensor.raw_data().size() != values.size() * 8) return std::nullopt;
+      if (static_cast<int64_t>(tensor.raw_data().size()) != *count * 8) return std::nullopt;
+      std::vector<int64_t> values(static_cast<size_t>(*count));
       std::memcpy(values.data(), tensor.raw_data().data(), values.size() * 8);
       return values;
     }
     if (tensor.int64_data_size() != *count) return std::nullopt;
-    std::copy(tensor.int64_data().begin(), tensor.int64_data().end(), values.begin());
-    return values;
+    return std::vector<int64_t>(tensor.int64_data().begin(), tensor.int64_data().end());
   }
 
  private:

@@ -13,6 +13,7 @@
 #include "onnx_reinit/rng.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/roles.h"
+#include "onnx_reinit/validate.h"
 
 namespace onnx_reinit {
 namespace {
@@ -245,6 +246,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
                                                      const StatsOptions& options,
                                                      const DetachedPayloads& payloads) {
   if (options.scheme) ONNX_REINIT_RETURN_IF_ERROR(Validate(*options.scheme));
+  ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
   proto::StatsReport report;
   if (options.scheme) report.set_scheme(std::string(SchemeName(options.scheme->kind)));
   std::vector<TensorValues> tensors;

@@ -9,6 +9,7 @@
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
 #include "onnx_reinit/roles.h"
+#include "onnx_reinit/validate.h"
 
 namespace onnx_reinit {
 namespace {
@@ -54,6 +55,7 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
                                                 const VerifyOptions& options,
                                                 const DetachedPayloads& payloads) {
   ONNX_REINIT_RETURN_IF_ERROR(Validate(options.scheme));
+  ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
   if (options.scheme.kind == SchemeKind::kIdentity || options.scheme.kind == SchemeKind::kDirac) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "verify checks moments, which do not characterize scheme '%s'", SchemeName(options.scheme.kind)));
