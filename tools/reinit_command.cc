@@ -94,6 +94,7 @@ absl::Status Run(const ReinitFlags& flags, RewriteOptions rewrite, const std::st
   const auto start = std::chrono::steady_clock::now();
   ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(flags.input, output));
   const ReinitOptions& options = rewrite.reinit;
+  rewrite.output.fsync = flags.fsync;
   absl::StatusOr<proto::ReinitReport> report;
   {
     ProgressBar bar(!flags.quiet && !options.dry_run);
@@ -102,7 +103,9 @@ absl::Status Run(const ReinitFlags& flags, RewriteOptions rewrite, const std::st
   }
   if (!report.ok()) return report.status();
   report->set_model(flags.input);
-  if (!flags.report.empty()) ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report)));
+  if (!flags.report.empty()) {
+    ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report), rewrite.output));
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -186,6 +189,9 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
                         "Bring external tensors into the model (it must fit protobuf's 2 GiB limit)");
   app.add_flag_callback("--materialize", [&o] { o.set_materialize(true); },
                         "Fill weight-stripped tensors (no values, or a missing data file) with fresh values");
+  app.add_flag("--fsync", flags.fsync,
+               "Flush the outputs and their folder to disk before reporting success, so that they "
+               "survive a power loss");
   app.add_flag_callback("--dry-run", [&o] { o.set_dry_run(true); },
                         "Print the plan - every tensor, role, fans, rule, distribution - and write nothing");
   AddSettingFlag<uint64_t>(app, "--seed", [&o](uint64_t v) { o.set_seed(v); },

@@ -15,6 +15,7 @@ struct ReinitFlags {
   std::string recipe;  // textproto path
   std::string report;  // JSON report path; empty for none
   bool quiet = false;
+  bool fsync = false;  // durable outputs (OutputOptions::fsync)
   // The options given as flags, which win over the recipe's (options.h reads both).
   proto::Recipe options;
 };

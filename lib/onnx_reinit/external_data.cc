@@ -25,11 +25,6 @@ struct ExternalRef {
   int64_t length = -1;  // -1: to the end of the file
 };
 
-std::string Folder(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-}
-
 absl::Status Invalid(const onnx::TensorProto& tensor, absl::string_view why) {
   return absl::InvalidArgumentError(
       absl::StrFormat("tensor '%s': external data: %s", tensor.name(), why));
@@ -82,7 +77,7 @@ bool HasExternalData(const onnx::ModelProto& model) {
 
 absl::StatusOr<ExternalData> ExternalData::Open(onnx::ModelProto& model, const std::string& model_path) {
   ExternalData data;
-  const std::string folder = Folder(model_path);
+  const std::string folder = FolderOf(model_path);
   std::string real_folder;
   for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
     if (tensor.data_location() != onnx::TensorProto::EXTERNAL) continue;
@@ -126,18 +121,11 @@ absl::StatusOr<ExternalData> ExternalData::Open(onnx::ModelProto& model, const s
 }
 
 absl::StatusOr<NewDataFile> WriteExternalDataLayout(
-    onnx::ModelProto& model, const ExternalData& sources, const std::string& data_path,
-    const std::string& location, int64_t move_threshold,
-    const std::function<bool(const onnx::TensorProto&)>& overwritten) {
-  NewDataFile out;
-  ONNX_REINIT_ASSIGN_OR_RETURN(out.temporary_path, CreateTemporaryBeside(data_path));
-  auto fail = [&](absl::Status status) {
-    ::unlink(out.temporary_path.c_str());
-    return status;
-  };
-  FileDescriptor file(::open(out.temporary_path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (file.get() < 0) return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), errno));
-
+    onnx::ModelProto& model, const ExternalData& sources, OutputFile data, const std::string& location,
+    int64_t move_threshold, const std::function<bool(const onnx::TensorProto&)>& overwritten) {
+  NewDataFile out{std::move(data), MappedFile(), DetachedPayloads()};
+  const int fd = out.output.fd();
+  const std::string& data_path = out.output.path();
   std::vector<std::tuple<onnx::TensorProto*, int64_t, int64_t>> placed;  // tensor, offset, length
   int64_t end = 0;
   for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
@@ -150,9 +138,8 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(
         continue;
       }
       if (!overwritten || !overwritten(tensor)) {
-        const absl::Status written = WriteAt(file.get(), tensor.raw_data().data(), static_cast<size_t>(length),
-                                             offset, data_path);
-        if (!written.ok()) return fail(written);
+        ONNX_REINIT_RETURN_IF_ERROR(
+            WriteAt(fd, tensor.raw_data().data(), static_cast<size_t>(length), offset, data_path));
       }
       tensor.clear_raw_data();
       tensor.set_data_location(onnx::TensorProto::EXTERNAL);
@@ -162,20 +149,15 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(
     }
     const ExternalData::Source& from = source->second;
     if (!overwritten || !overwritten(tensor)) {
-      const absl::Status copied = CopyRange(*from.file, from.offset, file.get(), offset, from.length, data_path);
-      if (!copied.ok()) return fail(copied);
+      ONNX_REINIT_RETURN_IF_ERROR(CopyRange(*from.file, from.offset, fd, offset, from.length, data_path));
     }
     placed.emplace_back(&tensor, offset, source->second.length);
     end = offset + source->second.length;
   }
-  if (::ftruncate(file.get(), end) != 0 || file.Close() != 0) {
-    return fail(ErrnoError(absl::StrFormat("cannot write %s", data_path), errno));
-  }
+  if (::ftruncate(fd, end) != 0) return ErrnoError(absl::StrFormat("cannot write %s", data_path), errno);
   // Mapped read-only, never written through: its addresses identify the tensors' byte ranges, and
   // the file is written with pwrite (streamed_fill.h).
-  auto mapped = MappedFile::Open(out.temporary_path, MappedFile::Mode::kReadLazy);
-  if (!mapped.ok()) return fail(mapped.status());
-  out.file = *std::move(mapped);
+  ONNX_REINIT_ASSIGN_OR_RETURN(out.file, MappedFile::Open(fd, data_path, MappedFile::Mode::kReadLazy));
 
   for (const auto& [tensor, offset, length] : placed) {
     tensor->clear_external_data();
@@ -207,7 +189,7 @@ void EmbedExternalData(onnx::ModelProto& model, const ExternalData& sources) {
 absl::StatusOr<std::vector<std::string>> MaterializeMissingValues(onnx::ModelProto& model,
                                                                   const std::string& model_path) {
   std::vector<std::string> materialized;
-  const std::string folder = Folder(model_path);
+  const std::string folder = FolderOf(model_path);
   for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
     auto count = ElementCount(tensor, tensor.name());
     if (!count.ok()) return count.status();

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/file_util.h"
+#include "onnx_reinit/output_file.h"
 #include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
@@ -54,7 +55,7 @@ class ExternalData {
 // A data file written for an output model, and where each tensor is in it (payload addresses in
 // a read-only mapping of it: write the file with WriteFilled (streamed_fill.h), not through them).
 struct NewDataFile {
-  std::string temporary_path;  // commit with CommitTemporary once the model is written
+  OutputFile output;  // commit it before the model that points into it
   MappedFile file;
   DetachedPayloads payloads;
 };
@@ -63,14 +64,12 @@ struct NewDataFile {
 // aligned to kExternalDataAlignment, copies their current bytes from `sources` into it (in the
 // kernel), and points their external_data entries at it: location `location` (the data file's
 // name, relative to the output model's folder), the new offset and length. A `checksum` entry is
-// dropped, since the values are about to change. The file is created as a temporary beside
-// `data_path`.
+// dropped, since the values are about to change. The file is `data`, not yet committed.
 // With `move_threshold` >= 0, embedded tensors whose raw_data holds at least that many bytes are
 // moved into the data file too (tensors in typed fields stay embedded). Tensors for which
 // `overwritten` is true get their place but not their bytes, which the caller is about to write.
 absl::StatusOr<NewDataFile> WriteExternalDataLayout(
-    onnx::ModelProto& model, const ExternalData& sources, const std::string& data_path,
-    const std::string& location, int64_t move_threshold = -1,
+    onnx::ModelProto& model, const ExternalData& sources, OutputFile data, const std::string& location, int64_t move_threshold = -1,
     const std::function<bool(const onnx::TensorProto&)>& overwritten = nullptr);
 
 // Brings the bytes of every external tensor into its raw_data, making the model self-contained.

@@ -9,21 +9,10 @@
 #include <algorithm>
 #include <cstring>
 #include <utility>
-#include <vector>
 
 #include "absl/strings/str_format.h"
 
 namespace onnx_reinit {
-namespace {
-
-mode_t CurrentUmask() {
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  return mask;
-}
-
-}  // namespace
-
 absl::Status ErrnoError(const std::string& context, int error) {
   const std::string message = absl::StrFormat("%s: %s", context, std::strerror(error));
   if (error == ENOENT) return absl::NotFoundError(message);
@@ -47,8 +36,14 @@ int FileDescriptor::Close() {
 }
 
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path, Mode mode) {
+  const FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (file.get() < 0) return ErrnoError(absl::StrFormat("%s: cannot open", path), errno);
+  return Open(file.get(), path, mode);
+}
+
+absl::StatusOr<MappedFile> MappedFile::Open(int fd, const std::string& path, Mode mode) {
   MappedFile mapped;
-  mapped.file_ = FileDescriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  mapped.file_ = FileDescriptor(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
   mapped.path_ = path;
   if (mapped.fd() < 0) return ErrnoError(absl::StrFormat("%s: cannot open", path), errno);
   struct stat info;
@@ -108,22 +103,9 @@ absl::Status CopyRange(const MappedFile& from, int64_t from_offset, int to_fd, i
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> CreateTemporaryBeside(const std::string& path) {
-  std::vector<char> name(path.begin(), path.end());
-  const std::string suffix = ".tmp-XXXXXX";
-  name.insert(name.end(), suffix.begin(), suffix.end());
-  name.push_back('\0');
-  FileDescriptor file(::mkstemp(name.data()));
-  if (file.get() < 0) return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
-  return std::string(name.data());
-}
-
-absl::Status CommitTemporary(const std::string& temporary, const std::string& path) {
-  if (::chmod(temporary.c_str(), 0666 & ~CurrentUmask()) != 0 ||
-      ::rename(temporary.c_str(), path.c_str()) != 0) {
-    return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
-  }
-  return absl::OkStatus();
+std::string FolderOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
 }  // namespace onnx_reinit

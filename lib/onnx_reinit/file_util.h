@@ -42,6 +42,9 @@ class MappedFile {
     kReadLazy,   // read-only, pages read in on first touch: for large files read in part
   };
   static absl::StatusOr<MappedFile> Open(const std::string& path, Mode mode);
+  // Maps the file open as `fd` (which must be readable), through a descriptor of its own; errors
+  // name `path`.
+  static absl::StatusOr<MappedFile> Open(int fd, const std::string& path, Mode mode);
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;
@@ -69,12 +72,8 @@ absl::Status WriteAt(int fd, const char* data, size_t size, int64_t offset, cons
 absl::Status CopyRange(const MappedFile& from, int64_t from_offset, int to_fd, int64_t to_offset,
                        int64_t length, const std::string& to_path);
 
-// A path for a temporary file beside `path`: "path.tmp-XXXXXX", created empty (mode 0600).
-absl::StatusOr<std::string> CreateTemporaryBeside(const std::string& path);
-
-// Gives a finished temporary file the permissions of a plain create (0666 minus the umask) and
-// renames it to `path`.
-absl::Status CommitTemporary(const std::string& temporary, const std::string& path);
+// The folder that holds `path`: "." for a bare file name, "/" for a file at the root.
+std::string FolderOf(const std::string& path);
 
 }  // namespace onnx_reinit
 

@@ -200,33 +200,29 @@ absl::StatusOr<MappedModel> MappedModel::Open(const std::string& path, MappedFil
   return mapped;
 }
 
-absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path) {
+absl::Status WriteModel(const onnx::ModelProto& model, OutputFile& file) {
   const size_t size = model.ByteSizeLong();
   if (size > static_cast<size_t>(INT_MAX)) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: the model would be %d bytes, over protobuf's 2 GiB limit for one message", path, size));
+        "%s: the model would be %d bytes, over protobuf's 2 GiB limit for one message", file.path(), size));
   }
   std::string bytes;
   if (!model.SerializeToString(&bytes)) {
-    return absl::InternalError(absl::StrFormat("%s: cannot serialize the model", path));
+    return absl::InternalError(absl::StrFormat("%s: cannot serialize the model", file.path()));
   }
-  return WriteFileAtomically(path, bytes);
+  return WriteAt(file.fd(), bytes.data(), bytes.size(), 0, file.path());
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes) {
-  const std::string cannot_write = absl::StrFormat("cannot write %s", path);
-  struct stat existing;
-  if (::stat(path.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(cannot_write, ": it is a directory"));
-  }
-  ONNX_REINIT_ASSIGN_OR_RETURN(const std::string temporary, CreateTemporaryBeside(path));
-  FileDescriptor file(::open(temporary.c_str(), O_WRONLY | O_CLOEXEC));
-  absl::Status status = file.get() >= 0 ? WriteAt(file.get(), bytes.data(), bytes.size(), 0, path)
-                                        : ErrnoError(cannot_write, errno);
-  if (status.ok() && file.Close() != 0) status = ErrnoError(cannot_write, errno);
-  if (status.ok()) status = CommitTemporary(temporary, path);
-  if (!status.ok()) ::unlink(temporary.c_str());
-  return status;
+absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path, const OutputOptions& options) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile file, OutputFile::Create(path, options));
+  ONNX_REINIT_RETURN_IF_ERROR(WriteModel(model, file));
+  return file.Commit();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes, const OutputOptions& options) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile file, OutputFile::Create(path, options));
+  ONNX_REINIT_RETURN_IF_ERROR(WriteAt(file.fd(), bytes.data(), bytes.size(), 0, path));
+  return file.Commit();
 }
 
 absl::Status CheckModelFile(const std::string& path) {

@@ -14,6 +14,7 @@
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/external_data.h"
 #include "onnx_reinit/file_util.h"
+#include "onnx_reinit/output_file.h"
 #include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
@@ -51,13 +52,18 @@ class MappedModel {
   DetachedPayloads payloads_;
 };
 
-// Serializes `model` to `path` atomically: the bytes go to a temporary file in the destination folder,
-// which is renamed over `path` only once complete. On error no file is left behind and an existing
-// `path` is untouched. The file gets mode 0666 minus the umask, as a plain create would.
-absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path);
+// Serializes `model` to `path` atomically, as an OutputFile (output_file.h): the file appears under
+// its name only once complete; on error, or if the process is killed, no file is left behind and an
+// existing `path` is untouched. The file gets mode 0666 minus the umask, as a plain create would.
+absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
+                       const OutputOptions& options = {});
+
+// Serializes `model` into `file`, not yet committed. FailedPrecondition over protobuf's 2 GiB limit.
+absl::Status WriteModel(const onnx::ModelProto& model, OutputFile& file);
 
 // Writes `bytes` to `path` with SaveModel's guarantees: all or nothing, mode 0666 minus the umask.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes);
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes,
+                                 const OutputOptions& options = {});
 
 // Runs onnx::checker::check_model. Unimplemented when the model's IR version is newer than the
 // linked checker understands (libonnx 1.12: IR 8), InvalidArgument with the checker's message when

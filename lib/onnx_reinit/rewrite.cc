@@ -33,11 +33,11 @@ bool InFile(const TensorValues& values, const MappedFile& file) {
 }
 
 // Completes the report's statistics: the new values of tensors in `layout` are read back from
-// `written_path`, at the same offsets; the others are in memory.
+// `output`, at the same offsets; the others are in memory.
 absl::Status AddStatisticsFromFile(const std::vector<proto::Moments>& before, const MappedFile& layout,
-                                   const std::string& written_path, ReinitPlan& plan) {
+                                   const OutputFile& output, ReinitPlan& plan) {
   ONNX_REINIT_ASSIGN_OR_RETURN(const MappedFile written,
-                               MappedFile::Open(written_path, MappedFile::Mode::kReadLazy));
+                               MappedFile::Open(output.fd(), output.path(), MappedFile::Mode::kReadLazy));
   std::vector<TensorValues> after;
   for (const TensorValues& values : plan.rewritten) {
     if (!InFile(values, layout)) {
@@ -56,29 +56,26 @@ std::vector<proto::Moments> MomentsBefore(const ReinitPlan& plan, const ReinitOp
   return ComputeMoments(plan.rewritten, plan.threads);
 }
 
-// Carries out `plan`: the values of tensors that are byte ranges of `layout` are streamed into the
-// file `path` at the same offsets (with every other byte of `layout` when `copy_gaps`: see
+// Carries out `plan`: the values of tensors that are byte ranges of `layout` are streamed into
+// `output` at the same offsets (with every other byte of `layout` when `copy_gaps`: see
 // streamed_fill.h), the others are filled in memory. `before`: the moments of the old values, for
 // ReinitOptions::with_statistics.
 absl::StatusOr<proto::ReinitReport> WritePlan(ReinitPlan plan, const RewriteOptions& options,
-                                             const MappedFile& layout, const std::string& path, bool copy_gaps,
-                                             const std::vector<proto::Moments>& before) {
+                                             const MappedFile& layout, const OutputFile& output,
+                                             bool copy_gaps, const std::vector<proto::Moments>& before) {
   const ReinitOptions& reinit = options.reinit;
   std::vector<FillJob> streamed, in_memory;
   for (const FillJob& job : plan.jobs) (InFile(job.values, layout) ? streamed : in_memory).push_back(job);
   Fill(in_memory, reinit.seed, plan.threads);
 
-  FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (file.get() < 0) return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
   StreamedFillOptions fill;
   fill.seed = reinit.seed;
   fill.threads = plan.threads;
   fill.window_bytes = options.window_bytes;
   fill.copy_gaps = copy_gaps;
   fill.progress = reinit.progress;
-  ONNX_REINIT_RETURN_IF_ERROR(WriteFilled(streamed, layout, file.get(), path, fill));
-  if (file.Close() != 0) return ErrnoError(absl::StrFormat("cannot write %s", path), errno);
-  if (reinit.with_statistics) ONNX_REINIT_RETURN_IF_ERROR(AddStatisticsFromFile(before, layout, path, plan));
+  ONNX_REINIT_RETURN_IF_ERROR(WriteFilled(streamed, layout, output.fd(), output.path(), fill));
+  if (reinit.with_statistics) ONNX_REINIT_RETURN_IF_ERROR(AddStatisticsFromFile(before, layout, output, plan));
   return std::move(plan.report);
 }
 
@@ -110,16 +107,12 @@ absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const st
   reinit.require_detached = true;
   ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(source.model(), reinit, source.payloads()));
   if (reinit.dry_run) return std::move(plan.report);
-  ONNX_REINIT_ASSIGN_OR_RETURN(const std::string temporary, CreateTemporaryBeside(output));
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile file, OutputFile::Create(output, options.output));
   const std::vector<proto::Moments> before = MomentsBefore(plan, reinit);
-  auto result = WritePlan(std::move(plan), options, source.file(), temporary, /*copy_gaps=*/true, before);
-  if (result.ok()) {
-    const absl::Status committed = CommitTemporary(temporary, output);
-    if (committed.ok()) return result;
-    result = committed;
-  }
-  ::unlink(temporary.c_str());
-  return result;
+  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
+                               WritePlan(std::move(plan), options, source.file(), file, /*copy_gaps=*/true, before));
+  ONNX_REINIT_RETURN_IF_ERROR(file.Commit());
+  return report;
 }
 
 // The values of the tensors whose every element `plan` rewrites (identified by TensorValues::data()).
@@ -163,7 +156,7 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
     note_materialized(report);
     if (options.reinit.dry_run) return report;
     ONNX_REINIT_RETURN_IF_ERROR(JudgeCheck(CheckModel(model), input, report));
-    ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output));
+    ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output, options.output));
     return report;
   }
 
@@ -181,35 +174,36 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
     const void* bytes = payload != external.end() ? payload->second.data : tensor.raw_data().data();
     return rewritten.count(bytes) > 0;
   };
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile data_output, OutputFile::Create(data_path, options.output));
+  ONNX_REINIT_ASSIGN_OR_RETURN(NewDataFile data,
+                               WriteExternalDataLayout(model, sources, std::move(data_output), FileName(data_path),
+                                                       move_threshold, overwritten));
+  ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(model, options.reinit, data.payloads));
   ONNX_REINIT_ASSIGN_OR_RETURN(
-      NewDataFile data,
-      WriteExternalDataLayout(model, sources, data_path, FileName(data_path), move_threshold, overwritten));
-  auto plan = PlanReinitialization(model, options.reinit, data.payloads);
-  auto report = plan.ok() ? WritePlan(*std::move(plan), options, data.file, data.temporary_path,
-                                     /*copy_gaps=*/false, before)
-                          : absl::StatusOr<proto::ReinitReport>(plan.status());
-  data.file = MappedFile();  // unmap before the renames
-  absl::Status status = report.status();
-  if (status.ok()) note_materialized(*report);
-  if (status.ok() && model.ByteSizeLong() > static_cast<size_t>(INT_MAX)) {
-    status = absl::FailedPreconditionError(absl::StrFormat(
+      proto::ReinitReport report,
+      WritePlan(std::move(plan), options, data.file, data.output, /*copy_gaps=*/false, before));
+  note_materialized(report);
+  if (model.ByteSizeLong() > static_cast<size_t>(INT_MAX)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
         "%s: the model would be over protobuf's 2 GiB limit even with its large tensors external; "
         "lower --size-threshold",
         output));
   }
-  if (status.ok()) status = CommitTemporary(data.temporary_path, data_path);
-  if (status.ok()) {
-    status = SaveModel(model, output);
-    // The checker needs the data file beside the model, so this check comes after writing.
-    if (status.ok()) status = JudgeCheck(CheckModelFile(output), input, *report);
-    if (!status.ok()) {
-      ::unlink(data_path.c_str());
-      ::unlink(output.c_str());
-    }
-  } else {
-    ::unlink(data.temporary_path.c_str());
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile model_output, OutputFile::Create(output, options.output));
+  ONNX_REINIT_RETURN_IF_ERROR(WriteModel(model, model_output));
+
+  // The data file is named first, so that a reader who finds the new model finds its data complete;
+  // the folder lock keeps a concurrent run from committing between the two.
+  const FolderLock lock(output);
+  ONNX_REINIT_RETURN_IF_ERROR(data.output.Commit());
+  const absl::Status committed = model_output.Commit([&](const std::string& provisional) {
+    // The checker looks for the data file beside the model, so it runs on the written files.
+    return JudgeCheck(CheckModelFile(provisional), input, report);
+  });
+  if (!committed.ok()) {
+    ::unlink(data_path.c_str());
+    return committed;
   }
-  if (!status.ok()) return status;
   return report;
 }
 

@@ -15,14 +15,16 @@
 //   and their new values streamed over them there, embedded ones filled in memory; the result is checked with the ONNX
 //   checker and serialized. A model that would exceed protobuf's 2 GiB limit is refused before
 //   anything is written, with the fix (--external-data) in the message.
-// Every path writes to temporary files beside the outputs and renames them into place at the end:
-// on error nothing is left behind and existing files are untouched.
+// Every path writes its outputs as OutputFiles (output_file.h): they appear under their names only
+// when complete; on error, or when the process is killed, nothing is left behind and existing files
+// are untouched. The data file is committed before the model that points into it.
 #ifndef ONNX_REINIT_REWRITE_H_
 #define ONNX_REINIT_REWRITE_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "onnx_reinit/output_file.h"
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/report.pb.h"
 
@@ -43,6 +45,8 @@ struct RewriteOptions {
   // The window of the streamed writes (streamed_fill.h): two windows of this many bytes are all the
   // memory the new values take, whatever the model's size.
   int64_t window_bytes = int64_t{2} << 20;
+  // How the outputs are written: `fsync` for durable results.
+  OutputOptions output;
 };
 
 // Reads `input`, re-initializes it and writes `output` (plus its data file for external data).

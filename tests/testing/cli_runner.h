@@ -110,14 +110,11 @@ inline std::ostream& operator<<(std::ostream& os, const CommandResult& result) {
             << result.err << "---";
 }
 
-// Runs the onnx-reinit binary with `args` (no shell involved), stdout and stderr captured to files in
-// a private temporary directory.
-inline CommandResult RunTool(const std::vector<std::string>& args) {
-  CommandResult result;
-  TempDir capture;
-  const std::string out_path = capture / "stdout";
-  const std::string err_path = capture / "stderr";
-
+// Starts the onnx-reinit binary with `args` (no shell involved), stdin from /dev/null, stdout and
+// stderr to the files `out_path` and `err_path`. Returns its process id, or -1 (with a test
+// failure) when it cannot start.
+inline pid_t StartTool(const std::vector<std::string>& args, const std::string& out_path,
+                       const std::string& err_path) {
   std::vector<std::string> argv_strings = {ONNX_REINIT_BINARY};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -137,20 +134,37 @@ inline CommandResult RunTool(const std::vector<std::string>& args) {
   posix_spawn_file_actions_destroy(&actions);
   if (spawn_error != 0) {
     ADD_FAILURE() << "cannot run " << argv[0] << ": error " << spawn_error;
-    return result;
+    return -1;
   }
+  return pid;
+}
+
+// Waits for the process `pid` to end and returns its wait status (-1 when waitpid fails).
+inline int WaitForProcess(pid_t pid) {
   int wait_status = 0;
   while (::waitpid(pid, &wait_status, 0) < 0) {
     if (errno != EINTR) {
       ADD_FAILURE() << "waitpid failed";
-      return result;
+      return -1;
     }
   }
+  return wait_status;
+}
+
+// Runs the onnx-reinit binary with `args` (no shell involved), stdout and stderr captured to files in
+// a private temporary directory.
+inline CommandResult RunTool(const std::vector<std::string>& args) {
+  CommandResult result;
+  TempDir capture;
+  const std::string out_path = capture / "stdout";
+  const std::string err_path = capture / "stderr";
+  const pid_t pid = StartTool(args, out_path, err_path);
+  if (pid < 0) return result;
+  const int wait_status = WaitForProcess(pid);
   if (WIFEXITED(wait_status)) {
     result.status = WEXITSTATUS(wait_status);
   } else {
-    ADD_FAILURE() << argv_strings[0] << " did not exit normally (wait status " << wait_status
-                  << ")";
+    ADD_FAILURE() << ONNX_REINIT_BINARY << " did not exit normally (wait status " << wait_status << ")";
   }
   result.out = ReadFile(out_path);
   result.err = ReadFile(err_path);
