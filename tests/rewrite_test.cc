@@ -267,6 +267,22 @@ TEST_F(RewriteTest, WeightStrippedModelsNeedMaterialize) {
   EXPECT_EQ(Values(Path("out.onnx")), Values(Path("expected.onnx")));
 }
 
+TEST_F(RewriteTest, MaterializingMoreThanTheMachinesMemoryIsAnErrorNamingTheTensor) {
+  onnx::ModelProto stripped = testing::NewModel();
+  onnx::TensorProto& huge = *testing::AddInitializer(*stripped.mutable_graph(), "huge", {});
+  huge.clear_raw_data();
+  huge.add_dims(int64_t{1} << 29);
+  huge.add_dims(int64_t{1} << 29);
+  testing::AddNode(*stripped.mutable_graph(), "MatMul", {"x", "huge"}, {"y"});
+  ASSERT_TRUE(SaveModel(stripped, Path("stripped.onnx")).ok());
+  RewriteOptions options = Options();
+  options.materialize = true;
+  auto report = ReinitializeFile(Path("stripped.onnx"), Path("out.onnx"), options);
+  EXPECT_TRUE(absl::IsResourceExhausted(report.status())) << report.status();
+  EXPECT_THAT(std::string(report.status().message()), HasSubstr("tensor 'huge': materializing it takes"));
+  EXPECT_FALSE(fs::exists(Path("out.onnx")));
+}
+
 TEST_F(RewriteTest, AMissingDataFileIsMaterializedOnRequest) {
   const std::string input = WriteExternal("torch_cnn.onnx", "weights.bin");
   fs::remove(Path("weights.bin"));

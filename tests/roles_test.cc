@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "onnx_reinit/limits.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {
@@ -341,6 +342,23 @@ class MalformedViewTest : public ::testing::Test {
   onnx::GraphProto& graph_;
   onnx::TensorProto* weight_ = nullptr;
 };
+
+TEST(AnalyzeGraph, ViewChainsAreFollowedUpToTheDepthLimit) {
+  for (int length : {kMaxViewChainDepth, kMaxViewChainDepth + 1}) {
+    onnx::ModelProto model = testing::NewModel();
+    onnx::GraphProto& graph = *model.mutable_graph();
+    AddInitializer(graph, "w", {4, 6});
+    std::string previous = "w";
+    for (int k = 0; k < length; ++k) {
+      const std::string next = "w" + std::to_string(k);
+      AddNode(graph, "Identity", {previous}, {next});
+      previous = next;
+    }
+    AddNode(graph, "MatMul", {"x", previous}, {"y"});
+    const TensorUse& use = Find(AnalyzeGraph(model), "w");
+    EXPECT_EQ(use.role, length <= kMaxViewChainDepth ? Role::kWeight : Role::kOther) << length;
+  }
+}
 
 TEST_F(MalformedViewTest, UnsqueezeWithRepeatedAxesIsNotFollowed) {
   SecondInput(*View("Unsqueeze"), {1, 1});

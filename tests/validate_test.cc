@@ -236,6 +236,22 @@ TEST(ValidateModel, SubgraphsNestedPastTheLimitAreRefused) {
             "If node with output 'out16': subgraphs nested more than 16 deep");
 }
 
+TEST(ValidateModel, FilesNestedPastEitherLimitAreErrorsNotAborts) {
+  const std::string path = ::testing::TempDir() + "/validate_test_nested.onnx";
+  const std::pair<int, const char*> cases[] = {
+      {kMaxSubgraphDepth + 4, "subgraphs nested more than 16 deep"},
+      {40, "messages nested past protobuf's limit of 100"},  // 3 messages per If level
+  };
+  for (const auto& [depth, problem] : cases) {
+    ASSERT_TRUE(SaveModel(NestedIfs(depth), path).ok());
+    for (const absl::Status& status : {LoadModel(path).status(), MappedModel::Open(path).status()}) {
+      EXPECT_TRUE(absl::IsInvalidArgument(status)) << depth << ": " << status;
+      EXPECT_THAT(status.message(), HasSubstr(problem)) << depth;
+    }
+  }
+  std::filesystem::remove(path);
+}
+
 TEST(ValidateModel, ReinitializeRefusesBeforeChangingAnything) {
   onnx::ModelProto model = MatMulModel();
   AddInitializer(*model.mutable_graph(), "w", {4, 3});

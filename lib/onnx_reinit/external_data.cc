@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <exception>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "onnx_reinit/checked_math.h"
 #include "onnx_reinit/status_macros.h"
 
 namespace onnx_reinit {
@@ -64,6 +67,26 @@ absl::StatusOr<std::string> RealPath(const onnx::TensorProto& tensor, const std:
                                                        status.message()));
   }
   return std::string(resolved);
+}
+
+// Replaces `tensor`'s values with `bytes` zero bytes of raw_data. The size comes from the file's
+// dims, so more than the machine's memory, or a failed allocation, is an error naming the tensor.
+absl::Status ZeroedRawData(onnx::TensorProto& tensor, int64_t bytes) {
+  const int64_t memory = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  if (memory > 0 && bytes > memory) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "tensor '%s': materializing it takes %d bytes, more than this machine's memory", tensor.name(), bytes));
+  }
+  try {
+    std::string zeros(static_cast<size_t>(bytes), '\0');
+    tensor.clear_external_data();
+    tensor.clear_data_location();
+    tensor.set_raw_data(std::move(zeros));
+  } catch (const std::exception&) {  // std::bad_alloc, std::length_error
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "tensor '%s': cannot allocate %d bytes to materialize it", tensor.name(), bytes));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -129,10 +152,17 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(
   std::vector<std::tuple<onnx::TensorProto*, int64_t, int64_t>> placed;  // tensor, offset, length
   int64_t end = 0;
   for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
-    const int64_t offset = (end + kExternalDataAlignment - 1) / kExternalDataAlignment * kExternalDataAlignment;
+    // The lengths are those of real payloads, but external ones may all claim one huge range.
+    const std::optional<int64_t> padded = CheckedAdd(end, kExternalDataAlignment - 1);
+    const int64_t length = sources.sources().count(&tensor) ? sources.sources().at(&tensor).length
+                                                            : static_cast<int64_t>(tensor.raw_data().size());
+    if (!padded || !CheckedAdd(*padded, length)) {
+      return fail(absl::InvalidArgumentError(absl::StrFormat(
+          "cannot write %s: with tensor '%s' it would be over 2^63 bytes", data_path, tensor.name())));
+    }
+    const int64_t offset = *padded / kExternalDataAlignment * kExternalDataAlignment;
     auto source = sources.sources().find(&tensor);
     if (source == sources.sources().end()) {
-      const int64_t length = static_cast<int64_t>(tensor.raw_data().size());
       if (move_threshold < 0 || tensor.data_location() == onnx::TensorProto::EXTERNAL ||
           !tensor.has_raw_data() || length == 0 || length < move_threshold) {
         continue;
@@ -151,8 +181,8 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(
     if (!overwritten || !overwritten(tensor)) {
       ONNX_REINIT_RETURN_IF_ERROR(CopyRange(*from.file, from.offset, fd, offset, from.length, data_path));
     }
-    placed.emplace_back(&tensor, offset, source->second.length);
-    end = offset + source->second.length;
+    placed.emplace_back(&tensor, offset, length);
+    end = offset + length;
   }
   if (::ftruncate(fd, end) != 0) return ErrnoError(absl::StrFormat("cannot write %s", data_path), errno);
   // Mapped read-only, never written through: its addresses identify the tensors' byte ranges, and
@@ -210,9 +240,7 @@ absl::StatusOr<std::vector<std::string>> MaterializeMissingValues(onnx::ModelPro
       return absl::InvalidArgumentError(absl::StrFormat(
           "tensor '%s' has no values and is not floating-point, so it cannot be materialized", tensor.name()));
     }
-    tensor.clear_external_data();
-    tensor.clear_data_location();
-    tensor.set_raw_data(std::string(static_cast<size_t>(*count * ByteWidth(*type)), '\0'));
+    ONNX_REINIT_RETURN_IF_ERROR(ZeroedRawData(tensor, *count * ByteWidth(*type)));
     materialized.push_back(tensor.name());
   }
   return materialized;

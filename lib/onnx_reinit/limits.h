@@ -5,8 +5,8 @@
 
 namespace onnx_reinit {
 
-// Subgraphs (If/Loop/Scan bodies) nested deeper than this are not searched. Parsing already stops
-// at protobuf's 100 message levels, about 33 subgraph levels.
+// Subgraphs (If/Loop/Scan bodies) nested deeper than this are refused (validate.h). Parsing already
+// stops at protobuf's 100 message levels, about 33 subgraph levels.
 inline constexpr int kMaxSubgraphDepth = 16;
 
 // A constant more than this many re-viewing ops (Identity, Transpose, Reshape, ...) away from its

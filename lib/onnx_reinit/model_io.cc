@@ -54,7 +54,7 @@ absl::StatusOr<size_t> OpenModelFile(const std::string& path, FileDescriptor& fi
 absl::Status NotAModel(const std::string& path) {
   return absl::InvalidArgumentError(
       absl::StrFormat("%s: not an ONNX model (the bytes do not parse as a ModelProto; truncated, "
-                      "another format, or messages nested over protobuf's limit of 100?)",
+                      "another format, or messages nested past protobuf's limit of 100?)",
                       path));
 }
 

@@ -117,7 +117,7 @@ class GraphIndex {
   }
 
  private:
-  // Subgraphs deeper than kMaxSubgraphDepth are not searched: bounded recursion.
+  // Subgraphs deeper than kMaxSubgraphDepth (which ValidateModel refuses) are not searched.
   void Add(onnx::GraphProto& graph, int depth) {
     for (onnx::TensorProto& initializer : *graph.mutable_initializer()) {
       AddConstant(initializer.name(), &initializer, TensorSource::kInitializer);
