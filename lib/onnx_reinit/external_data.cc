@@ -157,8 +157,8 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(
     const int64_t length = sources.sources().count(&tensor) ? sources.sources().at(&tensor).length
                                                             : static_cast<int64_t>(tensor.raw_data().size());
     if (!padded || !CheckedAdd(*padded, length)) {
-      return fail(absl::InvalidArgumentError(absl::StrFormat(
-          "cannot write %s: with tensor '%s' it would be over 2^63 bytes", data_path, tensor.name())));
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "cannot write %s: with tensor '%s' it would be over 2^63 bytes", data_path, tensor.name()));
     }
     const int64_t offset = *padded / kExternalDataAlignment * kExternalDataAlignment;
     auto source = sources.sources().find(&tensor);
