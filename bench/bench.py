@@ -202,6 +202,7 @@ def main():
         ("cat MODEL > /dev/null", ["cat", model], False),
         ("onnx-reinit stats MODEL", [binary, "stats", model], False),
         ("onnx-reinit stats MODEL --threads 1", [binary, "stats", model, "--threads", "1"], False),
+        ("onnx-reinit stats MODEL --hist", [binary, "stats", model, "--hist"], False),
     ], args.rounds)
 
     if args.big_rounds > 0:

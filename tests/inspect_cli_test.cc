@@ -1,7 +1,12 @@
 // End-to-end tests of `onnx-reinit stats`, `verify`, `diff` and the re-init `--report`.
+#include <algorithm>
+#include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -75,6 +80,74 @@ TEST(StatsCli, NumbersAreIdenticalForAnyThreadCount) {
   const CommandResult three = RunTool({"stats", model, "--json", "--threads", "3"});
   ASSERT_EQ(one.status, 0) << one;
   EXPECT_EQ(one.out, three.out);
+}
+
+// A minimal RFC 4180 reader: quoted cells may hold commas and doubled quotes; lines end in CRLF.
+std::vector<std::vector<std::string>> ParseCsv(const std::string& csv) {
+  std::vector<std::vector<std::string>> rows(1, std::vector<std::string>(1));
+  bool quoted = false;
+  for (size_t i = 0; i < csv.size(); ++i) {
+    const char c = csv[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < csv.size() && csv[i + 1] == '"') {
+        rows.back().back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        rows.back().back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().emplace_back();
+    } else if (c == '\r' && i + 1 < csv.size() && csv[i + 1] == '\n') {
+      rows.emplace_back(1);
+      ++i;
+    } else {
+      rows.back().back() += c;
+    }
+  }
+  rows.pop_back();  // after the last CRLF
+  return rows;
+}
+
+TEST(StatsCli, CsvHasTheJsonNumbersExactly) {
+  TempDir dir;
+  const std::string model = CopyFixture(dir, "torch_cnn.onnx");
+  const CommandResult csv = RunTool({"stats", model, "--csv", "--scheme", "he", "--hist"});
+  const CommandResult json = RunTool({"stats", model, "--json", "--scheme", "he", "--hist"});
+  ASSERT_EQ(csv.status, 0) << csv;
+  const auto report = ParseJson<proto::StatsReport>(json.out);
+  const std::vector<std::vector<std::string>> rows = ParseCsv(csv.out);
+  ASSERT_EQ(rows.size(), 1u + report.tensors_size());
+  const std::vector<std::string>& header = rows[0];
+  auto column = [&](const std::string& name) {
+    const auto at = std::find(header.begin(), header.end(), name);
+    EXPECT_NE(at, header.end()) << name;
+    return at - header.begin();
+  };
+  for (int t = 0; t < report.tensors_size(); ++t) {
+    const std::vector<std::string>& row = rows[t + 1];
+    const proto::TensorStats& expected = report.tensors(t);
+    ASSERT_EQ(row.size(), header.size());
+    EXPECT_EQ(row[column("name")], expected.name());
+    EXPECT_EQ(row[column("shape")], absl::StrCat("[", absl::StrJoin(expected.shape(), ", "), "]"));
+    for (const auto& [name, value] : std::vector<std::pair<std::string, double>>{
+             {"mean", expected.mean()}, {"std", expected.std()}, {"min", expected.min()},
+             {"max", expected.max()}, {"zeros", expected.zeros()}}) {
+      EXPECT_EQ(std::strtod(row[column(name)].c_str(), nullptr), value) << expected.name() << " " << name;
+    }
+    EXPECT_EQ(row[column("fan_in")], expected.has_fan_in() ? absl::StrCat(expected.fan_in()) : "");
+    EXPECT_EQ(row[column("histogram.counts")],
+              absl::StrCat("[", absl::StrJoin(expected.histogram().counts(), ", "), "]"));
+  }
+}
+
+TEST(StatsCli, CsvAndJsonExcludeEachOther) {
+  TempDir dir;
+  const CommandResult result = RunTool({"stats", CopyFixture(dir, "torch_cnn.onnx"), "--csv", "--json"});
+  EXPECT_EQ(result.status, 2) << result;
 }
 
 TEST(StatsCli, BadModelIsAnError) {

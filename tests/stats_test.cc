@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/reinit.h"
+#include "onnx_reinit/rng.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {
@@ -92,6 +94,30 @@ TEST(ComputeMoments, IdenticalForAnyThreadCount) {
   const auto h1 = ComputeHistograms(tensors, one, 16, 1);
   const auto h3 = ComputeHistograms(tensors, one, 16, 3);
   EXPECT_EQ(h1[0].SerializeAsString(), h3[0].SerializeAsString());
+}
+
+TEST(ComputeMoments, IdenticalOnEverySimdTarget) {
+  onnx::TensorProto f32 = MakeTensor(onnx::TensorProto::FLOAT, 70001);
+  onnx::TensorProto f64 = MakeTensor(onnx::TensorProto::DOUBLE, 70001);
+  const std::vector<TensorValues> tensors = {*TensorValues::Bind(f32, "a"), *TensorValues::Bind(f64, "b")};
+  std::string first_moments, first_histograms;
+  for (const std::string& target : SimdTargets()) {
+    ASSERT_TRUE(UseSimdTarget(target));
+    const auto moments = ComputeMoments(tensors, 2);
+    const auto histograms = ComputeHistograms(tensors, moments, 16, 2);
+    std::string all_moments, all_histograms;
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      all_moments += moments[t].SerializeAsString();
+      all_histograms += histograms[t].SerializeAsString();
+    }
+    if (first_moments.empty()) {
+      first_moments = all_moments;
+      first_histograms = all_histograms;
+    }
+    EXPECT_EQ(all_moments, first_moments) << target;  // bit for bit
+    EXPECT_EQ(all_histograms, first_histograms) << target;
+  }
+  UseSimdTarget("");
 }
 
 TEST(MomentAccumulator, MergeEqualsOneStream) {

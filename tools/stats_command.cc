@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "onnx_reinit/csv_report.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/stats.h"
@@ -102,7 +103,10 @@ void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
   app.add_option("model", flags.model, "The ONNX model to inspect")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_flag("--json", flags.json, "Print one JSON document (schema: proto/onnx_reinit/stats.proto)");
+  CLI::Option* json =
+      app.add_flag("--json", flags.json, "Print one JSON document (schema: proto/onnx_reinit/stats.proto)");
+  app.add_flag("--csv", flags.csv, "Print CSV: a header, then one row per tensor with the JSON's fields")
+      ->excludes(json);
   app.add_flag("--hist", flags.histogram, "Add a 16-bin histogram per tensor");
   app.add_option("--threads", flags.threads, "Threads; 0 = all cores")
       ->default_val(0)
@@ -122,7 +126,13 @@ int RunStats(const StatsFlags& flags) {
     std::cerr << "onnx-reinit: error: " << report.status().message() << "\n";
     return 1;
   }
-  std::cout << (flags.json ? ToJson(*report) : FormatStatsReport(*report, TerminalWidth()));
+  if (flags.json) {
+    std::cout << ToJson(*report);
+  } else if (flags.csv) {
+    std::cout << StatsReportToCsv(*report);
+  } else {
+    std::cout << FormatStatsReport(*report, TerminalWidth());
+  }
   return 0;
 }
 

@@ -1,9 +1,8 @@
 #include "onnx_reinit/stats.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <limits>
+#include <cstring>
 #include <string>
 #include <unordered_map>
 
@@ -20,7 +19,6 @@ namespace {
 
 constexpr int64_t kChunkElements = int64_t{1} << 16;
 constexpr int64_t kBatchElements = 4096;
-constexpr double kMaxFinite = std::numeric_limits<double>::max();
 
 int ThreadsOrDefault(int threads) { return threads > 0 ? threads : DefaultThreadCount(); }
 
@@ -65,55 +63,29 @@ void MomentAccumulator::Add(double x) {
   m2_ += delta * (x - mean_);
 }
 
-void MomentAccumulator::AddAll(const double* values, int64_t n) {
-  // Almost every batch is all finite: check that with a loop the compiler vectorizes, then take a
-  // branch-free path with four independent accumulators (a fixed association, so still exact
-  // run to run). Batches with NaN or Inf take the per-value path.
-  bool all_finite = true;
-  for (int64_t k = 0; k < n; ++k) all_finite &= std::abs(values[k]) <= kMaxFinite;
-  if (!all_finite || n < 4) {
-    for (int64_t k = 0; k < n; ++k) Add(values[k]);
-    return;
-  }
-  constexpr int kLanes = 4;
-  double sum[kLanes] = {}, low[kLanes], high[kLanes];
-  int64_t zeros[kLanes] = {};
-  for (int j = 0; j < kLanes; ++j) low[j] = high[j] = values[j];
-  const int64_t body = n - n % kLanes;
-  for (int64_t k = 0; k < body; k += kLanes) {
-    for (int j = 0; j < kLanes; ++j) {
-      const double x = values[k + j];
-      sum[j] += x;
-      low[j] = x < low[j] ? x : low[j];
-      high[j] = x > high[j] ? x : high[j];
-      zeros[j] += x == 0;
+template <typename T>
+void MomentAccumulator::AddBatchOf(const T* values, int64_t n) {
+  stats_internal::BatchMoments batch_moments;
+  if (!stats_internal::BatchMomentsOf(values, n, &batch_moments)) {
+    for (int64_t k = 0; k < n; ++k) {
+      T x;
+      std::memcpy(&x, reinterpret_cast<const char*>(values) + k * sizeof(T), sizeof(T));
+      Add(x);
     }
+    return;
   }
   MomentAccumulator batch;
   batch.finite_ = n;
-  batch.min_ = std::min(std::min(low[0], low[1]), std::min(low[2], low[3]));
-  batch.max_ = std::max(std::max(high[0], high[1]), std::max(high[2], high[3]));
-  batch.zeros_ = zeros[0] + zeros[1] + zeros[2] + zeros[3];
-  double total = (sum[0] + sum[1]) + (sum[2] + sum[3]);
-  for (int64_t k = body; k < n; ++k) {
-    total += values[k];
-    batch.min_ = std::min(batch.min_, values[k]);
-    batch.max_ = std::max(batch.max_, values[k]);
-    batch.zeros_ += values[k] == 0;
-  }
-  batch.mean_ = total / static_cast<double>(n);
-  double squares[kLanes] = {};
-  for (int64_t k = 0; k < body; k += kLanes) {
-    for (int j = 0; j < kLanes; ++j) {
-      const double deviation = values[k + j] - batch.mean_;
-      squares[j] += deviation * deviation;
-    }
-  }
-  double m2 = (squares[0] + squares[1]) + (squares[2] + squares[3]);
-  for (int64_t k = body; k < n; ++k) m2 += (values[k] - batch.mean_) * (values[k] - batch.mean_);
-  batch.m2_ = m2;
+  batch.mean_ = batch_moments.mean;
+  batch.m2_ = batch_moments.m2;
+  batch.min_ = batch_moments.min;
+  batch.max_ = batch_moments.max;
+  batch.zeros_ = batch_moments.zeros;
   Merge(batch);
 }
+
+void MomentAccumulator::AddBatch(const float* values, int64_t n) { AddBatchOf(values, n); }
+void MomentAccumulator::AddBatch(const double* values, int64_t n) { AddBatchOf(values, n); }
 
 void MomentAccumulator::Merge(const MomentAccumulator& later) {
   nan_ += later.nan_;
@@ -144,8 +116,8 @@ proto::Moments MomentAccumulator::ToProto() const {
   m.set_count(count);
   m.set_mean(mean_);
   m.set_std(finite_ > 0 ? std::sqrt(m2_ / static_cast<double>(finite_)) : 0.0);
-  m.set_min(min_);
-  m.set_max(max_);
+  m.set_min(min_ + 0.0);  // + 0.0: a zero extreme reads 0, whichever zero the order kept
+  m.set_max(max_ + 0.0);
   m.set_zeros(count > 0 ? static_cast<double>(zeros_) / static_cast<double>(count) : 0.0);
   m.set_nan(nan_);
   m.set_inf(inf_);
@@ -157,11 +129,19 @@ std::vector<proto::Moments> ComputeMoments(const std::vector<TensorValues>& tens
   std::vector<MomentAccumulator> partial(chunks.size());
   ParallelFor(static_cast<int64_t>(chunks.size()), ThreadsOrDefault(threads), [&](int64_t c) {
     const Chunk& chunk = chunks[c];
-    std::array<double, kBatchElements> batch;
+    const TensorValues& tensor = tensors[chunk.item];
+    std::vector<double> decoded;
     for (int64_t begin = chunk.begin; begin < chunk.end; begin += kBatchElements) {
       const int64_t n = std::min(kBatchElements, chunk.end - begin);
-      tensors[chunk.item].Read(begin, n, batch.data());
-      partial[c].AddAll(batch.data(), n);
+      if (tensor.type() == FloatType::kFloat32) {
+        partial[c].AddBatch(reinterpret_cast<const float*>(tensor.ElementAddress(begin)), n);
+      } else if (tensor.type() == FloatType::kFloat64) {
+        partial[c].AddBatch(reinterpret_cast<const double*>(tensor.ElementAddress(begin)), n);
+      } else {
+        decoded.resize(kBatchElements);
+        tensor.Read(begin, n, decoded.data());
+        partial[c].AddBatch(decoded.data(), n);
+      }
     }
   });
   std::vector<MomentAccumulator> merged(tensors.size());
@@ -178,18 +158,22 @@ std::vector<proto::Histogram> ComputeHistograms(const std::vector<TensorValues>&
   std::vector<std::vector<int64_t>> partial(chunks.size(), std::vector<int64_t>(bins, 0));
   ParallelFor(static_cast<int64_t>(chunks.size()), ThreadsOrDefault(threads), [&](int64_t c) {
     const Chunk& chunk = chunks[c];
+    const TensorValues& tensor = tensors[chunk.item];
     const proto::Moments& m = moments[chunk.item];
     const double width = m.max() - m.min();
-    std::array<double, kBatchElements> batch;
-    for (int64_t begin = chunk.begin; begin < chunk.end; begin += kBatchElements) {
-      const int64_t n = std::min(kBatchElements, chunk.end - begin);
-      tensors[chunk.item].Read(begin, n, batch.data());
-      for (int64_t k = 0; k < n; ++k) {
-        const double x = batch[k];
-        if (!std::isfinite(x)) continue;
-        const int bin = width > 0 ? static_cast<int>((x - m.min()) / width * bins) : 0;
-        ++partial[c][std::min(bin, bins - 1)];
-      }
+    const double scale = width > 0 ? bins / width : 0.0;
+    int64_t* counts = partial[c].data();
+    const int64_t n = chunk.end - chunk.begin;
+    if (tensor.type() == FloatType::kFloat32) {
+      const auto* values = reinterpret_cast<const float*>(tensor.ElementAddress(chunk.begin));
+      stats_internal::AddToHistogram(values, n, m.min(), scale, bins, counts);
+    } else if (tensor.type() == FloatType::kFloat64) {
+      const auto* values = reinterpret_cast<const double*>(tensor.ElementAddress(chunk.begin));
+      stats_internal::AddToHistogram(values, n, m.min(), scale, bins, counts);
+    } else {
+      std::vector<double> decoded(n);
+      tensor.Read(chunk.begin, n, decoded.data());
+      stats_internal::AddToHistogram(decoded.data(), n, m.min(), scale, bins, counts);
     }
   });
   std::vector<proto::Histogram> histograms(tensors.size());
