@@ -360,6 +360,11 @@ TEST(AnalyzeGraph, ViewChainsAreFollowedUpToTheDepthLimit) {
   }
 }
 
+TEST_F(MalformedViewTest, CastToATypeNumberPast32BitsIsNotAFloatCast) {
+  SetIntAttribute(*View("Cast"), "to", (int64_t{1} << 32) + onnx::TensorProto::FLOAT);
+  EXPECT_EQ(Analyze().reason, "read by Cast input 0, which has no role");
+}
+
 TEST_F(MalformedViewTest, UnsqueezeWithRepeatedAxesIsNotFollowed) {
   SecondInput(*View("Unsqueeze"), {1, 1});
   const TensorUse use = Analyze();

@@ -120,5 +120,22 @@ TEST(VerifyModel, NonFiniteValuesFail) {
   EXPECT_THAT(report.weights(3).problem(), HasSubstr("1 NaN"));
 }
 
+TEST(VerifyModel, OrthogonalTargetOfAScalarWeightBehindAReshape) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  testing::AddInitializer(graph, "w", {});  // rank 0: the target reads no dims(0) it has not got
+  onnx::TensorProto& shape = *graph.add_initializer();
+  shape.set_name("shape");
+  shape.set_data_type(onnx::TensorProto::INT64);
+  shape.add_dims(2);
+  shape.add_int64_data(1);
+  shape.add_int64_data(1);
+  testing::AddNode(graph, "Reshape", {"w", "shape"}, {"w_view"});
+  testing::AddNode(graph, "MatMul", {"x", "w_view"}, {"y"});
+  const proto::VerifyReport report = Verify(model, Scheme(SchemeKind::kOrthogonal));
+  ASSERT_EQ(report.weights_size(), 1);
+  EXPECT_EQ(report.weights(0).target_std(), 1.0);
+}
+
 }  // namespace
 }  // namespace onnx_reinit

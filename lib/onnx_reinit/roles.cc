@@ -163,7 +163,8 @@ struct Trace {
 };
 
 bool IsFloatCast(const onnx::NodeProto& node) {
-  return FloatTypeOf(static_cast<int32_t>(IntAttribute(node, "to", 0))).has_value();
+  const int64_t to = IntAttribute(node, "to", 0);
+  return to == static_cast<int32_t>(to) && FloatTypeOf(static_cast<int32_t>(to)).has_value();
 }
 
 // Ops that pass their input 0 on with another view of the same values.

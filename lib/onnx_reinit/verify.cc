@@ -77,7 +77,7 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
     finding.set_target_std(DistributionStd(*distribution));
     if (distribution->kind() == proto::Distribution::ORTHOGONAL) {
       // Orthonormal rows or columns of a [rows, cols] matrix: every entry has E[x^2] = 1/max(rows, cols).
-      const int64_t rows = weight.tensor->dims(0);
+      const int64_t rows = weight.tensor->dims_size() > 0 ? weight.tensor->dims(0) : 1;
       const int64_t cols = values.size() / std::max<int64_t>(1, rows);
       finding.set_target_std(distribution->gain() / std::sqrt(static_cast<double>(std::max(rows, cols))));
     }
