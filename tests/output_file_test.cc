@@ -264,6 +264,19 @@ TEST_P(OutputFileTest, ProgramsThatHandleASignalKeepTheirHandler) {
   EXPECT_EQ(child.report, "writtenhandled");
 }
 
+TEST_P(OutputFileTest, SignalsOfAForkedChildLeaveTheParentsFileAlone) {
+  OutputFile file = CreateWith("out.onnx", "the parent's bytes");
+  const ChildResult child = RunInChild(
+      [](int report) {
+        Report(report, "forked");
+        for (;;) ::pause();
+      },
+      [](pid_t pid) { ::kill(pid, SIGTERM); });
+  ASSERT_TRUE(WIFSIGNALED(child.wait_status));
+  ASSERT_TRUE(file.Commit().ok());
+  EXPECT_EQ(Read(Path("out.onnx")), "the parent's bytes");
+}
+
 // A signal in the middle of a re-initialization (after its first window is written: the progress
 // callback is called from the writing thread) leaves only the input; so does kill -9 on the unnamed
 // path, while it leaves the fallback's temporaries behind (which is why the fallback is only for

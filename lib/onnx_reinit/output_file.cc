@@ -1,6 +1,7 @@
 #include "onnx_reinit/output_file.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -71,6 +72,10 @@ class SignalCleanup {
   static void InstallHandlersOnce() {
     static std::once_flag once;
     std::call_once(once, [] {
+      // A forked child's signals must not remove the files its parent is writing.
+      ::pthread_atfork(nullptr, nullptr, [] {
+        for (Slot& slot : slots_) slot.state.store(kFree);
+      });
       for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
         struct sigaction current;
         if (::sigaction(signal, nullptr, &current) != 0) continue;
