@@ -198,6 +198,12 @@ def main():
         ("onnx + numpy script (bench/numpy_reinit.py)", [sys.executable, numpy_script, model, output], False),
     ], args.rounds, outputs=[output])
 
+    scenario("durable writes (--fsync) vs copying and flushing the file", [
+        ("cp MODEL OUT && sync OUT", f"cp '{model}' '{output}' && sync '{output}'", True),
+        ("onnx-reinit MODEL --scheme he -o OUT --fsync", [binary, model, "--scheme", "he", "-o", output, "-q",
+                                                          "--fsync"], False),
+    ], args.rounds, outputs=[output])
+
     scenario("stats vs reading the file", [
         ("cat MODEL > /dev/null", ["cat", model], False),
         ("onnx-reinit stats MODEL", [binary, "stats", model], False),
