@@ -90,14 +90,13 @@ void Report(int fd, const std::string& text) {
   EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
 }
 
-// Tests run on both kinds of output file: unnamed (O_TMPFILE) and the named-temporary fallback.
-class OutputFileTest : public ::testing::TestWithParam<bool> {
+// A fresh folder per test, and output files created in it with `options_`.
+class OutputFolderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string pattern = (fs::temp_directory_path() / "output_file_test.XXXXXX").string();
     ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
-    options_.named_temporary = GetParam();
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -118,6 +117,24 @@ class OutputFileTest : public ::testing::TestWithParam<bool> {
 
   std::string dir_;
   OutputOptions options_;
+};
+
+// Tests run on both kinds of output file: unnamed (O_TMPFILE) and the named-temporary fallback.
+class OutputFileTest : public OutputFolderTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override {
+    OutputFolderTest::SetUp();
+    options_.named_temporary = GetParam();
+  }
+};
+
+// Only named temporaries involve the signal handler.
+class NamedTemporaryTest : public OutputFolderTest {
+ protected:
+  void SetUp() override {
+    OutputFolderTest::SetUp();
+    options_.named_temporary = true;
+  }
 };
 
 INSTANTIATE_TEST_SUITE_P(BothKinds, OutputFileTest, ::testing::Bool(),
@@ -246,8 +263,7 @@ TEST_P(OutputFileTest, TerminatingSignalsRemoveTheFileAndEndTheProcessWithTheSig
   }
 }
 
-TEST_P(OutputFileTest, ProgramsThatHandleASignalKeepTheirHandler) {
-  if (!GetParam()) GTEST_SKIP() << "only named temporaries install a handler";
+TEST_F(NamedTemporaryTest, ProgramsThatHandleASignalKeepTheirHandler) {
   const ChildResult child = RunInChild(
       [&](int report) {
         static int handled_fd = -1;
@@ -264,7 +280,7 @@ TEST_P(OutputFileTest, ProgramsThatHandleASignalKeepTheirHandler) {
   EXPECT_EQ(child.report, "writtenhandled");
 }
 
-TEST_P(OutputFileTest, SignalsOfAForkedChildLeaveTheParentsFileAlone) {
+TEST_F(NamedTemporaryTest, SignalsOfAForkedChildLeaveTheParentsFileAlone) {
   OutputFile file = CreateWith("out.onnx", "the parent's bytes");
   const ChildResult child = RunInChild(
       [](int report) {
