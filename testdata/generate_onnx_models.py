@@ -510,6 +510,177 @@ def ambiguous():
     save(mlp([matmul], [undefined], "undefined_dtype"), "malformed/undefined_dtype.onnx")
 
 
+# --------------------------------------------------------------------------
+# quantized models, laid out as ONNX Runtime's quantizer writes them
+
+
+def t_u8_raw(name, arr):
+    return t_raw(name, np.asarray(arr, dtype=np.uint8), TensorProto.UINT8)
+
+
+def t_i32_raw(name, arr):
+    return t_raw(name, np.asarray(arr, dtype=np.int32), TensorProto.INT32)
+
+
+def t_u8_int32_data(name, arr):
+    """uint8 stored one value per int32_data element (the varint field onnx.helper also uses)."""
+    arr = np.asarray(arr, dtype=np.uint8)
+    t = TensorProto(name=name, data_type=TensorProto.UINT8)
+    t.dims.extend(arr.shape)
+    t.int32_data.extend(int(v) for v in arr.ravel())
+    return t
+
+
+def symmetric_int8(w, axis=None):
+    """ORT's symmetric int8 weight quantization: scale = max|w| / 127 (per tensor or per `axis`)."""
+    if axis is None:
+        scale = np.float32(np.abs(w).max() / 127)
+    else:
+        other = tuple(d for d in range(w.ndim) if d != axis)
+        scale = (np.abs(w).max(axis=other) / 127).astype(np.float32)
+    shaped = scale if axis is None else scale.reshape([-1 if d == axis else 1 for d in range(w.ndim)])
+    return np.clip(np.rint(w / shaped), -127, 127).astype(np.int8), scale
+
+
+def quantized_qdq():
+    """QDQ format (ORT quantize_static, QuantFormat.QDQ, per_channel=True): uint8 activations in
+    QuantizeLinear/DequantizeLinear pairs; Conv weight int8 per output channel (axis 0), Gemm and
+    MatMul weights int8 per tensor, zero points 0; Conv and Gemm biases int32 with scale
+    x_scale * w_scale and zero point 0, each behind its own DequantizeLinear. Two more weights: an
+    int8 [N, K] weight that reaches MatMul through Transpose, and a uint8 weight with an asymmetric
+    zero point (120) whose values are stored in int32_data."""
+    rng = np.random.default_rng(1101)
+    nodes, inits = [], []
+
+    def act_qdq(name, scale):  # a uint8 activation Q/DQ pair; returns the dequantized name
+        inits.extend([t_f32_raw(f"{name}_scale", np.array(scale, dtype=np.float32)),
+                      t_u8_raw(f"{name}_zero_point", np.array(128, dtype=np.uint8))])
+        nodes.append(helper.make_node("QuantizeLinear", [name, f"{name}_scale", f"{name}_zero_point"],
+                                      [f"{name}_quantized"], name=f"{name}_QuantizeLinear"))
+        nodes.append(helper.make_node("DequantizeLinear",
+                                      [f"{name}_quantized", f"{name}_scale", f"{name}_zero_point"],
+                                      [f"{name}_dequantized"], name=f"{name}_DequantizeLinear"))
+        return f"{name}_dequantized"
+
+    def weight_dq(name, q, scale, zero_point, axis=None, tensor=t_i8_raw):
+        inits.extend([tensor(f"{name}_quantized", q), t_f32_raw(f"{name}_scale", scale),
+                      (t_u8_raw if q.dtype == np.uint8 else t_i8_raw)(f"{name}_zero_point", zero_point)])
+        attrs = {} if axis is None else {"axis": axis}
+        nodes.append(helper.make_node("DequantizeLinear",
+                                      [f"{name}_quantized", f"{name}_scale", f"{name}_zero_point"],
+                                      [f"{name}_DequantizeLinear_Output"], name=f"{name}_DequantizeLinear", **attrs))
+        return f"{name}_DequantizeLinear_Output"
+
+    def bias_dq(name, b, scale, axis=None):
+        q = np.rint(b / scale).astype(np.int32)
+        inits.extend([t_i32_raw(f"{name}_quantized", q), t_f32_raw(f"{name}_quantized_scale", scale),
+                      t_i32_raw(f"{name}_quantized_zero_point", np.zeros_like(q) if axis is not None else np.int32(0))])
+        attrs = {} if axis is None else {"axis": axis}
+        nodes.append(helper.make_node("DequantizeLinear",
+                                      [f"{name}_quantized", f"{name}_quantized_scale", f"{name}_quantized_zero_point"],
+                                      [f"{name}_quantized_DequantizeLinear_Output"],
+                                      name=f"{name}_quantized_DequantizeLinear", **attrs))
+        return f"{name}_quantized_DequantizeLinear_Output"
+
+    x = act_qdq("input", 0.02)
+    conv_w = (rng.standard_normal((8, 3, 3, 3)) * 0.2).astype(np.float32)
+    conv_q, conv_s = symmetric_int8(conv_w, axis=0)
+    w = weight_dq("conv.weight", conv_q, conv_s, np.zeros(8, dtype=np.int8), axis=0)
+    b = bias_dq("conv.bias", (rng.standard_normal(8) * 0.1).astype(np.float32),
+                (np.float32(0.02) * conv_s).astype(np.float32), axis=0)
+    nodes.append(helper.make_node("Conv", [x, w, b], ["conv_out"], name="/conv/Conv", pads=[1, 1, 1, 1]))
+    nodes.append(helper.make_node("Relu", [act_qdq("conv_out", 0.01)], ["relu_out"], name="/relu/Relu"))
+    nodes.append(helper.make_node("GlobalAveragePool", [act_qdq("relu_out", 0.01)], ["pool_out"], name="/pool/GlobalAveragePool"))
+    nodes.append(helper.make_node("Flatten", [act_qdq("pool_out", 0.01)], ["flat"], name="/Flatten"))
+
+    gemm_w = (rng.standard_normal((10, 8)) * 0.3).astype(np.float32)  # [N, K], transB=1
+    gemm_q, gemm_s = symmetric_int8(gemm_w)
+    a = act_qdq("flat", 0.01)
+    w = weight_dq("fc.weight", gemm_q, gemm_s, np.array(0, dtype=np.int8))
+    b = bias_dq("fc.bias", (rng.standard_normal(10) * 0.1).astype(np.float32),
+                np.array(np.float32(0.01) * gemm_s, dtype=np.float32))
+    nodes.append(helper.make_node("Gemm", [a, w, b], ["fc_out"], name="/fc/Gemm", transB=1))
+
+    mm_w = (rng.standard_normal((10, 6)) * 0.3).astype(np.float32)  # [K, N]
+    mm_q, mm_s = symmetric_int8(mm_w)
+    w = weight_dq("onnx::MatMul_20", mm_q, mm_s, np.array(0, dtype=np.int8))
+    nodes.append(helper.make_node("MatMul", [act_qdq("fc_out", 0.05), w], ["mm_out"], name="/mm/MatMul"))
+
+    t_w = (rng.standard_normal((4, 6)) * 0.3).astype(np.float32)  # stored [N, K], read as [K, N]
+    t_q, t_s = symmetric_int8(t_w)
+    w = weight_dq("proj.weight", t_q, t_s, np.array(0, dtype=np.int8))
+    nodes.append(helper.make_node("Transpose", [w], ["proj.weight_transposed"], name="/proj/Transpose", perm=[1, 0]))
+    nodes.append(helper.make_node("MatMul", [act_qdq("mm_out", 0.05), "proj.weight_transposed"], ["proj_out"],
+                                  name="/proj/MatMul"))
+
+    u_w = (rng.standard_normal((4, 5)) * 0.3).astype(np.float32)
+    u_zero_point = np.uint8(120)  # asymmetric uint8 weights (ORT: weight_type=QUInt8)
+    u_s = np.float32((u_w.max() - u_w.min()) / 255)
+    u_q = np.clip(np.rint(u_w / u_s) + u_zero_point, 0, 255).astype(np.uint8)
+    w = weight_dq("head.weight", u_q, u_s, np.array(u_zero_point, dtype=np.uint8),
+                  tensor=t_u8_int32_data)
+    nodes.append(helper.make_node("MatMul", [act_qdq("proj_out", 0.05), w], ["Y"], name="/head/MatMul"))
+
+    graph = helper.make_graph(nodes, "quantized_qdq", [vi("input", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [vi("Y", TensorProto.FLOAT, [1, 5])], inits)
+    return save(make_model(graph), "quantized_qdq.onnx")
+
+
+def quantized_qoperator():
+    """QOperator format: QLinearConv (int8 weight per output channel, int32 bias), QLinearMatMul
+    (int8 weight per tensor), ConvInteger (uint8 weight) and MatMulInteger (int8 weight), with
+    uint8 activations from QuantizeLinear and float outputs from DequantizeLinear / Cast + Mul."""
+    rng = np.random.default_rng(1102)
+    f32 = lambda name, v: t_f32_raw(name, np.array(v, dtype=np.float32))
+    u8 = lambda name, v: t_u8_raw(name, np.array(v, dtype=np.uint8))
+    i8 = lambda name, v: t_i8_raw(name, np.array(v, dtype=np.int8))
+    conv_w = (rng.standard_normal((8, 3, 3, 3)) * 0.2).astype(np.float32)
+    conv_q, conv_s = symmetric_int8(conv_w, axis=0)
+    conv_b = np.rint(rng.standard_normal(8) * 0.1 / (0.02 * conv_s)).astype(np.int32)
+    mm_q, mm_s = symmetric_int8((rng.standard_normal((8, 6)) * 0.3).astype(np.float32))
+    ci_q = rng.integers(100, 156, size=(4, 3, 3, 3)).astype(np.uint8)
+    mi_q = rng.integers(-127, 128, size=(8, 3)).astype(np.int8)
+    inits = [
+        f32("x_scale", 0.02), u8("x_zero_point", 128),
+        t_i8_raw("conv_w", conv_q), t_f32_raw("conv_w_scale", conv_s), i8("conv_w_zero_point", np.zeros(8)),
+        f32("conv_y_scale", 0.01), u8("conv_y_zero_point", 128), t_i32_raw("conv_b", conv_b),
+        f32("flat_scale", 0.01), u8("flat_zero_point", 128),
+        t_i8_raw("mm_w", mm_q), f32("mm_w_scale", mm_s), i8("mm_w_zero_point", 0),
+        f32("mm_y_scale", 0.05), u8("mm_y_zero_point", 128),
+        t_u8_raw("ci_w", ci_q), u8("ci_w_zero_point", 128), f32("ci_output_scale", 0.02 * 0.01),
+        t_i8_raw("mi_w", mi_q), i8("mi_w_zero_point", 0), f32("mi_output_scale", 0.01 * 0.01),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["input", "x_scale", "x_zero_point"], ["x_q"], name="quantize_input"),
+        helper.make_node("QLinearConv", ["x_q", "x_scale", "x_zero_point", "conv_w", "conv_w_scale",
+                                         "conv_w_zero_point", "conv_y_scale", "conv_y_zero_point", "conv_b"],
+                         ["conv_q"], name="qlinear_conv", pads=[1, 1, 1, 1]),
+        helper.make_node("DequantizeLinear", ["conv_q", "conv_y_scale", "conv_y_zero_point"], ["conv_out"],
+                         name="dequantize_conv"),
+        helper.make_node("GlobalAveragePool", ["conv_out"], ["pool_out"], name="pool"),
+        helper.make_node("Flatten", ["pool_out"], ["flat"], name="flatten"),
+        helper.make_node("QuantizeLinear", ["flat", "flat_scale", "flat_zero_point"], ["flat_q"], name="quantize_flat"),
+        helper.make_node("QLinearMatMul", ["flat_q", "flat_scale", "flat_zero_point", "mm_w", "mm_w_scale",
+                                           "mm_w_zero_point", "mm_y_scale", "mm_y_zero_point"],
+                         ["mm_q"], name="qlinear_matmul"),
+        helper.make_node("DequantizeLinear", ["mm_q", "mm_y_scale", "mm_y_zero_point"], ["Y_qlinear"],
+                         name="dequantize_matmul"),
+        helper.make_node("ConvInteger", ["x_q", "ci_w", "x_zero_point", "ci_w_zero_point"], ["ci_int"],
+                         name="conv_integer"),
+        helper.make_node("Cast", ["ci_int"], ["ci_float"], name="cast_conv_integer", to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["ci_float", "ci_output_scale"], ["Y_conv_integer"], name="scale_conv_integer"),
+        helper.make_node("MatMulInteger", ["flat_q", "mi_w", "flat_zero_point", "mi_w_zero_point"], ["mi_int"],
+                         name="matmul_integer"),
+        helper.make_node("Cast", ["mi_int"], ["mi_float"], name="cast_matmul_integer", to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["mi_float", "mi_output_scale"], ["Y_matmul_integer"], name="scale_matmul_integer"),
+    ]
+    graph = helper.make_graph(
+        nodes, "quantized_qoperator", [vi("input", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [vi("Y_qlinear", TensorProto.FLOAT, [1, 6]), vi("Y_conv_integer", TensorProto.FLOAT, [1, 4, 6, 6]),
+         vi("Y_matmul_integer", TensorProto.FLOAT, [1, 3])], inits)
+    return save(make_model(graph), "quantized_qoperator.onnx")
+
+
 def main():
     constant_weights()
     dtypes_models()
@@ -523,6 +694,8 @@ def main():
     sparse_init()
     rnn_models()
     ambiguous()
+    quantized_qdq()
+    quantized_qoperator()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 #include "onnx_reinit/fan.h"
 
+#include <optional>
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -41,6 +44,18 @@ absl::StatusOr<Fans> ConvFans(const onnx::NodeProto& node, int input_index,
   return Fans{*fan_in, *fan_out};
 }
 
+// The float op and input whose fan rule a QOperator op's integer weight follows.
+std::optional<std::pair<absl::string_view, int>> FloatEquivalent(const onnx::NodeProto& node, int input_index) {
+  const std::string& op = node.op_type();
+  if ((op == "QLinearConv" && input_index == 3) || (op == "ConvInteger" && input_index == 1)) {
+    return std::make_pair("Conv", 1);
+  }
+  if ((op == "QLinearMatMul" && input_index == 3) || (op == "MatMulInteger" && input_index == 1)) {
+    return std::make_pair("MatMul", 1);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool IsWeightInput(const onnx::NodeProto& node, int input_index,
@@ -51,11 +66,19 @@ bool IsWeightInput(const onnx::NodeProto& node, int input_index,
   if (op == "Gemm") return input_index == 0 || input_index == 1;
   // MatMul of a constant A with a constant B is constant folding material, not a layer: B only.
   if (op == "MatMul") return input_index == 1 || (input_index == 0 && !input_is_constant(1));
-  return false;
+  return FloatEquivalent(node, input_index).has_value();
 }
 
 absl::StatusOr<Fans> FansForWeight(const onnx::NodeProto& node, int input_index,
                                    absl::Span<const int64_t> shape) {
+  if (const auto equivalent = FloatEquivalent(node, input_index)) {
+    onnx::NodeProto float_node;
+    float_node.set_op_type(std::string(equivalent->first));
+    auto fans = FansForWeight(float_node, equivalent->second, shape);
+    if (fans.ok()) return fans;
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s input %d: %s", node.op_type(), input_index, fans.status().message()));
+  }
   const std::string& op = node.op_type();
   if (op == "Conv") return ConvFans(node, input_index, shape, "[M, C/group, k1, ...]");
   if (op == "ConvTranspose") return ConvFans(node, input_index, shape, "[C, M/group, k1, ...]");

@@ -9,6 +9,8 @@
 //   Gemm A           [M, K], or [K, M] with transA=1                 fan_in = K, fan_out = M
 //   MatMul B         [..., K, N] (leading dims batch; [K] is K x 1)  fan_in = K, fan_out = N
 //   MatMul A         [..., M, K] (when B is not constant)            fan_in = K, fan_out = M
+// The integer weights of the QOperator ops follow the rule of their float op: QLinearConv w (3) and
+// ConvInteger w (1) as Conv W; QLinearMatMul b (3) and MatMulInteger b (1) as MatMul B.
 // These equal torch.nn.init's fans for the equivalent PyTorch module's weight (nn.Linear exports as
 // Gemm with transB=1, or as MatMul with its weight transposed to [in, out]).
 #ifndef ONNX_REINIT_FAN_H_

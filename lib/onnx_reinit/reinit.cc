@@ -77,6 +77,26 @@ void FillInBatches(const std::vector<FillJob>& jobs, const ReinitOptions& option
   }
 }
 
+absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analysis, const ReinitOptions& options,
+                             const DetachedPayloads& payloads, ReinitPlan& plan) {
+  RequantizeOptions requantize;
+  requantize.policy = &options.policy;
+  requantize.seed = options.seed;
+  requantize.threads = plan.threads;
+  requantize.select = options.select;
+  ONNX_REINIT_ASSIGN_OR_RETURN(Requantization requantization,
+                               PlanRequantization(model, analysis, requantize, payloads));
+  if (options.require_detached && !requantization.writes.empty()) {
+    return absl::FailedPreconditionError("requantized tensors are rewritten in memory");
+  }
+  proto::ReinitReport& report = plan.report;
+  for (proto::RequantizedTensor& record : requantization.records) *report.add_requantized() = std::move(record);
+  for (proto::SkippedTensor& skipped : requantization.skipped) *report.add_skipped() = std::move(skipped);
+  for (std::string& warning : requantization.warnings) report.add_warnings(std::move(warning));
+  plan.requantized = std::move(requantization.writes);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const ReinitOptions& options,
@@ -94,6 +114,7 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   for (std::string& warning : analysis.warnings) report.add_warnings(std::move(warning));
 
   for (const TensorUse& use : analysis.tensors) {
+    if (use.role == Role::kQuantized && options.requantize) continue;  // below
     if (use.role == Role::kOther || use.role == Role::kQuantized) {
       AddSkipped(use, use.reason, report);
       continue;
@@ -129,6 +150,7 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
       plan.jobs.push_back(std::move(job));
     }
   }
+  if (options.requantize) ONNX_REINIT_RETURN_IF_ERROR(PlanRequantized(model, analysis, options, payloads, plan));
   return plan;
 }
 
@@ -152,6 +174,7 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
   std::vector<proto::Moments> before;
   if (options.with_statistics) before = ComputeMoments(plan.rewritten, plan.threads);
   FillInBatches(plan.jobs, options, plan.threads);
+  ApplyWrites(plan.requantized);
   if (options.with_statistics) AddStatistics(before, plan.rewritten, plan);
   return std::move(plan.report);
 }

@@ -24,6 +24,7 @@
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/fill.h"
 #include "onnx_reinit/policy.h"
+#include "onnx_reinit/requantize.h"
 #include "onnx_reinit/report.pb.h"
 #include "onnx_reinit/roles.h"
 #include "onnx_reinit/tensor_data.h"
@@ -49,6 +50,9 @@ struct ReinitOptions {
   // Fail with FailedPrecondition, before writing anything, when a tensor to rewrite has no entry
   // in the detached payloads (for callers that write payloads in place in a file).
   bool require_detached = false;
+  // Give quantized weights (and their int32 biases) new integers and scales (requantize.h). Off:
+  // they are listed in the report's `skipped` and left unchanged.
+  bool requantize = false;
   // Called now and then during the fill with the bytes filled so far and in all (for a progress bar).
   std::function<void(int64_t done, int64_t total)> progress;
 };
@@ -64,11 +68,14 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
 
 // Reinitialize in two steps, for callers that write the new values elsewhere (e.g. streamed into a
 // file, see streamed_fill.h): the plan holds the report Reinitialize would return (without
-// statistics) and the fill jobs that produce the new values. Nothing is written yet.
+// statistics) and the fill jobs that produce the new values; requantized tensors are computed
+// already and written by ApplyWrites (requantize.h). Nothing is written yet. With
+// require_detached, requantizing anything is FailedPrecondition: it is done in memory.
 struct ReinitPlan {
   proto::ReinitReport report;
   std::vector<FillJob> jobs;            // in report order; a tensor's regions are consecutive
   std::vector<TensorValues> rewritten;  // the tensors of report.tensors(), one per record
+  std::vector<TensorWrite> requantized;  // the new integers and scales of report.requantized()
   int threads = 1;                      // options.threads resolved
 };
 absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const ReinitOptions& options,

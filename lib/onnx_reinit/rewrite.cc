@@ -67,6 +67,7 @@ absl::StatusOr<proto::ReinitReport> WritePlan(ReinitPlan plan, const RewriteOpti
   std::vector<FillJob> streamed, in_memory;
   for (const FillJob& job : plan.jobs) (InFile(job.values, layout) ? streamed : in_memory).push_back(job);
   Fill(in_memory, reinit.seed, plan.threads);
+  ApplyWrites(plan.requantized);
 
   StreamedFillOptions fill;
   fill.seed = reinit.seed;

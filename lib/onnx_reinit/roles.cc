@@ -160,11 +160,18 @@ struct Trace {
   const std::string* source = nullptr;
   std::vector<const onnx::NodeProto*> chain;  // from the reader back to the tensor
   bool quantized = false;                     // the chain holds a DequantizeLinear
+  const onnx::NodeProto* dequantize = nullptr;  // the one nearest the tensor
 };
 
 bool IsFloatCast(const onnx::NodeProto& node) {
   const int64_t to = IntAttribute(node, "to", 0);
   return to == static_cast<int32_t>(to) && FloatTypeOf(static_cast<int32_t>(to)).has_value();
+}
+
+bool IsQuantizedOperator(const onnx::NodeProto& node) {
+  const std::string& op = node.op_type();
+  return IsDefaultDomain(node) &&
+         (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger");
 }
 
 // Ops that pass their input 0 on with another view of the same values.
@@ -190,7 +197,10 @@ std::optional<Trace> TraceToConstant(const GraphIndex& index, const std::string&
     if (producer == nullptr || producer->input_size() == 0 || !IsReviewingOp(*producer)) {
       return std::nullopt;
     }
-    trace.quantized |= producer->op_type() == "DequantizeLinear";
+    if (producer->op_type() == "DequantizeLinear") {
+      trace.quantized = true;
+      trace.dequantize = producer;
+    }
     trace.chain.push_back(producer);
     current = &producer->input(0);
   }
@@ -423,6 +433,9 @@ class Classifier {
     }
     if (op == "LSTM" || op == "GRU" || op == "RNN") return Recurrent(node, i, shape);
     if (op == "Gather" && i == 0) return Embedding(node, shape);
+    if (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger") {
+      return QOperatorInput(node, i, shape);
+    }
     if (op == "DequantizeLinear" && (i == 1 || i == 2)) {
       return Other("quantization parameter of DequantizeLinear");
     }
@@ -467,11 +480,27 @@ class Classifier {
     return c;
   }
 
+  // The integer weight (and QLinearConv's int32 bias) of a QOperator op.
+  Candidate QOperatorInput(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape) const {
+    Candidate c;
+    if (IsWeightInput(node, i, [&](int k) { return IsConstant(node, k); })) {
+      c = Weight(node, i, shape);
+      if (c.misfit) return c;
+    } else if (node.op_type() == "QLinearConv" && i == 8) {
+      c = Bias(WeightFanIn(node));
+    } else {
+      return Other(absl::StrFormat("quantization parameter of %s (input %d)", node.op_type(), i));
+    }
+    c.role = Role::kQuantized;
+    return c;
+  }
+
   // fan_in of the weight of a Conv/ConvTranspose/Gemm (for its bias), 0 when unknown.
   int64_t WeightFanIn(const onnx::NodeProto& node) const {
-    const std::optional<View> weight = ViewOf(node, 1);
+    const int input = node.op_type() == "QLinearConv" ? 3 : 1;
+    const std::optional<View> weight = ViewOf(node, input);
     if (!weight || !weight->shape) return 0;
-    auto fans = FansForWeight(node, 1, *weight->shape);
+    auto fans = FansForWeight(node, input, *weight->shape);
     return fans.ok() ? fans->fan_in : 0;
   }
 
@@ -608,7 +637,7 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
       const std::string& name = *view->trace.source;
       const Constant& constant = *index.FindConstant(name);
       const bool is_float = FloatTypeOf(constant.tensor->data_type()).has_value();
-      if (!is_float && !view->trace.quantized) continue;
+      if (!is_float && !view->trace.quantized && !IsQuantizedOperator(*node)) continue;
 
       TensorUse use;
       use.tensor = constant.tensor;
@@ -627,10 +656,13 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
       } else {
         use.view_shape = *view->shape;
         Candidate candidate = classifier.Classify(*node, i, *view->shape);
-        if (view->trace.quantized && candidate.role == Role::kWeight) {
-          candidate = Candidate();
+        if (view->trace.quantized && (candidate.role == Role::kWeight || candidate.role == Role::kBias)) {
+          candidate.reason = absl::StrFormat("quantized %s (DequantizeLinear): --requantize rewrites it",
+                                             RoleName(candidate.role));
           candidate.role = Role::kQuantized;
-          candidate.reason = "quantized weight (DequantizeLinear): not rewritten";
+          use.dequantize = view->trace.dequantize;
+        } else if (candidate.role == Role::kQuantized) {
+          candidate.reason = absl::StrFormat("quantized input of %s: --requantize rewrites it", node->op_type());
         } else if (!is_float) {
           continue;  // an integer tensor that is not a quantized weight
         }

@@ -8,7 +8,8 @@
 //   Transpose                         the reader sees the axes permuted by `perm`
 //   Reshape / Squeeze / Unsqueeze /   the reader sees the new shape, when it is known from
 //   Flatten                           constants (Reshape's shape input, Squeeze's axes, ...)
-//   DequantizeLinear                  a quantized weight: reported, never rewritten
+//   DequantizeLinear                  a quantized weight or bias (QDQ): rewritten only by
+//                                     --requantize (requantize.h)
 // Fans are computed on the shape the reader sees (see fan.h). The constants of subgraphs (If, Loop
 // and Scan bodies) are searched too; a subgraph may read a constant of an enclosing graph.
 //
@@ -41,7 +42,8 @@ enum class Role {
   kRnnWeight,      // LSTM/GRU/RNN W [dirs, gates*H, input]
   kRnnRecurrence,  // LSTM/GRU/RNN R [dirs, gates*H, H]
   kRnnBias,        // LSTM/GRU/RNN B [dirs, 2*gates*H]
-  kQuantized,      // an integer weight behind DequantizeLinear: reported, never rewritten
+  kQuantized,      // an integer weight or bias behind DequantizeLinear (QDQ), or of QLinearConv,
+                   // QLinearMatMul, ConvInteger, MatMulInteger: rewritten only by --requantize
   kOther,          // anything else: left unchanged, with a reason
 };
 
@@ -73,6 +75,10 @@ struct TensorUse {
   int64_t groups = 1;              // Conv weights: the group attribute
   std::optional<RnnLayout> rnn;    // RNN roles
   bool overridable = false;        // also a graph input: a default that a runtime may replace
+  // kQuantized: the DequantizeLinear between tensor and reader (QDQ); null for the QOperator ops,
+  // which read the integers themselves. `fans` are those of the reader's weight (for a bias: its
+  // fan_in), as for a float weight.
+  const onnx::NodeProto* dequantize = nullptr;
   std::string reason;              // kOther and kQuantized: why it is left unchanged
 };
 
