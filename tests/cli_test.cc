@@ -39,6 +39,7 @@ using ::onnx_reinit::testing::TestdataPath;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // The values of initializer `name` in the model file at `path`.
@@ -561,6 +562,28 @@ TEST(Cli, DryRunPrintsThePlanAndWritesNothing) {
   EXPECT_THAT(result.out, HasSubstr("mul_scale"));
   EXPECT_THAT(Lines(result.out).back(),
               StartsWith("dry run: would re-initialize 2 tensors (112 values) with he_normal"));
+}
+
+TEST(Cli, RequantizeListsTheNewScalesAndWritesIntegers) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "quantized_qdq.onnx");
+  const CommandResult plan = RunTool({input, "--scheme", "he", "--requantize", "--dry-run"});
+  ASSERT_EQ(plan.status, 0) << plan;
+  EXPECT_THAT(ListDir(dir.path()), ElementsAre("quantized_qdq.onnx"));
+  EXPECT_THAT(plan.out, HasSubstr("8 scales along axis 0"));
+  EXPECT_THAT(plan.out, HasSubstr("would requantize 7 quantized tensors"));
+  EXPECT_THAT(plan.err, HasSubstr("calibrated on the old weights"));
+
+  const std::string output = dir / "out.onnx";
+  const CommandResult run = RunTool({input, "--scheme", "he", "--requantize", "-o", output});
+  ASSERT_EQ(run.status, 0) << run;
+  EXPECT_THAT(run.out, HasSubstr("requantized 7 quantized tensors"));
+  EXPECT_NE(ReadFile(output), ReadFile(input));
+  // Without the flag the quantized weights are listed as left unchanged, and nothing changes.
+  const CommandResult plain = RunTool({input, "--scheme", "he", "--dry-run"});
+  ASSERT_EQ(plain.status, 0) << plain;
+  EXPECT_THAT(plain.out, HasSubstr("--requantize rewrites it"));
+  EXPECT_THAT(plain.out, Not(HasSubstr("would requantize")));
 }
 
 }  // namespace

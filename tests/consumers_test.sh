@@ -6,7 +6,8 @@
 #   consumers_test.sh ort     ONNX_REINIT_BINARY TESTDATA_DIR WORK_DIR NODE RUN_MODEL_JS NODE_MODULES_DIR
 #
 # Every TESTDATA_DIR/*.onnx (not malformed/) is copied into WORK_DIR/inputs (WORK_DIR is recreated
-# empty) and re-initialized with several schemes into WORK_DIR, then:
+# empty) and re-initialized with several schemes into WORK_DIR (quantized_*.onnx also with
+# --requantize), then:
 #   checker: onnx.checker.check_model(full_check=True) with PYTHON3 (Debian's python3-onnx);
 #   ort:     tests/ort/run_model.js runs each model in ONNX Runtime CPU and checks that the outputs
 #            are finite (dtypes_noort.onnx is skipped: ORT CPU has no bfloat16 MatMul kernel).
@@ -75,19 +76,28 @@ outputs=()
 # 1. Re-initialize every fixture with every scheme. A tool failure counts as a failed case.
 for input in "${inputs[@]}"; do
   base=$(basename -- "$input" .onnx)
+  # Quantized fixtures also go through --requantize (new integers and scales).
+  variants=(plain)
+  [[ "$base" != quantized_* ]] || variants+=(requantize)
   for scheme in "${schemes[@]}"; do
-    output="$work/$base.$scheme.onnx"
-    if err=$("$tool" "$input" --scheme "$scheme" --seed 1 --quiet -o "$output" 2>&1) &&
-       [[ -s "$output" ]]; then
-      outputs+=("$output")
-    else
-      echo "FAIL onnx-reinit $input --scheme $scheme: ${err:-no output file written}" >&2
-      failures+=("onnx-reinit $base --scheme $scheme")
-      failed=$((failed + 1))
-    fi
+    for variant in "${variants[@]}"; do
+      flags=(--scheme "$scheme" --seed 1 --quiet)
+      output="$work/$base.$scheme.onnx"
+      if [[ "$variant" == requantize ]]; then
+        flags+=(--requantize)
+        output="$work/$base.$scheme.requantize.onnx"
+      fi
+      if err=$("$tool" "$input" "${flags[@]}" -o "$output" 2>&1) && [[ -s "$output" ]]; then
+        outputs+=("$output")
+      else
+        echo "FAIL onnx-reinit $input ${flags[*]}: ${err:-no output file written}" >&2
+        failures+=("onnx-reinit $base ${flags[*]}")
+        failed=$((failed + 1))
+      fi
+    done
   done
 done
-echo "re-initialized ${#outputs[@]} models (${#inputs[@]} fixtures x ${#schemes[@]} schemes) into $work"
+echo "re-initialized ${#outputs[@]} models (${#inputs[@]} fixtures x ${#schemes[@]} schemes, quantized ones also with --requantize) into $work"
 
 # 2. Hand them to the consumer: all at once (fast), then, only if that fails, one by one so that the
 #    report names every bad file.

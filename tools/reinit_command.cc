@@ -24,7 +24,8 @@
 namespace onnx_reinit::cli {
 namespace {
 
-std::string Fans(const proto::TensorRecord& t) {
+template <typename Record>
+std::string Fans(const Record& t) {
   if (t.fan_in() == 0 && t.fan_out() == 0) return "-";
   return t.fan_out() == 0 ? absl::StrCat(t.fan_in(), "/-") : absl::StrCat(t.fan_in(), "/", t.fan_out());
 }
@@ -37,6 +38,23 @@ std::string FormatTensorTable(const proto::ReinitReport& report) {
                   FormatShape(t.shape()), t.dtype(), Fans(t), t.description(), t.rule()});
   }
   return table.Render(TerminalWidth());
+}
+
+std::string FormatRequantized(const proto::ReinitReport& report) {
+  if (report.requantized().empty()) return "";
+  TextTable table({{"requantized"}, {"role"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in/out", true},
+                   {"values"}, {"rule"}});
+  int64_t values = 0;
+  for (const proto::RequantizedTensor& t : report.requantized()) {
+    table.AddRow({t.name(), t.role(), t.via().empty() ? t.op_type() : t.via() + " -> " + t.op_type(),
+                  FormatShape(t.shape()), t.dtype(), Fans(t), t.description(), t.rule()});
+    values += t.count();
+  }
+  return absl::StrCat(table.Render(TerminalWidth()),
+                      absl::StrFormat("%s %d quantized tensor%s (%s values)\n",
+                                      report.dry_run() ? "would requantize" : "requantized",
+                                      report.requantized_size(), report.requantized_size() == 1 ? "" : "s",
+                                      WithThousands(values)));
 }
 
 std::string FormatSkipped(const proto::ReinitReport& report) {
@@ -110,7 +128,7 @@ absl::Status Run(const ReinitFlags& flags, RewriteOptions rewrite, const std::st
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (flags.quiet) return absl::OkStatus();
-  if (options.select && report->tensors().empty()) {
+  if (options.select && report->tensors().empty() && report->requantized().empty()) {
     report->add_warnings("no tensor matches --only/--exclude; the output equals the input");
   }
   for (const std::string& warning : report->warnings()) {
@@ -118,14 +136,14 @@ absl::Status Run(const ReinitFlags& flags, RewriteOptions rewrite, const std::st
   }
   const int tensors = report->tensors_size();
   if (options.dry_run) {
-    std::cout << FormatTensorTable(*report) << FormatSkipped(*report)
+    std::cout << FormatTensorTable(*report) << FormatRequantized(*report) << FormatSkipped(*report)
               << absl::StrFormat("dry run: would re-initialize %d tensor%s (%s values) with %s, "
                                  "seed %d; nothing written\n",
                                  tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
                                  report->scheme(), report->seed());
     return absl::OkStatus();
   }
-  std::cout << FormatTensorTable(*report);
+  std::cout << FormatTensorTable(*report) << FormatRequantized(*report);
   if (!report->skipped().empty()) {
     std::cout << absl::StrFormat("%d tensor%s left unchanged (no role, or not selected; --dry-run lists them)\n",
                                  report->skipped_size(), report->skipped_size() == 1 ? "" : "s");
@@ -192,6 +210,9 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
   app.add_flag("--fsync", flags.fsync,
                "Flush the outputs and their folder to disk before reporting success, so that they "
                "survive a power loss");
+  app.add_flag_callback("--requantize", [&o] { o.set_requantize(true); },
+                        "Give quantized weights (DequantizeLinear, QLinearConv, QLinearMatMul) fresh values as "
+                        "integers with new symmetric scales, and recompute their int32 biases");
   app.add_flag_callback("--dry-run", [&o] { o.set_dry_run(true); },
                         "Print the plan - every tensor, role, fans, rule, distribution - and write nothing");
   AddSettingFlag<uint64_t>(app, "--seed", [&o](uint64_t v) { o.set_seed(v); },

@@ -183,6 +183,7 @@ absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, cons
   }
   reinit.threads = o.threads();
   reinit.dry_run = o.dry_run();
+  reinit.requantize = o.requantize();
   ONNX_REINIT_ASSIGN_OR_RETURN(options.layout, Layout(o));
   if (o.has_size_threshold()) {
     if (o.size_threshold() < 0) {
