@@ -108,7 +108,13 @@ TEST(Requantize, RewritesEveryWeightAndBiasOfTheQdqFixture) {
   EXPECT_THAT(names, ElementsAre("conv.weight_quantized", "conv.bias_quantized", "fc.weight_quantized",
                                  "fc.bias_quantized", "onnx::MatMul_20_quantized", "proj.weight_quantized",
                                  "head.weight_quantized"));
-  for (const proto::SkippedTensor& skipped : report.skipped()) EXPECT_NE(skipped.role(), "quantized") << skipped.name();
+  for (const proto::SkippedTensor& skipped : report.skipped()) {
+    EXPECT_NE(skipped.role(), "quantized") << skipped.name();
+    // The rewritten scales are not listed as left unchanged; activation scales are.
+    EXPECT_EQ(skipped.name().find("weight_scale"), std::string::npos) << skipped.name();
+    EXPECT_EQ(skipped.name().find("bias_quantized_scale"), std::string::npos) << skipped.name();
+  }
+  EXPECT_EQ(FindSkipped(report, "input_scale")->role(), "other");
   EXPECT_THAT(report.warnings(), Contains(HasSubstr("calibrated on the old weights")));
 }
 

@@ -1,5 +1,8 @@
 #include "onnx_reinit/reinit.h"
 
+#include <algorithm>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -90,6 +93,13 @@ absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analy
     return absl::FailedPreconditionError("requantized tensors are rewritten in memory");
   }
   proto::ReinitReport& report = plan.report;
+  // The scales rewritten with their weights were listed as left unchanged (no role of their own).
+  std::set<std::string> scales;
+  for (const proto::RequantizedTensor& record : requantization.records) scales.insert(record.scale());
+  auto& skipped = *report.mutable_skipped();
+  skipped.erase(std::remove_if(skipped.begin(), skipped.end(),
+                               [&](const proto::SkippedTensor& t) { return scales.count(t.name()) > 0; }),
+                skipped.end());
   for (proto::RequantizedTensor& record : requantization.records) *report.add_requantized() = std::move(record);
   for (proto::SkippedTensor& skipped : requantization.skipped) *report.add_skipped() = std::move(skipped);
   for (std::string& warning : requantization.warnings) report.add_warnings(std::move(warning));
