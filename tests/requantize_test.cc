@@ -301,6 +301,27 @@ TEST(Requantize, RulesApplyAsToFloatWeights) {
   EXPECT_DOUBLE_EQ(FindRecord(report, "onnx::MatMul_20_quantized")->distribution().std(), 0.05);
 }
 
+TEST(Requantize, RoleQuantizedRulesMatchQuantizedWeightsAndBiases) {
+  onnx::ModelProto model = LoadTestdata("quantized_qdq.onnx");
+  const onnx::ModelProto original = model;
+  ReinitOptions options = Requantize();
+  auto keep = ParseRule("role:quantized=keep");
+  ASSERT_TRUE(keep.ok()) << keep.status();
+  options.policy.rules.push_back(*keep);
+  const proto::ReinitReport report = ReinitOk(model, options);
+  EXPECT_EQ(report.requantized_size(), 0);
+  EXPECT_THAT(FindSkipped(report, "conv.weight_quantized")->reason(), HasSubstr("--rule role:quantized=keep"));
+  EXPECT_EQ(model.SerializeAsString(), original.SerializeAsString());
+
+  ReinitOptions normal = Requantize();
+  auto rule = ParseRule("role:quantized=normal:std=0.05");
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  normal.policy.rules.push_back(*rule);
+  const proto::ReinitReport drawn = ReinitOk(model, normal);
+  EXPECT_DOUBLE_EQ(FindRecord(drawn, "conv.weight_quantized")->distribution().std(), 0.05);
+  EXPECT_DOUBLE_EQ(FindRecord(drawn, "conv.bias_quantized")->distribution().std(), 0.05);
+}
+
 // QDQ biases: int32 round(b / (x_scale * w_scale)) with the new w_scale, and their scale tensor
 // x_scale * w_scale; with --bias torch the dequantized values are U(+-1/sqrt(fan_in)).
 TEST(Requantize, QdqBiasFollowsTheNewWeightScale) {

@@ -178,11 +178,30 @@ std::string DescribeScales(const std::vector<double>& scales, int64_t axis) {
   return absl::StrFormat("%d scales along axis %d (%.4g..%.4g)", scales.size(), axis, *low, *high);
 }
 
+// The policy for the float values of quantized tensors, which are drawn in the role of the float
+// tensor they stand for (weight or bias): a role:quantized rule becomes one rule per such role.
+Policy QuantizedPolicy(const Policy& policy) {
+  Policy out = policy;
+  out.rules.clear();
+  for (const Rule& rule : policy.rules) {
+    if (rule.field != Rule::Field::kRole || rule.pattern != RoleName(Role::kQuantized)) {
+      out.rules.push_back(rule);
+      continue;
+    }
+    for (const Role role : {Role::kWeight, Role::kBias}) {
+      Rule as_float = rule;
+      as_float.pattern = std::string(RoleName(role));
+      out.rules.push_back(std::move(as_float));
+    }
+  }
+  return out;
+}
+
 class Requantizer {
  public:
   Requantizer(onnx::ModelProto& model, const RequantizeOptions& options, const DetachedPayloads& payloads,
               Requantization& out)
-      : index_(model), options_(options), payloads_(payloads), out_(out) {}
+      : index_(model), options_(options), policy_(QuantizedPolicy(*options.policy)), payloads_(payloads), out_(out) {}
 
   absl::Status Run(const GraphAnalysis& analysis) {
     std::map<std::pair<const onnx::NodeProto*, int>, const TensorUse*> biases;
@@ -264,7 +283,7 @@ class Requantizer {
   absl::StatusOr<std::optional<std::vector<double>>> Draw(const TensorUse& use, Role role, TensorPlan& plan) {
     TensorUse as_float = use;
     as_float.role = role;
-    ONNX_REINIT_ASSIGN_OR_RETURN(plan, PlanTensor(as_float, *options_.policy));
+    ONNX_REINIT_ASSIGN_OR_RETURN(plan, PlanTensor(as_float, policy_));
     if (plan.regions.empty()) {
       Skip(use, plan.rule);
       return std::optional<std::vector<double>>();
@@ -562,6 +581,7 @@ class Requantizer {
 
   const ModelIndex index_;
   const RequantizeOptions& options_;
+  const Policy policy_;
   const DetachedPayloads& payloads_;
   Requantization& out_;
 };

@@ -12,7 +12,8 @@
 // A weight is requantized in three steps:
 //   1. Float values w are drawn exactly as for a float weight of the same name and shape read by the
 //      op after DequantizeLinear (or by the float op a QOperator op stands for): the policy and
-//      rules apply, the fans are those of the shape that op sees (policy.h, fill.h).
+//      rules apply (rules see the role weight or bias; role:quantized matches both), the fans are
+//      those of the shape that op sees (policy.h, fill.h).
 //   2. Per scale group - the whole tensor, or each slice along the model's `axis` - with the group's
 //      zero point zp (kept) and the type's range [qmin, qmax]:
 //        levels = min(zp - qmin, qmax - zp)     127 for int8 with zp 0, 127 for uint8 with zp 128
