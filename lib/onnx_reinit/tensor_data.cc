@@ -218,7 +218,9 @@ absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
     return TensorValues(type, Storage::kRawData, count, raw->data());
   }
   // The typed field of each type; a tensor with no values at all also lands here.
-  auto bind_field = [&](auto* field, Storage storage) -> absl::StatusOr<TensorValues> {
+  // Structured bindings are captured by init-capture: capturing them directly is C++20.
+  auto bind_field = [&, type = type, count = count](auto* field,
+                                                   Storage storage) -> absl::StatusOr<TensorValues> {
     if (field->size() != count) return SizeMismatch(name, storage, field->size(), count);
     return TensorValues(type, storage, count, field->mutable_data());
   };
