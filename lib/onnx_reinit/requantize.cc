@@ -172,6 +172,36 @@ bool IsQuantizedBias(const TensorUse& use) {
 // The slot of a node's bias, when it has one.
 int BiasInput(const onnx::NodeProto& node) { return node.op_type() == "QLinearConv" ? 8 : 2; }
 
+// Which scale group each element of a tensor belongs to: 0 for one scale per tensor (axis -1),
+// else its index along `axis`.
+class ScaleGroups {
+ public:
+  ScaleGroups(const std::vector<int64_t>& dims, int64_t axis, int64_t groups) : axis_(axis), groups_(groups) {
+    for (size_t d = axis + 1; axis >= 0 && d < dims.size(); ++d) inner_ *= dims[d];
+  }
+  int64_t size() const { return groups_; }
+  int64_t operator()(int64_t element) const { return axis_ < 0 ? 0 : (element / inner_) % groups_; }
+
+ private:
+  int64_t axis_, groups_, inner_ = 1;
+};
+
+// Per group, max|w| / levels rounded to the scale's type; a group of zeros keeps its old scale.
+std::vector<double> SymmetricScales(const std::vector<double>& w, const ScaleGroups& groups,
+                                    const std::vector<int64_t>& levels, const std::vector<double>& old_scales,
+                                    FloatType scale_type) {
+  std::vector<double> largest(groups.size(), 0.0);
+  for (size_t e = 0; e < w.size(); ++e) {
+    double& group_largest = largest[groups(static_cast<int64_t>(e))];
+    group_largest = std::max(group_largest, std::abs(w[e]));
+  }
+  std::vector<double> scales(groups.size());
+  for (int64_t g = 0; g < groups.size(); ++g) {
+    scales[g] = largest[g] > 0 ? RoundTo(scale_type, largest[g] / static_cast<double>(levels[g])) : old_scales[g];
+  }
+  return scales;
+}
+
 std::string DescribeScales(const std::vector<double>& scales, int64_t axis) {
   if (scales.size() == 1) return absl::StrFormat("scale %.4g", scales[0]);
   const auto [low, high] = std::minmax_element(scales.begin(), scales.end());
@@ -401,23 +431,14 @@ class Requantizer {
     TensorPlan plan;
     ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<std::vector<double>> drawn, Draw(use, Role::kWeight, plan));
     if (!drawn) return unchanged;
-    const std::vector<double>& w = *drawn;
-    int64_t inner = 1;
-    for (int64_t d = axis + 1; d < rank && axis >= 0; ++d) inner *= dims[d];
-    auto group_of = [&](int64_t e) { return axis < 0 ? 0 : (e / inner) % groups; };
-
-    std::vector<double> largest(groups, 0.0);
-    for (size_t e = 0; e < w.size(); ++e) largest[group_of(e)] = std::max(largest[group_of(e)], std::abs(w[e]));
-    const FloatType scale_type = scale_values.type();
-    std::vector<double> scales(groups);
-    for (int64_t g = 0; g < groups; ++g) {
-      scales[g] = largest[g] > 0 ? RoundTo(scale_type, largest[g] / static_cast<double>(levels[g])) : old_scales[g];
-    }
+    const ScaleGroups groups_of(dims, axis, groups);
+    const std::vector<double> scales =
+        SymmetricScales(*drawn, groups_of, levels, old_scales, scale_values.type());
     ONNX_REINIT_ASSIGN_OR_RETURN(const std::vector<double> old_q, ReadIntegers(*use.tensor, use.name, payloads_));
-    std::vector<double> q(w.size()), before(w.size()), after(w.size());
-    for (size_t e = 0; e < w.size(); ++e) {
-      const int64_t g = group_of(e);
-      const double centred = std::clamp(std::nearbyint(w[e] / scales[g]), -static_cast<double>(levels[g]),
+    std::vector<double> q(drawn->size()), before(drawn->size()), after(drawn->size());
+    for (size_t e = 0; e < drawn->size(); ++e) {
+      const int64_t g = groups_of(static_cast<int64_t>(e));
+      const double centred = std::clamp(std::nearbyint((*drawn)[e] / scales[g]), -static_cast<double>(levels[g]),
                                         static_cast<double>(levels[g]));
       q[e] = centred + zero_points[g];
       after[e] = centred * scales[g];
@@ -440,7 +461,7 @@ class Requantizer {
         DescribeScales(scales, axis), one_level ? absl::StrCat(levels[0]) : std::string("levels")));
     out_.writes.push_back(TensorWrite{use.tensor, std::move(q)});
     out_.writes.push_back(TensorWrite{scale, scales});
-    return std::optional<WeightScales>(WeightScales{std::move(scales)});
+    return std::optional<WeightScales>(WeightScales{scales});
   }
 
   // The scale of the activation the op multiplies with its weight, or nullptr.
