@@ -30,12 +30,52 @@ TEST(ParseScheme, AcceptsEveryNameAndTheAliases) {
   EXPECT_EQ(SchemeName(SchemeKind::kHeNormal), "he_normal");
 }
 
-TEST(ParseScheme, ErrorListsTheValidSchemes) {
+TEST(ParseScheme, ErrorSuggestsTheClosestNameAndListsTheValidSchemes) {
   auto parsed = ParseScheme("kaiming");
   ASSERT_FALSE(parsed.ok());
   EXPECT_THAT(std::string(parsed.status().message()),
-              HasSubstr("unknown scheme 'kaiming'; valid schemes: zeros, ones, constant"));
+              HasSubstr("unknown scheme 'kaiming' (did you mean 'kaiming_normal'?); valid schemes: "
+                        "zeros, ones, constant"));
   EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("lecun_normal"));
+  EXPECT_THAT(ParseScheme("xavier_unifrom").status().message(), HasSubstr("did you mean 'xavier_uniform'?"));
+  EXPECT_THAT(ParseScheme("HE_NORMAL").status().message(), HasSubstr("did you mean 'he_normal'?"));
+  EXPECT_THAT(ParseScheme("lecun_normall").status().message(), HasSubstr("did you mean 'lecun_normal'?"));
+}
+
+TEST(ParseScheme, TorchAndKerasNamesAreAliasesOfTheSameDistribution) {
+  EXPECT_EQ(*ParseScheme("kaiming_normal"), SchemeKind::kHeNormal);
+  EXPECT_EQ(*ParseScheme("kaiming_uniform"), SchemeKind::kHeUniform);
+  EXPECT_EQ(*ParseScheme("glorot_uniform"), SchemeKind::kXavierUniform);
+  EXPECT_EQ(*ParseScheme("glorot_normal"), SchemeKind::kXavierTruncatedNormal);
+  EXPECT_EQ(*ParseScheme("variance_scaling"), SchemeKind::kLecunTruncatedNormal);
+  EXPECT_EQ(*ParseScheme("eye"), SchemeKind::kIdentity);
+  EXPECT_EQ(SchemeName(SchemeKind::kTruncNormal), "trunc_normal");
+}
+
+TEST(TruncNormal, CutsAtTorchsAbsoluteBoundsWhateverTheStd) {
+  SchemeOptions options;
+  options.kind = SchemeKind::kTruncNormal;
+  options.std = 0.02;
+  ASSERT_TRUE(Validate(options).ok());
+  const proto::Distribution d = *ResolveDistribution(options, {});
+  EXPECT_EQ(d.kind(), proto::Distribution::TRUNCATED_NORMAL);
+  EXPECT_EQ(d.mean(), 0.0);
+  EXPECT_EQ(d.std(), 0.02);
+  EXPECT_EQ(d.low(), -2.0);
+  EXPECT_EQ(d.high(), 2.0);
+
+  options.low = -0.03;
+  options.high = 0.01;
+  const proto::Distribution cut = *ResolveDistribution(options, {});
+  EXPECT_EQ(cut.low(), -0.03);
+  EXPECT_EQ(cut.high(), 0.01);
+
+  options.high = -0.03;
+  EXPECT_THAT(Validate(options).message(), HasSubstr("--low"));
+  options.high.reset();
+  options.low.reset();
+  options.gain = 1;
+  EXPECT_THAT(Validate(options).message(), HasSubstr("--gain does not apply"));
 }
 
 TEST(CalculateGain, MatchesTorchTable) {

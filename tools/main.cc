@@ -4,6 +4,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "onnx_reinit/version.h"
 #include "tools/diff_command.h"
 #include "tools/reinit_command.h"
 #include "tools/stats_command.h"
@@ -13,16 +14,19 @@ namespace {
 
 // Parses argv into `flags` with `add_flags`, then runs `run`. Usage errors are one line and exit 2.
 template <typename Flags>
-int ParseAndRun(const std::string& description, int argc, char** argv,
+int ParseAndRun(const std::string& description, const std::string& examples, int argc, char** argv,
                 void (*add_flags)(CLI::App&, Flags&), int (*run)(const Flags&)) {
   CLI::App app(description);
   app.get_formatter()->column_width(30);
+  app.set_version_flag("--version", std::string("onnx-reinit ") + onnx_reinit::kVersion,
+                       "Print the version (onnx-reinit X.Y.Z) and exit");
+  app.footer("Examples:\n" + examples + "\nSee also: man onnx-reinit");
   Flags flags;
   add_flags(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
     std::cerr << "onnx-reinit: error: " << e.what() << " (see --help)\n";
     return 2;  // usage errors exit 2, as in grep and diff
   }
@@ -37,17 +41,24 @@ int main(int argc, char** argv) {
   // Subcommands see their name as argv[0], so "onnx-reinit stats --help" reads naturally.
   if (command == "stats") {
     return ParseAndRun<StatsFlags>(
-        "Per-tensor statistics of every floating-point constant of a model.", argc - 1, argv + 1,
-        AddStatsFlags, RunStats);
+        "Per-tensor statistics of every floating-point constant of a model.",
+        "  onnx-reinit stats model.onnx                   # one row per tensor\n"
+        "  onnx-reinit stats model.onnx --scheme he --hist  # each weight's std against He's\n"
+        "  onnx-reinit stats model.onnx --json > stats.json\n",
+        argc - 1, argv + 1, AddStatsFlags, RunStats);
   }
   if (command == "verify") {
     return ParseAndRun<VerifyFlags>(
         "Exit 0 when every weight's std and mean fit the scheme, 1 when some do not, 2 on error.",
+        "  onnx-reinit verify model.reinit.onnx --scheme he        # a CI gate\n"
+        "  onnx-reinit verify model.onnx --scheme normal --std 0.02 --json\n",
         argc - 1, argv + 1, AddVerifyFlags, RunVerify);
   }
   if (command == "diff") {
     return ParseAndRun<DiffFlags>(
         "Which tensors differ between two models. Exit 0 identical, 1 different, 2 error.",
+        "  onnx-reinit diff model.onnx model.reinit.onnx\n"
+        "  onnx-reinit diff a.onnx b.onnx --json\n",
         argc - 1, argv + 1, AddDiffFlags, RunDiff);
   }
   return ParseAndRun<ReinitFlags>(
@@ -55,5 +66,10 @@ int main(int argc, char** argv) {
       "biases, norms, embeddings and RNN tensors with their defaults or --rule overrides - and\n"
       "writes a new model with everything else unchanged.\n"
       "Other commands: onnx-reinit stats|verify|diff ... (each with --help)",
+      "  onnx-reinit model.onnx --scheme he                      # writes model.reinit.onnx\n"
+      "  onnx-reinit model.onnx --scheme kaiming_uniform --seed 7 -o out.onnx\n"
+      "  onnx-reinit model.onnx --scheme he --rule 'name:.*head.*=normal:std=0.02' --dry-run\n"
+      "  onnx-reinit model.onnx --recipe ci.textproto --report report.json\n"
+      "  curl -s URL/model.onnx | onnx-reinit - --scheme xavier -o - > out.onnx\n",
       argc, argv, AddReinitFlags, RunReinit);
 }

@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "onnx_reinit/recipe.pb.h"
+#include "onnx_reinit/external_data.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/reinit.h"
@@ -19,6 +21,7 @@
 #include "onnx_reinit/status_macros.h"
 #include "tools/json_output.h"
 #include "tools/scheme_flags.h"
+#include "tools/stdio.h"
 #include "tools/text_table.h"
 
 namespace onnx_reinit::cli {
@@ -108,16 +111,19 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-absl::Status Run(const ReinitFlags& flags, RewriteOptions rewrite, const std::string& output) {
+// Re-initializes `input` into `output`, the files standing for flags.input and flags.output (or
+// their default); prints to `out`.
+absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::string& output,
+                 RewriteOptions rewrite, std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
-  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(flags.input, output));
+  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(input, output));
   const ReinitOptions& options = rewrite.reinit;
   rewrite.output.fsync = flags.fsync;
   absl::StatusOr<proto::ReinitReport> report;
   {
     ProgressBar bar(!flags.quiet && !options.dry_run);
     rewrite.reinit.progress = [&bar](int64_t done, int64_t total) { bar.Update(done, total); };
-    report = ReinitializeFile(flags.input, output, rewrite);
+    report = ReinitializeFile(input, output, rewrite);
   }
   if (!report.ok()) return report.status();
   report->set_model(flags.input);
@@ -136,22 +142,63 @@ absl::Status Run(const ReinitFlags& flags, RewriteOptions rewrite, const std::st
   }
   const int tensors = report->tensors_size();
   if (options.dry_run) {
-    std::cout << FormatTensorTable(*report) << FormatRequantized(*report) << FormatSkipped(*report)
+    out << FormatTensorTable(*report) << FormatRequantized(*report) << FormatSkipped(*report)
               << absl::StrFormat("dry run: would re-initialize %d tensor%s (%s values) with %s, "
                                  "seed %d; nothing written\n",
                                  tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
                                  report->scheme(), report->seed());
     return absl::OkStatus();
   }
-  std::cout << FormatTensorTable(*report) << FormatRequantized(*report);
+  out << FormatTensorTable(*report) << FormatRequantized(*report);
   if (!report->skipped().empty()) {
-    std::cout << absl::StrFormat("%d tensor%s left unchanged (no role, or not selected; --dry-run lists them)\n",
-                                 report->skipped_size(), report->skipped_size() == 1 ? "" : "s");
+    out << absl::StrFormat("%d tensor%s left unchanged (no role, or not selected; --dry-run lists them)\n",
+                           report->skipped_size(), report->skipped_size() == 1 ? "" : "s");
   }
-  std::cout << absl::StrFormat("re-initialized %d tensor%s (%s values) with %s, seed %d, in %.3f s -> %s\n",
-                               tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
-                               report->scheme(), report->seed(), seconds, output);
+  out << absl::StrFormat("re-initialized %d tensor%s (%s values) with %s, seed %d, in %.3f s -> %s\n",
+                         tensors, tensors == 1 ? "" : "s", WithThousands(report->values()), report->scheme(),
+                         report->seed(), seconds, flags.output.empty() ? output : flags.output);
   return absl::OkStatus();
+}
+
+// Run, with "-" standing for stdin or stdout: the model goes through a scratch directory, whose
+// paths errors show as "-".
+absl::Status RunWithStdio(const ReinitFlags& flags, RewriteOptions options) {
+  const bool from_stdin = flags.input == kStdio, to_stdout = flags.output == kStdio;
+  if (!from_stdin && !to_stdout) {
+    const std::string output = flags.output.empty() ? DefaultOutputPath(flags.input) : flags.output;
+    return Run(flags, flags.input, output, std::move(options), std::cout);
+  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(const ScratchDir scratch, ScratchDir::Create());
+  const std::string input = from_stdin ? scratch / "stdin.onnx" : flags.input;
+  const std::string output = to_stdout ? scratch / "stdout.onnx" : flags.output;
+  const bool embed = options.layout == RewriteOptions::Layout::kEmbed;
+  absl::Status status = [&]() -> absl::Status {
+    if (from_stdin) {
+      ONNX_REINIT_RETURN_IF_ERROR(CopyStreamToFile(STDIN_FILENO, input));
+      ONNX_REINIT_ASSIGN_OR_RETURN(const onnx::ModelProto model, LoadModel(input));
+      if (HasExternalData(model)) {
+        return absl::InvalidArgumentError(
+            "-: the model keeps tensors in external data files, which are found beside the model "
+            "file: give its path instead of -");
+      }
+    } else if (!embed) {
+      ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel model, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
+      if (HasExternalData(model.model())) {
+        return absl::InvalidArgumentError(
+            "-o -: the model keeps tensors in external data, which needs files: give -o OUT.onnx, "
+            "or --embed");
+      }
+    }
+    return Run(flags, input, output, std::move(options), to_stdout ? std::cerr : std::cout);
+  }();
+  if (!status.ok()) {
+    std::vector<std::pair<std::string, std::string>> scratch_names;
+    if (from_stdin) scratch_names.push_back({input, kStdio});
+    if (to_stdout) scratch_names.push_back({output, kStdio});
+    return absl::Status(status.code(), absl::StrReplaceAll(status.message(), scratch_names));
+  }
+  if (!to_stdout || !std::filesystem::exists(output)) return absl::OkStatus();  // --dry-run
+  return CopyFileToStream(output, STDOUT_FILENO, "stdout");
 }
 
 }  // namespace
@@ -165,11 +212,15 @@ std::string DefaultOutputPath(const std::string& input) {
 
 void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
   proto::Recipe& o = flags.options;
-  app.add_option("input", flags.input, "The ONNX model to re-initialize (never modified)")
+  app.add_option("input", flags.input,
+                 "The ONNX model to re-initialize (never modified); - reads it from stdin")
       ->required()
-      ->check(CLI::ExistingFile);
-  app.add_option("-o,--output", flags.output,
-                 "Where to write the result (default: IN.reinit.onnx beside the input)")
+      ->check(CLI::Validator(
+          [](std::string& path) { return path == kStdio ? std::string() : CLI::ExistingFile(path); },
+          "FILE"));
+  app.add_option(
+         "-o,--output", flags.output,
+         "Where to write the result (default: IN.reinit.onnx beside the input); - writes it to stdout")
       ->check(CLI::Validator(
           [](std::string& path) { return path.empty() ? std::string("empty path") : std::string(); },
           "PATH"));
@@ -185,22 +236,28 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
   app.add_option("--recipe", flags.recipe,
                  "Read scheme, rules and options from a textproto file (proto/onnx_reinit/recipe.proto)")
       ->check(CLI::ExistingFile);
-  AddSettingFlag<std::string>(app, "--bias", [&o](const std::string& v) { o.set_bias(v); },
-                              "Biases: zeros, or torch = U(+-1/sqrt(fan_in)) (default zeros)");
-  AddSettingFlag<std::string>(app, "--embedding", [&o](const std::string& v) { o.set_embedding(v); },
-                              "Embedding tables: normal = N(0, 1) as PyTorch, or scheme (default normal)");
-  AddSettingFlag<std::string>(app, "--rnn-recurrence", [&o](const std::string& v) { o.set_rnn_recurrence(v); },
-                              "RNN recurrence weights: orthogonal per gate, or scheme per gate (default orthogonal)");
-  AddSettingFlag<double>(app, "--lstm-forget-bias", [&o](double v) { o.set_lstm_forget_bias(v); },
-                         "Set the LSTM forget-gate input bias to this value (e.g. 1); default: zeros like the rest");
-  AddSettingFlag<std::string>(app, "--convtranspose-fan",
-                              [&o](const std::string& v) { o.set_convtranspose_fan(v); },
-                              "ConvTranspose fans: torch (fan_in from size(1), PyTorch's) or input_channels "
-                              "(default torch)");
-  app.add_flag_callback("--external-data", [&o] { o.set_external_data(true); },
-                        "Write tensors of at least --size-threshold bytes to OUT.onnx.data (4096-aligned)");
-  AddSettingFlag<int64_t>(app, "--size-threshold", [&o](int64_t v) { o.set_size_threshold(v); },
-                          "Smallest tensor, in bytes, that --external-data moves out of the model")
+  AddSettingFlag<std::string>(
+      app, "--bias", [&o](const std::string& v) { o.set_bias(v); },
+      "Biases: zeros, or torch = U(+-1/sqrt(fan_in)) (default zeros)");
+  AddSettingFlag<std::string>(
+      app, "--embedding", [&o](const std::string& v) { o.set_embedding(v); },
+      "Embedding tables: normal = N(0, 1) as PyTorch, or scheme (default normal)");
+  AddSettingFlag<std::string>(
+      app, "--rnn-recurrence", [&o](const std::string& v) { o.set_rnn_recurrence(v); },
+      "RNN recurrence weights: orthogonal per gate, or scheme per gate (default orthogonal)");
+  AddSettingFlag<double>(
+      app, "--lstm-forget-bias", [&o](double v) { o.set_lstm_forget_bias(v); },
+      "Set the LSTM forget-gate input bias to this value (e.g. 1); default: zeros like the rest");
+  AddSettingFlag<std::string>(
+      app, "--convtranspose-fan", [&o](const std::string& v) { o.set_convtranspose_fan(v); },
+      "ConvTranspose fans: torch (fan_in from size(1), PyTorch's) or input_channels "
+      "(default torch)");
+  app.add_flag_callback(
+      "--external-data", [&o] { o.set_external_data(true); },
+      "Write tensors of at least --size-threshold bytes to OUT.onnx.data (4096-aligned)");
+  AddSettingFlag<int64_t>(
+      app, "--size-threshold", [&o](int64_t v) { o.set_size_threshold(v); },
+      "Smallest tensor, in bytes, that --external-data moves out of the model")
       ->default_str("1024")
       ->check(CLI::NonNegativeNumber);
   app.add_flag_callback("--embed", [&o] { o.set_embed(true); },
@@ -220,17 +277,19 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       ->default_str(std::to_string(kDefaultSeed))
       ->check(CLI::Validator(  // CLI11 would wrap "-1" around to 2^64 - 1
           [](std::string& text) {
-            return text.rfind('-', 0) == 0 ? std::string("must be a non-negative integer")
-                                           : std::string();
+            return text.rfind('-', 0) == 0 ? std::string("must be a non-negative integer") : std::string();
           },
           "UINT64"));
-  AddSettingFlag<int>(app, "--threads", [&o](int v) { o.set_threads(v); }, "Fill threads; 0 = all cores")
+  AddSettingFlag<int>(
+      app, "--threads", [&o](int v) { o.set_threads(v); }, "Fill threads; 0 = all cores")
       ->default_str("0")
       ->check(CLI::Range(0, 1024));
-  AddSettingFlag<std::string>(app, "--only", [&o](const std::string& v) { o.set_only(v); },
-                              "Re-initialize only tensors whose name contains a match of this regex");
-  AddSettingFlag<std::string>(app, "--exclude", [&o](const std::string& v) { o.set_exclude(v); },
-                              "Leave tensors whose name contains a match of this regex unchanged");
+  AddSettingFlag<std::string>(
+      app, "--only", [&o](const std::string& v) { o.set_only(v); },
+      "Re-initialize only tensors whose name contains a match of this regex");
+  AddSettingFlag<std::string>(
+      app, "--exclude", [&o](const std::string& v) { o.set_exclude(v); },
+      "Leave tensors whose name contains a match of this regex unchanged");
   app.add_option("--report", flags.report,
                  "Also write a JSON report of what changed, with statistics before and after");
   app.add_flag("-q,--quiet", flags.quiet, "Print nothing but errors");
@@ -238,12 +297,18 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
 
 int RunReinit(const ReinitFlags& flags) {
   absl::StatusOr<RewriteOptions> options = OptionsFromFlags(flags);
+  if (options.ok() && flags.input == kStdio && flags.output.empty()) {
+    options =
+        absl::InvalidArgumentError("the model comes from stdin (-): give -o OUT.onnx, or -o - for stdout");
+  }
+  if (options.ok() && flags.output == kStdio && options->layout == RewriteOptions::Layout::kExternal) {
+    options = absl::InvalidArgumentError("-o -: --external-data writes a second file: give -o OUT.onnx");
+  }
   if (!options.ok()) {
     std::cerr << "onnx-reinit: error: " << options.status().message() << "\n";
     return 2;
   }
-  const std::string output = flags.output.empty() ? DefaultOutputPath(flags.input) : flags.output;
-  const absl::Status status = Run(flags, *std::move(options), output);
+  const absl::Status status = RunWithStdio(flags, *std::move(options));
   if (status.ok()) return 0;
   std::cerr << "onnx-reinit: error: " << status.message() << "\n";
   return 1;

@@ -10,6 +10,7 @@
 #include "onnx_reinit/tensor_data.h"
 #include "onnx_reinit/roles.h"
 #include "onnx_reinit/validate.h"
+#include "onnx_reinit/version.h"
 
 namespace onnx_reinit {
 namespace {
@@ -64,6 +65,7 @@ absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const Detached
   for (const GraphConstant& constant : in_b) by_name_b.emplace(constant.name, &constant);
 
   proto::DiffReport report;
+  report.set_version(kVersion);
   std::vector<proto::TensorDiff> diffs;
   std::vector<TensorValues> moments_for;  // pairs: a, b for each float diff with VALUES change
   std::vector<size_t> moments_owner;

@@ -19,8 +19,8 @@ namespace onnx_reinit {
 namespace {
 
 bool HasSchemeParameters(const proto::Recipe& o) {
-  return o.has_value() || o.has_low() || o.has_high() || o.has_mean() || o.has_std() ||
-         !o.mode().empty() || !o.nonlinearity().empty() || o.has_negative_slope() || o.has_gain();
+  return o.has_value() || o.has_low() || o.has_high() || o.has_mean() || o.has_std() || !o.mode().empty() ||
+         !o.nonlinearity().empty() || o.has_negative_slope() || o.has_gain();
 }
 
 void ClearSchemeParameters(proto::Recipe& o) {
@@ -75,8 +75,8 @@ absl::StatusOr<std::function<bool(absl::string_view)>> TensorSelector(const std:
   };
 }
 
-absl::Status AddRules(const google::protobuf::RepeatedPtrField<std::string>& texts,
-                      absl::string_view context, std::vector<Rule>& rules) {
+absl::Status AddRules(const google::protobuf::RepeatedPtrField<std::string>& texts, absl::string_view context,
+                      std::vector<Rule>& rules) {
   for (const std::string& text : texts) {
     auto rule = ParseRule(text);
     if (!rule.ok()) return context.empty() ? rule.status() : WithContext(rule.status(), context);
@@ -163,15 +163,15 @@ absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, cons
   ONNX_REINIT_RETURN_IF_ERROR(AddRules(o.rules(), "", policy.rules));
   ONNX_REINIT_RETURN_IF_ERROR(AddRules(file.rules(), file_name, policy.rules));
   ONNX_REINIT_ASSIGN_OR_RETURN(
-      policy.bias, Choice<BiasInit>("--bias", o.bias(), {{"zeros", BiasInit::kZeros}, {"torch", BiasInit::kTorch}}));
-  ONNX_REINIT_ASSIGN_OR_RETURN(
-      policy.embedding,
-      Choice<EmbeddingInit>("--embedding", o.embedding(),
-                            {{"normal", EmbeddingInit::kNormal}, {"scheme", EmbeddingInit::kScheme}}));
-  ONNX_REINIT_ASSIGN_OR_RETURN(
-      policy.recurrence,
-      Choice<RecurrenceInit>("--rnn-recurrence", o.rnn_recurrence(),
-                             {{"orthogonal", RecurrenceInit::kOrthogonal}, {"scheme", RecurrenceInit::kScheme}}));
+      policy.bias,
+      Choice<BiasInit>("--bias", o.bias(), {{"zeros", BiasInit::kZeros}, {"torch", BiasInit::kTorch}}));
+  ONNX_REINIT_ASSIGN_OR_RETURN(policy.embedding, Choice<EmbeddingInit>("--embedding", o.embedding(),
+                                                                       {{"normal", EmbeddingInit::kNormal},
+                                                                        {"scheme", EmbeddingInit::kScheme}}));
+  ONNX_REINIT_ASSIGN_OR_RETURN(policy.recurrence,
+                               Choice<RecurrenceInit>("--rnn-recurrence", o.rnn_recurrence(),
+                                                      {{"orthogonal", RecurrenceInit::kOrthogonal},
+                                                       {"scheme", RecurrenceInit::kScheme}}));
   ONNX_REINIT_ASSIGN_OR_RETURN(reinit.analysis.convtranspose_input_channel_fans,
                                Choice<bool>("--convtranspose-fan", o.convtranspose_fan(),
                                             {{"torch", false}, {"input_channels", true}}));
@@ -179,7 +179,8 @@ absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, cons
   ONNX_REINIT_ASSIGN_OR_RETURN(reinit.select, TensorSelector(o.only(), o.exclude()));
   if (o.has_seed()) reinit.seed = o.seed();
   if (o.threads() < 0 || o.threads() > 1024) {
-    return absl::InvalidArgumentError(absl::StrFormat("--threads %d: give 0 (one per core) to 1024", o.threads()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--threads %d: give 0 (one per core) to 1024", o.threads()));
   }
   reinit.threads = o.threads();
   reinit.dry_run = o.dry_run();

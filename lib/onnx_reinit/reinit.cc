@@ -15,6 +15,7 @@
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
 #include "onnx_reinit/validate.h"
+#include "onnx_reinit/version.h"
 
 namespace onnx_reinit {
 namespace {
@@ -120,6 +121,7 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   proto::ReinitReport& report = plan.report;
   report.set_scheme(std::string(SchemeName(options.policy.scheme.kind)));
   report.set_seed(options.seed);
+  report.set_version(kVersion);
   report.set_dry_run(options.dry_run);
   for (std::string& warning : analysis.warnings) report.add_warnings(std::move(warning));
 

@@ -1,8 +1,11 @@
 #include "onnx_reinit/scheme.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -23,6 +26,7 @@ constexpr NamedScheme kSchemes[] = {
     {"uniform", SchemeKind::kUniform},
     {"normal", SchemeKind::kNormal},
     {"truncated_normal", SchemeKind::kTruncatedNormal},
+    {"trunc_normal", SchemeKind::kTruncNormal},
     {"xavier_uniform", SchemeKind::kXavierUniform},
     {"xavier_normal", SchemeKind::kXavierNormal},
     {"xavier_truncated_normal", SchemeKind::kXavierTruncatedNormal},
@@ -38,6 +42,13 @@ constexpr NamedScheme kSchemes[] = {
     {"torch", SchemeKind::kTorch},
     {"xavier", SchemeKind::kXavierNormal},
     {"he", SchemeKind::kHeNormal},
+    // torch.nn.init's and Keras's names, where they are the same distribution (see scheme.h).
+    {"kaiming_normal", SchemeKind::kHeNormal},
+    {"kaiming_uniform", SchemeKind::kHeUniform},
+    {"glorot_uniform", SchemeKind::kXavierUniform},
+    {"glorot_normal", SchemeKind::kXavierTruncatedNormal},
+    {"variance_scaling", SchemeKind::kLecunTruncatedNormal},
+    {"eye", SchemeKind::kIdentity},
 };
 
 constexpr std::pair<const char*, FanMode> kFanModes[] = {
@@ -83,8 +94,33 @@ bool TakesGain(SchemeKind kind) {
   return IsVarianceScaling(kind) || kind == SchemeKind::kOrthogonal || kind == SchemeKind::kIdentity;
 }
 bool TakesMeanAndStd(SchemeKind kind) {
-  return kind == SchemeKind::kNormal || kind == SchemeKind::kTruncatedNormal;
+  return kind == SchemeKind::kNormal || kind == SchemeKind::kTruncatedNormal ||
+         kind == SchemeKind::kTruncNormal;
 }
+bool TakesLowAndHigh(SchemeKind kind) {
+  return kind == SchemeKind::kUniform || kind == SchemeKind::kTruncNormal;
+}
+
+// The number of single-character insertions, deletions and substitutions from `a` to `b`.
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// uniform's bounds (torch.nn.init.uniform_'s a=0, b=1) and trunc_normal's cut (trunc_normal_'s
+// a=-2, b=2).
+double DefaultLow(SchemeKind kind) { return kind == SchemeKind::kTruncNormal ? -2.0 : 0.0; }
+double DefaultHigh(SchemeKind kind) { return kind == SchemeKind::kTruncNormal ? 2.0 : 1.0; }
 
 std::string FormatShape(absl::Span<const int64_t> shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
@@ -103,8 +139,19 @@ absl::StatusOr<SchemeKind> ParseScheme(absl::string_view name) {
   for (const NamedScheme& scheme : kSchemes) {
     if (name == scheme.name) return scheme.kind;
   }
-  return absl::InvalidArgumentError(absl::StrFormat("unknown scheme '%s'; valid schemes: %s", name,
-                                                    absl::StrJoin(SchemeNames(), ", ")));
+  // A name the input starts (kaiming -> kaiming_normal), else the fewest edits, ignoring case.
+  const std::string typed = absl::AsciiStrToLower(name);
+  const NamedScheme* closest = &kSchemes[0];
+  for (const NamedScheme& scheme : kSchemes) {
+    if (!typed.empty() && absl::StartsWith(scheme.name, typed)) {
+      closest = &scheme;
+      break;
+    }
+    if (EditDistance(typed, scheme.name) < EditDistance(typed, closest->name)) closest = &scheme;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrFormat("unknown scheme '%s' (did you mean '%s'?); valid schemes: %s", name, closest->name,
+                      absl::StrJoin(SchemeNames(), ", ")));
 }
 
 absl::string_view SchemeName(SchemeKind kind) {
@@ -128,6 +175,7 @@ bool UsesFans(SchemeKind kind) {
     case SchemeKind::kUniform:
     case SchemeKind::kNormal:
     case SchemeKind::kTruncatedNormal:
+    case SchemeKind::kTruncNormal:
     case SchemeKind::kOrthogonal:
     case SchemeKind::kIdentity:
     case SchemeKind::kDirac: return false;
@@ -194,11 +242,11 @@ absl::Status Validate(const SchemeOptions& o) {
   } else if (kind == SchemeKind::kConstant) {
     return absl::InvalidArgumentError("scheme 'constant' needs --value");
   }
-  if ((o.low || o.high) && kind != SchemeKind::kUniform) {
-    return NotForScheme(o.low ? "--low" : "--high", kind, "only 'uniform' uses it");
+  if ((o.low || o.high) && !TakesLowAndHigh(kind)) {
+    return NotForScheme(o.low ? "--low" : "--high", kind, "only 'uniform' and 'trunc_normal' use it");
   }
-  if (kind == SchemeKind::kUniform) {
-    const double low = o.low.value_or(0.0), high = o.high.value_or(1.0);
+  if (TakesLowAndHigh(kind)) {
+    const double low = o.low.value_or(DefaultLow(kind)), high = o.high.value_or(DefaultHigh(kind));
     if (auto s = finite("--low", low); !s.ok()) return s;
     if (auto s = finite("--high", high); !s.ok()) return s;
     if (!(low < high)) {
@@ -208,7 +256,7 @@ absl::Status Validate(const SchemeOptions& o) {
   }
   if ((o.mean || o.std) && !TakesMeanAndStd(kind)) {
     return NotForScheme(o.mean ? "--mean" : "--std", kind,
-                        "only 'normal' and 'truncated_normal' use it");
+                        "only 'normal', 'truncated_normal' and 'trunc_normal' use it");
   }
   if (o.mean) {
     if (auto s = finite("--mean", *o.mean); !s.ok()) return s;
@@ -263,8 +311,15 @@ absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& o, 
       return d;
     case SchemeKind::kUniform:
       d.set_kind(proto::Distribution::UNIFORM);
-      d.set_low(o.low.value_or(0.0));
-      d.set_high(o.high.value_or(1.0));
+      d.set_low(o.low.value_or(DefaultLow(o.kind)));
+      d.set_high(o.high.value_or(DefaultHigh(o.kind)));
+      return d;
+    case SchemeKind::kTruncNormal:  // torch's cut points are absolute
+      d.set_kind(proto::Distribution::TRUNCATED_NORMAL);
+      d.set_mean(o.mean.value_or(0.0));
+      d.set_std(o.std.value_or(1.0));
+      d.set_low(o.low.value_or(DefaultLow(o.kind)));
+      d.set_high(o.high.value_or(DefaultHigh(o.kind)));
       return d;
     case SchemeKind::kNormal:
       d.set_kind(proto::Distribution::NORMAL);

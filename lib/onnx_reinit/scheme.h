@@ -14,7 +14,8 @@
 // correction, like Keras TruncatedNormal and JAX truncated_normal: the values' std is
 // 0.87962566103423978 * s. This differs from torch.nn.init.trunc_normal_(mean, std, a, b), whose
 // cut a, b is absolute (default -2, 2, so with std 0.02 it truncates at +-100 std, i.e. nothing);
-// here the cut is relative to std. The variance-scaling forms
+// here the cut is relative to std. `trunc_normal` is torch's: N(--mean, --std) cut at the absolute
+// --low and --high (trunc_normal_'s a and b, defaults -2 and 2). The variance-scaling forms
 //   *_truncated_normal  N(0, p) cut at +-2p, with parent std p = (g / sqrt(n)) / 0.87962566103423978
 // are Keras/JAX VarianceScaling(distribution="truncated_normal"): the values' std is g / sqrt(n),
 // the same as their *_normal sibling's, whose mode and gain defaults they share.
@@ -61,6 +62,7 @@ enum class SchemeKind {
   kLecunUniform,
   kLecunNormal,
   kTruncatedNormal,
+  kTruncNormal,
   kXavierTruncatedNormal,
   kHeTruncatedNormal,
   kLecunTruncatedNormal,
@@ -73,8 +75,17 @@ enum class SchemeKind {
 enum class FanMode { kFanIn, kFanOut, kFanAvg };
 enum class Nonlinearity { kLinear, kRelu, kLeakyRelu, kTanh, kSigmoid, kSelu };
 
-// Parses a scheme name; accepts the aliases "xavier" (xavier_normal) and "he" (he_normal).
-// The error lists the valid names.
+// Aliases, each the same distribution as its target with the same parameters:
+//   xavier = xavier_normal, he = he_normal;
+//   torch.nn.init's kaiming_normal_ = he_normal and kaiming_uniform_ = he_uniform (its default a=0
+//   gives relu's gain; --nonlinearity leaky_relu --negative-slope a for others), eye_ = identity;
+//   Keras's glorot_uniform = xavier_uniform and glorot_normal = xavier_truncated_normal (Keras's
+//   GlorotNormal is truncated), VarianceScaling()'s defaults (scale 1, fan_in, truncated normal) =
+//   variance_scaling = lecun_truncated_normal, its scale s being --gain sqrt(s).
+// Keras's he_normal and lecun_normal are truncated: here they are torch's (not truncated), and
+// Keras's are he_truncated_normal and lecun_truncated_normal.
+//
+// Parses a scheme name. The error suggests the closest valid name and lists them all.
 absl::StatusOr<SchemeKind> ParseScheme(absl::string_view name);
 absl::string_view SchemeName(SchemeKind kind);
 // Every accepted name, aliases included, in the order --help shows them.

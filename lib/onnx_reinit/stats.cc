@@ -13,6 +13,7 @@
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/roles.h"
 #include "onnx_reinit/validate.h"
+#include "onnx_reinit/version.h"
 
 namespace onnx_reinit {
 namespace {
@@ -232,6 +233,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
   if (options.scheme) ONNX_REINIT_RETURN_IF_ERROR(Validate(*options.scheme));
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
   proto::StatsReport report;
+  report.set_version(kVersion);
   if (options.scheme) report.set_scheme(std::string(SchemeName(options.scheme->kind)));
   std::vector<TensorValues> tensors;
   proto::Totals& totals = *report.mutable_totals();

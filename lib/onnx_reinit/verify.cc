@@ -10,6 +10,7 @@
 #include "onnx_reinit/tensor_data.h"
 #include "onnx_reinit/roles.h"
 #include "onnx_reinit/validate.h"
+#include "onnx_reinit/version.h"
 
 namespace onnx_reinit {
 namespace {
@@ -61,6 +62,7 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
         "verify checks moments, which do not characterize scheme '%s'", SchemeName(options.scheme.kind)));
   }
   proto::VerifyReport report;
+  report.set_version(kVersion);
   report.set_scheme(std::string(SchemeName(options.scheme.kind)));
   std::vector<TensorValues> tensors;
   std::vector<proto::Distribution> distributions;
