@@ -143,10 +143,10 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
   const int tensors = report->tensors_size();
   if (options.dry_run) {
     out << FormatTensorTable(*report) << FormatRequantized(*report) << FormatSkipped(*report)
-              << absl::StrFormat("dry run: would re-initialize %d tensor%s (%s values) with %s, "
-                                 "seed %d; nothing written\n",
-                                 tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
-                                 report->scheme(), report->seed());
+        << absl::StrFormat("dry run: would re-initialize %d tensor%s (%s values) with %s, "
+                           "seed %d; nothing written\n",
+                           tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
+                           report->scheme(), report->seed());
     return absl::OkStatus();
   }
   out << FormatTensorTable(*report) << FormatRequantized(*report);
