@@ -149,6 +149,16 @@ TEST(MappedModel, RejectsFilesThatAreNotModelsLikeLoadModel) {
   EXPECT_EQ(MappedModel::Open("/nonexistent.onnx").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(TempDir, FilesOverProtobufsTwoGibLimitAreRefusedBeforeReading) {
+  const fs::path big = dir_ / "big.onnx";
+  std::ofstream(big).close();
+  fs::resize_file(big, (uint64_t{1} << 31) + 1);  // sparse: costs no disk space
+  for (const absl::Status& status : {LoadModel(big).status(), MappedModel::Open(big).status()}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("over protobuf's 2 GiB limit for one message"));
+  }
+}
+
 TEST(CheckModel, AcceptsValidModels) {
   for (const char* file : {"torch_cnn.onnx", "constant_weights.onnx", "dtypes.onnx"}) {
     EXPECT_TRUE(CheckModel(LoadTestdata(file)).ok()) << file;

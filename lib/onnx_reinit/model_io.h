@@ -20,8 +20,9 @@
 namespace onnx_reinit {
 
 // Reads and parses the model at `path`. NotFound when the file does not exist; InvalidArgument when
-// it is not a serialized ModelProto with a graph (empty, truncated, or another format). Files are
-// limited to 2 GiB, protobuf's message limit.
+// it is not a serialized ModelProto with a graph (empty, truncated, another format, nested past
+// protobuf's limit of 100) or fails ValidateModel (validate.h). Files are limited to 2 GiB,
+// protobuf's message limit.
 absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path);
 
 // A model file mapped into memory for reading. Its ModelProto holds everything except the values of

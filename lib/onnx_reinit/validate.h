@@ -29,7 +29,9 @@
 namespace onnx_reinit {
 
 // OK, or InvalidArgument with the first problem found. Reads the model's structure only (no tensor
-// values), so it costs little next to reading the file.
+// values), so it costs little next to reading the file. LoadModel and MappedModel::Open run it on
+// every model file (their errors add the file name), and Reinitialize, PlanReinitialization,
+// ComputeModelStats, VerifyModel and DiffModels on the models they are given.
 absl::Status ValidateModel(const onnx::ModelProto& model);
 
 }  // namespace onnx_reinit
