@@ -6,6 +6,7 @@ load hits all of them alike); the table shows medians over the rounds, the ratio
 baseline, and each command's peak RSS. Models are generated once into --workdir.
 
     bench/bench.py [--binary build/tools/onnx-reinit] [--rounds 5] [--workdir /tmp/onnx-reinit-bench]
+    bench/bench.py --python [--python-path build/python]   # the Python module against the CLI
 
 Needs Debian's python3-onnx and python3-numpy (to generate the models) and time (GNU time, for the
 peak RSS).
@@ -175,9 +176,15 @@ def main():
     parser.add_argument("--workdir", default="/tmp/onnx-reinit-bench")
     parser.add_argument("--big-rounds", type=int, default=1,
                         help="rounds for the > 2 GiB external-data model (0 skips it)")
+    parser.add_argument("--python", action="store_true",
+                        help="only the Python module's scenarios (call overhead; reinitialize_file's memory)")
+    parser.add_argument("--python-path", default="build/python", help="where the onnx_reinit package is")
     args = parser.parse_args()
     binary = os.path.abspath(args.binary)
     os.makedirs(args.workdir, exist_ok=True)
+    if args.python:
+        python_scenarios(binary, os.path.abspath(args.python_path), args)
+        return
 
     model = os.path.join(args.workdir, "vgg16.onnx")  # 138 M float32 weights: 528 MiB
     if not os.path.exists(model):
@@ -212,11 +219,7 @@ def main():
     ], args.rounds)
 
     if args.big_rounds > 0:
-        big = os.path.join(args.workdir, "gemm_external_2560mb.onnx")  # 40 x 64 MiB in big.data
-        if not os.path.exists(big):  # written last, after its data file
-            print(f"generating {big} and its data file", file=sys.stderr)
-            subprocess.run([sys.executable, __file__, "--make-external-gemm-stack", big, "40", "4096"],
-                           check=True)
+        big = big_external_model(args.workdir)
         size = os.path.getsize(big + ".data")
         print(f"\nexternal-data model: {big} ({size / 2**30:.2f} GiB of weights in {os.path.basename(big)}.data)")
         big_out = os.path.join(args.workdir, "big_out.onnx")
@@ -224,6 +227,62 @@ def main():
             ("cp MODEL.data OUT.data", ["cp", big + ".data", big_out + ".data"], False),
             ("onnx-reinit MODEL --scheme he -o OUT", [binary, big, "--scheme", "he", "-o", big_out, "-q"], False),
         ], args.big_rounds, outputs=[big_out, big_out + ".data"])
+
+
+def big_external_model(workdir):
+    big = os.path.join(workdir, "gemm_external_2560mb.onnx")  # 40 x 64 MiB in big.data
+    if not os.path.exists(big):  # written last, after its data file
+        print(f"generating {big} and its data file", file=sys.stderr)
+        subprocess.run([sys.executable, __file__, "--make-external-gemm-stack", big, "40", "4096"], check=True)
+    return big
+
+
+def python_scenarios(binary, python_path, args):
+    """The module's cost over the CLI's: per call on a small model, and reinitialize_file's memory."""
+    small = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "torch_cnn.onnx")
+    output = os.path.join(args.workdir, "small_out.onnx")
+    env_python = f"PYTHONPATH={python_path} {sys.executable}"
+    scenario("small model (torch_cnn.onnx, 554 values): a CLI run vs a Python process", [
+        ("onnx-reinit MODEL --scheme he -o OUT", [binary, small, "--scheme", "he", "-o", output, "-q"], False),
+        ("python3: import onnx_reinit; reinitialize_file",
+         f"{env_python} -c \"import onnx_reinit; onnx_reinit.reinitialize_file('{small}', '{output}', 'he')\"",
+         True),
+        ("python3: import onnx, onnx_reinit; reinitialize(ModelProto)",
+         f"{env_python} -c \"import onnx, onnx_reinit; onnx_reinit.reinitialize(onnx.load('{small}'), 'he')\"",
+         True),
+    ], args.rounds, outputs=[output])
+
+    # In one process: the call itself, against the CLI's whole run measured above.
+    sys.path.insert(0, python_path)
+    import onnx
+    import onnx_reinit
+    model = onnx.load(small)
+    data = model.SerializeToString()
+    calls = {
+        "reinitialize(ModelProto)": lambda: onnx_reinit.reinitialize(model, "he"),
+        "reinitialize(bytes)": lambda: onnx_reinit.reinitialize(data, "he"),
+        "reinitialize(bytes, statistics=False)": lambda: onnx_reinit.reinitialize(data, "he", statistics=False),
+        "reinitialize_file": lambda: onnx_reinit.reinitialize_file(small, output, "he"),
+    }
+    cli = statistics.median(run([binary, small, "--scheme", "he", "-o", output, "-q"])[0] for _ in range(args.rounds))
+    print(f"\n  in-process calls on the small model (median of 200), against a CLI run ({cli * 1e3:.2f} ms)")
+    for label, call in calls.items():
+        times = []
+        for _ in range(200):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        median = statistics.median(times)
+        print(f"  {label:<44} {median * 1e3:>7.3f} ms {median / cli:>6.3f}x")
+
+    big = big_external_model(args.workdir)
+    big_out = os.path.join(args.workdir, "big_out.onnx")
+    scenario("> 2 GiB model with external data: the CLI vs reinitialize_file", [
+        ("onnx-reinit MODEL --scheme he -o OUT", [binary, big, "--scheme", "he", "-o", big_out, "-q"], False),
+        ("python3: reinitialize_file(MODEL, OUT, 'he')",
+         f"{env_python} -c \"import onnx_reinit; onnx_reinit.reinitialize_file('{big}', '{big_out}', 'he')\"",
+         True),
+    ], max(args.big_rounds, 1), outputs=[big_out, big_out + ".data"])
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ for argument in "$@"; do
   esac
 done
 
-packages=(cmake g++ make pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libcli11-dev libeigen3-dev libhwy-dev)
+packages=(cmake g++ make pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libcli11-dev libeigen3-dev libhwy-dev
+          python3-dev pybind11-dev)
 if ((with_tests)); then
-  packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3-onnx)
+  packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3-onnx python3-pytest python3-numpy dpkg-dev)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 # llvm-14 brings llvm-symbolizer, which turns sanitizer reports' addresses into file:line.

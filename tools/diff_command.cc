@@ -7,7 +7,7 @@
 #include "onnx_reinit/diff.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/status_macros.h"
-#include "tools/json_output.h"
+#include "onnx_reinit/json_output.h"
 #include "tools/text_table.h"
 
 namespace onnx_reinit::cli {

@@ -19,7 +19,7 @@
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/rewrite.h"
 #include "onnx_reinit/status_macros.h"
-#include "tools/json_output.h"
+#include "onnx_reinit/json_output.h"
 #include "tools/scheme_flags.h"
 #include "tools/stdio.h"
 #include "tools/text_table.h"

@@ -11,7 +11,7 @@
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
-#include "tools/json_output.h"
+#include "onnx_reinit/json_output.h"
 #include "tools/scheme_flags.h"
 #include "tools/text_table.h"
 

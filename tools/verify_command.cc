@@ -8,7 +8,7 @@
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/verify.h"
-#include "tools/json_output.h"
+#include "onnx_reinit/json_output.h"
 #include "tools/scheme_flags.h"
 #include "tools/text_table.h"
 

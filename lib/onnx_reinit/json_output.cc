@@ -1,8 +1,8 @@
-#include "tools/json_output.h"
+#include "onnx_reinit/json_output.h"
 
 #include "google/protobuf/util/json_util.h"
 
-namespace onnx_reinit::cli {
+namespace onnx_reinit {
 
 std::string ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
@@ -15,4 +15,4 @@ std::string ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
-}  // namespace onnx_reinit::cli
+}  // namespace onnx_reinit

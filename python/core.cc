@@ -1,0 +1,324 @@
+// onnx_reinit._core: the C++ side of the Python module; python/onnx_reinit/__init__.py is the API.
+// Models cross as serialized bytes (or file paths), reports as JSON text, options as a dict of
+// proto::Recipe fields read by the library's one options parser (options.h). The library's work
+// runs with the GIL released.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <climits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.h"
+#include "onnx/onnx_pb.h"
+#include "onnx_reinit/diff.h"
+#include "onnx_reinit/json_output.h"
+#include "onnx_reinit/model_io.h"
+#include "onnx_reinit/options.h"
+#include "onnx_reinit/reinit.h"
+#include "onnx_reinit/rewrite.h"
+#include "onnx_reinit/stats.h"
+#include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/verify.h"
+#include "onnx_reinit/version.h"
+
+namespace py = pybind11;
+
+namespace onnx_reinit::python {
+namespace {
+
+// onnx_reinit.ModelError, a ValueError: the model cannot be re-initialized or read as it is.
+PyObject* model_error = nullptr;
+
+// What went wrong decides the Python exception: bad options are ValueError, files OSError (with
+// the errno-like subclass), anything else the model's fault.
+enum class Phase { kOptions, kWork };
+
+[[noreturn]] void Raise(const absl::Status& status, Phase phase) {
+  PyObject* type = model_error;
+  if (phase == Phase::kOptions && status.code() == absl::StatusCode::kInvalidArgument) {
+    type = PyExc_ValueError;
+  } else if (status.code() == absl::StatusCode::kNotFound) {
+    type = PyExc_FileNotFoundError;
+  } else if (status.code() == absl::StatusCode::kPermissionDenied) {
+    type = PyExc_PermissionError;
+  } else if (status.code() == absl::StatusCode::kUnavailable) {
+    type = PyExc_OSError;
+  }
+  PyErr_SetString(type, std::string(status.message()).c_str());
+  throw py::error_already_set();
+}
+
+template <typename T>
+T ValueOrRaise(absl::StatusOr<T> value, Phase phase) {
+  if (!value.ok()) Raise(value.status(), phase);
+  return *std::move(value);
+}
+
+std::string TypeName(py::handle value) { return py::str(py::type::handle_of(value).attr("__name__")); }
+
+[[noreturn]] void RaiseType(const std::string& key, const char* expected, py::handle value) {
+  throw py::type_error(absl::StrCat(key, " must be ", expected, ", not ", TypeName(value)));
+}
+
+double Number(const std::string& key, py::handle value) {
+  if (py::isinstance<py::bool_>(value) || !(py::isinstance<py::float_>(value) || py::isinstance<py::int_>(value))) {
+    RaiseType(key, "a number", value);
+  }
+  return value.cast<double>();
+}
+
+int64_t Integer(const std::string& key, py::handle value) {
+  if (py::isinstance<py::bool_>(value) || !py::isinstance<py::int_>(value)) RaiseType(key, "an int", value);
+  try {
+    return value.cast<int64_t>();
+  } catch (const py::cast_error&) {
+    throw py::value_error(absl::StrCat(key, " is out of range"));
+  }
+}
+
+std::string Text(const std::string& key, py::handle value) {
+  if (!py::isinstance<py::str>(value)) RaiseType(key, "a str", value);
+  return value.cast<std::string>();
+}
+
+// Sets the Recipe field named `key` (its flag without the dashes, underscores for dashes).
+void SetField(proto::Recipe& recipe, const std::string& key, py::handle value) {
+  const google::protobuf::FieldDescriptor* field = recipe.GetDescriptor()->FindFieldByName(key);
+  if (field == nullptr) {
+    std::vector<std::string> names;
+    for (int i = 0; i < recipe.GetDescriptor()->field_count(); ++i) {
+      names.push_back(recipe.GetDescriptor()->field(i)->name());
+    }
+    throw py::type_error(absl::StrCat("unknown option '", key, "'; options: ", absl::StrJoin(names, ", ")));
+  }
+  const google::protobuf::Reflection& reflection = *recipe.GetReflection();
+  using Field = google::protobuf::FieldDescriptor;
+  if (field->is_repeated()) {  // rules: one string or an iterable of strings
+    if (py::isinstance<py::str>(value)) {
+      reflection.AddString(&recipe, field, value.cast<std::string>());
+      return;
+    }
+    if (!py::isinstance<py::iterable>(value)) RaiseType(key, "a str or an iterable of str", value);
+    for (py::handle item : value) reflection.AddString(&recipe, field, Text(key, item));
+    return;
+  }
+  switch (field->cpp_type()) {
+    case Field::CPPTYPE_STRING: reflection.SetString(&recipe, field, Text(key, value)); break;
+    case Field::CPPTYPE_DOUBLE: reflection.SetDouble(&recipe, field, Number(key, value)); break;
+    case Field::CPPTYPE_BOOL:
+      if (!py::isinstance<py::bool_>(value)) RaiseType(key, "a bool", value);
+      reflection.SetBool(&recipe, field, value.cast<bool>());
+      break;
+    case Field::CPPTYPE_UINT64: {
+      const int64_t number = Integer(key, value);
+      if (number < 0) throw py::value_error(absl::StrCat(key, " must be >= 0"));
+      reflection.SetUInt64(&recipe, field, static_cast<uint64_t>(number));
+      break;
+    }
+    case Field::CPPTYPE_INT64: reflection.SetInt64(&recipe, field, Integer(key, value)); break;
+    case Field::CPPTYPE_INT32: {
+      const int64_t number = Integer(key, value);
+      if (number < INT_MIN || number > INT_MAX) throw py::value_error(absl::StrCat(key, " is out of range"));
+      reflection.SetInt32(&recipe, field, static_cast<int32_t>(number));
+      break;
+    }
+    default: throw py::type_error(absl::StrCat("option '", key, "' cannot be set from Python"));
+  }
+}
+
+// The options given as keyword arguments (None already left out), plus `recipe`: a recipe file's
+// path, whose options the given ones override.
+RewriteOptions ToOptions(const py::dict& given) {
+  proto::Recipe options, file;
+  std::string file_name;
+  for (const auto& [key_handle, value] : given) {
+    const std::string key = py::str(key_handle);
+    if (key == "recipe") {
+      file_name = py::str(value);
+      file = ValueOrRaise(ReadRecipe(file_name), Phase::kOptions);
+    } else {
+      SetField(options, key, value);
+    }
+  }
+  return ValueOrRaise(ToRewriteOptions(options, file, file_name), Phase::kOptions);
+}
+
+proto::Recipe SchemeOnly(const py::dict& given) {
+  proto::Recipe options;
+  for (const auto& [key, value] : given) SetField(options, py::str(key), value);
+  return options;
+}
+
+// A model given as serialized bytes or as a file path, opened with the GIL released.
+class Model {
+ public:
+  explicit Model(py::handle source) {
+    if (py::isinstance<py::bytes>(source)) {
+      bytes_ = py::reinterpret_borrow<py::bytes>(source);  // immutable, and kept alive here
+      PyBytes_AsStringAndSize(bytes_.ptr(), &data_, &size_);
+    } else {
+      path_ = py::str(source);
+    }
+  }
+
+  // Parses or maps the model; call without the GIL.
+  absl::Status Open() {
+    if (!path_.empty()) {
+      ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(path_));
+      mapped_.emplace(std::move(mapped));
+      return absl::OkStatus();
+    }
+    if (size_ > INT_MAX) {
+      return absl::InvalidArgumentError(
+          "model: over 2 GiB, more than one protobuf message holds; use reinitialize_file");
+    }
+    if (!parsed_.ParseFromArray(data_, static_cast<int>(size_)) || !parsed_.has_graph()) {
+      return absl::InvalidArgumentError(
+          "model: not an ONNX model (the bytes do not parse as a ModelProto with a graph)");
+    }
+    return absl::OkStatus();
+  }
+
+  onnx::ModelProto& proto() { return mapped_ ? mapped_->model() : parsed_; }
+  const DetachedPayloads& payloads() const { return mapped_ ? mapped_->payloads() : no_payloads_; }
+  // For error messages and reports: the path, or "model".
+  std::string name() const { return path_.empty() ? "model" : path_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  py::bytes bytes_;
+  char* data_ = nullptr;
+  Py_ssize_t size_ = 0;
+  std::string path_;
+  std::optional<MappedModel> mapped_;
+  onnx::ModelProto parsed_;
+  DetachedPayloads no_payloads_;
+};
+
+// Runs `work` (returning absl::StatusOr<T>) without the GIL.
+template <typename Work>
+auto WithoutGil(Work work) {
+  py::gil_scoped_release release;
+  return work();
+}
+
+// Opens `model` and runs `inspect` on it (stats, verify), without the GIL; errors name the model.
+template <typename Report, typename Inspector>
+absl::StatusOr<Report> Inspect(Model& model, Inspector inspect) {
+  return WithoutGil([&]() -> absl::StatusOr<Report> {
+    ONNX_REINIT_RETURN_IF_ERROR(model.Open());
+    absl::StatusOr<Report> report = inspect(model.proto(), model.payloads());
+    if (!report.ok()) return WithContext(report.status(), model.name());
+    report->set_model(model.path());
+    return report;
+  });
+}
+
+py::tuple Reinitialize(py::bytes model_bytes, const py::dict& given, bool statistics) {
+  RewriteOptions options = ToOptions(given);
+  if (options.layout != RewriteOptions::Layout::kKeep || options.materialize) {
+    Raise(absl::InvalidArgumentError(
+              "external_data, embed and materialize apply to files: use reinitialize_file"),
+          Phase::kOptions);
+  }
+  options.reinit.with_statistics = statistics;
+  Model model(model_bytes);
+  std::string written;
+  const absl::StatusOr<proto::ReinitReport> report =
+      WithoutGil([&]() -> absl::StatusOr<proto::ReinitReport> {
+        ONNX_REINIT_RETURN_IF_ERROR(model.Open());
+        ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
+                                     onnx_reinit::Reinitialize(model.proto(), options.reinit));
+        if (!options.reinit.dry_run && !model.proto().SerializeToString(&written)) {
+          return absl::InvalidArgumentError("model: the result does not serialize (over 2 GiB?)");
+        }
+        return report;
+      });
+  const std::string json = ToJson(ValueOrRaise(report, Phase::kWork));
+  return py::make_tuple(options.reinit.dry_run ? py::object(py::none()) : py::object(py::bytes(written)), json);
+}
+
+std::string ReinitializeFile(const std::string& source, const std::string& destination, const py::dict& given,
+                             bool statistics) {
+  RewriteOptions options = ToOptions(given);
+  options.reinit.with_statistics = statistics;
+  absl::StatusOr<proto::ReinitReport> report =
+      WithoutGil([&] { return onnx_reinit::ReinitializeFile(source, destination, options); });
+  if (report.ok()) report->set_model(source);
+  return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
+}
+
+std::string Stats(py::handle source, const py::dict& scheme, int threads, int histogram_bins) {
+  StatsOptions options;
+  options.threads = threads;
+  options.histogram_bins = histogram_bins;
+  const proto::Recipe scheme_options = SchemeOnly(scheme);
+  if (!scheme_options.scheme().empty()) {
+    options.scheme = ValueOrRaise(SchemeFromOptions(scheme_options), Phase::kOptions);
+  }
+  Model model(source);
+  absl::StatusOr<proto::StatsReport> report = Inspect<proto::StatsReport>(
+      model, [&](onnx::ModelProto& proto, const DetachedPayloads& payloads) {
+        return ComputeModelStats(proto, options, payloads);
+      });
+  return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
+}
+
+std::string Verify(py::handle source, const py::dict& scheme, std::optional<double> tolerance, int threads) {
+  VerifyOptions options;
+  options.scheme = ValueOrRaise(SchemeFromOptions(SchemeOnly(scheme)), Phase::kOptions);
+  options.std_tolerance = tolerance;
+  options.threads = threads;
+  Model model(source);
+  absl::StatusOr<proto::VerifyReport> report = Inspect<proto::VerifyReport>(
+      model, [&](onnx::ModelProto& proto, const DetachedPayloads& payloads) {
+        return VerifyModel(proto, options, payloads);
+      });
+  // verify's refusals (a scheme whose moments say nothing) are about the options.
+  if (!report.ok() && report.status().code() == absl::StatusCode::kInvalidArgument &&
+      absl::StrContains(report.status().message(), "verify checks moments")) {
+    Raise(report.status(), Phase::kOptions);
+  }
+  return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
+}
+
+std::string Diff(py::handle source_a, py::handle source_b, int threads) {
+  Model a(source_a), b(source_b);
+  absl::StatusOr<proto::DiffReport> report = WithoutGil([&]() -> absl::StatusOr<proto::DiffReport> {
+    ONNX_REINIT_RETURN_IF_ERROR(a.Open());
+    ONNX_REINIT_RETURN_IF_ERROR(b.Open());
+    auto report = DiffModels(a.proto(), a.payloads(), b.proto(), b.payloads(), threads);
+    if (!report.ok()) return WithContext(report.status(), absl::StrCat(a.name(), " vs ", b.name()));
+    report->set_model_a(a.path());
+    report->set_model_b(b.path());
+    return report;
+  });
+  return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
+}
+
+}  // namespace
+}  // namespace onnx_reinit::python
+
+PYBIND11_MODULE(_core, m) {
+  using namespace onnx_reinit::python;
+  m.doc() = "The compiled core of onnx_reinit; use the functions of the onnx_reinit package.";
+  m.attr("__version__") = onnx_reinit::kVersion;
+  model_error = PyErr_NewExceptionWithDoc(
+      "onnx_reinit.ModelError",
+      "The model cannot be read or re-initialized as it is (malformed, a scheme that does not fit "
+      "a tensor, ...). A subclass of ValueError.",
+      PyExc_ValueError, nullptr);
+  m.attr("ModelError") = py::handle(model_error);
+  m.def("reinitialize", &Reinitialize, py::arg("model"), py::arg("options"), py::arg("statistics"));
+  m.def("reinitialize_file", &ReinitializeFile, py::arg("source"), py::arg("destination"), py::arg("options"),
+        py::arg("statistics"));
+  m.def("stats", &Stats, py::arg("model"), py::arg("scheme"), py::arg("threads"), py::arg("histogram_bins"));
+  m.def("verify", &Verify, py::arg("model"), py::arg("scheme"), py::arg("tolerance"), py::arg("threads"));
+  m.def("diff", &Diff, py::arg("a"), py::arg("b"), py::arg("threads"));
+}
