@@ -8,14 +8,16 @@ TorchScript-based torch.onnx.export) and, for the final check, onnx
     /usr/bin/python3 testdata/generate_torch_models.py
 
 All models are exported in eval mode, opset 13 (one transformer also with
-opset 17), do_constant_folding=True, static shapes, with a fixed
-torch.manual_seed per model.
+opset 17), static shapes, with a fixed torch.manual_seed per model, and
+do_constant_folding=True except for the *_nofold models and the scripted
+If model, whose weights reach their ops as pieces (Slice, Split, Concat).
 """
 import contextlib
 import os
 
 import onnx
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,7 +25,7 @@ OPSET = 13
 
 
 def export(model, args, filename, input_names, output_names, seed_note="",
-           opset=OPSET, no_grad=True):
+           opset=OPSET, no_grad=True, folding=True):
     path = os.path.join(HERE, filename)
     model.eval()
     # no_grad=False is needed for nn.TransformerEncoderLayer: in eval mode
@@ -38,7 +40,7 @@ def export(model, args, filename, input_names, output_names, seed_note="",
             path,
             export_params=True,
             opset_version=opset,
-            do_constant_folding=True,
+            do_constant_folding=folding,
             input_names=input_names,
             output_names=output_names,
             training=torch.onnx.TrainingMode.EVAL,
@@ -135,6 +137,52 @@ class GRUText(nn.Module):
         return self.fc(out[:, -1, :])
 
 
+class LSTMInIf(nn.Module):
+    """An LSTM in one branch of an If (scripted control flow), a Linear in the other.
+
+    torch.jit.script exports the branch as a subgraph; the LSTM's parameters
+    become Constant nodes of the main graph that the branch reads from the
+    outer scope, sliced per gate there (the exporter cannot fold inside a
+    branch). The condition depends on the input's values (a condition on its
+    static shape would be resolved at export); any input with |x| < 1e6
+    takes the LSTM branch.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 3)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        if bool(x.abs().max() < 1e6):
+            out, _ = self.lstm(x)
+        else:
+            out = self.fc(x)
+        return out
+
+
+class SplitQKVAttention(nn.Module):
+    """Single-head attention whose packed [3E, E] projection is split into q, k, v weights.
+
+    torch.split with a size gives a Split with constant sizes (the weight) and
+    chunk gives Slices whose ends the exporter computes from the tensor's Shape
+    (the bias).
+    """
+
+    def __init__(self, dim=16):
+        super().__init__()
+        self.dim = dim
+        self.in_proj = nn.Linear(dim, 3 * dim)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        w_q, w_k, w_v = torch.split(self.in_proj.weight, self.dim, 0)
+        b_q, b_k, b_v = self.in_proj.bias.chunk(3)
+        q, k, v = F.linear(x, w_q, b_q), F.linear(x, w_k, b_k), F.linear(x, w_v, b_v)
+        attention = torch.softmax(q @ k.transpose(-1, -2) / self.dim ** 0.5, -1)
+        return self.out_proj(attention @ v)
+
+
 class TinyTransformer(nn.Module):
     """Embedding + one encoder layer + LM head tied to the embedding."""
 
@@ -193,6 +241,25 @@ def main():
 
     torch.manual_seed(7)
     export(GRUText(), (torch.randint(0, 40, (1, 5)),), "torch_gru_text.onnx", ["ids"], ["logits"])
+
+    # The same text models without constant folding: each weight, recurrence
+    # and bias is Sliced per gate, Concat'ed in ONNX's gate order and
+    # Unsqueezed (the biases also Concat'ed into [Wb | Rb]) on its way to the op.
+    torch.manual_seed(6)
+    export(LSTMText(), (torch.randint(0, 50, (1, 5)),), "torch_lstm_text_nofold.onnx", ["ids"],
+           ["logits"], folding=False)
+
+    torch.manual_seed(7)
+    export(GRUText(), (torch.randint(0, 40, (1, 5)),), "torch_gru_text_nofold.onnx", ["ids"],
+           ["logits"], folding=False)
+
+    torch.manual_seed(10)
+    export(torch.jit.script(LSTMInIf()), (torch.randn(5, 1, 4),), "torch_lstm_if.onnx", ["x"],
+           ["y"], folding=False)
+
+    torch.manual_seed(11)
+    export(SplitQKVAttention(), (torch.randn(1, 6, 16),), "torch_qkv_split.onnx", ["x"], ["y"],
+           folding=False)
 
     # Default initialization on purpose (realistic fresh model): LayerNorm
     # weights are all ones, LayerNorm biases and out_proj.bias all zeros, so

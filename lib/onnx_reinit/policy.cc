@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "onnx_reinit/placement.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
 
@@ -52,15 +53,15 @@ class Planner {
 
   // Each gate block [H, columns] of each direction of an RNN W or R, on its own.
   absl::Status PerGate(const SchemeOptions& scheme) {
-    if (!use_.via.empty()) return WholeWithScheme(scheme);  // gate blocks are in the reader's layout
     const RnnLayout& rnn = *use_.rnn;
     const int64_t columns = use_.view_shape[2];
     const int64_t block = rnn.hidden_size * columns;
     ONNX_REINIT_RETURN_IF_ERROR(CheckShape(scheme, {rnn.hidden_size, columns}));
     ONNX_REINIT_ASSIGN_OR_RETURN(proto::Distribution d, Resolve(scheme, *use_.fans));
     for (int64_t b = 0; b < rnn.directions * rnn.gates; ++b) {
-      Add(b * block, (b + 1) * block, {rnn.hidden_size, columns}, d);
+      AddInView(b * block, (b + 1) * block, {rnn.hidden_size, columns}, d);
     }
+    PlaceViewRegions();
     return absl::OkStatus();
   }
 
@@ -74,13 +75,20 @@ class Planner {
     }
     for (int64_t d = 0; d < rnn.directions; ++d) {
       const int64_t forget = d * direction + kLstmForgetGate * H;
-      Add(d * direction, forget, {forget - d * direction}, ConstantDistribution(0.0));
-      Add(forget, forget + H, {H}, ConstantDistribution(*forget_bias));
-      Add(forget + H, (d + 1) * direction, {(d + 1) * direction - forget - H}, ConstantDistribution(0.0));
+      AddInView(d * direction, forget, {forget - d * direction}, ConstantDistribution(0.0));
+      AddInView(forget, forget + H, {H}, ConstantDistribution(*forget_bias));
+      AddInView(forget + H, (d + 1) * direction, {(d + 1) * direction - forget - H}, ConstantDistribution(0.0));
     }
+    PlaceViewRegions();
   }
 
   TensorPlan Finish(std::string scheme, std::string rule) {
+    if (!unplaced_.empty()) {  // left unchanged, with the reason
+      plan_.regions.clear();
+      plan_.scheme = "keep";
+      plan_.rule = std::move(unplaced_);
+      return std::move(plan_);
+    }
     plan_.scheme = std::move(scheme);
     plan_.rule = std::move(rule);
     return std::move(plan_);
@@ -113,9 +121,29 @@ class Planner {
     plan_.regions.push_back(std::move(region));
   }
 
+  // A region over the reader's view (row-major elements [begin, end) of use_.view_shape), placed in
+  // the tensor's own elements by PlaceViewRegions.
+  void AddInView(int64_t begin, int64_t end, std::vector<int64_t> shape, const proto::Distribution& d) {
+    if (end <= begin) return;
+    view_regions_.push_back(PlannedRegion{begin, end, std::move(shape), use_.groups, d});
+  }
+
+  // Places the view regions in the tensor (see placement.h), or records why they cannot be.
+  void PlaceViewRegions() {
+    absl::StatusOr<std::vector<PlannedRegion>> placed = PlaceRegions(use_, count_, view_regions_);
+    view_regions_.clear();
+    if (!placed.ok()) {
+      unplaced_ = std::string(placed.status().message());
+      return;
+    }
+    for (PlannedRegion& region : *placed) plan_.regions.push_back(std::move(region));
+  }
+
   const TensorUse& use_;
   int64_t count_;
   TensorPlan plan_;
+  std::vector<PlannedRegion> view_regions_;
+  std::string unplaced_;  // why the view regions have no exact place in the tensor
 };
 
 // PyTorch's reset_parameters for the tensor's role.

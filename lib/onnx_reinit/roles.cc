@@ -10,8 +10,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "onnx_reinit/checked_math.h"
-#include "onnx_reinit/limits.h"
 #include "onnx_reinit/tensor_data.h"
+#include "onnx_reinit/view_trace.h"
 
 namespace onnx_reinit {
 namespace {
@@ -44,22 +44,6 @@ int Priority(Role role) {
   return 7;
 }
 
-bool IsDefaultDomain(const onnx::NodeProto& node) {
-  return node.domain().empty() || node.domain() == "ai.onnx";
-}
-
-const onnx::AttributeProto* FindAttribute(const onnx::NodeProto& node, absl::string_view name) {
-  for (const onnx::AttributeProto& attribute : node.attribute()) {
-    if (attribute.name() == name) return &attribute;
-  }
-  return nullptr;
-}
-
-int64_t IntAttribute(const onnx::NodeProto& node, absl::string_view name, int64_t fallback) {
-  const onnx::AttributeProto* attribute = FindAttribute(node, name);
-  return attribute ? attribute->i() : fallback;
-}
-
 std::string ShapeText(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
@@ -68,305 +52,10 @@ std::string Describe(const onnx::NodeProto& node) {
   return node.name().empty() ? node.op_type() : absl::StrFormat("%s '%s'", node.op_type(), node.name());
 }
 
-struct Constant {
-  onnx::TensorProto* tensor;
-  TensorSource source;
-};
-
-// The model's graphs flattened: constants, producers and nodes of the main graph and every
-// subgraph (ONNX names are unique across them, and a subgraph may read outer names).
-class GraphIndex {
- public:
-  explicit GraphIndex(onnx::ModelProto& model) {
-    for (const onnx::ValueInfoProto& input : model.graph().input()) graph_inputs_.insert(input.name());
-    Add(*model.mutable_graph(), 0);
-  }
-
-  const std::vector<const onnx::NodeProto*>& nodes() const { return nodes_; }
-  const std::vector<std::string>& constant_order() const { return constant_order_; }
-  const std::vector<std::string>& sparse_initializers() const { return sparse_; }
-  bool IsGraphInput(const std::string& name) const { return graph_inputs_.count(name) > 0; }
-
-  const Constant* FindConstant(const std::string& name) const {
-    auto it = constants_.find(name);
-    return it == constants_.end() ? nullptr : &it->second;
-  }
-  const onnx::NodeProto* Producer(const std::string& name) const {
-    auto it = producers_.find(name);
-    return it == producers_.end() ? nullptr : it->second;
-  }
-
-  // The int64 values of a constant (a Reshape shape, Squeeze axes), or nullopt.
-  std::optional<std::vector<int64_t>> ConstantInts(const std::string& name) const {
-    const Constant* constant = FindConstant(name);
-    if (constant == nullptr || constant->tensor->data_type() != onnx::TensorProto::INT64) {
-      return std::nullopt;
-    }
-    const onnx::TensorProto& tensor = *constant->tensor;
-    const std::optional<int64_t> count = ShapeProduct(tensor.dims());
-    if (!count || tensor.data_location() == onnx::TensorProto::EXTERNAL) return std::nullopt;
-    // The sizes are compared before anything is allocated: the dims may claim any count.
-    if (tensor.has_raw_data()) {
-      if (static_cast<int64_t>(tensor.raw_data().size()) != *count * 8) return std::nullopt;
-      std::vector<int64_t> values(static_cast<size_t>(*count));
-      std::memcpy(values.data(), tensor.raw_data().data(), values.size() * 8);
-      return values;
-    }
-    if (tensor.int64_data_size() != *count) return std::nullopt;
-    return std::vector<int64_t>(tensor.int64_data().begin(), tensor.int64_data().end());
-  }
-
- private:
-  // Subgraphs deeper than kMaxSubgraphDepth (which ValidateModel refuses) are not searched.
-  void Add(onnx::GraphProto& graph, int depth) {
-    for (onnx::TensorProto& initializer : *graph.mutable_initializer()) {
-      AddConstant(initializer.name(), &initializer, TensorSource::kInitializer);
-    }
-    for (const onnx::SparseTensorProto& sparse : graph.sparse_initializer()) {
-      sparse_.push_back(sparse.values().name());
-    }
-    for (onnx::NodeProto& node : *graph.mutable_node()) {
-      nodes_.push_back(&node);
-      for (const std::string& output : node.output()) producers_.emplace(output, &node);
-      if (node.op_type() == "Constant" && IsDefaultDomain(node) && node.output_size() == 1) {
-        for (onnx::AttributeProto& attribute : *node.mutable_attribute()) {
-          if (attribute.name() == "value" && attribute.has_t()) {
-            AddConstant(node.output(0), attribute.mutable_t(), TensorSource::kConstantNode);
-          }
-        }
-      }
-      if (depth == kMaxSubgraphDepth) continue;
-      for (onnx::AttributeProto& attribute : *node.mutable_attribute()) {
-        if (attribute.has_g()) Add(*attribute.mutable_g(), depth + 1);
-        for (onnx::GraphProto& subgraph : *attribute.mutable_graphs()) Add(subgraph, depth + 1);
-      }
-    }
-  }
-
-  void AddConstant(const std::string& name, onnx::TensorProto* tensor, TensorSource source) {
-    if (constants_.emplace(name, Constant{tensor, source}).second) constant_order_.push_back(name);
-  }
-
-  std::unordered_map<std::string, Constant> constants_;
-  std::unordered_map<std::string, const onnx::NodeProto*> producers_;
-  std::vector<const onnx::NodeProto*> nodes_;
-  std::vector<std::string> constant_order_;
-  std::vector<std::string> sparse_;
-  std::unordered_set<std::string> graph_inputs_;
-};
-
-// A constant as one reader sees it: the stored tensor, the ops in between, and the shape after them.
-struct Trace {
-  const std::string* source = nullptr;
-  std::vector<const onnx::NodeProto*> chain;  // from the reader back to the tensor
-  bool quantized = false;                     // the chain holds a DequantizeLinear
-  const onnx::NodeProto* dequantize = nullptr;  // the one nearest the tensor
-};
-
-bool IsFloatCast(const onnx::NodeProto& node) {
-  const int64_t to = IntAttribute(node, "to", 0);
-  return to == static_cast<int32_t>(to) && FloatTypeOf(static_cast<int32_t>(to)).has_value();
-}
-
 bool IsQuantizedOperator(const onnx::NodeProto& node) {
   const std::string& op = node.op_type();
   return IsDefaultDomain(node) &&
          (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger");
-}
-
-// Ops that pass their input 0 on with another view of the same values.
-bool IsReviewingOp(const onnx::NodeProto& node) {
-  if (!IsDefaultDomain(node)) return false;
-  const std::string& op = node.op_type();
-  return op == "Identity" || op == "Transpose" || op == "Reshape" || op == "Squeeze" ||
-         op == "Unsqueeze" || op == "Flatten" || op == "DequantizeLinear" ||
-         (op == "Cast" && IsFloatCast(node));
-}
-
-// Follows `name` back through re-viewing ops to a stored constant.
-std::optional<Trace> TraceToConstant(const GraphIndex& index, const std::string& name) {
-  Trace trace;
-  const std::string* current = &name;
-  for (int step = 0; step <= kMaxViewChainDepth; ++step) {
-    if (current->empty()) return std::nullopt;
-    if (index.FindConstant(*current) != nullptr) {
-      trace.source = current;
-      return trace;
-    }
-    const onnx::NodeProto* producer = index.Producer(*current);
-    if (producer == nullptr || producer->input_size() == 0 || !IsReviewingOp(*producer)) {
-      return std::nullopt;
-    }
-    if (producer->op_type() == "DequantizeLinear") {
-      trace.quantized = true;
-      trace.dequantize = producer;
-    }
-    trace.chain.push_back(producer);
-    current = &producer->input(0);
-  }
-  return std::nullopt;  // too long a chain, or a cycle (a broken graph)
-}
-
-// The axes of an Unsqueeze/Squeeze: the attribute (opset < 13) or the constant second input.
-std::optional<std::vector<int64_t>> Axes(const GraphIndex& index, const onnx::NodeProto& node) {
-  if (const onnx::AttributeProto* axes = FindAttribute(node, "axes")) {
-    return std::vector<int64_t>(axes->ints().begin(), axes->ints().end());
-  }
-  if (node.input_size() > 1 && !node.input(1).empty()) return index.ConstantInts(node.input(1));
-  return std::vector<int64_t>();
-}
-
-// Which of `rank` axes `axes` names (negative axes count from the end), or nullopt when one is out
-// of range or named twice.
-std::optional<std::vector<bool>> AxisMask(const std::vector<int64_t>& axes, int64_t rank) {
-  std::vector<bool> named(static_cast<size_t>(rank), false);
-  for (int64_t axis : axes) {
-    if (axis < -rank || axis >= rank) return std::nullopt;
-    if (axis < 0) axis += rank;
-    if (named[axis]) return std::nullopt;
-    named[axis] = true;
-  }
-  return named;
-}
-
-using Shape = std::vector<int64_t>;
-
-// Transpose: the axes permuted by `perm` (reversed when absent).
-std::optional<Shape> TransposeView(const onnx::NodeProto& node, const Shape& shape, std::string& why) {
-  const int64_t rank = static_cast<int64_t>(shape.size());
-  std::vector<int64_t> perm;
-  if (const onnx::AttributeProto* attribute = FindAttribute(node, "perm")) {
-    perm.assign(attribute->ints().begin(), attribute->ints().end());
-  } else {
-    for (int64_t axis = rank - 1; axis >= 0; --axis) perm.push_back(axis);
-  }
-  const bool negative = std::any_of(perm.begin(), perm.end(), [](int64_t axis) { return axis < 0; });
-  if (static_cast<int64_t>(perm.size()) != rank || negative || !AxisMask(perm, rank)) {
-    why = absl::StrFormat("Transpose perm [%s] is not a permutation of the tensor's %d axes",
-                          absl::StrJoin(perm, ", "), rank);
-    return std::nullopt;
-  }
-  Shape out;
-  for (int64_t axis : perm) out.push_back(shape[axis]);
-  return out;
-}
-
-// Flatten: [product of the dims before `axis`, product of the rest].
-std::optional<Shape> FlattenView(const onnx::NodeProto& node, const Shape& shape, std::string& why) {
-  const int64_t rank = static_cast<int64_t>(shape.size());
-  int64_t axis = IntAttribute(node, "axis", 1);
-  if (axis < -rank || axis > rank) {
-    why = absl::StrFormat("Flatten axis %d is out of range for rank %d", axis, rank);
-    return std::nullopt;
-  }
-  if (axis < 0) axis += rank;
-  const std::optional<int64_t> outer = ShapeProduct(absl::MakeConstSpan(shape).subspan(0, axis));
-  const std::optional<int64_t> inner = ShapeProduct(absl::MakeConstSpan(shape).subspan(axis));
-  if (!outer || !inner) {
-    why = "Flatten's result has too many elements";
-    return std::nullopt;
-  }
-  return Shape{*outer, *inner};
-}
-
-// Squeeze: the listed axes removed, each of which must be 1; all axes of size 1 when none is listed.
-std::optional<Shape> SqueezeView(const std::vector<int64_t>& axes, const Shape& shape, std::string& why) {
-  const int64_t rank = static_cast<int64_t>(shape.size());
-  std::optional<std::vector<bool>> squeezed = AxisMask(axes, rank);
-  if (squeezed && axes.empty()) {
-    for (int64_t d = 0; d < rank; ++d) (*squeezed)[d] = shape[d] == 1;
-  }
-  bool fits = squeezed.has_value();
-  Shape out;
-  for (int64_t d = 0; fits && d < rank; ++d) {
-    if (!(*squeezed)[d]) {
-      out.push_back(shape[d]);
-    } else if (shape[d] != 1) {
-      fits = false;
-    }
-  }
-  if (!fits) {
-    why = absl::StrFormat("Squeeze axes [%s] do not fit the shape %s", absl::StrJoin(axes, ", "),
-                          ShapeText(shape));
-    return std::nullopt;
-  }
-  return out;
-}
-
-// Unsqueeze: a 1 inserted at each listed axis of the result.
-std::optional<Shape> UnsqueezeView(const std::vector<int64_t>& axes, const Shape& shape, std::string& why) {
-  const int64_t out_rank = static_cast<int64_t>(shape.size() + axes.size());
-  const std::optional<std::vector<bool>> inserted = AxisMask(axes, out_rank);
-  if (!inserted) {
-    why = absl::StrFormat("Unsqueeze axes [%s] are out of range or repeated for rank %d",
-                          absl::StrJoin(axes, ", "), out_rank);
-    return std::nullopt;
-  }
-  Shape out;
-  size_t from = 0;
-  for (int64_t d = 0; d < out_rank; ++d) out.push_back((*inserted)[d] ? 1 : shape[from++]);
-  return out;
-}
-
-// Reshape to `target`: 0 copies the input's dim (unless allowzero), one -1 is inferred; the element
-// count must stay the same.
-std::optional<Shape> ReshapeView(const onnx::NodeProto& node, Shape target, const Shape& shape,
-                                 std::string& why) {
-  const bool allow_zero = IntAttribute(node, "allowzero", 0) != 0;
-  const std::optional<int64_t> count = ShapeProduct(shape);
-  std::optional<int64_t> known = 1;
-  int64_t infer = -1;
-  for (size_t d = 0; d < target.size() && count && known; ++d) {
-    int64_t& dim = target[d];
-    if (dim == 0 && !allow_zero) {
-      if (d >= shape.size()) {
-        why = "Reshape copies a dimension the tensor does not have";
-        return std::nullopt;
-      }
-      dim = shape[d];
-    }
-    if (dim == -1 && infer < 0) {
-      infer = static_cast<int64_t>(d);
-      continue;
-    }
-    known = dim < 0 ? std::nullopt : CheckedMul(*known, dim);
-  }
-  const bool fits = count && known &&
-                    (infer >= 0 ? *known != 0 && *count % *known == 0 : *known == *count);
-  if (!fits) {
-    why = absl::StrFormat("Reshape's shape [%s] does not fit the tensor's shape %s",
-                          absl::StrJoin(target, ", "), ShapeText(shape));
-    return std::nullopt;
-  }
-  if (infer >= 0) target[infer] = *count / *known;
-  return target;
-}
-
-// Applies one re-viewing op to `shape`; nullopt with `why` set when the result is not known.
-std::optional<Shape> ApplyView(const GraphIndex& index, const onnx::NodeProto& node, Shape shape,
-                               std::string& why) {
-  const std::string& op = node.op_type();
-  if (op == "Identity" || op == "Cast" || op == "DequantizeLinear") return shape;
-  if (op == "Transpose") return TransposeView(node, shape, why);
-  if (op == "Flatten") return FlattenView(node, shape, why);
-  if (op == "Unsqueeze" || op == "Squeeze") {
-    const std::optional<std::vector<int64_t>> axes = Axes(index, node);
-    if (!axes) {
-      why = absl::StrCat(op, " axes are computed, not constant");
-      return std::nullopt;
-    }
-    return op == "Squeeze" ? SqueezeView(*axes, shape, why) : UnsqueezeView(*axes, shape, why);
-  }
-  if (op == "Reshape") {
-    std::optional<Shape> target = node.input_size() > 1 ? index.ConstantInts(node.input(1)) : std::nullopt;
-    if (!target) {
-      why = "Reshape's shape is computed, not constant";
-      return std::nullopt;
-    }
-    return ReshapeView(node, *std::move(target), shape, why);
-  }
-  why = absl::StrCat("cannot follow ", op);
-  return std::nullopt;
 }
 
 // A role for one reading of a tensor.
@@ -381,35 +70,20 @@ struct Candidate {
 
 class Classifier {
  public:
-  Classifier(const GraphIndex& index, const AnalysisOptions& options)
-      : index_(index), options_(options) {}
+  Classifier(const GraphIndex& index, ViewTracer& tracer, const AnalysisOptions& options)
+      : index_(index), tracer_(tracer), options_(options) {}
 
-  // The view of input `i` of `node`, when it is a constant: the trace and the shape it sees.
-  struct View {
-    Trace trace;
-    std::optional<std::vector<int64_t>> shape;
-    std::string why;  // why the shape is unknown
-  };
-
-  std::optional<View> ViewOf(const onnx::NodeProto& node, int i) const {
+  // The shape input `i` of `node` has, when it is made of constants and that shape is known.
+  std::optional<std::vector<int64_t>> ConstantShape(const onnx::NodeProto& node, int i) const {
     if (i >= node.input_size()) return std::nullopt;
-    std::optional<Trace> trace = TraceToConstant(index_, node.input(i));
-    if (!trace) return std::nullopt;
-    View view{*trace, std::nullopt, ""};
-    const onnx::TensorProto& tensor = *index_.FindConstant(*trace->source)->tensor;
-    std::optional<Shape> shape = Shape(tensor.dims().begin(), tensor.dims().end());
-    if (!ShapeProduct(*shape)) {
-      view.why = "its shape has a negative dimension or too many elements";
-      shape = std::nullopt;
-    }
-    for (auto it = trace->chain.rbegin(); it != trace->chain.rend() && shape; ++it) {
-      shape = ApplyView(index_, **it, *shape, view.why);
-    }
-    view.shape = shape;
-    return view;
+    const TracedView* view = tracer_.Trace(node.input(i));
+    if (view == nullptr || !view->exact()) return std::nullopt;
+    return view->map.shape;
   }
 
-  bool IsConstant(const onnx::NodeProto& node, int i) const { return ViewOf(node, i).has_value(); }
+  bool IsConstant(const onnx::NodeProto& node, int i) const {
+    return i < node.input_size() && tracer_.Trace(node.input(i)) != nullptr;
+  }
 
   Candidate Classify(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape) const {
     if (!IsDefaultDomain(node)) {
@@ -498,9 +172,9 @@ class Classifier {
   // fan_in of the weight of a Conv/ConvTranspose/Gemm (for its bias), 0 when unknown.
   int64_t WeightFanIn(const onnx::NodeProto& node) const {
     const int input = node.op_type() == "QLinearConv" ? 3 : 1;
-    const std::optional<View> weight = ViewOf(node, input);
-    if (!weight || !weight->shape) return 0;
-    auto fans = FansForWeight(node, input, *weight->shape);
+    const std::optional<std::vector<int64_t>> weight = ConstantShape(node, input);
+    if (!weight) return 0;
+    auto fans = FansForWeight(node, input, *weight);
     return fans.ok() ? fans->fan_in : 0;
   }
 
@@ -511,10 +185,10 @@ class Classifier {
     const onnx::NodeProto* other = index_.Producer(node.input(1 - i));
     if (other != nullptr && other->op_type() == "MatMul" && shape.size() == 1) {
       for (int w = 1; w >= 0; --w) {
-        std::optional<View> weight = ViewOf(*other, w);
-        if (!weight || !weight->shape || weight->shape->empty()) continue;
+        const std::optional<std::vector<int64_t>> weight = ConstantShape(*other, w);
+        if (!weight || weight->empty()) continue;
         if (!IsWeightInput(*other, w, [&](int k) { return IsConstant(*other, k); })) continue;
-        auto fans = FansForWeight(*other, w, *weight->shape);
+        auto fans = FansForWeight(*other, w, *weight);
         if (fans.ok() && fans->fan_out == shape[0]) return Bias(fans->fan_in);
       }
     }
@@ -586,6 +260,7 @@ class Classifier {
   }
 
   const GraphIndex& index_;
+  ViewTracer& tracer_;
   const AnalysisOptions& options_;
 };
 
@@ -594,6 +269,40 @@ std::string DescribeUse(const TensorUse& use) {
                                      use.input_index);
   if (!use.via.empty()) absl::StrAppend(&text, " (via ", use.via, ")");
   return text;
+}
+
+// Adds one reading of a tensor to the analysis: a tensor read several times gets one role, by
+// priority, with a warning when the readings disagree.
+void Merge(TensorUse use, GraphAnalysis& analysis, std::unordered_map<std::string, size_t>& position) {
+  const std::string name = use.name;
+  auto [known, inserted] = position.emplace(name, analysis.tensors.size());
+  if (inserted) {
+    analysis.tensors.push_back(std::move(use));
+    return;
+  }
+  TensorUse& current = analysis.tensors[known->second];
+  if (use.role == Role::kOther) return;
+  if (current.role != Role::kOther && current.role != use.role) {
+    const bool replace = Priority(use.role) < Priority(current.role);
+    const TensorUse& kept = replace ? use : current;
+    analysis.warnings.push_back(absl::StrFormat(
+        "'%s' is read as %s and as %s; initialized once, as %s", name, DescribeUse(current),
+        DescribeUse(use), RoleName(kept.role)));
+    if (replace) current = std::move(use);
+    return;
+  }
+  if (current.role == Role::kOther) {
+    current = std::move(use);
+    return;
+  }
+  if (current.fans && use.fans && !(*current.fans == *use.fans)) {
+    analysis.warnings.push_back(absl::StrFormat(
+        "'%s' is also used by %s input %d with fan_in %d, fan_out %d; using the fans of its "
+        "first reader, %s input %d (fan_in %d, fan_out %d)",
+        name, Describe(*use.reader), use.input_index, use.fans->fan_in, use.fans->fan_out,
+        Describe(*current.reader), current.input_index, current.fans->fan_in,
+        current.fans->fan_out));
+  }
 }
 
 }  // namespace
@@ -624,90 +333,67 @@ std::vector<GraphConstant> ListConstants(onnx::ModelProto& model) {
 
 GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& options) {
   GraphIndex index(model);
+  ViewTracer tracer(index);
   GraphAnalysis analysis;
-  Classifier classifier(index, options);
+  Classifier classifier(index, tracer, options);
   std::unordered_map<std::string, size_t> position;  // tensor name -> index in analysis.tensors
 
   for (const onnx::NodeProto* node : index.nodes()) {
     for (int i = 0; i < node->input_size(); ++i) {
-      // Re-viewing ops are not readers themselves: the reader of their output is.
-      if (i == 0 && IsReviewingOp(*node)) continue;
-      std::optional<Classifier::View> view = classifier.ViewOf(*node, i);
-      if (!view) continue;
-      const std::string& name = *view->trace.source;
-      const Constant& constant = *index.FindConstant(name);
-      const bool is_float = FloatTypeOf(constant.tensor->data_type()).has_value();
-      if (!is_float && !view->trace.quantized && !IsQuantizedOperator(*node)) continue;
+      // Ops that select, assemble or re-view constants are not readers: the reader of their output is.
+      if (tracer.PassesOn(*node, i)) continue;
+      const TracedView* view = tracer.Trace(node->input(i));
+      if (view == nullptr) continue;
+      std::optional<Candidate> reading;  // the role of this reading, the same for all its sources
+      std::shared_ptr<const ElementMap> elements;
+      if (view->exact()) elements = std::make_shared<const ElementMap>(view->map);
+      for (int k = 0; k < static_cast<int>(view->map.sources.size()); ++k) {
+        const std::string& name = view->map.sources[k].name;
+        const Constant& constant = *index.FindConstant(name);
+        const bool is_float = FloatTypeOf(constant.tensor->data_type()).has_value();
+        const onnx::NodeProto* dequantize = view->dequantize[k];
+        if (!is_float && dequantize == nullptr && !IsQuantizedOperator(*node)) continue;
 
-      TensorUse use;
-      use.tensor = constant.tensor;
-      use.name = name;
-      use.source = constant.source;
-      use.reader = node;
-      use.input_index = i;
-      std::vector<std::string> via;
-      for (auto it = view->trace.chain.rbegin(); it != view->trace.chain.rend(); ++it) {
-        if ((*it)->op_type() != "Identity") via.push_back((*it)->op_type());
-      }
-      use.via = absl::StrJoin(via, " -> ");
-      use.overridable = index.IsGraphInput(name);
-      if (!view->shape) {
-        use.reason = absl::StrFormat("reaches %s input %d but %s", node->op_type(), i, view->why);
-      } else {
-        use.view_shape = *view->shape;
-        Candidate candidate = classifier.Classify(*node, i, *view->shape);
-        if (view->trace.quantized && (candidate.role == Role::kWeight || candidate.role == Role::kBias)) {
-          candidate.reason = absl::StrFormat("quantized %s (DequantizeLinear): --requantize rewrites it",
-                                             RoleName(candidate.role));
-          candidate.role = Role::kQuantized;
-          use.dequantize = view->trace.dequantize;
-        } else if (candidate.role == Role::kQuantized) {
-          candidate.reason = absl::StrFormat("quantized input of %s: --requantize rewrites it", node->op_type());
-        } else if (!is_float) {
-          continue;  // an integer tensor that is not a quantized weight
+        TensorUse use;
+        use.tensor = constant.tensor;
+        use.name = name;
+        use.source = constant.source;
+        use.reader = node;
+        use.input_index = i;
+        use.via = view->Path(k);
+        use.elements = elements;
+        use.map_source = k;
+        use.overridable = index.IsGraphInput(name);
+        if (!view->exact()) {
+          use.reason = absl::StrFormat("reaches %s input %d but %s", node->op_type(), i, view->why);
+        } else {
+          use.view_shape = view->map.shape;
+          if (!reading) reading = classifier.Classify(*node, i, view->map.shape);
+          Candidate candidate = *reading;
+          if (dequantize != nullptr && (candidate.role == Role::kWeight || candidate.role == Role::kBias)) {
+            candidate.reason = absl::StrFormat("quantized %s (DequantizeLinear): --requantize rewrites it",
+                                               RoleName(candidate.role));
+            candidate.role = Role::kQuantized;
+            use.dequantize = dequantize;
+          } else if (candidate.role == Role::kQuantized) {
+            candidate.reason = absl::StrFormat("quantized input of %s: --requantize rewrites it", node->op_type());
+          } else if (!is_float) {
+            continue;  // an integer tensor that is not a quantized weight
+          }
+          if (candidate.misfit) {
+            analysis.warnings.push_back(absl::StrFormat("'%s' %s left unchanged: %s", name,
+                                                        ShapeText(use.view_shape), candidate.reason));
+          }
+          use.role = candidate.role;
+          use.fans = candidate.fans;
+          use.groups = candidate.groups;
+          use.rnn = candidate.rnn;
+          use.reason = candidate.reason;
         }
-        if (candidate.misfit) {
-          analysis.warnings.push_back(absl::StrFormat("'%s' %s left unchanged: %s", name,
-                                                      ShapeText(use.view_shape), candidate.reason));
-        }
-        use.role = candidate.role;
-        use.fans = candidate.fans;
-        use.groups = candidate.groups;
-        use.rnn = candidate.rnn;
-        use.reason = candidate.reason;
-      }
-
-      auto [known, inserted] = position.emplace(name, analysis.tensors.size());
-      if (inserted) {
-        analysis.tensors.push_back(std::move(use));
-        continue;
-      }
-      TensorUse& current = analysis.tensors[known->second];
-      if (use.role == Role::kOther) continue;
-      if (current.role != Role::kOther && current.role != use.role) {
-        const bool replace = Priority(use.role) < Priority(current.role);
-        const TensorUse& kept = replace ? use : current;
-        analysis.warnings.push_back(absl::StrFormat(
-            "'%s' is read as %s and as %s; initialized once, as %s", name, DescribeUse(current),
-            DescribeUse(use), RoleName(kept.role)));
-        if (replace) current = std::move(use);
-        continue;
-      }
-      if (current.role == Role::kOther) {
-        current = std::move(use);
-        continue;
-      }
-      if (current.fans && use.fans && !(*current.fans == *use.fans)) {
-        analysis.warnings.push_back(absl::StrFormat(
-            "'%s' is also used by %s input %d with fan_in %d, fan_out %d; using the fans of its "
-            "first reader, %s input %d (fan_in %d, fan_out %d)",
-            name, Describe(*use.reader), use.input_index, use.fans->fan_in, use.fans->fan_out,
-            Describe(*current.reader), current.input_index, current.fans->fan_in,
-            current.fans->fan_out));
+        Merge(std::move(use), analysis, position);
       }
     }
   }
-
   for (const std::string& name : index.constant_order()) {
     const Constant& constant = *index.FindConstant(name);
     if (position.count(name) || !FloatTypeOf(constant.tensor->data_type())) continue;

@@ -2,14 +2,14 @@
 // value (weight, bias, norm parameter, embedding table, RNN weight, ...), found from the ops that
 // read it, with the fans its role implies.
 //
-// A constant reaches its reader through a chain of ops that only re-view it, which is followed back:
-//   Identity                          layout unchanged (PyTorch routes shared initializers this way)
-//   Cast to a float type              layout unchanged
-//   Transpose                         the reader sees the axes permuted by `perm`
-//   Reshape / Squeeze / Unsqueeze /   the reader sees the new shape, when it is known from
-//   Flatten                           constants (Reshape's shape input, Squeeze's axes, ...)
-//   DequantizeLinear                  a quantized weight or bias (QDQ): rewritten only by
-//                                     --requantize (requantize.h)
+// A constant may reach its reader through ops that only select, assemble or re-view elements
+// (Identity, Cast, Transpose, Reshape and its kin, DequantizeLinear, Slice, Split, Concat, Gather
+// with constant indices: view_trace.h), and one view may be made of several constants (the pieces
+// of an LSTM weight that PyTorch Slices per gate and Concats in ONNX's gate order). The role and
+// fans of the reader apply to every constant its view is made of; `elements` maps the view back to
+// each one's elements, so that the structure of the role (gate blocks) can be placed in them. A
+// DequantizeLinear on the way makes it a quantized weight or bias (QDQ): rewritten only by
+// --requantize (requantize.h).
 // Fans are computed on the shape the reader sees (see fan.h). The constants of subgraphs (If, Loop
 // and Scan bodies) are searched too; a subgraph may read a constant of an enclosing graph.
 //
@@ -21,13 +21,16 @@
 #define ONNX_REINIT_ROLES_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_reinit/element_map.h"
 #include "onnx_reinit/fan.h"
+#include "onnx_reinit/graph_index.h"
 
 namespace onnx_reinit {
 
@@ -50,8 +53,6 @@ enum class Role {
 absl::string_view RoleName(Role role);  // "weight", "bias", "norm_scale", ..., "other"
 std::optional<Role> ParseRole(absl::string_view name);
 
-enum class TensorSource { kInitializer, kConstantNode };
-
 // The gate layout of an LSTM (gates i, o, f, c), GRU (z, r, h) or RNN (one gate) tensor.
 struct RnnLayout {
   int gates = 1;
@@ -67,8 +68,12 @@ struct TensorUse {
   Role role = Role::kOther;
   const onnx::NodeProto* reader = nullptr;  // the reader that gave the role (or the first reader)
   int input_index = -1;                     // that reader's input slot
-  std::string via;                          // the ops between tensor and reader: "Transpose", ...
+  std::string via;  // the ops between tensor and reader: "Transpose", "Slice -> Concat -> Unsqueeze"
   std::vector<int64_t> view_shape;          // the shape the reader sees
+  // Which element of which stored tensor each element of the reader's view is (element_map.h),
+  // when known; this tensor is elements->sources[map_source]. Null for a tensor built by hand.
+  std::shared_ptr<const ElementMap> elements;
+  int map_source = 0;
   // Weights and embeddings: their fans. RNN weights: the fans of one gate block, (input, H) for W
   // and (H, H) for R. Biases: fan_in is that of the weight they belong to, 0 when unknown.
   std::optional<Fans> fans;
