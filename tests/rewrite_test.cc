@@ -16,6 +16,7 @@ namespace onnx_reinit {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class RewriteTest : public ::testing::Test {
@@ -253,7 +254,8 @@ TEST_F(RewriteTest, WeightStrippedModelsNeedMaterialize) {
   ASSERT_TRUE(SaveModel(stripped, Path("stripped.onnx")).ok());
   auto refused = ReinitializeFile(Path("stripped.onnx"), Path("out.onnx"), Options());
   ASSERT_FALSE(refused.ok());
-  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("holds 0 values"));
+  EXPECT_THAT(std::string(refused.status().message()),
+              AllOf(HasSubstr("holds 0 values"), HasSubstr("look stripped"), HasSubstr("--materialize")));
   EXPECT_FALSE(fs::exists(Path("out.onnx")));
 
   RewriteOptions options = Options();
@@ -281,6 +283,33 @@ TEST_F(RewriteTest, MaterializingMoreThanTheMachinesMemoryIsAnErrorNamingTheTens
   EXPECT_TRUE(absl::IsResourceExhausted(report.status())) << report.status();
   EXPECT_THAT(std::string(report.status().message()), HasSubstr("tensor 'huge': materializing it takes"));
   EXPECT_FALSE(fs::exists(Path("out.onnx")));
+}
+
+// Polygraphy's `surgeon weight-strip`: empty raw_data, "TRT_WEIGHTLESS/" on each stripped
+// initializer and "-TRT_WEIGHTLESS" after the model's doc_string.
+TEST_F(RewriteTest, PolygraphyWeightlessModelsSayHowToMaterializeThem) {
+  onnx::ModelProto stripped = testing::LoadTestdata("torch_cnn.onnx");
+  stripped.set_doc_string("cnn-TRT_WEIGHTLESS");
+  for (onnx::TensorProto& tensor : *stripped.mutable_graph()->mutable_initializer()) {
+    tensor.set_raw_data("");
+    tensor.set_doc_string("TRT_WEIGHTLESS/");
+  }
+  ASSERT_TRUE(SaveModel(stripped, Path("weightless.onnx")).ok());
+  auto refused = ReinitializeFile(Path("weightless.onnx"), Path("out.onnx"), Options());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              AllOf(HasSubstr("raw_data holds 0 bytes"), HasSubstr("marked TRT_WEIGHTLESS"),
+                    HasSubstr("--materialize gives such tensors fresh values")));
+  EXPECT_FALSE(fs::exists(Path("out.onnx")));
+
+  RewriteOptions options = Options();
+  options.materialize = true;
+  auto report = ReinitializeFile(Path("weightless.onnx"), Path("out.onnx"), options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->tensors_size(), 8);
+  const onnx::ModelProto out = *LoadModel(Path("out.onnx"));
+  EXPECT_EQ(out.doc_string(), "cnn");  // no longer weightless: Polygraphy would overwrite the values
+  for (const onnx::TensorProto& tensor : out.graph().initializer()) EXPECT_EQ(tensor.doc_string(), "");
 }
 
 TEST_F(RewriteTest, AMissingDataFileIsMaterializedOnRequest) {

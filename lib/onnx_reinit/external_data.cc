@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <exception>
 #include <optional>
@@ -14,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "onnx_reinit/checked_math.h"
@@ -87,6 +89,14 @@ absl::Status ZeroedRawData(onnx::TensorProto& tensor, int64_t bytes) {
         "tensor '%s': cannot allocate %d bytes to materialize it", tensor.name(), bytes));
   }
   return absl::OkStatus();
+}
+
+// The model doc_string without the mark Polygraphy appends ("<doc>-TRT_WEIGHTLESS", or the mark alone).
+std::string WithoutWeightlessMark(const std::string& doc) {
+  const std::string suffix = absl::StrCat("-", kWeightlessMark);
+  if (doc == kWeightlessMark) return "";
+  if (absl::EndsWith(doc, suffix)) return doc.substr(0, doc.size() - suffix.size());
+  return doc;
 }
 
 }  // namespace
@@ -241,7 +251,12 @@ absl::StatusOr<std::vector<std::string>> MaterializeMissingValues(onnx::ModelPro
           "tensor '%s' has no values and is not floating-point, so it cannot be materialized", tensor.name()));
     }
     ONNX_REINIT_RETURN_IF_ERROR(ZeroedRawData(tensor, *count * ByteWidth(*type)));
+    if (IsMarkedWeightless(tensor)) tensor.clear_doc_string();  // it has values now
     materialized.push_back(tensor.name());
+  }
+  const auto& initializers = model.graph().initializer();
+  if (!materialized.empty() && std::none_of(initializers.begin(), initializers.end(), IsMarkedWeightless)) {
+    model.set_doc_string(WithoutWeightlessMark(model.doc_string()));
   }
   return materialized;
 }

@@ -77,8 +77,10 @@ void EmbedExternalData(onnx::ModelProto& model, const ExternalData& sources);
 
 // Weight-stripped models: gives every floating-point initializer whose values are missing - no
 // value field at all for a non-empty shape, or an external data file that does not exist - zeroed
-// raw_data of its shape, to be re-initialized. Returns their names. InvalidArgument for a missing
-// non-float tensor (nothing sensible can replace an integer shape or index).
+// raw_data of its shape, to be re-initialized, and drops Polygraphy's TRT_WEIGHTLESS marks (the
+// tensor's, and the model's once no marked tensor is left; see tensor_data.h). Returns their names.
+// InvalidArgument for a missing non-float tensor (nothing sensible can replace an integer shape or
+// index).
 absl::StatusOr<std::vector<std::string>> MaterializeMissingValues(onnx::ModelProto& model,
                                                                   const std::string& model_path);
 

@@ -6,6 +6,8 @@
 #include <limits>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/checked_math.h"
 
@@ -181,14 +183,24 @@ absl::StatusOr<std::pair<FloatType, int64_t>> CheckBindable(const onnx::TensorPr
   return std::make_pair(*type, *count);
 }
 
-absl::Status SizeMismatch(absl::string_view name, Storage storage, int64_t have, int64_t want) {
-  return absl::InvalidArgumentError(
-      absl::StrFormat("tensor '%s': %s holds %d %s but its shape needs %d", name,
-                      StorageName(storage), have, storage == Storage::kRawData ? "bytes" : "values",
-                      want));
+absl::Status SizeMismatch(const onnx::TensorProto& tensor, absl::string_view name, Storage storage, int64_t have,
+                          int64_t want) {
+  std::string message = absl::StrFormat("tensor '%s': %s holds %d %s but its shape needs %d", name,
+                                        StorageName(storage), have,
+                                        storage == Storage::kRawData ? "bytes" : "values", want);
+  if (have == 0 && want > 0) {  // what tools that strip weights leave behind
+    absl::StrAppend(&message, IsMarkedWeightless(tensor) ? " (marked TRT_WEIGHTLESS: its weights were stripped)"
+                                                         : " (its weights look stripped)",
+                    "; --materialize gives such tensors fresh values");
+  }
+  return absl::InvalidArgumentError(message);
 }
 
 }  // namespace
+
+bool IsMarkedWeightless(const onnx::TensorProto& tensor) {
+  return absl::StartsWith(tensor.doc_string(), kWeightlessMark);
+}
 
 absl::StatusOr<TensorValues> TensorValues::BindDetached(const onnx::TensorProto& tensor,
                                                         absl::string_view name,
@@ -199,8 +211,8 @@ absl::StatusOr<TensorValues> TensorValues::BindDetached(const onnx::TensorProto&
   const int64_t width = ByteWidth(type);
   if (payload.size != count * width) {
     return payload.storage == Storage::kRawData
-               ? SizeMismatch(name, payload.storage, payload.size, count * width)
-               : SizeMismatch(name, payload.storage, payload.size / width, count);
+               ? SizeMismatch(tensor, name, payload.storage, payload.size, count * width)
+               : SizeMismatch(tensor, name, payload.storage, payload.size / width, count);
   }
   return TensorValues(type, payload.storage, count, payload.data);
 }
@@ -214,14 +226,14 @@ absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
     const int64_t want = count * ByteWidth(type);
     std::string* raw = tensor.mutable_raw_data();
     const int64_t have = static_cast<int64_t>(raw->size());
-    if (have != want) return SizeMismatch(name, Storage::kRawData, have, want);
+    if (have != want) return SizeMismatch(tensor, name, Storage::kRawData, have, want);
     return TensorValues(type, Storage::kRawData, count, raw->data());
   }
   // The typed field of each type; a tensor with no values at all also lands here.
   // Structured bindings are captured by init-capture: capturing them directly is C++20.
   auto bind_field = [&, type = type, count = count](auto* field,
                                                    Storage storage) -> absl::StatusOr<TensorValues> {
-    if (field->size() != count) return SizeMismatch(name, storage, field->size(), count);
+    if (field->size() != count) return SizeMismatch(tensor, name, storage, field->size(), count);
     return TensorValues(type, storage, count, field->mutable_data());
   };
   switch (type) {

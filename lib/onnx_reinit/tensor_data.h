@@ -48,6 +48,12 @@ double NextToward(FloatType type, double value, double target);
 // kMaxElementCount (2^59, checked_math.h).
 absl::StatusOr<int64_t> ElementCount(const onnx::TensorProto& tensor, absl::string_view name);
 
+// Polygraphy's `surgeon weight-strip` empties each stripped initializer's raw_data, sets its
+// doc_string to "TRT_WEIGHTLESS/" ("TRT_WEIGHTLESS/SPARSE_2_4" when 2:4-sparse) and appends
+// "TRT_WEIGHTLESS" to the model's doc_string.
+inline constexpr absl::string_view kWeightlessMark = "TRT_WEIGHTLESS";
+bool IsMarkedWeightless(const onnx::TensorProto& tensor);
+
 // The bytes of a tensor's values kept outside its TensorProto, which then holds only the metadata:
 // e.g. a range of a memory-mapped model file. The layout is raw_data's (little-endian), which is
 // also that of packed float_data and double_data.
