@@ -216,6 +216,8 @@ def main():
         ("onnx-reinit stats MODEL", [binary, "stats", model], False),
         ("onnx-reinit stats MODEL --threads 1", [binary, "stats", model, "--threads", "1"], False),
         ("onnx-reinit stats MODEL --hist", [binary, "stats", model, "--hist"], False),
+        ("onnx-reinit verify MODEL --spectral", [binary, "verify", model, "--scheme", "normal", "--std", "0.02",
+                                                  "--spectral"], False),
     ], args.rounds)
 
     if args.big_rounds > 0:

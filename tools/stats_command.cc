@@ -40,6 +40,7 @@ absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
   StatsOptions options;
   options.threads = flags.threads;
   options.histogram_bins = flags.histogram ? kHistogramBins : 0;
+  options.spectral = flags.spectral;
   if (!flags.scheme.scheme().empty()) {
     ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, SchemeFromOptions(flags.scheme));
   }
@@ -65,6 +66,9 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
       {"fan_in", true},  {"fan_out", true}};
   if (any_nonfinite) columns.insert(columns.end(), {{"nan", true}, {"inf", true}});
   if (with_target) columns.insert(columns.end(), {{"target_std", true}, {"std/target", true}});
+  const bool with_spectral = std::any_of(report.tensors().begin(), report.tensors().end(),
+                                         [](const auto& t) { return t.has_top_singular_value(); });
+  if (with_spectral) columns.insert(columns.end(), {{"sigma1", true}, {"sigma1/edge", true}});
   if (with_histogram) columns.push_back({"histogram"});
   TextTable table(columns);
   for (const proto::TensorStats& t : report.tensors()) {
@@ -85,6 +89,10 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
     if (with_target) {
       row.push_back(t.has_target_std() ? FormatNumber(t.target_std()) : "");
       row.push_back(t.has_std_ratio() ? absl::StrFormat("%.3f", t.std_ratio()) : "");
+    }
+    if (with_spectral) {
+      row.push_back(t.has_top_singular_value() ? FormatNumber(t.top_singular_value()) : "");
+      row.push_back(t.has_spectral_ratio() ? absl::StrFormat("%.3f", t.spectral_ratio()) : "");
     }
     if (with_histogram) row.push_back(Sparkline(t.histogram()));
     table.AddRow(std::move(row));
@@ -108,6 +116,9 @@ void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
   app.add_flag("--csv", flags.csv, "Print CSV: a header, then one row per tensor with the JSON's fields")
       ->excludes(json);
   app.add_flag("--hist", flags.histogram, "Add a 16-bin histogram per tensor");
+  app.add_flag("--spectral", flags.spectral,
+               "Add each weight's largest singular value and its ratio to the edge of a fresh "
+               "random matrix of its shape and std (about 1 when fresh, above when trained)");
   app.add_option("--threads", flags.threads, "Threads; 0 = all cores")
       ->default_val(0)
       ->check(CLI::Range(0, 1024));

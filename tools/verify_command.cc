@@ -19,6 +19,7 @@ absl::StatusOr<proto::VerifyReport> Compute(const VerifyFlags& flags, const Sche
   VerifyOptions options;
   options.scheme = scheme;
   options.threads = flags.threads;
+  options.spectral = flags.spectral;
   if (flags.tolerance_flag->count() > 0) options.std_tolerance = flags.tolerance;
   ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(flags.model));
   auto report = VerifyModel(mapped.model(), options, mapped.payloads());
@@ -48,6 +49,9 @@ void AddVerifyFlags(CLI::App& app, VerifyFlags& flags) {
                      "Allowed relative deviation of each weight's std from its target (default: "
                      "6 standard errors for the tensor's size, at least 0.05)")
           ->check(CLI::Range(0.0, 10.0));
+  app.add_flag("--spectral", flags.spectral,
+               "Also fail weights whose largest singular value is above the edge of a fresh random "
+               "matrix of their shape and std (trained structure rescaled to the scheme's std)");
   app.add_flag("--json", flags.json, "Print one JSON document (schema: proto/onnx_reinit/stats.proto)");
   app.add_option("--threads", flags.threads, "Threads; 0 = all cores")
       ->default_val(0)

@@ -13,6 +13,7 @@ struct VerifyFlags {
   std::string model;
   double tolerance = 0;
   bool json = false;
+  bool spectral = false;
   int threads = 0;
   proto::Recipe scheme;  // the scheme flags given (options.h)
   CLI::Option* tolerance_flag = nullptr;

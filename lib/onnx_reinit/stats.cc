@@ -12,6 +12,7 @@
 #include "onnx_reinit/rng.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/roles.h"
+#include "onnx_reinit/spectral.h"
 #include "onnx_reinit/validate.h"
 #include "onnx_reinit/version.h"
 
@@ -38,6 +39,28 @@ void CopyMoments(const proto::Moments& m, proto::TensorStats& row) {
   row.set_zeros(m.zeros());
   row.set_nan(m.nan());
   row.set_inf(m.inf());
+}
+
+// The largest singular value of every weight with a matrix view, centred on its own mean, and its
+// ratio to the edge of a fresh matrix of its own std.
+void AddSpectra(const std::vector<TensorValues>& tensors, int threads, proto::StatsReport& report) {
+  std::vector<SpectralInput> inputs;
+  std::vector<int> rows;
+  for (int t = 0; t < report.tensors_size(); ++t) {
+    const proto::TensorStats& row = report.tensors(t);
+    if (!row.has_fan_in()) continue;
+    const std::optional<MatrixShape> shape = MatrixShapeOf(row.shape());
+    if (!shape) continue;
+    inputs.push_back({tensors[t], *shape, row.mean(), row.name()});
+    rows.push_back(t);
+  }
+  const std::vector<double> top = TopSingularValues(inputs, threads);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    proto::TensorStats& row = *report.mutable_tensors(rows[i]);
+    row.set_top_singular_value(top[i]);
+    const double edge = SpectralEdge(inputs[i].shape, row.std());
+    if (edge > 0) row.set_spectral_ratio(top[i] / edge);
+  }
 }
 
 }  // namespace
@@ -269,6 +292,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
       row.set_std_ratio(row.std() / row.target_std());
     }
   }
+  if (options.spectral) AddSpectra(tensors, options.threads, report);
   if (options.histogram_bins > 0) {
     std::vector<proto::Histogram> histograms =
         ComputeHistograms(tensors, moments, options.histogram_bins, options.threads);

@@ -86,6 +86,8 @@ struct StatsOptions {
   int threads = 0;                      // 0: all cores
   std::optional<SchemeOptions> scheme;  // adds target_std and std_ratio to the weights
   int histogram_bins = 0;               // 0: no histograms
+  // Adds top_singular_value and spectral_ratio to the weights of rank >= 2 (spectral.h).
+  bool spectral = false;
 };
 
 // One row per floating-point constant (initializers and Constant node values, subgraphs included),

@@ -13,6 +13,7 @@
 #define HWY_TARGET_INCLUDE "onnx_reinit/stats_simd.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "onnx_reinit/simd_load-inl.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -32,16 +33,6 @@ using DD = hn::ScalableTag<double>;
 using VD = hn::Vec<DD>;
 constexpr int64_t kLanes = si::kMomentLanes;
 constexpr int64_t kPrefetchBytes = 4096;
-
-template <typename T>
-HWY_INLINE VD LoadAsDouble(const T* HWY_RESTRICT p) {
-  const DD dd;
-  if constexpr (sizeof(T) == 4) {
-    return hn::PromoteTo(dd, hn::LoadU(hn::Rebind<float, DD>(), p));
-  } else {
-    return hn::LoadU(dd, p);
-  }
-}
 
 // The 16 logical lanes of `v` (kVectors vectors), added in a fixed tree.
 template <int kVectors>

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -9,6 +11,7 @@
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
 #include "onnx_reinit/roles.h"
+#include "onnx_reinit/spectral.h"
 #include "onnx_reinit/validate.h"
 #include "onnx_reinit/version.h"
 
@@ -50,6 +53,46 @@ std::string Problem(const proto::VerifyFinding& f, const proto::Moments& m, Floa
   return "";
 }
 
+// A few units in the last place of the dtype, at least what float64 Lanczos on float32 data keeps.
+double OrthogonalTolerance(FloatType type) {
+  switch (type) {
+    case FloatType::kFloat16: return 8 * 0x1p-11;
+    case FloatType::kBFloat16: return 8 * 0x1p-8;
+    default: return 1e-4;
+  }
+}
+
+// Orthogonal: every singular value is the gain g, so the largest is g and the mean of their
+// squares, |W|_F^2 / min(rows, cols), is g^2.
+std::string OrthogonalSpectralProblem(proto::VerifyFinding& f, const proto::Moments& m,
+                                      const MatrixShape& shape, double gain, FloatType type) {
+  f.set_spectral_edge(gain);
+  f.set_spectral_limit(gain);
+  const double tolerance = OrthogonalTolerance(type);
+  if (std::abs(f.top_singular_value() / gain - 1) > tolerance) {
+    return absl::StrFormat("largest singular value %.5g, expected the gain %.5g of an orthogonal matrix",
+                           f.top_singular_value(), gain);
+  }
+  const double squares = static_cast<double>(m.count()) * (m.std() * m.std() + m.mean() * m.mean());
+  const double mean_square = squares / static_cast<double>(std::min(shape.rows, shape.cols));
+  if (std::abs(mean_square / (gain * gain) - 1) > 2 * tolerance) {
+    return absl::StrFormat("singular values' mean square %.5g, expected %.5g (gain^2) for an orthogonal matrix",
+                           mean_square, gain * gain);
+  }
+  return "";
+}
+
+std::string SpectralProblem(proto::VerifyFinding& f, const MatrixShape& shape) {
+  f.set_spectral_edge(SpectralEdge(shape, f.target_std()));
+  f.set_spectral_limit(SpectralLimit(shape, f.target_std()));
+  if (f.top_singular_value() <= f.spectral_limit()) return "";
+  return absl::StrFormat(
+      "largest singular value %.4g is %.2fx the edge %.4g of a fresh %dx%d matrix (limit %.3fx): "
+      "structure, e.g. trained weights",
+      f.top_singular_value(), f.top_singular_value() / f.spectral_edge(), f.spectral_edge(),
+      shape.rows, shape.cols, f.spectral_limit() / f.spectral_edge());
+}
+
 }  // namespace
 
 absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
@@ -66,6 +109,8 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
   report.set_scheme(std::string(SchemeName(options.scheme.kind)));
   std::vector<TensorValues> tensors;
   std::vector<proto::Distribution> distributions;
+  std::vector<std::optional<MatrixShape>> matrices;
+  std::vector<SpectralInput> spectral;
   for (const TensorUse& weight : AnalyzeGraph(model).tensors) {
     if (weight.role != Role::kWeight) continue;
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*weight.tensor, weight.name, payloads));
@@ -89,14 +134,29 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
     finding.set_mean_tolerance(kStandardErrors * finding.target_std() / std::sqrt(n));
     tensors.push_back(values);
     distributions.push_back(*distribution);
+    matrices.push_back(options.spectral ? MatrixShapeOf(weight.tensor->dims()) : std::nullopt);
+    if (matrices.back()) {
+      spectral.push_back({values, *matrices.back(), finding.target_mean(), weight.name});
+    }
   }
   const std::vector<proto::Moments> moments = ComputeMoments(tensors, options.threads);
+  const std::vector<double> top = TopSingularValues(spectral, options.threads);
+  size_t next_top = 0;
   for (size_t t = 0; t < tensors.size(); ++t) {
     proto::VerifyFinding& finding = *report.mutable_weights(static_cast<int>(t));
     finding.set_count(moments[t].count());
     finding.set_mean(moments[t].mean());
     finding.set_std(moments[t].std());
     finding.set_problem(Problem(finding, moments[t], tensors[t].type(), distributions[t]));
+    if (matrices[t]) {
+      finding.set_top_singular_value(top[next_top++]);
+      const std::string spectral_problem =
+          distributions[t].kind() == proto::Distribution::ORTHOGONAL
+              ? OrthogonalSpectralProblem(finding, moments[t], *matrices[t], distributions[t].gain(),
+                                          tensors[t].type())
+              : SpectralProblem(finding, *matrices[t]);
+      if (finding.problem().empty()) finding.set_problem(spectral_problem);
+    }
     if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
   }
   return report;

@@ -19,12 +19,18 @@ struct VerifyOptions {
   // the sample std for that distribution (1/sqrt(2n) relative for a normal, 0.447/sqrt(n) for a
   // uniform) and never under 5%.
   std::optional<double> std_tolerance;
+  // Also compare each weight's largest singular value with the edge of a fresh i.i.d. matrix of
+  // its shape and target std (spectral.h): trained weights rescaled to the scheme's std pass the
+  // moments but not this. Orthogonal weights must have every singular value equal to the gain:
+  // the largest, and the mean of their squares (from the Frobenius norm).
+  bool spectral = false;
   int threads = 0;
 };
 
 // One finding per tensor with the weight role (roles.h), in graph order. A weight fails when its std is
 // out of tolerance, its mean is more than 6 standard errors (target_std / sqrt(n)) from the target
-// mean, it holds NaN or Inf, or - for constant schemes - any value differs from the constant.
+// mean, it holds NaN or Inf, or - for constant schemes - any value differs from the constant; with
+// `spectral`, also when its largest singular value exceeds the limit.
 // Tensors with an entry in `payloads` are read from there (see MappedModel).
 absl::StatusOr<proto::VerifyReport> VerifyModel(
     onnx::ModelProto& model, const VerifyOptions& options,
