@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -14,10 +15,12 @@
 #include "absl/strings/str_replace.h"
 #include "onnx_reinit/recipe.pb.h"
 #include "onnx_reinit/external_data.h"
+#include "onnx_reinit/html_report.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/rewrite.h"
+#include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/json_output.h"
 #include "tools/scheme_flags.h"
@@ -111,6 +114,26 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
+// The HTML form of --report: the statistics of the input and of the written output side by side,
+// with histograms and the scheme's target std.
+absl::StatusOr<std::string> ComparisonReport(const std::string& input, const std::string& output,
+                                             const ReinitOptions& options) {
+  StatsOptions stats;
+  stats.threads = options.threads;
+  stats.histogram_bins = 32;
+  stats.scheme = options.policy.scheme;
+  std::vector<proto::StatsReport> reports;
+  for (const std::string& path : {input, output}) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(path));
+    absl::StatusOr<proto::StatsReport> report = ComputeModelStats(mapped.model(), stats, mapped.payloads());
+    if (!report.ok()) return WithContext(report.status(), path);
+    report->set_model(path);
+    report->mutable_info()->set_file_bytes(static_cast<int64_t>(mapped.file().size()));
+    reports.push_back(*std::move(report));
+  }
+  return ComparisonToHtml(reports[0], reports[1]);
+}
+
 // Re-initializes `input` into `output`, the files standing for flags.input and flags.output (or
 // their default); prints to `out`.
 absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::string& output,
@@ -127,7 +150,10 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
   }
   if (!report.ok()) return report.status();
   report->set_model(flags.input);
-  if (!flags.report.empty()) {
+  if (!flags.report.empty() && absl::EndsWith(flags.report, ".html") && !options.dry_run) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(const std::string html, ComparisonReport(input, output, options));
+    ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, html, rewrite.output));
+  } else if (!flags.report.empty()) {
     ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report), rewrite.output));
   }
   const double seconds =
@@ -291,7 +317,8 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       app, "--exclude", [&o](const std::string& v) { o.set_exclude(v); },
       "Leave tensors whose name contains a match of this regex unchanged");
   app.add_option("--report", flags.report,
-                 "Also write a JSON report of what changed, with statistics before and after");
+                 "Also write a report of what changed, with statistics before and after: JSON, or "
+                 "for FILE.html a self-contained HTML page with both side by side");
   app.add_flag("-q,--quiet", flags.quiet, "Print nothing but errors");
 }
 

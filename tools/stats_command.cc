@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "onnx_reinit/csv_report.h"
+#include "onnx_reinit/html_report.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/stats.h"
@@ -19,6 +20,7 @@ namespace onnx_reinit::cli {
 namespace {
 
 constexpr int kHistogramBins = 16;
+constexpr int kHtmlHistogramBins = 32;
 
 // One character per bin, its height proportional to the bin's count.
 std::string Sparkline(const proto::Histogram& histogram) {
@@ -39,7 +41,8 @@ std::string Consumer(const proto::TensorStats& t) {
 absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
   StatsOptions options;
   options.threads = flags.threads;
-  options.histogram_bins = flags.histogram ? kHistogramBins : 0;
+  // The HTML report draws a histogram per tensor.
+  options.histogram_bins = flags.histogram ? kHistogramBins : !flags.html.empty() ? kHtmlHistogramBins : 0;
   options.spectral = flags.spectral;
   if (!flags.scheme.scheme().empty()) {
     ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, SchemeFromOptions(flags.scheme));
@@ -48,6 +51,7 @@ absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
   auto report = ComputeModelStats(mapped.model(), options, mapped.payloads());
   if (!report.ok()) return WithContext(report.status(), flags.model);
   report->set_model(flags.model);
+  report->mutable_info()->set_file_bytes(static_cast<int64_t>(mapped.file().size()));
   return report;
 }
 
@@ -115,6 +119,9 @@ void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
       app.add_flag("--json", flags.json, "Print one JSON document (schema: proto/onnx_reinit/stats.proto)");
   app.add_flag("--csv", flags.csv, "Print CSV: a header, then one row per tensor with the JSON's fields")
       ->excludes(json);
+  app.add_option("--html", flags.html,
+                 "Also write a self-contained HTML report there: summary, std chart, histograms, "
+                 "sortable table");
   app.add_flag("--hist", flags.histogram, "Add a 16-bin histogram per tensor");
   app.add_flag("--spectral", flags.spectral,
                "Add each weight's largest singular value and its ratio to the edge of a fresh "
@@ -136,6 +143,13 @@ int RunStats(const StatsFlags& flags) {
   if (!report.ok()) {
     std::cerr << "onnx-reinit: error: " << report.status().message() << "\n";
     return 1;
+  }
+  if (!flags.html.empty()) {
+    if (const absl::Status written = WriteFileAtomically(flags.html, StatsReportToHtml(*report));
+        !written.ok()) {
+      std::cerr << "onnx-reinit: error: " << written.message() << "\n";
+      return 1;
+    }
   }
   if (flags.json) {
     std::cout << ToJson(*report);

@@ -1,4 +1,4 @@
-// onnx-reinit stats MODEL [--json|--csv] [--hist] [--spectral] [--scheme S ...]: per-tensor statistics.
+// onnx-reinit stats MODEL [--json|--csv] [--hist] [--spectral] [--html FILE] [--scheme S ...]: per-tensor statistics.
 #ifndef ONNX_REINIT_TOOLS_STATS_COMMAND_H_
 #define ONNX_REINIT_TOOLS_STATS_COMMAND_H_
 
@@ -16,6 +16,7 @@ struct StatsFlags {
   bool csv = false;
   bool histogram = false;
   bool spectral = false;
+  std::string html;  // write the HTML report there
   int threads = 0;
   proto::Recipe scheme;  // the scheme flags given (options.h)
 };

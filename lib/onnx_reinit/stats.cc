@@ -257,6 +257,13 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
   proto::StatsReport report;
   report.set_version(kVersion);
+  proto::ModelInfo& info = *report.mutable_info();
+  info.set_producer_name(model.producer_name());
+  info.set_producer_version(model.producer_version());
+  info.set_ir_version(model.ir_version());
+  for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") info.set_opset(opset.version());
+  }
   if (options.scheme) report.set_scheme(std::string(SchemeName(options.scheme->kind)));
   std::vector<TensorValues> tensors;
   proto::Totals& totals = *report.mutable_totals();
