@@ -7,6 +7,8 @@
 #define ONNX_REINIT_SIMD_LOAD_INL_H_
 #endif
 
+#include <cstring>
+
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -24,6 +26,15 @@ HWY_INLINE hwy::HWY_NAMESPACE::Vec<hwy::HWY_NAMESPACE::ScalableTag<double>> Load
   } else {
     return hn::LoadU(dd, p);
   }
+}
+
+// One float32 or float64 value at p as a double. The values are often read in place from a
+// tensor's raw_data, which need not be aligned for T: a plain p[0] would be undefined behaviour.
+template <typename T>
+HWY_INLINE double ScalarAsDouble(const T* p) {
+  T value;
+  std::memcpy(&value, p, sizeof(T));
+  return static_cast<double>(value);
 }
 
 }  // namespace HWY_NAMESPACE

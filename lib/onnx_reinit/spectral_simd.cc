@@ -55,7 +55,7 @@ HWY_INLINE void Dots(const T* HWY_RESTRICT a, int64_t cols, const double* HWY_RE
       for (int j = 0; j < width; ++j) lanes[j] = lanes[j] + lanes[j + width];
     }
     out[r] = lanes[0];
-    for (int64_t k = body; k < cols; ++k) out[r] += static_cast<double>(a[r * cols + k]) * v[k];
+    for (int64_t k = body; k < cols; ++k) out[r] += ScalarAsDouble(a + r * cols + k) * v[k];
   }
 }
 
@@ -82,7 +82,7 @@ HWY_INLINE void AccumulateBlock(const T* HWY_RESTRICT a, int64_t cols, const dou
     hn::StoreU(acc, dd, w + k);
   }
   for (int64_t k = body; k < cols; ++k) {
-    for (int r = 0; r < kRows; ++r) w[k] += t[r] * static_cast<double>(a[r * cols + k]);
+    for (int r = 0; r < kRows; ++r) w[k] += t[r] * ScalarAsDouble(a + r * cols + k);
   }
 }
 

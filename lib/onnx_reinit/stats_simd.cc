@@ -80,7 +80,7 @@ bool BatchMomentsImpl(const T* HWY_RESTRICT values, int64_t n, si::BatchMoments*
   }
   double zero_count = SumLanes(zeros);
   for (int64_t k = body; k < n; ++k) {
-    const double x = values[k];
+    const double x = ScalarAsDouble(values + k);
     total += x;
     min = std::min(min, x);
     max = std::max(max, x);
@@ -101,7 +101,7 @@ bool BatchMomentsImpl(const T* HWY_RESTRICT values, int64_t n, si::BatchMoments*
   }
   double m2 = SumLanes(squares);
   for (int64_t k = body; k < n; ++k) {
-    const double deviation = values[k] - mean;
+    const double deviation = ScalarAsDouble(values + k) - mean;
     m2 += deviation * deviation;
   }
   out->mean = mean;
@@ -148,7 +148,7 @@ void HistogramImpl(const T* HWY_RESTRICT values, int64_t n, double low, double s
     }
   }
   for (int64_t k = body; k < n; ++k) {
-    const double x = values[k];
+    const double x = ScalarAsDouble(values + k);
     if (std::abs(x) <= DBL_MAX) ++copies[std::min(static_cast<int>((x - low) * scale), bins - 1)];
   }
   for (int c = 0; c < kCopies; ++c) {
