@@ -74,18 +74,6 @@ std::string WithThousands(int64_t n) {
   return n < 0 ? "-" + digits : digits;
 }
 
-std::string FormatBytes(int64_t n) {
-  if (n < 1024) return absl::StrCat(n, " B");
-  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(n);
-  int unit = -1;
-  while (value >= 1024 && unit < 3) {
-    value /= 1024;
-    ++unit;
-  }
-  return absl::StrFormat("%.3g %s", value, units[unit]);
-}
-
 std::string FormatShape(const google::protobuf::RepeatedField<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }

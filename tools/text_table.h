@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "google/protobuf/repeated_field.h"
+#include "onnx_reinit/byte_size.h"
 
 namespace onnx_reinit::cli {
 
@@ -36,7 +37,6 @@ size_t TerminalWidth();
 
 std::string FormatNumber(double x);   // 4 significant digits: "0.2722", "1.2e-05"
 std::string WithThousands(int64_t n);  // "1,234,567"
-std::string FormatBytes(int64_t n);   // "512 B", "3.1 KiB", "1.50 GiB"
 std::string FormatShape(const google::protobuf::RepeatedField<int64_t>& shape);  // "[8, 3, 3, 3]"
 
 }  // namespace onnx_reinit::cli

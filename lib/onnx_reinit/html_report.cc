@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "onnx_reinit/byte_size.h"
 #include "onnx_reinit/spectral.h"
 
 namespace onnx_reinit {
@@ -33,18 +34,6 @@ std::string Escape(absl::string_view text) {
 }
 
 std::string Number(double x) { return absl::StrFormat("%.4g", x); }
-
-std::string Bytes(int64_t n) {
-  if (n < 1024) return absl::StrCat(n, " B");
-  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(n);
-  int unit = -1;
-  while (value >= 1024 && unit < 3) {
-    value /= 1024;
-    ++unit;
-  }
-  return absl::StrFormat("%.3g %s", value, units[unit]);
-}
 
 std::string Shape(const proto::TensorStats& t) { return absl::StrCat("[", absl::StrJoin(t.shape(), ", "), "]"); }
 
@@ -267,8 +256,8 @@ std::string SummaryCards(const proto::StatsReport& report) {
   };
   card(absl::StrCat(report.totals().tensors()), "tensors");
   card(absl::StrCat(report.totals().parameters()), "parameters");
-  for (const proto::DtypeBytes& entry : report.totals().bytes_per_dtype()) card(Bytes(entry.bytes()), Escape(entry.dtype()));
-  if (info.file_bytes() > 0) card(Bytes(info.file_bytes()), "file");
+  for (const proto::DtypeBytes& entry : report.totals().bytes_per_dtype()) card(FormatBytes(entry.bytes()), Escape(entry.dtype()));
+  if (info.file_bytes() > 0) card(FormatBytes(info.file_bytes()), "file");
   card(info.producer_name().empty() ? "-" : absl::StrCat(info.producer_name(), " ", info.producer_version()), "producer");
   card(absl::StrCat(info.opset()), "opset");
   card(absl::StrCat(info.ir_version()), "IR version");
