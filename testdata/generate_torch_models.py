@@ -12,7 +12,9 @@ opset 17), static shapes, with a fixed torch.manual_seed per model, and
 do_constant_folding=True except for the *_nofold models and the scripted
 If model, whose weights reach their ops as pieces (Slice, Split, Concat).
 """
+import collections
 import contextlib
+import math
 import os
 
 import onnx
@@ -198,6 +200,125 @@ class TinyTransformer(nn.Module):
         return self.head(self.layer(self.emb(ids)))
 
 
+# A ViT at a tiny size, with the module structure (and so the node names) of torchvision's
+# vit_b_16 (torchvision/models/vision_transformer.py), which Debian does not package, and its
+# initialization: zero class token and conv bias, N(0, 0.02) positional embedding.
+class VitMLPBlock(nn.Sequential):
+    def __init__(self, dim, mlp_dim):
+        super().__init__(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Dropout(0.0),
+                         nn.Linear(mlp_dim, dim), nn.Dropout(0.0))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.normal_(m.bias, std=1e-6)
+
+
+class VitEncoderBlock(nn.Module):
+    def __init__(self, heads, dim, mlp_dim):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(dim, heads, dropout=0.0, batch_first=True)
+        self.dropout = nn.Dropout(0.0)
+        self.ln_2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = VitMLPBlock(dim, mlp_dim)
+
+    def forward(self, inputs):
+        x = self.ln_1(inputs)
+        x, _ = self.self_attention(x, x, x, need_weights=False)
+        x = self.dropout(x) + inputs
+        return x + self.mlp(self.ln_2(x))
+
+
+class VitEncoder(nn.Module):
+    def __init__(self, seq_length, layers, heads, dim, mlp_dim):
+        super().__init__()
+        self.pos_embedding = nn.Parameter(torch.empty(1, seq_length, dim).normal_(std=0.02))
+        self.dropout = nn.Dropout(0.0)
+        self.layers = nn.Sequential(collections.OrderedDict(
+            (f"encoder_layer_{i}", VitEncoderBlock(heads, dim, mlp_dim)) for i in range(layers)))
+        self.ln = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x):
+        return self.ln(self.layers(self.dropout(x + self.pos_embedding)))
+
+
+class TinyViT(nn.Module):
+    def __init__(self, image_size=16, patch_size=8, dim=64, mlp_dim=128, classes=10):
+        super().__init__()
+        self.patch_size = patch_size
+        self.hidden_dim = dim
+        self.conv_proj = nn.Conv2d(3, dim, patch_size, patch_size)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.encoder = VitEncoder((image_size // patch_size) ** 2 + 1, 1, 2, dim, mlp_dim)
+        self.heads = nn.Sequential(collections.OrderedDict(head=nn.Linear(dim, classes)))
+        nn.init.trunc_normal_(self.conv_proj.weight, std=math.sqrt(1 / (3 * patch_size ** 2)))
+        nn.init.zeros_(self.conv_proj.bias)
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        x = self.conv_proj(x).reshape(n, self.hidden_dim, (h // self.patch_size) * (w // self.patch_size))
+        x = torch.cat([self.class_token.expand(n, -1, -1), x.permute(0, 2, 1)], dim=1)
+        return self.heads(self.encoder(x)[:, 0])
+
+
+class Permute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+# torchvision's ConvNeXt block (torchvision/models/convnext.py, CNBlock) after a patchify stem,
+# with ConvNeXt's initialization: trunc_normal(0.02) weights, zero biases, layer scale 1e-6.
+class LayerScaled(nn.Module):
+    def __init__(self, dim=64):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 2, 2)
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim),
+            Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(dim, 4 * dim),
+            nn.GELU(),
+            nn.Linear(4 * dim, dim),
+            Permute([0, 3, 1, 2]),
+        )
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        x = self.stem(x)
+        return self.layer_scale * self.block(x) + x
+
+
+def readers_by_initializer(path):
+    """{initializer: {op types that read it, directly or through Identity}}."""
+    graph = onnx.load(path).graph
+    alias = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}
+    inits = {i.name for i in graph.initializer}
+    readers = collections.defaultdict(set)
+    for node in graph.node:
+        if node.op_type == "Identity":
+            continue
+        for name in node.input:
+            while name in alias:
+                name = alias[name]
+            if name in inits:
+                readers[name].add(node.op_type)
+    return readers
+
+
+def assert_merged(path, initializer, op_types):
+    """The exporter merged equal constants: one initializer read by ops of different roles."""
+    found = readers_by_initializer(path)[initializer]
+    assert found == set(op_types), f"{path}: {initializer} is read by {sorted(found)}"
+
+
 def randomize_bn(model):
     """Give BatchNorm non-trivial running stats so a folded/unfolded export differs from identity."""
     for m in model.modules():
@@ -271,6 +392,20 @@ def main():
     torch.manual_seed(8)
     export(TinyTransformer(), (torch.randint(0, 30, (1, 6)),), "torch_transformer_opset17.onnx",
            ["ids"], ["logits"], opset=17, no_grad=False)
+
+    torch.manual_seed(9)
+    export(TinyViT(), (torch.randn(1, 3, 16, 16),), "torch_vit.onnx", ["image"], ["logits"],
+           no_grad=False)
+    # conv_proj.bias (zeros) is also, through Identity nodes, every LayerNorm bias and the
+    # attention's out_proj bias (Gemm C).
+    assert_merged(os.path.join(HERE, "torch_vit.onnx"), "conv_proj.bias", {"Conv", "Add", "Gemm"})
+
+    torch.manual_seed(10)
+    export(LayerScaled(), (torch.randn(1, 3, 16, 16),), "torch_layer_scale.onnx", ["image"],
+           ["features"])
+    # stem.bias (zeros) is also the depthwise conv's bias, the LayerNorm bias and the second
+    # Linear's bias.
+    assert_merged(os.path.join(HERE, "torch_layer_scale.onnx"), "stem.bias", {"Conv", "Add"})
 
 
 if __name__ == "__main__":

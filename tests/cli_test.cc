@@ -83,7 +83,7 @@ TEST(Cli, DefaultOutputIsWrittenBesideTheInput) {
   const std::vector<std::string> lines = Lines(result.out);
   ASSERT_EQ(lines.size(), 10u) << result;  // header, 4 weights and 4 biases, summary
   EXPECT_THAT(static_cast<std::vector<std::string>>(absl::StrSplit(lines[0], ' ', absl::SkipEmpty())),
-              ElementsAre("tensor", "role", "op", "shape", "dtype", "fan_in/out", "values", "rule"));
+              ElementsAre("tensor", "node", "role", "op", "shape", "dtype", "fan_in/out", "values", "rule"));
   EXPECT_THAT(lines[1], StartsWith("onnx::Conv_23 "));
   EXPECT_THAT(lines[7], StartsWith("fc.weight "));
   EXPECT_THAT(lines[7], HasSubstr("Gemm"));
@@ -584,6 +584,38 @@ TEST(Cli, RequantizeListsTheNewScalesAndWritesIntegers) {
   ASSERT_EQ(plain.status, 0) << plain;
   EXPECT_THAT(plain.out, HasSubstr("--requantize rewrites it"));
   EXPECT_THAT(plain.out, Not(HasSubstr("would requantize")));
+}
+
+TEST(Cli, StrictRefusesARuleWithoutEffectWithExitTwoAndNoOutput) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_vit.onnx");
+  const std::string output = dir / "out.onnx";
+  const CommandResult warned = RunTool({input, "--scheme", "he", "--rule", "name:pos_embedding=zeros", "-o", output});
+  ASSERT_EQ(warned.status, 0) << warned;
+  EXPECT_THAT(warned.err, HasSubstr("warning: rule 'name:pos_embedding=zeros' matches no tensor"));
+  EXPECT_THAT(warned.err, HasSubstr("2 parameters keep their trained values: class_token, encoder.pos_embedding"));
+  std::filesystem::remove(output);
+  const CommandResult strict =
+      RunTool({input, "--scheme", "he", "--rule", "name:pos_embedding=zeros", "--strict", "-o", output});
+  EXPECT_EQ(strict.status, 2) << strict;
+  EXPECT_THAT(strict.err, HasSubstr("error: --strict: rule 'name:pos_embedding=zeros' matches no tensor"));
+  EXPECT_FALSE(std::filesystem::exists(output));
+  const CommandResult nothing = RunTool({input, "--scheme", "he", "--only", "nothing", "--strict", "-o", output});
+  EXPECT_EQ(nothing.status, 2) << nothing;
+  EXPECT_FALSE(std::filesystem::exists(output));
+}
+
+TEST(Cli, TableShowsTheReadingNodeAndUntieReportsItsCopies) {
+  TempDir dir;
+  const std::string input = CopyFixture(dir, "torch_vit.onnx");
+  const CommandResult result =
+      RunTool({input, "--scheme", "he", "--bias", "torch", "--untie", "--only", "mlp", "-o", dir / "out.onnx"});
+  ASSERT_EQ(result.status, 0) << result;
+  EXPECT_THAT(result.out,
+              ::testing::ContainsRegex("onnx::MatMul_214 +/encoder/layers/encoder_layer_0/mlp/mlp.0/MatMul +weight"));
+  EXPECT_THAT(result.out, HasSubstr("untied 'conv_proj.bias': norm_bias 'conv_proj.bias.norm_bias' for "
+                                    "/encoder/layers/encoder_layer_0/ln_1/Add_1"));
+  EXPECT_TRUE(LoadModel(dir / "out.onnx").ok());
 }
 
 }  // namespace

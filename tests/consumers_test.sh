@@ -6,8 +6,8 @@
 #   consumers_test.sh ort     ONNX_REINIT_BINARY TESTDATA_DIR WORK_DIR NODE RUN_MODEL_JS NODE_MODULES_DIR
 #
 # Every TESTDATA_DIR/*.onnx (not malformed/) is copied into WORK_DIR/inputs (WORK_DIR is recreated
-# empty) and re-initialized with several schemes into WORK_DIR (quantized_*.onnx also with
-# --requantize), then:
+# empty) and re-initialized with several schemes, and with --untie, into WORK_DIR (quantized_*.onnx
+# also with --requantize), then:
 #   checker: onnx.checker.check_model(full_check=True) with PYTHON3 (Debian's python3-onnx);
 #   ort:     tests/ort/run_model.js runs each model in ONNX Runtime CPU and checks that the outputs
 #            are finite (dtypes_noort.onnx is skipped: ORT CPU has no bfloat16 MatMul kernel).
@@ -73,31 +73,33 @@ failed=0
 failures=()
 outputs=()
 
-# 1. Re-initialize every fixture with every scheme. A tool failure counts as a failed case.
+# 1. Re-initialize every fixture with every scheme, and once more untying merged tensors (which
+#    changes the graph) and resetting the free parameters. A tool failure counts as a failed case.
+variants=()
+for scheme in "${schemes[@]}"; do variants+=("$scheme|--scheme $scheme"); done
+variants+=("untie|--scheme he --bias torch --untie --rule role:parameter=normal:std=0.02")
 for input in "${inputs[@]}"; do
   base=$(basename -- "$input" .onnx)
   # Quantized fixtures also go through --requantize (new integers and scales).
-  variants=(plain)
-  [[ "$base" != quantized_* ]] || variants+=(requantize)
-  for scheme in "${schemes[@]}"; do
-    for variant in "${variants[@]}"; do
-      flags=(--scheme "$scheme" --seed 1 --quiet)
-      output="$work/$base.$scheme.onnx"
-      if [[ "$variant" == requantize ]]; then
-        flags+=(--requantize)
-        output="$work/$base.$scheme.requantize.onnx"
-      fi
-      if err=$("$tool" "$input" "${flags[@]}" -o "$output" 2>&1) && [[ -s "$output" ]]; then
-        outputs+=("$output")
-      else
-        echo "FAIL onnx-reinit $input ${flags[*]}: ${err:-no output file written}" >&2
-        failures+=("onnx-reinit $base ${flags[*]}")
-        failed=$((failed + 1))
-      fi
-    done
+  runs=("${variants[@]}")
+  if [[ "$base" == quantized_* ]]; then
+    for scheme in "${schemes[@]}"; do runs+=("$scheme.requantize|--scheme $scheme --requantize"); done
+  fi
+  for variant in "${runs[@]}"; do
+    name=${variant%%|*}
+    read -r -a args <<<"${variant#*|}"
+    output="$work/$base.$name.onnx"
+    if err=$("$tool" "$input" "${args[@]}" --seed 1 --quiet -o "$output" 2>&1) &&
+       [[ -s "$output" ]]; then
+      outputs+=("$output")
+    else
+      echo "FAIL onnx-reinit $input ${args[*]}: ${err:-no output file written}" >&2
+      failures+=("onnx-reinit $base ${args[*]}")
+      failed=$((failed + 1))
+    fi
   done
 done
-echo "re-initialized ${#outputs[@]} models (${#inputs[@]} fixtures x ${#schemes[@]} schemes, quantized ones also with --requantize) into $work"
+echo "re-initialized ${#outputs[@]} models (${#inputs[@]} fixtures x ${#variants[@]} variants, quantized ones also with --requantize) into $work"
 
 # 2. Hand them to the consumer: all at once (fast), then, only if that fails, one by one so that the
 #    report names every bad file.

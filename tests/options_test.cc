@@ -73,7 +73,10 @@ TEST(ToRewriteOptions, UnsetOptionsTakeTheLibraryDefaults) {
   EXPECT_EQ(options.reinit.policy.embedding, EmbeddingInit::kNormal);
   EXPECT_EQ(options.reinit.policy.recurrence, RecurrenceInit::kOrthogonal);
   EXPECT_FALSE(options.reinit.policy.lstm_forget_bias.has_value());
-  EXPECT_FALSE(options.reinit.select);
+  EXPECT_FALSE(options.reinit.only.has_value());
+  EXPECT_FALSE(options.reinit.exclude.has_value());
+  EXPECT_FALSE(options.reinit.strict);
+  EXPECT_FALSE(options.reinit.untie);
   EXPECT_EQ(options.layout, RewriteOptions::Layout::kKeep);
   EXPECT_EQ(options.size_threshold, defaults.size_threshold);
   EXPECT_FALSE(options.reinit.policy.scheme.std.has_value());
@@ -122,13 +125,17 @@ TEST(ToRewriteOptions, SelectsByOnlyAndExclude) {
   given.set_scheme("he");
   given.set_only("conv");
   given.set_exclude("bias");
+  given.set_strict(true);
+  given.set_untie(true);
 
-  const auto select = Options(given).reinit.select;
+  const ReinitOptions options = Options(given).reinit;
 
-  ASSERT_TRUE(select);
-  EXPECT_TRUE(select("conv1.weight"));
-  EXPECT_FALSE(select("conv1.bias"));
-  EXPECT_FALSE(select("fc.weight"));
+  ASSERT_TRUE(options.only && options.exclude);
+  EXPECT_TRUE(std::regex_search("conv1.weight", *options.only));
+  EXPECT_FALSE(std::regex_search("fc.weight", *options.only));
+  EXPECT_TRUE(std::regex_search("conv1.bias", *options.exclude));
+  EXPECT_TRUE(options.strict);
+  EXPECT_TRUE(options.untie);
 }
 
 TEST(ToRewriteOptions, ErrorsNameTheOptionAsItsFlag) {

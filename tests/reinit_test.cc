@@ -1,6 +1,7 @@
 #include "onnx_reinit/reinit.h"
 
 #include <cmath>
+#include <regex>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -123,7 +124,7 @@ TEST(Reinitialize, SelectedTensorsGetTheSameValuesAsInAFullRun) {
   onnx::ModelProto full = original, subset = original;
   ReinitOk(full, He());
   ReinitOptions options = He();
-  options.select = [](absl::string_view name) { return name == "gconv.weight"; };
+  options.only = std::regex("^gconv\\.weight$");
   const proto::ReinitReport report = ReinitOk(subset, options);
   ASSERT_EQ(report.tensors_size(), 1);
   EXPECT_EQ(ReadValues(*FindInitializer(subset, "gconv.weight")),
@@ -188,8 +189,9 @@ TEST(Reinitialize, EmptyWeightIsSkippedWithAWarning) {
   testing::AddNode(graph, "MatMul", {"x", "empty"}, {"y"});
   const proto::ReinitReport report = ReinitOk(model, He());
   EXPECT_EQ(report.tensors_size(), 0);
-  ASSERT_EQ(report.warnings_size(), 1);
+  ASSERT_EQ(report.warnings_size(), 2);
   EXPECT_THAT(report.warnings(0), HasSubstr("'empty' has no elements"));
+  EXPECT_THAT(report.warnings(1), HasSubstr("no tensor is re-initialized"));
 }
 
 const proto::TensorRecord& Record(const proto::ReinitReport& report, const std::string& name) {
@@ -270,6 +272,152 @@ TEST(Reinitialize, QuantizedAndRoleLessTensorsAreListedAsSkipped) {
     }
   }
   EXPECT_TRUE(quantized_listed);
+}
+
+// The values of one tensor of `model`, by name (initializers only).
+std::vector<double> ValuesOf(onnx::ModelProto& model, const std::string& name) {
+  onnx::TensorProto* tensor = FindInitializer(model, name);
+  EXPECT_NE(tensor, nullptr) << name;
+  return tensor ? ReadValues(*tensor) : std::vector<double>();
+}
+
+double Std(const std::vector<double>& values) {
+  double mean = 0, squares = 0;
+  for (double v : values) mean += v / values.size();
+  for (double v : values) squares += (v - mean) * (v - mean) / values.size();
+  return std::sqrt(squares);
+}
+
+ReinitOptions WithRule(const std::string& text, ReinitOptions options = He()) {
+  auto rule = ParseRule(text);
+  EXPECT_TRUE(rule.ok()) << rule.status();
+  if (rule.ok()) options.policy.rules.push_back(*rule);
+  return options;
+}
+
+bool AnyWarningHas(const proto::ReinitReport& report, const std::string& text) {
+  for (const std::string& warning : report.warnings()) {
+    if (warning.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(Reinitialize, ParametersKeepTheirValuesAndAreNamedInOneWarning) {
+  onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
+  const std::vector<double> before = ValuesOf(model, "encoder.pos_embedding");
+  const proto::ReinitReport report = ReinitOk(model, He());
+  EXPECT_EQ(ValuesOf(model, "encoder.pos_embedding"), before);
+  EXPECT_TRUE(AnyWarningHas(report, "2 parameters keep their trained values: class_token, "
+                                    "encoder.pos_embedding; reset them with --rule role:parameter="));
+}
+
+TEST(Reinitialize, RoleParameterRuleResetsEveryParameter) {
+  onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
+  const proto::ReinitReport report = ReinitOk(model, WithRule("role:parameter=normal:std=0.02"));
+  EXPECT_FALSE(AnyWarningHas(report, "keep their trained values"));
+  const std::vector<double> pos = ValuesOf(model, "encoder.pos_embedding");
+  const std::vector<double> token = ValuesOf(model, "class_token");
+  // 320 and 64 draws: the sample std is within 6 standard errors (relative 1/sqrt(2n)).
+  EXPECT_NEAR(Std(pos), 0.02, 0.02 * 6 / std::sqrt(2.0 * pos.size()));
+  EXPECT_NEAR(Std(token), 0.02, 0.02 * 6 / std::sqrt(2.0 * token.size()));
+}
+
+TEST(Reinitialize, NameRuleAppliesWhateverTheRole) {
+  onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
+  const proto::ReinitReport report =
+      ReinitOk(model, WithRule("name:encoder\\.pos_embedding=constant:value=0.5"));
+  for (double v : ValuesOf(model, "encoder.pos_embedding")) ASSERT_EQ(v, 0.5);
+  EXPECT_TRUE(AnyWarningHas(report, "1 parameter keep their trained values: class_token"));
+}
+
+TEST(Reinitialize, FanBasedSchemeOnATensorWithoutFansIsAnErrorNamingIt) {
+  onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
+  const std::string before = model.SerializeAsString();
+  auto report = Reinitialize(model, WithRule("role:parameter=he_uniform"));
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(report.status().message(), HasSubstr("parameter 'class_token' (read by Expand '/Expand') has no fans"));
+  EXPECT_EQ(model.SerializeAsString(), before);
+  // --only gives what it selects the scheme: the same error.
+  ReinitOptions only = He();
+  only.only = std::regex("class_token");
+  EXPECT_EQ(Reinitialize(model, only).status().code(), absl::StatusCode::kInvalidArgument);
+  only.policy.scheme = SchemeOptions{};
+  only.policy.scheme.kind = SchemeKind::kNormal;
+  only.policy.scheme.std = 0.02;
+  const proto::ReinitReport selected = ReinitOk(model, only);
+  ASSERT_EQ(selected.tensors_size(), 1);
+  EXPECT_EQ(selected.tensors(0).name(), "class_token");
+}
+
+TEST(Reinitialize, NodeNamesSelectRenamedWeights) {
+  onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
+  ReinitOptions options = He();
+  options.only = std::regex("mlp");
+  std::vector<std::string> names;
+  const proto::ReinitReport report = ReinitOk(model, options);
+  for (const proto::TensorRecord& t : report.tensors()) names.push_back(t.name());
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("onnx::MatMul_214", "encoder.layers.encoder_layer_0.mlp.0.bias",
+                                                     "onnx::MatMul_215", "encoder.layers.encoder_layer_0.mlp.3.bias"));
+  options.only.reset();
+  options.exclude = std::regex("mlp\\.0");
+  const proto::ReinitReport excluded = ReinitOk(model, options);
+  for (const proto::TensorRecord& t : excluded.tensors()) EXPECT_NE(t.name(), "onnx::MatMul_214");
+  // A name: rule matches the whole node name.
+  onnx::ModelProto ruled = LoadTestdata("torch_vit.onnx");
+  ReinitOk(ruled, WithRule("name:/encoder/layers/encoder_layer_0/mlp/mlp\\.0/MatMul=zeros"));
+  for (double v : ValuesOf(ruled, "onnx::MatMul_214")) ASSERT_EQ(v, 0.0);
+}
+
+TEST(Reinitialize, RulesWithoutEffectWarnAndStrictRefusesThem) {
+  onnx::ModelProto model = LoadTestdata("torch_cnn.onnx");
+  ReinitOptions options = WithRule("name:nothing_here=zeros");
+  options = WithRule("role:bias=zeros", options);
+  options = WithRule("op:Conv=ones", options);  // Conv biases are taken by the rule before
+  const proto::ReinitReport report = ReinitOk(model, options);
+  EXPECT_TRUE(AnyWarningHas(report, "rule 'name:nothing_here=zeros' matches no tensor"));
+  EXPECT_FALSE(AnyWarningHas(report, "rule 'role:bias=zeros'"));
+  EXPECT_FALSE(AnyWarningHas(report, "rule 'op:Conv=ones'"));  // it takes the Conv weights
+  ReinitOptions shadowed = WithRule("role:bias=zeros");
+  shadowed = WithRule("name:fc\\.bias=ones", shadowed);
+  EXPECT_TRUE(AnyWarningHas(ReinitOk(model, shadowed), "rule 'name:fc\\.bias=ones' takes no effect"));
+  // A scalar of an op is no tensor a rule can match.
+  onnx::ModelProto shapes = LoadTestdata("int_and_shape.onnx");
+  EXPECT_TRUE(AnyWarningHas(ReinitOk(shapes, WithRule("name:mul_scale=zeros")), "matches no tensor"));
+
+  options.strict = true;
+  const std::string before = model.SerializeAsString();
+  auto strict = Reinitialize(model, options);
+  EXPECT_TRUE(IsStrictViolation(strict.status())) << strict.status();
+  EXPECT_THAT(strict.status().message(), HasSubstr("--strict: rule 'name:nothing_here=zeros' matches no tensor"));
+  EXPECT_EQ(model.SerializeAsString(), before);
+}
+
+TEST(Reinitialize, RunThatRewritesNothingWarnsAndStrictRefusesIt) {
+  onnx::ModelProto model = LoadTestdata("torch_cnn.onnx");
+  ReinitOptions options = He();
+  options.only = std::regex("no_such_tensor");
+  EXPECT_TRUE(AnyWarningHas(ReinitOk(model, options), "no tensor is re-initialized"));
+  options.strict = true;
+  EXPECT_TRUE(IsStrictViolation(Reinitialize(model, options).status()));
+  EXPECT_FALSE(IsStrictViolation(absl::InvalidArgumentError("a bad model")));
+}
+
+TEST(Reinitialize, NodeNamesSelectQuantizedWeightsAndQuantizedRulesNeedRequantize) {
+  onnx::ModelProto model = LoadTestdata("quantized_qdq.onnx");
+  ReinitOptions options = WithRule("role:quantized=normal:std=0.05");
+  // Without --requantize the rule matches the quantized weights but changes nothing.
+  const proto::ReinitReport plain = ReinitOk(model, options);
+  EXPECT_TRUE(AnyWarningHas(plain, "rule 'role:quantized=normal:std=0.05' takes no effect: the tensors it "
+                                   "matches are quantized (rewritten only with --requantize)"));
+  EXPECT_TRUE(AnyWarningHas(plain, "(7 quantized tensors: --requantize rewrites them)"));
+  // The weight PyTorch renamed is selected by the name of the MatMul that reads it.
+  options.requantize = true;
+  options.only = std::regex("/mm/");
+  const proto::ReinitReport selected = ReinitOk(model, options);
+  ASSERT_EQ(selected.requantized_size(), 1);
+  EXPECT_EQ(selected.requantized(0).name(), "onnx::MatMul_20_quantized");
+  EXPECT_EQ(selected.requantized(0).rule(), "--rule role:quantized=normal:std=0.05");
+  EXPECT_FALSE(AnyWarningHas(selected, "takes no effect"));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "onnx_reinit/roles.h"
 
+#include <cmath>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/limits.h"
@@ -120,7 +122,9 @@ TEST(AnalyzeGraph, LeavesIntegersScalarsAndOtherOperandsAloneWithReasons) {
   const GraphAnalysis analysis = AnalyzeGraph(model);
   EXPECT_EQ(Find(analysis, "mul_scale").role, Role::kOther);
   EXPECT_THAT(Find(analysis, "mul_scale").reason, HasSubstr("Mul input 1"));
-  EXPECT_EQ(Find(analysis, "add_bias").role, Role::kOther);  // added after Mul, not MatMul
+  EXPECT_TRUE(Find(analysis, "mul_scale").fixed);  // a scalar: no rule changes it
+  // Added to an activation after a Mul, not a MatMul: a learned free parameter, not a bias.
+  EXPECT_EQ(Find(analysis, "add_bias").role, Role::kParameter);
   for (const TensorUse& use : analysis.tensors) EXPECT_NE(use.name, "reshape_shape");
 }
 
@@ -455,6 +459,84 @@ TEST(ListConstants, ListsEveryConstantOfAnyType) {
   std::vector<std::string> names;
   for (const GraphConstant& constant : ListConstants(model)) names.push_back(constant.name);
   EXPECT_THAT(names, ElementsAre("conv_W", "conv_B", "reshape_shape", "mul_scale", "add_bias"));
+}
+
+TEST(AnalyzeGraph, ViTClassTokenAndPositionalEmbeddingAreParameters) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_vit.onnx");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  const TensorUse& token = Find(analysis, "class_token");
+  EXPECT_EQ(token.role, Role::kParameter);
+  EXPECT_EQ(token.reader->op_type(), "Expand");  // whose result is concatenated with the patches
+  EXPECT_EQ(Find(analysis, "encoder.pos_embedding").role, Role::kParameter);
+  EXPECT_EQ(Find(analysis, "conv_proj.bias").role, Role::kBias);
+  EXPECT_EQ(Find(analysis, "encoder.layers.encoder_layer_0.mlp.0.bias").role, Role::kBias);
+  EXPECT_EQ(Find(analysis, "encoder.layers.encoder_layer_0.ln_1.weight").role, Role::kNormScale);
+  // The LayerNorm epsilons, GELU's constants and the attention's scale are scalars of their ops.
+  for (const TensorUse& use : analysis.tensors) {
+    if (use.source == TensorSource::kConstantNode) {
+      EXPECT_TRUE(use.fixed) << use.name;
+      EXPECT_EQ(use.role, Role::kOther) << use.name;
+    }
+  }
+  // The node that reads a renamed weight keeps the module's path.
+  EXPECT_EQ(Find(analysis, "onnx::MatMul_214").reader->name(), "/encoder/layers/encoder_layer_0/mlp/mlp.0/MatMul");
+}
+
+TEST(AnalyzeGraph, LayerScaleIsAParameter) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_layer_scale.onnx");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "layer_scale").role, Role::kParameter);
+  EXPECT_EQ(Find(analysis, "block.2.weight").role, Role::kNormScale);
+  EXPECT_EQ(Find(analysis, "stem.bias").role, Role::kBias);
+  // stem.bias is merged by the exporter: read by two Convs, a LayerNorm Add and a MatMul's Add.
+  int readings = 0;
+  for (const TensorUse& reading : analysis.readings) readings += reading.name == "stem.bias";
+  EXPECT_EQ(readings, 4);
+  EXPECT_EQ(Find(analysis, "stem.bias").readers.size(), 4u);
+}
+
+TEST(AnalyzeGraph, MasksScalarsAndConstantOperandsAreNeverParameters) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  testing::AddInput(graph, "x", {1, 1, 8, 8});
+  onnx::TensorProto& mask = *AddInitializer(graph, "mask", {1, 1, 8, 8});
+  std::vector<float> causal(64);
+  for (int k = 0; k < 64; ++k) causal[k] = k % 8 > k / 8 ? -INFINITY : 0.0f;
+  mask.set_raw_data(std::string(reinterpret_cast<const char*>(causal.data()), causal.size() * 4));
+  AddNode(graph, "Add", {"x", "mask"}, {"masked"});
+  AddInitializer(graph, "row", {1, 1, 1, 8});     // 8 values, one dim above 1: broadcast scalar
+  AddNode(graph, "Mul", {"masked", "row"}, {"scaled"});
+  AddInitializer(graph, "table", {8, 8});          // a learned table added to the activation
+  AddNode(graph, "Add", {"scaled", "table"}, {"shifted"});
+  AddInitializer(graph, "a", {8, 8});
+  AddInitializer(graph, "b", {8, 8});
+  AddNode(graph, "Sub", {"a", "b"}, {"folded"});   // constants only: nothing learned meets data
+  AddNode(graph, "Add", {"shifted", "folded"}, {"y"});
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "mask").role, Role::kOther);
+  EXPECT_TRUE(Find(analysis, "mask").fixed);
+  EXPECT_THAT(Find(analysis, "mask").reason, HasSubstr("attention mask"));
+  EXPECT_EQ(Find(analysis, "row").role, Role::kOther);
+  EXPECT_TRUE(Find(analysis, "row").fixed);
+  EXPECT_EQ(Find(analysis, "table").role, Role::kParameter);
+  EXPECT_EQ(Find(analysis, "a").role, Role::kOther);
+  EXPECT_FALSE(Find(analysis, "a").fixed);
+}
+
+TEST(AnalyzeGraph, ExpandIsAParameterOnlyWhenItsResultMeetsAnActivation) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  testing::AddInput(graph, "x", {2, 64});
+  AddInitializer(graph, "shape", {2}, onnx::TensorProto::INT64);
+  AddInitializer(graph, "token", {1, 64});
+  AddNode(graph, "Expand", {"token", "shape"}, {"tokens"});
+  AddNode(graph, "Concat", {"tokens", "x"}, {"y"});
+  AddInitializer(graph, "state", {1, 64});
+  AddNode(graph, "Expand", {"state", "shape"}, {"states"});
+  AddNode(graph, "Relu", {"states"}, {"z"});
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "token").role, Role::kParameter);
+  EXPECT_EQ(Find(analysis, "state").role, Role::kOther);
 }
 
 }  // namespace

@@ -169,7 +169,7 @@ TEST(ComputeModelStats, ListsEveryFloatConstantInGraphOrderWithRolesAndTotals) {
     roles.push_back(row.role());
   }
   EXPECT_THAT(names, ElementsAre("conv_W", "conv_B", "mul_scale", "add_bias"));
-  EXPECT_THAT(roles, ElementsAre("weight", "bias", "other", "other"));
+  EXPECT_THAT(roles, ElementsAre("weight", "bias", "other", "parameter"));
   const proto::TensorStats& w = report->tensors(0);
   EXPECT_EQ(w.op_type(), "Conv");
   EXPECT_EQ(w.input_index(), 1);

@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
       "  onnx-reinit model.onnx --scheme he                      # writes model.reinit.onnx\n"
       "  onnx-reinit model.onnx --scheme kaiming_uniform --seed 7 -o out.onnx\n"
       "  onnx-reinit model.onnx --scheme he --rule 'name:.*head.*=normal:std=0.02' --dry-run\n"
+      "  onnx-reinit vit.onnx --scheme he --bias torch --untie --rule role:parameter=normal:std=0.02\n"
+      "  onnx-reinit vit.onnx --scheme he --only mlp --strict        # mlp weights by their node names\n"
       "  onnx-reinit model.onnx --recipe ci.textproto --report report.json\n"
       "  curl -s URL/model.onnx | onnx-reinit - --scheme xavier -o - > out.onnx\n",
       argc, argv, AddReinitFlags, RunReinit);

@@ -36,11 +36,14 @@ std::string Fans(const Record& t) {
   return t.fan_out() == 0 ? absl::StrCat(t.fan_in(), "/-") : absl::StrCat(t.fan_in(), "/", t.fan_out());
 }
 
+std::string NodeName(const std::string& name) { return name.empty() ? "-" : name; }
+
 std::string FormatTensorTable(const proto::ReinitReport& report) {
-  TextTable table({{"tensor"}, {"role"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in/out", true},
+  TextTable table({{"tensor"}, {"node"}, {"role"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in/out", true},
                    {"values"}, {"rule"}});
   for (const proto::TensorRecord& t : report.tensors()) {
-    table.AddRow({t.name(), t.role(), t.via().empty() ? t.op_type() : t.via() + " -> " + t.op_type(),
+    table.AddRow({t.name(), NodeName(t.consumer()), t.role(),
+                  t.via().empty() ? t.op_type() : t.via() + " -> " + t.op_type(),
                   FormatShape(t.shape()), t.dtype(), Fans(t), t.description(), t.rule()});
   }
   return table.Render(TerminalWidth());
@@ -64,8 +67,10 @@ std::string FormatRequantized(const proto::ReinitReport& report) {
 }
 
 std::string FormatSkipped(const proto::ReinitReport& report) {
-  TextTable table({{"left unchanged"}, {"role"}, {"reason"}});
-  for (const proto::SkippedTensor& t : report.skipped()) table.AddRow({t.name(), t.role(), t.reason()});
+  TextTable table({{"left unchanged"}, {"node"}, {"role"}, {"reason"}});
+  for (const proto::SkippedTensor& t : report.skipped()) {
+    table.AddRow({t.name(), NodeName(t.consumer()), t.role(), t.reason()});
+  }
   return table.Render(TerminalWidth());
 }
 
@@ -160,11 +165,12 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (flags.quiet) return absl::OkStatus();
-  if (options.select && report->tensors().empty() && report->requantized().empty()) {
-    report->add_warnings("no tensor matches --only/--exclude; the output equals the input");
-  }
   for (const std::string& warning : report->warnings()) {
     std::cerr << "onnx-reinit: warning: " << warning << "\n";
+  }
+  for (const proto::UntiedCopy& copy : report->untied()) {
+    out << absl::StrFormat("untied '%s': %s '%s' for %s\n", copy.source(), copy.role(), copy.name(),
+                           absl::StrJoin(copy.readers(), ", "));
   }
   const int tensors = report->tensors_size();
   if (options.dry_run) {
@@ -177,7 +183,8 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
   }
   out << FormatTensorTable(*report) << FormatRequantized(*report);
   if (!report->skipped().empty()) {
-    out << absl::StrFormat("%d tensor%s left unchanged (no role, or not selected; --dry-run lists them)\n",
+    out << absl::StrFormat("%d tensor%s left unchanged (parameters, constants without a role, or not "
+                           "selected; --dry-run lists them)\n",
                            report->skipped_size(), report->skipped_size() == 1 ? "" : "s");
   }
   out << absl::StrFormat("re-initialized %d tensor%s (%s values) with %s, seed %d, in %.3f s -> %s\n",
@@ -257,8 +264,9 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
         for (const std::string& rule : rules) o.add_rules(rule);
       },
       "PATTERN=SCHEME[:key=value,...] or PATTERN=keep, repeatable, first match wins; "
-      "PATTERN is name:REGEX, op:OPTYPE or role:ROLE (e.g. role:bias=zeros, "
-      "name:.*head.*=normal:std=0.02)");
+      "PATTERN is name:REGEX (the whole name of the tensor or of a node that reads it), "
+      "op:OPTYPE or role:ROLE (e.g. role:bias=zeros, role:parameter=normal:std=0.02, "
+      "name:.*head.*=normal:std=0.02); name: rules apply to tensors of any role");
   app.add_option("--recipe", flags.recipe,
                  "Read scheme, rules and options from a textproto file (proto/onnx_reinit/recipe.proto)")
       ->check(CLI::ExistingFile);
@@ -310,12 +318,20 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       app, "--threads", [&o](int v) { o.set_threads(v); }, "Fill threads; 0 = all cores")
       ->default_str("0")
       ->check(CLI::Range(0, 1024));
-  AddSettingFlag<std::string>(
-      app, "--only", [&o](const std::string& v) { o.set_only(v); },
-      "Re-initialize only tensors whose name contains a match of this regex");
-  AddSettingFlag<std::string>(
-      app, "--exclude", [&o](const std::string& v) { o.set_exclude(v); },
-      "Leave tensors whose name contains a match of this regex unchanged");
+  AddSettingFlag<std::string>(app, "--only", [&o](const std::string& v) { o.set_only(v); },
+                              "Re-initialize only tensors whose name, or the name of a node that reads "
+                              "them, contains a match of this regex; tensors without a role default "
+                              "(parameter, other) it selects get the scheme");
+  AddSettingFlag<std::string>(app, "--exclude", [&o](const std::string& v) { o.set_exclude(v); },
+                              "Leave tensors whose name, or the name of a node that reads them, contains "
+                              "a match of this regex unchanged");
+  app.add_flag_callback("--untie", [&o] { o.set_untie(true); },
+                        "Give readers of an exporter-merged tensor that need different values (one zero "
+                        "bias read as a Conv bias and as LayerNorm biases) their own copies; tied weights "
+                        "whose values differ stay tied");
+  app.add_flag_callback("--strict", [&o] { o.set_strict(true); },
+                        "Exit 2, writing nothing, when a rule takes no effect or no tensor is "
+                        "re-initialized");
   app.add_option("--report", flags.report,
                  "Also write a report of what changed, with statistics before and after: JSON, or "
                  "for FILE.html a self-contained HTML page with both side by side");
@@ -338,7 +354,7 @@ int RunReinit(const ReinitFlags& flags) {
   const absl::Status status = RunWithStdio(flags, *std::move(options));
   if (status.ok()) return 0;
   std::cerr << "onnx-reinit: error: " << status.message() << "\n";
-  return 1;
+  return IsStrictViolation(status) ? 2 : 1;
 }
 
 }  // namespace onnx_reinit::cli

@@ -65,7 +65,7 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
       std::any_of(report.tensors().begin(), report.tensors().end(),
                   [](const auto& t) { return t.has_histogram(); });
   std::vector<TextTable::Column> columns = {
-      {"tensor"},        {"consumer"},      {"role"},         {"dtype"},       {"shape"},
+      {"tensor"},        {"node"},          {"consumer"},     {"role"},        {"dtype"},       {"shape"},
       {"mean", true},    {"std", true},     {"min", true},    {"max", true},   {"zeros", true},
       {"fan_in", true},  {"fan_out", true}};
   if (any_nonfinite) columns.insert(columns.end(), {{"nan", true}, {"inf", true}});
@@ -78,6 +78,7 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
   for (const proto::TensorStats& t : report.tensors()) {
     std::vector<std::string> row = {
         t.name(),
+        t.node().empty() ? "-" : t.node(),
         Consumer(t),
         t.role(),
         t.dtype(),

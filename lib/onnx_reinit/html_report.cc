@@ -233,7 +233,11 @@ std::string TableRow(size_t index, const proto::TensorStats& t, const std::strin
                                     index, index);
   absl::StrAppendFormat(&row, "<td class=\"t\" title=\"%s\">%s%s</td>", Escape(t.name()), Escape(t.name()),
                         version.empty() ? "" : absl::StrCat("<span class=\"tag\">", version, "</span>"));
-  absl::StrAppendFormat(&row, "<td class=\"t\">%s</td><td class=\"t\">%s</td><td class=\"t\">%s</td><td class=\"t\">%s</td>",
+  // The consumer's node name (the module path exporters keep) shows on hover.
+  absl::StrAppendFormat(&row,
+                        "<td class=\"t\" title=\"%s\">%s</td><td class=\"t\">%s</td><td class=\"t\">%s</td>"
+                        "<td class=\"t\">%s</td>",
+                        Escape(t.node()),
                         Escape(t.op_type().empty() ? "-" : absl::StrCat(t.op_type(), ":", t.input_index())),
                         Escape(t.role()), Escape(t.dtype()), Escape(Shape(t)));
   absl::StrAppend(&row, NumberCell(static_cast<double>(t.count())), NumberCell(t.mean()), NumberCell(t.std()),

@@ -57,22 +57,15 @@ absl::StatusOr<std::regex> CompileRegex(absl::string_view flag, const std::strin
   }
 }
 
-// Selects the tensors whose name contains a match of `only` and none of `exclude` (empty: no test).
-absl::StatusOr<std::function<bool(absl::string_view)>> TensorSelector(const std::string& only_text,
-                                                                      const std::string& exclude_text) {
-  if (only_text.empty() && exclude_text.empty()) return nullptr;
-  std::optional<std::regex> only, exclude;
-  if (!only_text.empty()) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(only, CompileRegex("--only", only_text));
+// The --only/--exclude regexes (empty: no test).
+absl::Status SetSelection(const proto::Recipe& o, ReinitOptions& reinit) {
+  if (!o.only().empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(reinit.only, CompileRegex("--only", o.only()));
   }
-  if (!exclude_text.empty()) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(exclude, CompileRegex("--exclude", exclude_text));
+  if (!o.exclude().empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(reinit.exclude, CompileRegex("--exclude", o.exclude()));
   }
-  return [only, exclude](absl::string_view name) {
-    const std::string text(name);
-    if (only && !std::regex_search(text, *only)) return false;
-    return !(exclude && std::regex_search(text, *exclude));
-  };
+  return absl::OkStatus();
 }
 
 absl::Status AddRules(const google::protobuf::RepeatedPtrField<std::string>& texts, absl::string_view context,
@@ -176,7 +169,9 @@ absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, cons
                                Choice<bool>("--convtranspose-fan", o.convtranspose_fan(),
                                             {{"torch", false}, {"input_channels", true}}));
   if (o.has_lstm_forget_bias()) policy.lstm_forget_bias = o.lstm_forget_bias();
-  ONNX_REINIT_ASSIGN_OR_RETURN(reinit.select, TensorSelector(o.only(), o.exclude()));
+  ONNX_REINIT_RETURN_IF_ERROR(SetSelection(o, reinit));
+  reinit.strict = o.strict();
+  reinit.untie = o.untie();
   if (o.has_seed()) reinit.seed = o.seed();
   if (o.threads() < 0 || o.threads() > 1024) {
     return absl::InvalidArgumentError(

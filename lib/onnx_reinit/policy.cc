@@ -17,6 +17,9 @@ namespace {
 
 constexpr int kLstmForgetGate = 2;  // ONNX LSTM gate order: i, o, f, c
 
+// Roles that are re-initialized without being asked for: not parameter, not other.
+bool HasRoleDefault(Role role) { return role != Role::kParameter && role != Role::kOther; }
+
 absl::StatusOr<double> ParseNumber(absl::string_view key, absl::string_view text) {
   double value;
   if (!absl::SimpleAtod(text, &value)) {
@@ -46,6 +49,13 @@ class Planner {
 
   absl::Status WholeWithScheme(const SchemeOptions& scheme) {
     const std::vector<int64_t> dims(use_.tensor->dims().begin(), use_.tensor->dims().end());
+    if (UsesFans(scheme.kind) && !use_.fans) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s '%s'%s has no fans, which scheme %s needs; give it a value-only scheme (zeros, ones, "
+          "constant, uniform, normal, truncated_normal) with a rule, e.g. --rule 'name:%s=normal:std=0.02', "
+          "or leave it out (--exclude, or a =keep rule)",
+          RoleName(use_.role), use_.name, ReaderText(), SchemeName(scheme.kind), use_.name));
+    }
     ONNX_REINIT_RETURN_IF_ERROR(CheckShape(scheme, dims));
     ONNX_REINIT_ASSIGN_OR_RETURN(proto::Distribution d, Resolve(scheme, use_.fans.value_or(Fans{})));
     return Whole(d);
@@ -82,7 +92,8 @@ class Planner {
     PlaceViewRegions();
   }
 
-  TensorPlan Finish(std::string scheme, std::string rule) {
+  TensorPlan Finish(std::string scheme, std::string rule, int rule_index = -1) {
+    plan_.rule_index = rule_index;
     if (!unplaced_.empty()) {  // left unchanged, with the reason
       plan_.regions.clear();
       plan_.scheme = "keep";
@@ -103,6 +114,13 @@ class Planner {
           distribution.status().message()));
     }
     return distribution;
+  }
+
+  std::string ReaderText() const {
+    if (use_.reader == nullptr) return "";
+    return use_.reader->name().empty()
+               ? absl::StrFormat(" (read by %s)", use_.reader->op_type())
+               : absl::StrFormat(" (read by %s '%s')", use_.reader->op_type(), use_.reader->name());
   }
 
   absl::Status CheckShape(const SchemeOptions& scheme, const std::vector<int64_t>& shape) const {
@@ -163,7 +181,7 @@ absl::Status PlanTorch(const TensorUse& use, Planner& planner) {
 
 // A scheme the user named (by --scheme for weights, or by a rule) on the tensor's role.
 absl::Status PlanScheme(const TensorUse& use, const SchemeOptions& scheme, Planner& planner) {
-  if (scheme.kind == SchemeKind::kTorch) return PlanTorch(use, planner);
+  if (scheme.kind == SchemeKind::kTorch && HasRoleDefault(use.role)) return PlanTorch(use, planner);
   if ((use.role == Role::kRnnWeight || use.role == Role::kRnnRecurrence)) {
     return planner.PerGate(scheme);
   }
@@ -260,11 +278,25 @@ absl::StatusOr<SchemeOptions> ParseSchemeSpec(absl::string_view text) {
   return scheme;
 }
 
+bool MatchesName(const TensorUse& use, const std::regex& regex, bool search) {
+  if (use.fixed) return false;
+  auto matches = [&](const std::string& text) {
+    return search ? std::regex_search(text, regex) : std::regex_match(text, regex);
+  };
+  if (matches(use.name) || (use.reader != nullptr && matches(use.reader->name()))) return true;
+  for (const onnx::NodeProto* reader : use.readers) {
+    if (matches(reader->name())) return true;
+  }
+  return false;
+}
+
 bool Rule::Matches(const TensorUse& use) const {
+  if (use.role == Role::kQuantized || use.fixed) return false;
   switch (field) {
-    case Field::kName: return std::regex_match(use.name, name_regex);
-    case Field::kOp: return use.reader != nullptr && use.reader->op_type() == pattern;
-    case Field::kRole: return RoleName(use.role) == pattern;
+    case Field::kName: return MatchesName(use, name_regex, /*search=*/false);
+    case Field::kOp:
+      return use.role != Role::kOther && use.reader != nullptr && use.reader->op_type() == pattern;
+    case Field::kRole: return use.role != Role::kOther && RoleName(use.role) == pattern;
   }
   return false;
 }
@@ -312,9 +344,11 @@ absl::StatusOr<Rule> ParseRule(absl::string_view text) {
     rule.field = Rule::Field::kOp;
   } else if (kv.first == "role") {
     rule.field = Rule::Field::kRole;
-    if (!ParseRole(rule.pattern)) {
+    const std::optional<Role> role = ParseRole(rule.pattern);
+    if (!role || *role == Role::kOther) {
       return bad(absl::StrFormat("unknown role '%s'; roles: weight, bias, norm_scale, norm_bias, "
-                                 "norm_mean, norm_var, embedding, rnn_weight, rnn_recurrence, rnn_bias",
+                                 "norm_mean, norm_var, embedding, rnn_weight, rnn_recurrence, rnn_bias, "
+                                 "parameter, quantized",
                                  rule.pattern));
     }
   } else {
@@ -324,15 +358,26 @@ absl::StatusOr<Rule> ParseRule(absl::string_view text) {
   return rule;
 }
 
-absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy) {
+absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy, bool selected_by_name) {
   ONNX_REINIT_ASSIGN_OR_RETURN(const int64_t count, ElementCount(*use.tensor, use.name));
   Planner planner(use, count);
-  for (const Rule& rule : policy.rules) {
+  for (size_t r = 0; r < policy.rules.size(); ++r) {
+    const Rule& rule = policy.rules[r];
     if (!rule.Matches(use)) continue;
     const std::string why = absl::StrCat("--rule ", rule.text);
-    if (rule.keep) return planner.Finish("keep", why);
+    const int index = static_cast<int>(r);
+    if (rule.keep) return planner.Finish("keep", why, index);
     ONNX_REINIT_RETURN_IF_ERROR(PlanScheme(use, rule.scheme, planner));
-    return planner.Finish(std::string(SchemeName(rule.scheme.kind)), why);
+    return planner.Finish(std::string(SchemeName(rule.scheme.kind)), why, index);
+  }
+  if (!HasRoleDefault(use.role)) {
+    if (!selected_by_name) {
+      return planner.Finish("keep", use.role == Role::kParameter
+                                        ? "default for parameter: keeps its trained values"
+                                        : use.reason);
+    }
+    ONNX_REINIT_RETURN_IF_ERROR(PlanScheme(use, policy.scheme, planner));
+    return planner.Finish(std::string(SchemeName(policy.scheme.kind)), "--only");
   }
   ONNX_REINIT_ASSIGN_OR_RETURN(std::string scheme, PlanDefault(use, policy, planner));
   return planner.Finish(std::move(scheme), absl::StrCat("default for ", RoleName(use.role)));

@@ -13,6 +13,10 @@
 //                                               with RecurrenceInit::kScheme
 //   rnn_bias (B)                                zeros; the LSTM forget gate of the input-bias half
 //                                               set to lstm_forget_bias when given
+//   parameter (class token, layer scale, ...)   unchanged (its trained values), unless a rule or
+//                                               --only selects it
+//   other                                       unchanged, unless a name: rule or --only selects it
+//                                               (never when TensorUse::fixed)
 // With S = torch, every role gets PyTorch's reset_parameters instead: weights and biases
 // U(+-1/sqrt(fan_in)), all RNN tensors U(+-1/sqrt(H)), embeddings N(0, 1), norms ones/zeros.
 #ifndef ONNX_REINIT_POLICY_H_
@@ -39,8 +43,17 @@ enum class RecurrenceInit { kOrthogonal, kScheme };
 // value, low, high, mean, std, mode, nonlinearity, negative_slope, gain. The result is validated.
 absl::StatusOr<SchemeOptions> ParseSchemeSpec(absl::string_view text);
 
+// Whether `regex` matches the tensor's name or the name of a node that reads it: the whole name
+// (std::regex_match), or with `search` any part of it (std::regex_search). Exporters rename
+// weights (PyTorch's "onnx::MatMul_1234"), while their readers keep the module path
+// ("/encoder/layers/encoder_layer_0/mlp/mlp.0/MatMul"). Fixed tensors (TensorUse::fixed) match
+// nothing.
+bool MatchesName(const TensorUse& use, const std::regex& regex, bool search);
+
 // A per-tensor override: PATTERN=SCHEME[:key=value,...] or PATTERN=keep, where PATTERN is
-// name:REGEX (the whole tensor name must match), op:OPTYPE (the reading op), or role:ROLE.
+// name:REGEX (the whole name of the tensor or of a node that reads it must match: see
+// MatchesName), op:OPTYPE (the reading op), or role:ROLE. A name: rule applies to a floating-point
+// constant of any role, also `other`, except fixed ones; op: and role: rules to tensors with a role.
 struct Rule {
   enum class Field { kName, kOp, kRole };
   Field field = Field::kName;
@@ -50,6 +63,7 @@ struct Rule {
   SchemeOptions scheme;      // unless keep
   std::string text;          // as given, for reports
 
+  // Whether the rule matches `use` and applies to it (see above).
   bool Matches(const TensorUse& use) const;
 };
 
@@ -76,13 +90,16 @@ struct PlannedRegion {
 struct TensorPlan {
   std::string scheme;  // the scheme applied, e.g. "he_normal", "zeros", "orthogonal"
   std::string rule;    // what chose it: "--rule role:bias=zeros", "default for bias", ...
+  int rule_index = -1; // the rule (index in Policy::rules) that chose it, -1 for the defaults
   std::vector<PlannedRegion> regions;
 };
 
-// The plan for a tensor with a role (not kOther or kQuantized). InvalidArgument (naming the tensor)
-// when the chosen scheme cannot apply, e.g. a fan-based scheme on a norm scale, or orthogonal on a
-// 1-D tensor.
-absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy);
+// The plan for a tensor (not kQuantized, not fixed). `selected_by_name`: --only matched it, which
+// gives a tensor without a role default (parameter, other) the policy's scheme. InvalidArgument
+// (naming the tensor) when the chosen scheme cannot apply, e.g. a fan-based scheme on a norm scale
+// or on a tensor without fans, or orthogonal on a 1-D tensor.
+absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy,
+                                      bool selected_by_name = false);
 
 }  // namespace onnx_reinit
 

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "onnx_reinit/fill.h"
@@ -14,11 +16,14 @@
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
+#include "onnx_reinit/untie.h"
 #include "onnx_reinit/validate.h"
 #include "onnx_reinit/version.h"
 
 namespace onnx_reinit {
 namespace {
+
+constexpr absl::string_view kStrictPayload = "onnx-reinit/strict";
 
 void AddSkipped(const TensorUse& use, absl::string_view reason, proto::ReinitReport& report) {
   proto::SkippedTensor& skipped = *report.add_skipped();
@@ -26,9 +31,102 @@ void AddSkipped(const TensorUse& use, absl::string_view reason, proto::ReinitRep
   skipped.set_role(std::string(RoleName(use.role)));
   if (use.reader != nullptr) {
     skipped.set_op_type(use.reader->op_type());
+    skipped.set_consumer(use.reader->name());
     skipped.set_input_index(use.input_index);
   }
   skipped.set_reason(std::string(reason));
+}
+
+// Whether the selection keeps `use`, and whether --only named it.
+struct Selected {
+  bool kept = true;
+  bool by_name = false;
+};
+Selected Select(const TensorUse& use, const ReinitOptions& options) {
+  Selected selected;
+  if (options.only) selected.by_name = selected.kept = MatchesName(use, *options.only, /*search=*/true);
+  if (options.exclude && MatchesName(use, *options.exclude, /*search=*/true)) selected = Selected{false, false};
+  return selected;
+}
+
+// What became of a rule: how many tensors it matches, how many it takes (the first rule that
+// matches a tensor the selection keeps takes it), and why the others escape it.
+struct RuleEffect {
+  int matched = 0;
+  int taken = 0;
+  bool shadowed = false;     // an earlier rule took a tensor it matches
+  bool unselected = false;   // --only/--exclude left one out
+  bool quantized = false;    // one is quantized, and --requantize is off
+};
+
+std::vector<RuleEffect> RuleEffects(const GraphAnalysis& analysis, const ReinitOptions& options) {
+  const std::vector<Rule>& rules = options.policy.rules;
+  std::vector<RuleEffect> effects(rules.size());
+  for (const TensorUse& use : analysis.tensors) {
+    const bool quantized = use.role == Role::kQuantized;
+    const bool takes = Select(use, options).kept && (!quantized || options.requantize);
+    bool taken = false;
+    for (size_t r = 0; r < rules.size(); ++r) {
+      if (!(quantized ? MatchesQuantized(rules[r], use) : rules[r].Matches(use))) continue;
+      RuleEffect& effect = effects[r];
+      ++effect.matched;
+      if (taken) {
+        effect.shadowed = true;
+      } else if (takes) {
+        ++effect.taken;
+      } else {
+        (quantized && !options.requantize ? effect.quantized : effect.unselected) = true;
+      }
+      taken = true;
+    }
+  }
+  return effects;
+}
+
+// The warnings (or, strict, the error) for rules that take no effect and runs that rewrite nothing.
+absl::Status CheckEffects(const std::vector<RuleEffect>& effects, const ReinitOptions& options,
+                          proto::ReinitReport& report) {
+  std::vector<std::string> problems;
+  for (size_t r = 0; r < effects.size(); ++r) {
+    const RuleEffect& effect = effects[r];
+    const std::string& text = options.policy.rules[r].text;
+    if (effect.matched == 0) {
+      problems.push_back(absl::StrFormat("rule '%s' matches no tensor", text));
+    } else if (effect.taken == 0) {
+      std::vector<std::string> why;
+      if (effect.shadowed) why.push_back("taken by an earlier rule");
+      if (effect.unselected) why.push_back("left out by --only/--exclude");
+      if (effect.quantized) why.push_back("quantized (rewritten only with --requantize)");
+      problems.push_back(absl::StrFormat("rule '%s' takes no effect: the tensors it matches are %s", text,
+                                         absl::StrJoin(why, " or ")));
+    }
+  }
+  if (report.tensors().empty() && report.requantized().empty()) {
+    const auto quantized =
+        std::count_if(report.skipped().begin(), report.skipped().end(),
+                      [](const proto::SkippedTensor& t) { return t.role() == RoleName(Role::kQuantized); });
+    problems.push_back(absl::StrCat(
+        "no tensor is re-initialized", options.only || options.exclude ? " (none matches --only/--exclude)" : "",
+        "; the output equals the input",
+        quantized > 0 && !options.requantize
+            ? absl::StrFormat(" (%d quantized tensors: --requantize rewrites them)", static_cast<int>(quantized))
+            : ""));
+  }
+  if (options.strict && !problems.empty()) {
+    absl::Status status = absl::InvalidArgumentError(absl::StrCat("--strict: ", problems.front()));
+    status.SetPayload(kStrictPayload, absl::Cord("1"));
+    return status;
+  }
+  for (std::string& problem : problems) report.add_warnings(std::move(problem));
+  return absl::OkStatus();
+}
+
+void WarnKeptParameters(const std::vector<std::string>& kept, proto::ReinitReport& report) {
+  if (kept.empty()) return;
+  report.add_warnings(absl::StrFormat(
+      "%d parameter%s keep their trained values: %s; reset them with --rule "
+      "role:parameter=SCHEME (a value-only scheme, e.g. normal:std=0.02)",
+      static_cast<int>(kept.size()), kept.size() == 1 ? "" : "s", absl::StrJoin(kept, ", ")));
 }
 
 proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& values,
@@ -36,9 +134,11 @@ proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& val
   proto::TensorRecord record;
   record.set_name(use.name);
   record.set_source(use.source == TensorSource::kInitializer ? "initializer" : "constant_node");
-  record.set_op_type(use.reader->op_type());
-  record.set_consumer(use.reader->name());
-  record.set_input_index(use.input_index);
+  if (use.reader != nullptr) {
+    record.set_op_type(use.reader->op_type());
+    record.set_consumer(use.reader->name());
+    record.set_input_index(use.input_index);
+  }
   record.set_role(std::string(RoleName(use.role)));
   record.set_dtype(std::string(FloatTypeName(values.type())));
   for (int64_t dim : use.tensor->dims()) record.add_shape(dim);
@@ -87,7 +187,7 @@ absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analy
   requantize.policy = &options.policy;
   requantize.seed = options.seed;
   requantize.threads = plan.threads;
-  requantize.select = options.select;
+  requantize.select = [&options](const TensorUse& use) { return Select(use, options).kept; };
   ONNX_REINIT_ASSIGN_OR_RETURN(Requantization requantization,
                                PlanRequantization(model, analysis, requantize, payloads));
   if (options.require_detached && !requantization.writes.empty()) {
@@ -115,7 +215,7 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   ONNX_REINIT_RETURN_IF_ERROR(Validate(options.policy.scheme));
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
 
-  GraphAnalysis analysis = AnalyzeGraph(model, options.analysis);
+  GraphAnalysis analysis = AnalyzeGraph(model, options.analysis, payloads);
   ReinitPlan plan;
   plan.threads = options.threads > 0 ? options.threads : DefaultThreadCount();
   proto::ReinitReport& report = plan.report;
@@ -125,14 +225,27 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   report.set_dry_run(options.dry_run);
   for (std::string& warning : analysis.warnings) report.add_warnings(std::move(warning));
 
+  std::vector<std::string> kept_parameters;
   for (const TensorUse& use : analysis.tensors) {
     if (use.role == Role::kQuantized && options.requantize) continue;  // below
-    if (use.role == Role::kOther || use.role == Role::kQuantized) {
+    if (use.role == Role::kQuantized || use.fixed) {
       AddSkipped(use, use.reason, report);
       continue;
     }
-    if (options.select && !options.select(use.name)) {
+    const Selected selected = Select(use, options);
+    if (!selected.kept) {
       AddSkipped(use, "not selected (--only/--exclude)", report);
+      continue;
+    }
+    ONNX_REINIT_ASSIGN_OR_RETURN(const int64_t count, ElementCount(*use.tensor, use.name));
+    if (count == 0) {
+      report.add_warnings(absl::StrFormat("'%s' has no elements; nothing to initialize", use.name));
+      continue;
+    }
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, options.policy, selected.by_name));
+    if (tensor_plan.regions.empty()) {
+      if (use.role == Role::kParameter && tensor_plan.rule_index < 0) kept_parameters.push_back(use.name);
+      AddSkipped(use, tensor_plan.rule, report);
       continue;
     }
     if (options.require_detached && !payloads.by_tensor.count(use.tensor)) {
@@ -142,15 +255,6 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
                                                                     : "its values are varints"));
     }
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
-    if (values.size() == 0) {
-      report.add_warnings(absl::StrFormat("'%s' has no elements; nothing to initialize", use.name));
-      continue;
-    }
-    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, options.policy));
-    if (tensor_plan.regions.empty()) {
-      AddSkipped(use, tensor_plan.rule, report);
-      continue;
-    }
     *report.add_tensors() = DescribeTensor(use, values, tensor_plan);
     report.set_values(report.values() + values.size());
     plan.rewritten.push_back(values);
@@ -163,7 +267,13 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
     }
   }
   if (options.requantize) ONNX_REINIT_RETURN_IF_ERROR(PlanRequantized(model, analysis, options, payloads, plan));
+  WarnKeptParameters(kept_parameters, report);
+  ONNX_REINIT_RETURN_IF_ERROR(CheckEffects(RuleEffects(analysis, options), options, report));
   return plan;
+}
+
+bool IsStrictViolation(const absl::Status& status) {
+  return status.GetPayload(kStrictPayload).has_value();
 }
 
 void AddStatistics(const std::vector<proto::Moments>& before, const std::vector<TensorValues>& after,
@@ -181,6 +291,20 @@ void AddStatistics(const std::vector<proto::Moments>& before, const std::vector<
 absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
                                                  const ReinitOptions& options,
                                                  const DetachedPayloads& payloads) {
+  if (options.untie) {
+    if (!payloads.by_tensor.empty()) {
+      return absl::FailedPreconditionError("untying tensors needs the model's values in memory");
+    }
+    // Untied and filled in a copy, so that the model is unchanged on error (and by a dry run).
+    onnx::ModelProto untied_model = model;
+    ReinitOptions untied_options = options;
+    untied_options.untie = false;
+    const UntieResult untied = UntieTensors(untied_model, options);
+    ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, Reinitialize(untied_model, untied_options));
+    AddUntied(untied, report);
+    if (!options.dry_run) model.Swap(&untied_model);
+    return report;
+  }
   ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(model, options, payloads));
   if (options.dry_run) return std::move(plan.report);
   std::vector<proto::Moments> before;

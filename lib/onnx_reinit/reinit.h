@@ -11,11 +11,18 @@
 // constants without one are listed in the report's `skipped` with the reason. Only the values of
 // the rewritten tensors change; every other byte of the model - nodes, other tensors, metadata,
 // unknown fields - is left as it was.
+//
+// Every choice the user makes takes effect or is reported: a rule that matches no tensor, or
+// only tensors an earlier rule or the selection takes, is a warning; so is a run that rewrites
+// nothing, and the parameters that keep their trained values are named in one warning. With
+// ReinitOptions::strict the first two are errors (IsStrictViolation) before anything is written.
 #ifndef ONNX_REINIT_REINIT_H_
 #define ONNX_REINIT_REINIT_H_
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -39,9 +46,17 @@ struct ReinitOptions {
   AnalysisOptions analysis;
   uint64_t seed = kDefaultSeed;
   int threads = 0;  // 0: DefaultThreadCount()
-  // Which tensors to rewrite, by name; empty selects all. A tensor's new values do not depend on
-  // which other tensors are selected.
-  std::function<bool(absl::string_view name)> select;
+  // Which tensors to rewrite (--only, --exclude): regexes searched in the tensor's name and in the
+  // names of the nodes that read it (MatchesName in policy.h); unset selects all. `only` also
+  // selects tensors without a role default (parameter, other but not fixed), which then get the
+  // policy's scheme. A tensor's new values do not depend on which other tensors are selected.
+  std::optional<std::regex> only, exclude;
+  // Rules that take no effect and runs that rewrite nothing are errors instead of warnings.
+  bool strict = false;
+  // Reinitialize first gives readers that need different values their own copies (untie.h), in a
+  // copy of the model that replaces it on success. This changes the model's structure: with
+  // detached payloads it is refused. PlanReinitialization does not untie (call UntieTensors first).
+  bool untie = false;
   // Fill each record's `before` and `after` moments and the report's totals (two extra passes over
   // the rewritten values).
   bool with_statistics = false;
@@ -80,6 +95,9 @@ struct ReinitPlan {
 };
 absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const ReinitOptions& options,
                                                 const DetachedPayloads& payloads = DetachedPayloads());
+
+// Whether `status` is a ReinitOptions::strict refusal (a usage problem rather than a bad model).
+bool IsStrictViolation(const absl::Status& status);
 
 // Completes the plan's report for ReinitOptions::with_statistics: each record's `before` moments
 // from `before` (ComputeMoments of plan.rewritten before the fill), its `after` moments and the

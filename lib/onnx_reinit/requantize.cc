@@ -266,6 +266,7 @@ class Requantizer {
     skipped.set_name(use.name);
     skipped.set_role(std::string(RoleName(use.role)));
     skipped.set_op_type(use.reader->op_type());
+    skipped.set_consumer(use.reader->name());
     skipped.set_input_index(use.input_index);
     skipped.set_reason(reason);
   }
@@ -350,7 +351,7 @@ class Requantizer {
   // Requantizes one weight; nullopt when it is left unchanged (then it is in out_.skipped).
   absl::StatusOr<std::optional<WeightScales>> Weight(const TensorUse& use) {
     const std::optional<WeightScales> unchanged;
-    if (options_.select && !options_.select(use.name)) {
+    if (options_.select && !options_.select(use)) {
       Skip(use, "not selected (--only/--exclude)");
       return unchanged;
     }
@@ -480,7 +481,7 @@ class Requantizer {
   }
 
   absl::Status Bias(const TensorUse& use, const TensorUse& weight, const WeightScales& weight_scales) {
-    if (options_.select && !options_.select(use.name)) {
+    if (options_.select && !options_.select(use)) {
       Skip(use, "not selected (--only/--exclude)");
       return absl::OkStatus();
     }
@@ -608,6 +609,13 @@ class Requantizer {
 };
 
 }  // namespace
+
+bool MatchesQuantized(const Rule& rule, const TensorUse& use) {
+  if (rule.field == Rule::Field::kRole && rule.pattern == RoleName(Role::kQuantized)) return true;
+  TensorUse as_float = use;
+  as_float.role = IsQuantizedBias(use) ? Role::kBias : Role::kWeight;
+  return rule.Matches(as_float);
+}
 
 absl::StatusOr<Requantization> PlanRequantization(onnx::ModelProto& model, const GraphAnalysis& analysis,
                                                   const RequantizeOptions& options,

@@ -69,8 +69,12 @@ struct RequantizeOptions {
   const Policy* policy = nullptr;
   uint64_t seed = 0;
   int threads = 1;
-  std::function<bool(absl::string_view name)> select;  // empty selects all
+  std::function<bool(const TensorUse& use)> select;  // empty selects all
 };
+
+// Whether `rule` applies to the quantized tensor `use`, which is drawn as the float weight or bias
+// it stands for (a role:quantized rule matches both).
+bool MatchesQuantized(const Rule& rule, const TensorUse& use);
 
 // Plans the requantization of the Role::kQuantized tensors of `analysis` (an analysis of `model`).
 // Reads the model (through `payloads` where they hold a tensor's bytes) and changes nothing.

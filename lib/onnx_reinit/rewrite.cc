@@ -18,6 +18,7 @@
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/streamed_fill.h"
+#include "onnx_reinit/untie.h"
 
 namespace onnx_reinit {
 namespace {
@@ -130,12 +131,20 @@ std::set<const void*> WhollyRewritten(const ReinitPlan& plan) {
 // Parses the model file (not its external data), lays out the output's tensors, re-initializes
 // them (external ones in place in the new data file), checks and writes the model.
 absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, const std::string& output,
-                                                 const RewriteOptions& options) {
+                                                 const RewriteOptions& requested) {
   ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(input));
   std::vector<std::string> materialized;
-  if (options.materialize) {
+  if (requested.materialize) {
     ONNX_REINIT_ASSIGN_OR_RETURN(materialized, MaterializeMissingValues(model, input));
   }
+  // Untied before the external data is mapped, so that copies of external tensors get a place of
+  // their own in the new data file.
+  UntieResult untied;
+  if (requested.reinit.untie) {
+    untied = UntieTensors(model, requested.reinit);
+  }
+  RewriteOptions options = requested;
+  options.reinit.untie = false;
   ONNX_REINIT_ASSIGN_OR_RETURN(const ExternalData sources, ExternalData::Open(model, input));
   // Read-only views of the input's external tensors: for planning only, never for writing.
   const DetachedPayloads no_payloads;
@@ -145,7 +154,8 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
     input_payloads = &no_payloads;
   }
   const bool external = options.layout == RewriteOptions::Layout::kExternal || HasExternalData(model);
-  auto note_materialized = [&](proto::ReinitReport& report) {
+  auto add_notes = [&](proto::ReinitReport& report) {
+    AddUntied(untied, report);
     if (!materialized.empty()) {
       report.add_warnings(absl::StrFormat("materialized %d tensors that had no values",
                                           static_cast<int>(materialized.size())));
@@ -154,7 +164,7 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
   if (options.reinit.dry_run || !external) {
     ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
                                  Reinitialize(model, options.reinit, *input_payloads));
-    note_materialized(report);
+    add_notes(report);
     if (options.reinit.dry_run) return report;
     ONNX_REINIT_RETURN_IF_ERROR(JudgeCheck(CheckModel(model), input, report));
     ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output, options.output));
@@ -183,7 +193,7 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
   ONNX_REINIT_ASSIGN_OR_RETURN(
       proto::ReinitReport report,
       WritePlan(std::move(plan), options, data.file, data.output, /*copy_gaps=*/false, before));
-  note_materialized(report);
+  add_notes(report);
   if (model.ByteSizeLong() > static_cast<size_t>(INT_MAX)) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: the model would be over protobuf's 2 GiB limit even with its large tensors external; "
@@ -214,7 +224,8 @@ std::string DataFileFor(const std::string& output) { return output + ".data"; }
 
 absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
                                                      const RewriteOptions& options) {
-  if (options.layout != RewriteOptions::Layout::kKeep || options.materialize) {
+  // Untying changes the model's structure, which the in-place path cannot.
+  if (options.layout != RewriteOptions::Layout::kKeep || options.materialize || options.reinit.untie) {
     return RewriteParsed(input, output, options);
   }
   absl::StatusOr<proto::ReinitReport> in_place;

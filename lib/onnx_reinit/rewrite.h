@@ -8,8 +8,9 @@
 //   does not apply to the work, and memory stays a few MiB whatever the model's size.
 //   Re-initialization never changes a payload's length, so the output's structure is the input's:
 //   it passes the ONNX checker exactly when the input does.
-// - Everything else - external data, a layout change (--external-data, --embed), materializing a
-//   weight-stripped model, weights in varint int32_data or in Constant nodes: the model file is
+// - Everything else - external data, a layout change (--external-data, --embed), untying tensors
+//   (--untie, which adds tensors: see untie.h), materializing a weight-stripped model, weights in
+//   varint int32_data or in Constant nodes: the model file is
 //   parsed (external tensors stay out of memory), external tensors are laid out in a new data file
 //   named after the output model ("OUT.onnx.data", offsets aligned to 4096) by kernel-side copies
 //   and their new values streamed over them there, embedded ones filled in memory; the result is checked with the ONNX

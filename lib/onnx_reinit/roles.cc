@@ -22,7 +22,8 @@ constexpr std::pair<Role, const char*> kRoleNames[] = {
     {Role::kNormMean, "norm_mean"},     {Role::kNormVar, "norm_var"},
     {Role::kEmbedding, "embedding"},    {Role::kRnnWeight, "rnn_weight"},
     {Role::kRnnRecurrence, "rnn_recurrence"}, {Role::kRnnBias, "rnn_bias"},
-    {Role::kQuantized, "quantized"},    {Role::kOther, "other"},
+    {Role::kParameter, "parameter"},    {Role::kQuantized, "quantized"},
+    {Role::kOther, "other"},
 };
 
 // Lower wins when one tensor has several readers.
@@ -38,10 +39,22 @@ int Priority(Role role) {
     case Role::kNormBias:
     case Role::kNormMean:
     case Role::kNormVar: return 5;
-    case Role::kQuantized: return 6;
-    case Role::kOther: return 7;
+    case Role::kParameter: return 6;
+    case Role::kQuantized: return 7;
+    case Role::kOther: return 8;
   }
-  return 7;
+  return 8;
+}
+
+// The fewest values a `parameter` has, unless it has two dims larger than 1 (IsBroadcastScalar).
+constexpr int64_t kParameterMinValues = 64;
+
+// Attention masks hold only 0 and large negative values (-inf, -1e9, float16's -65504, -1e4).
+constexpr double kMaskValue = -1e4;
+
+// Ops that combine a learned constant with an activation, element by element.
+bool IsCombiningOp(const std::string& op) {
+  return op == "Add" || op == "Mul" || op == "Sub" || op == "Div" || op == "Concat" || op == "Where";
 }
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
@@ -58,6 +71,10 @@ bool IsQuantizedOperator(const onnx::NodeProto& node) {
          (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger");
 }
 
+std::string ScalarOf(const onnx::NodeProto& node, int i) {
+  return absl::StrFormat("a scalar of %s input %d (a constant of the op, not learned)", node.op_type(), i);
+}
+
 // A role for one reading of a tensor.
 struct Candidate {
   Role role = Role::kOther;
@@ -66,12 +83,14 @@ struct Candidate {
   std::optional<RnnLayout> rnn;
   std::string reason;
   bool misfit = false;  // the op gives a role, but the tensor's shape does not fit its layout
+  bool fixed = false;   // kOther: known not to be learned (TensorUse::fixed)
 };
 
 class Classifier {
  public:
-  Classifier(const GraphIndex& index, ViewTracer& tracer, const AnalysisOptions& options)
-      : index_(index), tracer_(tracer), options_(options) {}
+  Classifier(const GraphIndex& index, ViewTracer& tracer, const AnalysisOptions& options,
+             const DetachedPayloads& payloads)
+      : index_(index), tracer_(tracer), options_(options), payloads_(payloads) {}
 
   // The shape input `i` of `node` has, when it is made of constants and that shape is known.
   std::optional<std::vector<int64_t>> ConstantShape(const onnx::NodeProto& node, int i) const {
@@ -85,7 +104,9 @@ class Classifier {
     return i < node.input_size() && tracer_.Trace(node.input(i)) != nullptr;
   }
 
-  Candidate Classify(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape) const {
+  // The role input `i` of `node` gives the constants of `view` (an exact view).
+  Candidate Classify(const onnx::NodeProto& node, int i, const TracedView& view) const {
+    const std::vector<int64_t>& shape = view.map.shape;
     if (!IsDefaultDomain(node)) {
       return Other(absl::StrFormat("read by %s.%s, an op of another domain", node.domain(), node.op_type()));
     }
@@ -94,8 +115,12 @@ class Classifier {
       if (IsWeightInput(node, i, [&](int k) { return IsConstant(node, k); })) return Weight(node, i, shape);
       if ((op != "MatMul" && i == 2)) return Bias(WeightFanIn(node));
     }
-    if (op == "Add") return AddOperand(node, i, shape);
+    if (op == "Add") {
+      Candidate operand = AddOperand(node, i, shape);
+      if (operand.role != Role::kOther) return operand;
+    }
     if (op == "Mul" && IsDecomposedNormScale(node)) return Norm(Role::kNormScale);
+    if (IsCombiningOp(op) || (op == "Expand" && i == 0)) return Parameter(node, i, view);
     if (op == "BatchNormalization") {
       constexpr Role kSlots[] = {Role::kOther, Role::kNormScale, Role::kNormBias, Role::kNormMean,
                                  Role::kNormVar};
@@ -110,16 +135,25 @@ class Classifier {
     if (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger") {
       return QOperatorInput(node, i, shape);
     }
-    if (op == "DequantizeLinear" && (i == 1 || i == 2)) {
-      return Other("quantization parameter of DequantizeLinear");
+    if ((op == "DequantizeLinear" || op == "QuantizeLinear") && (i == 1 || i == 2)) {
+      return Fixed(absl::StrCat("quantization parameter of ", op));
     }
-    return Other(absl::StrFormat("read by %s input %d, which has no role", op, i));
+    return Other(NoRole(node, i));
   }
 
  private:
+  static std::string NoRole(const onnx::NodeProto& node, int i) {
+    return absl::StrFormat("read by %s input %d, which has no role", node.op_type(), i);
+  }
+
   static Candidate Other(std::string reason) {
     Candidate c;
     c.reason = std::move(reason);
+    return c;
+  }
+  static Candidate Fixed(std::string reason) {
+    Candidate c = Other(std::move(reason));
+    c.fixed = true;
     return c;
   }
   static Candidate Misfit(std::string reason) {
@@ -163,7 +197,7 @@ class Classifier {
     } else if (node.op_type() == "QLinearConv" && i == 8) {
       c = Bias(WeightFanIn(node));
     } else {
-      return Other(absl::StrFormat("quantization parameter of %s (input %d)", node.op_type(), i));
+      return Fixed(absl::StrFormat("quantization parameter of %s (input %d)", node.op_type(), i));
     }
     c.role = Role::kQuantized;
     return c;
@@ -211,9 +245,65 @@ class Classifier {
     return false;
   }
 
+  // Input `i` of a combining op, or of an Expand whose result is combined: a parameter when
+  // another input is an activation and the view is neither a broadcast scalar nor a mask.
+  Candidate Parameter(const onnx::NodeProto& node, int i, const TracedView& view) const {
+    if (IsBroadcastScalar(view.map.shape)) return Fixed(ScalarOf(node, i));
+    const bool combined = node.op_type() == "Expand" ? IsCombinedWithActivation(node) : HasActivationInput(node, i);
+    if (!combined) return Other(NoRole(node, i));
+    if (IsAttentionMask(view)) {
+      return Fixed(absl::StrFormat("an attention mask (only 0 and large negative values), read by %s input %d",
+                                   node.op_type(), i));
+    }
+    Candidate c;
+    c.role = Role::kParameter;
+    return c;
+  }
+
+  // Whether an input of `node` other than `i` is computed, not made of constants.
+  bool HasActivationInput(const onnx::NodeProto& node, int i) const {
+    for (int k = 0; k < node.input_size(); ++k) {
+      if (k != i && !node.input(k).empty() && !IsConstant(node, k)) return true;
+    }
+    return false;
+  }
+
+  // Whether a reader of the Expand's output combines it with an activation.
+  bool IsCombinedWithActivation(const onnx::NodeProto& expand) const {
+    if (expand.output_size() == 0) return false;
+    if (consumers_.empty()) {
+      for (const onnx::NodeProto* node : index_.nodes()) {
+        for (int k = 0; k < node->input_size(); ++k) consumers_.emplace(node->input(k), std::make_pair(node, k));
+      }
+    }
+    auto [first, last] = consumers_.equal_range(expand.output(0));
+    for (auto it = first; it != last; ++it) {
+      const auto [reader, k] = it->second;
+      if (IsDefaultDomain(*reader) && IsCombiningOp(reader->op_type()) && HasActivationInput(*reader, k)) return true;
+    }
+    return false;
+  }
+
+  // Whether the view's values are only zeros and large negative values, some of them negative.
+  // Values that cannot be read (external data) are no mask.
+  bool IsAttentionMask(const TracedView& view) const {
+    bool negative = false;
+    for (const MappedSource& source : view.map.sources) {
+      onnx::TensorProto& tensor = *index_.FindConstant(source.name)->tensor;
+      absl::StatusOr<TensorValues> values = BindValues(tensor, source.name, payloads_);
+      if (!values.ok()) return false;
+      for (int64_t k = 0; k < values->size(); ++k) {
+        const double v = values->Read(k);
+        if (v != 0 && !(v <= kMaskValue)) return false;
+        negative |= v != 0;
+      }
+    }
+    return negative;
+  }
+
   Candidate Recurrent(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape) const {
     const std::string& op = node.op_type();
-    if (i == 5 || i == 6) return Other(absl::StrCat(op, " initial state"));
+    if (i == 5 || i == 6) return Fixed(absl::StrCat(op, " initial state"));
     if (i == 7) return Other("LSTM peephole weights");
     if (i < 1 || i > 3) return Other(absl::StrFormat("read by %s input %d, which has no role", op, i));
     RnnLayout layout;
@@ -248,7 +338,7 @@ class Classifier {
   Candidate Embedding(const onnx::NodeProto& gather, const std::vector<int64_t>& shape) const {
     if (IntAttribute(gather, "axis", 0) != 0) return Other("read by Gather along an axis other than 0");
     if (gather.input_size() > 1 && IsConstant(gather, 1)) {
-      return Other("read by Gather with constant indices (shape arithmetic)");
+      return Fixed("read by Gather with constant indices (shape arithmetic)");
     }
     if (shape.size() != 2) {
       return Misfit(absl::StrFormat("Gather table has shape %s, expected [vocabulary, dim]", ShapeText(shape)));
@@ -262,6 +352,9 @@ class Classifier {
   const GraphIndex& index_;
   ViewTracer& tracer_;
   const AnalysisOptions& options_;
+  const DetachedPayloads& payloads_;
+  // Value name -> (node, input slot) of each of its readers; built on first use.
+  mutable std::unordered_multimap<std::string, std::pair<const onnx::NodeProto*, int>> consumers_;
 };
 
 std::string DescribeUse(const TensorUse& use) {
@@ -281,13 +374,16 @@ void Merge(TensorUse use, GraphAnalysis& analysis, std::unordered_map<std::strin
     return;
   }
   TensorUse& current = analysis.tensors[known->second];
-  if (use.role == Role::kOther) return;
+  if (use.role == Role::kOther) {
+    current.fixed |= current.role == Role::kOther && use.fixed;
+    return;
+  }
   if (current.role != Role::kOther && current.role != use.role) {
     const bool replace = Priority(use.role) < Priority(current.role);
     const TensorUse& kept = replace ? use : current;
     analysis.warnings.push_back(absl::StrFormat(
-        "'%s' is read as %s and as %s; initialized once, as %s", name, DescribeUse(current),
-        DescribeUse(use), RoleName(kept.role)));
+        "'%s' is read as %s and as %s; initialized once, as %s (--untie splits exporter-merged constants)",
+        name, DescribeUse(current), DescribeUse(use), RoleName(kept.role)));
     if (replace) current = std::move(use);
     return;
   }
@@ -298,7 +394,7 @@ void Merge(TensorUse use, GraphAnalysis& analysis, std::unordered_map<std::strin
   if (current.fans && use.fans && !(*current.fans == *use.fans)) {
     analysis.warnings.push_back(absl::StrFormat(
         "'%s' is also used by %s input %d with fan_in %d, fan_out %d; using the fans of its "
-        "first reader, %s input %d (fan_in %d, fan_out %d)",
+        "first reader, %s input %d (fan_in %d, fan_out %d; --untie splits exporter-merged constants)",
         name, Describe(*use.reader), use.input_index, use.fans->fan_in, use.fans->fan_out,
         Describe(*current.reader), current.input_index, current.fans->fan_in,
         current.fans->fan_out));
@@ -321,6 +417,15 @@ std::optional<Role> ParseRole(absl::string_view name) {
   return std::nullopt;
 }
 
+bool IsBroadcastScalar(absl::Span<const int64_t> shape) {
+  int64_t count = 1, large_dims = 0;  // count saturates at kParameterMinValues
+  for (int64_t dim : shape) {
+    count = dim <= 0 ? 0 : std::min(kParameterMinValues, count * std::min(dim, kParameterMinValues));
+    large_dims += dim > 1;
+  }
+  return count < kParameterMinValues && large_dims <= 1;
+}
+
 std::vector<GraphConstant> ListConstants(onnx::ModelProto& model) {
   const GraphIndex index(model);
   std::vector<GraphConstant> constants;
@@ -331,12 +436,14 @@ std::vector<GraphConstant> ListConstants(onnx::ModelProto& model) {
   return constants;
 }
 
-GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& options) {
+GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& options,
+                           const DetachedPayloads& payloads) {
   GraphIndex index(model);
   ViewTracer tracer(index);
   GraphAnalysis analysis;
-  Classifier classifier(index, tracer, options);
+  Classifier classifier(index, tracer, options, payloads);
   std::unordered_map<std::string, size_t> position;  // tensor name -> index in analysis.tensors
+  std::unordered_map<std::string, std::vector<const onnx::NodeProto*>> readers;
 
   for (const onnx::NodeProto* node : index.nodes()) {
     for (int i = 0; i < node->input_size(); ++i) {
@@ -368,7 +475,7 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
           use.reason = absl::StrFormat("reaches %s input %d but %s", node->op_type(), i, view->why);
         } else {
           use.view_shape = view->map.shape;
-          if (!reading) reading = classifier.Classify(*node, i, view->map.shape);
+          if (!reading) reading = classifier.Classify(*node, i, *view);
           Candidate candidate = *reading;
           if (dequantize != nullptr && (candidate.role == Role::kWeight || candidate.role == Role::kBias)) {
             candidate.reason = absl::StrFormat("quantized %s (DequantizeLinear): --requantize rewrites it",
@@ -388,12 +495,22 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
           use.fans = candidate.fans;
           use.groups = candidate.groups;
           use.rnn = candidate.rnn;
+          use.fixed = candidate.fixed;
           use.reason = candidate.reason;
         }
+        // A scalar without a role parametrizes its op (an epsilon, an exponent, a bound).
+        if (use.role == Role::kOther && !use.fixed && IsBroadcastScalar(constant.tensor->dims())) {
+          use.fixed = true;
+          if (view->exact()) use.reason = ScalarOf(*node, i);
+        }
+        std::vector<const onnx::NodeProto*>& seen = readers[name];
+        if (seen.empty() || seen.back() != node) seen.push_back(node);
+        analysis.readings.push_back(use);
         Merge(std::move(use), analysis, position);
       }
     }
   }
+  for (TensorUse& use : analysis.tensors) use.readers = std::move(readers[use.name]);
   for (const std::string& name : index.constant_order()) {
     const Constant& constant = *index.FindConstant(name);
     if (position.count(name) || !FloatTypeOf(constant.tensor->data_type())) continue;
@@ -403,6 +520,7 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
     use.source = constant.source;
     use.view_shape.assign(constant.tensor->dims().begin(), constant.tensor->dims().end());
     use.overridable = index.IsGraphInput(name);
+    use.fixed = IsBroadcastScalar(use.view_shape);
     use.reason = "not read by any node";
     position.emplace(name, analysis.tensors.size());
     analysis.tensors.push_back(std::move(use));

@@ -14,9 +14,17 @@
 // and Scan bodies) are searched too; a subgraph may read a constant of an enclosing graph.
 //
 // A constant with several readers gets one role, by priority: embedding > weight > RNN roles >
-// bias > norm parameters. A tensor that is both an embedding table and a (tied) output projection
-// is therefore initialized once, as an embedding, with a warning; readers of one role that disagree
-// on the fans are resolved in favour of the first in graph order, also with a warning.
+// bias > norm parameters > parameter. A tensor that is both an embedding table and a (tied) output
+// projection is therefore initialized once, as an embedding, with a warning; readers of one role
+// that disagree on the fans are resolved in favour of the first in graph order, also with a
+// warning. Every reading is kept too (GraphAnalysis::readings), for untie.h.
+//
+// A `parameter` is a learned tensor without a layer around it - a class token, a positional
+// embedding, a layer scale: a float constant combined elementwise with an activation (Add, Mul,
+// Sub, Div, Concat, Where, or an Expand whose result is), that is not a broadcast scalar (see
+// IsBroadcastScalar) and not an attention mask (only 0 and values <= -1e4, such as -inf).
+// Constants that another role claims there (a MatMul's bias, a decomposed LayerNorm's scale and
+// bias) keep that role.
 #ifndef ONNX_REINIT_ROLES_H_
 #define ONNX_REINIT_ROLES_H_
 
@@ -27,10 +35,12 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/element_map.h"
 #include "onnx_reinit/fan.h"
 #include "onnx_reinit/graph_index.h"
+#include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
 
@@ -45,6 +55,7 @@ enum class Role {
   kRnnWeight,      // LSTM/GRU/RNN W [dirs, gates*H, input]
   kRnnRecurrence,  // LSTM/GRU/RNN R [dirs, gates*H, H]
   kRnnBias,        // LSTM/GRU/RNN B [dirs, 2*gates*H]
+  kParameter,      // a learned tensor combined elementwise with an activation (see above)
   kQuantized,      // an integer weight or bias behind DequantizeLinear (QDQ), or of QLinearConv,
                    // QLinearMatMul, ConvInteger, MatMulInteger: rewritten only by --requantize
   kOther,          // anything else: left unchanged, with a reason
@@ -68,6 +79,7 @@ struct TensorUse {
   Role role = Role::kOther;
   const onnx::NodeProto* reader = nullptr;  // the reader that gave the role (or the first reader)
   int input_index = -1;                     // that reader's input slot
+  std::vector<const onnx::NodeProto*> readers;  // every node that reads it, in graph order
   std::string via;  // the ops between tensor and reader: "Transpose", "Slice -> Concat -> Unsqueeze"
   std::vector<int64_t> view_shape;          // the shape the reader sees
   // Which element of which stored tensor each element of the reader's view is (element_map.h),
@@ -80,6 +92,9 @@ struct TensorUse {
   int64_t groups = 1;              // Conv weights: the group attribute
   std::optional<RnnLayout> rnn;    // RNN roles
   bool overridable = false;        // also a graph input: a default that a runtime may replace
+  // kOther: known not to be learned - a scalar of an op (an epsilon, an exponent), an RNN initial
+  // state, an attention mask, a quantization parameter. No rule and no selection changes it.
+  bool fixed = false;
   // kQuantized: the DequantizeLinear between tensor and reader (QDQ); null for the QOperator ops,
   // which read the integers themselves. `fans` are those of the reader's weight (for a bias: its
   // fan_in), as for a float weight.
@@ -87,10 +102,17 @@ struct TensorUse {
   std::string reason;              // kOther and kQuantized: why it is left unchanged
 };
 
+// Whether a tensor of this shape broadcasts like a scalar: fewer than 64 values and at most one
+// dimension larger than 1. Such constants parametrize their ops; they are never `parameter`.
+bool IsBroadcastScalar(absl::Span<const int64_t> shape);
+
 struct GraphAnalysis {
   // Every floating-point constant, and every quantized weight, each once, in the graph order of
   // its first reader (constants that no node reads last, in declaration order).
   std::vector<TensorUse> tensors;
+  // Every reading of a constant (a reader's input that reaches it), with the role that reader
+  // alone gives, in graph order.
+  std::vector<TensorUse> readings;
   std::vector<std::string> warnings;  // tied tensors, disagreeing fans, layouts that fit no rule
 };
 
@@ -112,8 +134,10 @@ struct GraphConstant {
 std::vector<GraphConstant> ListConstants(onnx::ModelProto& model);
 
 // Analyzes the model's graph and its subgraphs. The pointers in the result stay valid while
-// `model` is alive and its graphs' initializer and node lists are not resized.
-GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& options = {});
+// `model` is alive and its graphs' initializer and node lists are not resized. Values are read (to
+// tell attention masks from parameters) from `payloads` for the tensors it holds.
+GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& options = {},
+                           const DetachedPayloads& payloads = DetachedPayloads());
 
 }  // namespace onnx_reinit
 

@@ -267,13 +267,14 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
   if (options.scheme) report.set_scheme(std::string(SchemeName(options.scheme->kind)));
   std::vector<TensorValues> tensors;
   proto::Totals& totals = *report.mutable_totals();
-  for (const TensorUse& use : AnalyzeGraph(model).tensors) {
+  for (const TensorUse& use : AnalyzeGraph(model, AnalysisOptions(), payloads).tensors) {
     if (!FloatTypeOf(use.tensor->data_type())) continue;  // a quantized weight
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
     proto::TensorStats& row = *report.add_tensors();
     row.set_name(use.name);
     row.set_source(use.source == TensorSource::kInitializer ? "initializer" : "constant_node");
     row.set_op_type(use.reader ? use.reader->op_type() : "");
+    row.set_node(use.reader ? use.reader->name() : "");
     row.set_input_index(use.input_index);
     row.set_role(std::string(RoleName(use.role)));
     row.set_dtype(std::string(FloatTypeName(values.type())));

@@ -60,7 +60,7 @@ def reinitialize(model, scheme=None, *, seed=None, threads=None, rules=None, rec
     threads: fill threads, 0 (default) for one per core.
     rules: "PATTERN=SCHEME[:key=value,...]" or "PATTERN=keep" strings, first match wins.
     recipe: path of a textproto recipe file; the arguments given here win over it.
-    only, exclude: regexes searched in tensor names.
+    only, exclude: regexes searched in tensor names and in the names of the nodes that read them.
     bias ("zeros" or "torch"), embedding ("normal" or "scheme"), rnn_recurrence ("orthogonal" or
         "scheme"), lstm_forget_bias, convtranspose_fan ("torch" or "input_channels"): the role
         defaults, as the flags of the same name.
@@ -68,7 +68,9 @@ def reinitialize(model, scheme=None, *, seed=None, threads=None, rules=None, rec
         A parameter the scheme does not use is a ValueError.
     dry_run: plan only; the model is returned unchanged.
     statistics: include each tensor's moments before and after, as ``--report`` does.
-    options: any other option of the command (a field of proto/onnx_reinit/recipe.proto).
+    options: any other option of the command (a field of proto/onnx_reinit/recipe.proto), e.g.
+        requantize=True, untie=True (copies of exporter-merged tensors), strict=True (a rule
+        without effect, or nothing re-initialized, is a ValueError).
 
     The report is a dict with the fields of ``onnx-reinit --report`` JSON: scheme, seed, version,
     tensors (name, role, op_type, shape, fan_in, fan_out, distribution, before, after, rule, ...),
