@@ -153,6 +153,20 @@ TEST(UntieTensors, ReadersMeetingInOneNodeStayTiedWithAWarning) {
                                              "through the same node, Identity 'view'"));
 }
 
+TEST(UntieTensors, TensorsInExternalDataStayTiedWithAWarning) {
+  onnx::ModelProto model = SharedBias(8);
+  onnx::TensorProto& b = *FindInitializer(model, "b");
+  b.clear_raw_data();
+  b.set_data_location(onnx::TensorProto::EXTERNAL);
+  onnx::StringStringEntryProto& location = *b.add_external_data();
+  location.set_key("location");
+  location.set_value("b.bin");
+  const UntieResult result = UntieTensors(model, TorchBias());
+  EXPECT_THAT(result.copies, IsEmpty());
+  ASSERT_EQ(result.warnings.size(), 1u);
+  EXPECT_THAT(result.warnings[0], HasSubstr("'b' stays tied: its values cannot be read in memory"));
+}
+
 TEST(UntieTensors, DeliberatelyTiedWeightsStayTiedWithAWarning) {
   // An embedding table that is also the output projection (read through a Transpose): embedding
   // and weight need different values, but its values differ from element to element, so it is

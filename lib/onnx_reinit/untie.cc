@@ -134,15 +134,19 @@ void CollectEntries(const GraphIndex& index, ViewTracer& tracer, const onnx::Nod
   }
 }
 
-// Whether every element of the tensor has the same value: what an exporter merges. Two learned
-// tensors are equal only when they are one tensor shared on purpose (tied weights).
-bool HoldsOneValue(onnx::TensorProto& tensor, const std::string& name) {
+// Why the tensor is not split although its readers need different values, or "" when it can be:
+// every element holds the same value, which is what an exporter merges. Two learned tensors are
+// equal only when they are one tensor shared on purpose (tied weights).
+std::string WhyTied(onnx::TensorProto& tensor, const std::string& name) {
   absl::StatusOr<TensorValues> values = BindValues(tensor, name, DetachedPayloads());
-  if (!values.ok()) return false;
+  if (!values.ok()) return absl::StrCat("its values cannot be read in memory: ", values.status().message());
   for (int64_t k = 1; k < values->size(); ++k) {
-    if (values->Read(k) != values->Read(0)) return false;
+    if (values->Read(k) != values->Read(0)) {
+      return "its values differ from element to element, so its readers share one learned tensor on purpose "
+             "(tied weights), not constants the exporter merged";
+    }
   }
-  return true;
+  return "";
 }
 
 // One group of readings of a tensor that need the same values.
@@ -182,11 +186,8 @@ UntieResult UntieTensors(onnx::ModelProto& model, const ReinitOptions& options) 
       group->readings.push_back(reading);
     }
     if (groups.size() < 2) continue;
-    if (!HoldsOneValue(*use.tensor, use.name)) {
-      result.warnings.push_back(absl::StrFormat(
-          "'%s' stays tied: its values differ from element to element, so its readers share one learned "
-          "tensor on purpose (tied weights), not constants the exporter merged",
-          use.name));
+    if (const std::string why = WhyTied(*use.tensor, use.name); !why.empty()) {
+      result.warnings.push_back(absl::StrFormat("'%s' stays tied: %s", use.name, why));
       continue;
     }
 
