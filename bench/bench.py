@@ -6,6 +6,7 @@ load hits all of them alike); the table shows medians over the rounds, the ratio
 baseline, and each command's peak RSS. Models are generated once into --workdir.
 
     bench/bench.py [--binary build/tools/onnx-reinit] [--rounds 5] [--workdir /tmp/onnx-reinit-bench]
+                   [--only reinit,fsync,stats,big]
     bench/bench.py --python [--python-path build/python]   # the Python module against the CLI
 
 Needs Debian's python3-onnx and python3-numpy (to generate the models) and time (GNU time, for the
@@ -176,6 +177,8 @@ def main():
     parser.add_argument("--workdir", default="/tmp/onnx-reinit-bench")
     parser.add_argument("--big-rounds", type=int, default=1,
                         help="rounds for the > 2 GiB external-data model (0 skips it)")
+    parser.add_argument("--only", default="reinit,fsync,stats,big",
+                        help="comma-separated scenarios to run: reinit, fsync, stats, big")
     parser.add_argument("--python", action="store_true",
                         help="only the Python module's scenarios (call overhead; reinitialize_file's memory)")
     parser.add_argument("--python-path", default="build/python", help="where the onnx_reinit package is")
@@ -194,41 +197,72 @@ def main():
     size = os.path.getsize(model)
     print(f"model: {model} ({size / 2**20:.0f} MiB), {os.cpu_count()} cores")
 
+    only = set(args.only.split(","))
     output = os.path.join(args.workdir, "out.onnx")
+    html = os.path.join(args.workdir, "report.html")
     numpy_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "numpy_reinit.py")
-    scenario("re-initialize (he) vs copying the file", [
-        ("cp MODEL OUT", ["cp", model, output], False),
-        ("onnx-reinit MODEL --scheme he -o OUT", [binary, model, "--scheme", "he", "-o", output, "-q"], False),
-        ("onnx-reinit ... --scheme he_uniform", [binary, model, "--scheme", "he_uniform", "-o", output, "-q"], False),
-        ("onnx-reinit ... --scheme he --threads 1", [binary, model, "--scheme", "he", "-o", output, "-q",
-                                                     "--threads", "1"], False),
-        ("onnx + numpy script (bench/numpy_reinit.py)", [sys.executable, numpy_script, model, output], False),
-    ], args.rounds, outputs=[output])
+    if "reinit" in only:
+        scenario("re-initialize (he) vs copying the file", [
+            ("cp MODEL OUT", ["cp", model, output], False),
+            ("onnx-reinit MODEL --scheme he -o OUT", [binary, model, "--scheme", "he", "-o", output, "-q"], False),
+            ("onnx-reinit ... --scheme he_uniform", [binary, model, "--scheme", "he_uniform", "-o", output, "-q"],
+             False),
+            ("onnx-reinit ... --scheme he --threads 1", [binary, model, "--scheme", "he", "-o", output, "-q",
+                                                         "--threads", "1"], False),
+            ("onnx + numpy script (bench/numpy_reinit.py)", [sys.executable, numpy_script, model, output], False),
+        ], args.rounds, outputs=[output])
 
-    scenario("durable writes (--fsync) vs copying and flushing the file", [
-        ("cp MODEL OUT && sync OUT", f"cp '{model}' '{output}' && sync '{output}'", True),
-        ("onnx-reinit MODEL --scheme he -o OUT --fsync", [binary, model, "--scheme", "he", "-o", output, "-q",
-                                                          "--fsync"], False),
-    ], args.rounds, outputs=[output])
+    if "fsync" in only:
+        scenario("durable writes (--fsync) vs copying and flushing the file", [
+            ("cp MODEL OUT && sync OUT", f"cp '{model}' '{output}' && sync '{output}'", True),
+            ("onnx-reinit MODEL --scheme he -o OUT --fsync", [binary, model, "--scheme", "he", "-o", output, "-q",
+                                                              "--fsync"], False),
+        ], args.rounds, outputs=[output])
 
-    scenario("stats vs reading the file", [
-        ("cat MODEL > /dev/null", ["cat", model], False),
-        ("onnx-reinit stats MODEL", [binary, "stats", model], False),
-        ("onnx-reinit stats MODEL --threads 1", [binary, "stats", model, "--threads", "1"], False),
-        ("onnx-reinit stats MODEL --hist", [binary, "stats", model, "--hist"], False),
-        ("onnx-reinit verify MODEL --spectral", [binary, "verify", model, "--scheme", "normal", "--std", "0.02",
-                                                  "--spectral"], False),
-    ], args.rounds)
+    if "stats" in only:
+        scenario("stats vs reading the file", [
+            ("cat MODEL > /dev/null", ["cat", model], False),
+            ("onnx-reinit stats MODEL", [binary, "stats", model], False),
+            ("onnx-reinit stats MODEL --threads 1", [binary, "stats", model, "--threads", "1"], False),
+            ("onnx-reinit stats MODEL --hist", [binary, "stats", model, "--hist"], False),
+            ("onnx-reinit stats MODEL --html FILE", [binary, "stats", model, "--html", html], False),
+            ("onnx-reinit stats MODEL --spectral", [binary, "stats", model, "--spectral"], False),
+            ("onnx-reinit verify MODEL --spectral", [binary, "verify", model, "--scheme", "normal", "--std", "0.02",
+                                                      "--spectral"], False),
+        ], args.rounds, outputs=[html])
 
-    if args.big_rounds > 0:
-        big = big_external_model(args.workdir)
-        size = os.path.getsize(big + ".data")
-        print(f"\nexternal-data model: {big} ({size / 2**30:.2f} GiB of weights in {os.path.basename(big)}.data)")
-        big_out = os.path.join(args.workdir, "big_out.onnx")
-        scenario("> 2 GiB model with external data", [
-            ("cp MODEL.data OUT.data", ["cp", big + ".data", big_out + ".data"], False),
-            ("onnx-reinit MODEL --scheme he -o OUT", [binary, big, "--scheme", "he", "-o", big_out, "-q"], False),
-        ], args.big_rounds, outputs=[big_out, big_out + ".data"])
+    if "big" in only and args.big_rounds > 0:
+        big_scenarios(binary, args)
+
+
+def big_scenarios(binary, args):
+    """The 2.5 GiB external-data model: re-initialized (with and without the HTML report) and
+    inspected. verify must pass on the original (fresh N(0, 0.02) draws) and on the he output."""
+    big = big_external_model(args.workdir)
+    size = os.path.getsize(big + ".data")
+    print(f"\nexternal-data model: {big} ({size / 2**30:.2f} GiB of weights in {os.path.basename(big)}.data)")
+    big_out = os.path.join(args.workdir, "big_out.onnx")
+    html = os.path.join(args.workdir, "big_report.html")
+    scenario("> 2 GiB model with external data", [
+        ("cp MODEL.data OUT.data", ["cp", big + ".data", big_out + ".data"], False),
+        ("onnx-reinit MODEL --scheme he -o OUT", [binary, big, "--scheme", "he", "-o", big_out, "-q"], False),
+        ("onnx-reinit ... --report FILE.html", [binary, big, "--scheme", "he", "-o", big_out, "-q",
+                                                "--report", html], False),
+    ], args.big_rounds, outputs=[big_out, big_out + ".data", html])
+
+    he = os.path.join(args.workdir, "big_he.onnx")  # what verify checks after a re-initialization
+    if not os.path.exists(he):
+        run([binary, big, "--scheme", "he", "-o", he, "-q"])
+    scenario("> 2 GiB model with external data: inspection", [
+        ("cat MODEL.data > /dev/null", ["cat", big + ".data"], False),
+        ("onnx-reinit stats MODEL", [binary, "stats", big], False),
+        ("onnx-reinit stats MODEL --html FILE", [binary, "stats", big, "--html", html], False),
+        ("onnx-reinit stats MODEL --spectral", [binary, "stats", big, "--spectral"], False),
+        ("onnx-reinit verify MODEL --spectral (N(0, 0.02))", [binary, "verify", big, "--scheme", "normal", "--std",
+                                                              "0.02", "--spectral"], False),
+        ("onnx-reinit verify OUT --scheme he --spectral", [binary, "verify", he, "--scheme", "he", "--spectral"],
+         False),
+    ], args.big_rounds, outputs=[html])
 
 
 def big_external_model(workdir):

@@ -159,6 +159,61 @@ TEST(ComputeHistograms, CountsEveryFiniteValueOnce) {
   EXPECT_EQ(histogram.high(), moments[0].max());
 }
 
+// Bins by the definition (ComputeHistograms' doc), one value at a time.
+std::vector<int64_t> ReferenceHistogram(const std::vector<double>& values, double low, double high,
+                                        int bins) {
+  const double scale = high > low ? bins / (high - low) : 0.0;
+  std::vector<int64_t> counts(bins, 0);
+  for (double x : values) {
+    if (std::isfinite(x)) ++counts[std::min(static_cast<int>((x - low) * scale), bins - 1)];
+  }
+  return counts;
+}
+
+class HistogramsPerType : public ::testing::TestWithParam<int32_t> {};
+
+// Every bin count, for the bin counts the CLI uses (16 for --hist, 32 for --html) and others, on
+// every SIMD target (the kernels count differently by target and bin count). The values include
+// exact bin edges, the extremes, NaN and Inf, and a ragged end.
+TEST_P(HistogramsPerType, CountEveryValueInItsBinOnEverySimdTarget) {
+  onnx::TensorProto spread = MakeTensor(GetParam(), 150007);
+  auto values = TensorValues::Bind(spread, "spread");
+  ASSERT_TRUE(values.ok());
+  for (int64_t k = 9; k < 2000; k += 7) {  // on the edges of 16 and 32 bins between -12.75 and 13.25
+    const double edge = -12.75 + 26.0 * static_cast<double>(k % 33) / 32;
+    values->Write(k, &edge, 1);
+  }
+  // Nearly all in one bin: the kernels' narrow counters must carry over, not wrap.
+  onnx::TensorProto peaked;
+  testing::SetTensor(peaked, {70001}, GetParam());
+  auto peak = TensorValues::Bind(peaked, "peaked");
+  ASSERT_TRUE(peak.ok());
+  for (int64_t k = 0; k < peak->size(); ++k) {
+    const double x = k == 3 ? -1.0 : k == 70000 ? 2.0 : 1.0;
+    peak->Write(k, &x, 1);
+  }
+  const std::vector<TensorValues> tensors = {*values, *peak};
+  const std::vector<std::vector<double>> stored = {testing::ReadValues(spread), testing::ReadValues(peaked)};
+  for (const std::string& target : SimdTargets()) {
+    ASSERT_TRUE(UseSimdTarget(target));
+    const auto moments = ComputeMoments(tensors, 2);
+    for (int bins : {1, 10, 16, 17, 32, 33, 100}) {
+      const auto histograms = ComputeHistograms(tensors, moments, bins, 2);
+      for (size_t t = 0; t < tensors.size(); ++t) {
+        EXPECT_THAT(histograms[t].counts(),
+                    ::testing::ElementsAreArray(ReferenceHistogram(stored[t], moments[t].min(),
+                                                                   moments[t].max(), bins)))
+            << target << ", " << bins << " bins, tensor " << t;
+      }
+    }
+  }
+  UseSimdTarget("");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFloatTypes, HistogramsPerType,
+                         ::testing::ValuesIn(testing::kFloatTypes),
+                         testing::FloatTypeParamName);
+
 TEST(ComputeModelStats, ListsEveryFloatConstantInGraphOrderWithRolesAndTotals) {
   onnx::ModelProto model = testing::LoadTestdata("int_and_shape.onnx");
   auto report = ComputeModelStats(model, {});

@@ -1,6 +1,7 @@
 // The vectorized kernels declared in stats.h (stats_internal): the moments of a batch of float32
 // or float64 values - the sum, min, max and zero count, then the sum of squared deviations from
-// the batch mean, accumulated in float64 - and histogram counts.
+// the batch mean, accumulated in float64 - and histogram counts (by the bin number of each value,
+// computed in float64 as ComputeHistograms defines it, so that every target counts the same).
 //
 // Compiled once per x86 target with Highway, like rng_simd.cc, and chosen at run time. The
 // accumulation order is fixed and the same on every target: value k of the batch goes to logical
@@ -113,18 +114,97 @@ bool BatchMomentsImpl(const T* HWY_RESTRICT values, int64_t n, si::BatchMoments*
 }
 
 // Bin k of value x: (x - low) * scale truncated, at most bins - 1 (as ComputeHistograms defines
-// it); the lane computation is exact per value, so any vector width counts the same.
+// it); the lane computation is exact per value, so any vector width counts the same. The floor
+// comes first: DemoteTo truncates on x86 but rounds on some targets (SCALAR). Meaningless for NaN
+// and Inf, which the callers drop.
+HWY_INLINE VD Bin(const VD x, const VD low, const VD scale, const VD last) {
+  return hn::Floor(hn::Min(hn::Mul(hn::Sub(x, low), scale), last));
+}
+
+// Up to 32 bins on AVX-512, counted without a store per value: every 64-bit lane holds one 4-bit
+// counter per bin of a group of 16 (a value adds 1 << (4 * (bin % 16)) to its group's vector),
+// which 15 vectors cannot overflow; those are then widened into byte counters (even and odd bins
+// apart), which 17 such rounds cannot overflow, and those into counts. With 8 doubles per vector
+// that is 1.6x (16 bins) and 1.1x (32 bins) the speed of one increment per value; with 4 or fewer
+// it is slower beyond 16 bins and little faster below, so those targets increment.
+constexpr int kBinsPerGroup = 16;
+
+template <int kGroups, typename T>
+void PackedHistogram(const T* HWY_RESTRICT values, int64_t n, double low, double scale, int bins,
+                     int64_t* HWY_RESTRICT counts) {
+  static_assert(kGroups == 1 || kGroups == 2, "the group is bit 4 of the bin");
+  const DD dd;
+  const hn::RebindToUnsigned<DD> du;
+  using VU = hn::Vec<decltype(du)>;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(dd));
+  const VD vlow = hn::Set(dd, low), vscale = hn::Set(dd, scale), last = hn::Set(dd, bins - 1);
+  const VD magic = hn::Set(dd, 0x1p52);
+  const VU one = hn::Set(du, 1), field = hn::Set(du, kBinsPerGroup - 1);
+  const VU upper_group = hn::Set(du, kBinsPerGroup), low_nibbles = hn::Set(du, 0x0F0F0F0F0F0F0F0Full);
+  constexpr int kVectorsPerNibble = 15, kNibblesPerByte = 17;
+  HWY_ALIGN uint64_t bytes[2 * kGroups * hn::MaxLanes(du)];
+  const int64_t body = n - n % N;
+  int64_t k = 0;
+  while (k < body) {
+    VU even[kGroups], odd[kGroups];
+    for (int g = 0; g < kGroups; ++g) even[g] = odd[g] = hn::Zero(du);
+    for (int round = 0; round < kNibblesPerByte && k < body; ++round) {
+      VU nibbles[kGroups];
+      for (int g = 0; g < kGroups; ++g) nibbles[g] = hn::Zero(du);
+      const int64_t round_end = std::min(body, k + kVectorsPerNibble * N);
+      for (; k < round_end; k += N) {
+        __builtin_prefetch(reinterpret_cast<const char*>(values + k) + kPrefetchBytes);
+        const VD x = LoadAsDouble(values + k);
+        const auto finite = hn::RebindMask(du, hn::IsFinite(x));
+        // bin + 2^52: its bits read 0x4330000000000000 + bin
+        const VU bits = hn::BitCast(du, hn::Add(Bin(x, vlow, vscale, last), magic));
+        const VU one_hot = one << hn::ShiftLeft<2>(hn::And(bits, field));
+        if constexpr (kGroups == 1) {
+          nibbles[0] = hn::Add(nibbles[0], hn::IfThenElseZero(finite, one_hot));
+        } else {
+          const auto upper = hn::TestBit(bits, upper_group);
+          nibbles[0] = hn::Add(nibbles[0], hn::IfThenElseZero(hn::AndNot(upper, finite), one_hot));
+          nibbles[1] = hn::Add(nibbles[1], hn::IfThenElseZero(hn::And(upper, finite), one_hot));
+        }
+      }
+      for (int g = 0; g < kGroups; ++g) {
+        even[g] = hn::Add(even[g], hn::And(nibbles[g], low_nibbles));
+        odd[g] = hn::Add(odd[g], hn::And(hn::ShiftRight<4>(nibbles[g]), low_nibbles));
+      }
+    }
+    for (int g = 0; g < kGroups; ++g) {
+      hn::Store(even[g], du, bytes + (2 * g) * N);
+      hn::Store(odd[g], du, bytes + (2 * g + 1) * N);
+    }
+    for (int g = 0; g < kGroups; ++g) {
+      for (int parity = 0; parity < 2; ++parity) {
+        for (int64_t lane = 0; lane < N; ++lane) {
+          const uint64_t word = bytes[(2 * g + parity) * N + lane];
+          for (int j = 0; j < 8; ++j) {
+            const int bin = g * kBinsPerGroup + 2 * j + parity;
+            if (bin < bins) counts[bin] += static_cast<int64_t>((word >> (8 * j)) & 0xFF);
+          }
+        }
+      }
+    }
+  }
+  for (; k < n; ++k) {
+    const double x = ScalarAsDouble(values + k);
+    if (std::abs(x) <= DBL_MAX) ++counts[std::min(static_cast<int>((x - low) * scale), bins - 1)];
+  }
+}
+
+// Any number of bins: bin numbers for a block of values first, then the counting, into kCopies
+// interleaved histograms, so that runs of values in one bin do not wait on each other's increments.
 template <typename T>
-void HistogramImpl(const T* HWY_RESTRICT values, int64_t n, double low, double scale, int bins,
-                   int64_t* HWY_RESTRICT counts) {
+void ScatteredHistogram(const T* HWY_RESTRICT values, int64_t n, double low, double scale, int bins,
+                        int64_t* HWY_RESTRICT counts) {
   const DD dd;
   const hn::Rebind<int32_t, DD> di;
   const int64_t N = static_cast<int64_t>(hn::Lanes(dd));
   const VD vlow = hn::Set(dd, low), vscale = hn::Set(dd, scale);
-  const VD last = hn::Set(dd, bins - 1), overflow = hn::Set(dd, bins), finite_max = hn::Set(dd, DBL_MAX);
-  // Bin numbers for a block of values first, then the counting: kCopies interleaved histograms,
-  // so that runs of values in one bin do not wait on each other's increments. Slot `bins` of each
-  // counts NaN and Inf, which are dropped.
+  const VD last = hn::Set(dd, bins - 1), dropped = hn::Set(dd, bins);
+  // Slot `bins` of each copy counts NaN and Inf, which are dropped.
   constexpr int kCopies = 8;
   constexpr int64_t kBlock = 1024;
   const int64_t stride = bins + 1;
@@ -137,10 +217,8 @@ void HistogramImpl(const T* HWY_RESTRICT values, int64_t n, double low, double s
     for (int64_t k = block; k < block_end; k += N) {
       __builtin_prefetch(reinterpret_cast<const char*>(values + k) + kPrefetchBytes);
       const VD x = LoadAsDouble(values + k);
-      const VD bin = hn::Min(hn::Mul(hn::Sub(x, vlow), vscale), last);
-      const VD safe = hn::IfThenElse(hn::Le(hn::Abs(x), finite_max), bin, overflow);
-      // Floor first: DemoteTo truncates on x86 but rounds on some targets (SCALAR).
-      hn::Store(hn::DemoteTo(di, hn::Floor(safe)), di, index + (k - block));
+      const VD bin = hn::IfThenElse(hn::IsFinite(x), Bin(x, vlow, vscale, last), dropped);
+      hn::Store(hn::DemoteTo(di, bin), di, index + (k - block));
     }
     const int64_t count = block_end - block;  // a multiple of kCopies
     for (int64_t j = 0; j < count; j += kCopies) {
@@ -152,7 +230,19 @@ void HistogramImpl(const T* HWY_RESTRICT values, int64_t n, double low, double s
     if (std::abs(x) <= DBL_MAX) ++copies[std::min(static_cast<int>((x - low) * scale), bins - 1)];
   }
   for (int c = 0; c < kCopies; ++c) {
-    for (int b = 0; b < bins; ++b) counts[b] += copies[c * (bins + 1) + b];
+    for (int b = 0; b < bins; ++b) counts[b] += copies[c * stride + b];
+  }
+}
+
+template <typename T>
+void HistogramImpl(const T* HWY_RESTRICT values, int64_t n, double low, double scale, int bins,
+                   int64_t* HWY_RESTRICT counts) {
+  if (hn::MaxLanes(DD()) >= 8 && bins <= kBinsPerGroup) {
+    PackedHistogram<1>(values, n, low, scale, bins, counts);
+  } else if (hn::MaxLanes(DD()) >= 8 && bins <= 2 * kBinsPerGroup) {
+    PackedHistogram<2>(values, n, low, scale, bins, counts);
+  } else {
+    ScatteredHistogram(values, n, low, scale, bins, counts);
   }
 }
 
