@@ -83,6 +83,8 @@ absl::Status RefuseOverwritingInput(const std::string& input, const std::string&
   return absl::OkStatus();
 }
 
+bool IsHtmlReport(const std::string& path) { return absl::EndsWith(path, ".html"); }
+
 // The library options for the flags and the recipe; an error here is a usage error.
 absl::StatusOr<RewriteOptions> OptionsFromFlags(const ReinitFlags& flags) {
   proto::Recipe recipe;
@@ -90,7 +92,9 @@ absl::StatusOr<RewriteOptions> OptionsFromFlags(const ReinitFlags& flags) {
     ONNX_REINIT_ASSIGN_OR_RETURN(recipe, ReadRecipe(flags.recipe));
   }
   ONNX_REINIT_ASSIGN_OR_RETURN(RewriteOptions options, ToRewriteOptions(flags.options, recipe, flags.recipe));
-  options.reinit.with_statistics = !flags.report.empty();
+  // The JSON report carries moments before and after; the HTML one computes its own statistics
+  // (with histograms) from the two files, after the run.
+  options.reinit.with_statistics = !flags.report.empty() && !IsHtmlReport(flags.report);
   return options;
 }
 
@@ -155,7 +159,7 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
   }
   if (!report.ok()) return report.status();
   report->set_model(flags.input);
-  if (!flags.report.empty() && absl::EndsWith(flags.report, ".html") && !options.dry_run) {
+  if (IsHtmlReport(flags.report) && !options.dry_run) {
     ONNX_REINIT_ASSIGN_OR_RETURN(const std::string html, ComparisonReport(input, output, options));
     ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, html, rewrite.output));
   } else if (!flags.report.empty()) {
