@@ -258,9 +258,9 @@ def big_scenarios(binary, args):
         ("onnx-reinit stats MODEL", [binary, "stats", big], False),
         ("onnx-reinit stats MODEL --html FILE", [binary, "stats", big, "--html", html], False),
         ("onnx-reinit stats MODEL --spectral", [binary, "stats", big, "--spectral"], False),
-        ("onnx-reinit verify MODEL --spectral (N(0, 0.02))", [binary, "verify", big, "--scheme", "normal", "--std",
+        ("onnx-reinit verify MODEL --spectral", [binary, "verify", big, "--scheme", "normal", "--std",
                                                               "0.02", "--spectral"], False),
-        ("onnx-reinit verify OUT --scheme he --spectral", [binary, "verify", he, "--scheme", "he", "--spectral"],
+        ("onnx-reinit verify OUT --spectral (he)", [binary, "verify", he, "--scheme", "he", "--spectral"],
          False),
     ], args.big_rounds, outputs=[html])
 
