@@ -151,6 +151,29 @@ TEST(AnalyzeGraph, DecomposedLayerNormParametersAreNormRoles) {
   EXPECT_EQ(Find(analysis, "eps").role, Role::kOther);
 }
 
+TEST(AnalyzeGraph, DecomposedRmsNormScalesAreNormScalesNotParameters) {
+  // x * rsqrt(mean(x^2) + eps) * weight, as PyTorch exports it, and x / sqrt(...) * weight.
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  testing::AddInput(graph, "x", {2, 64});
+  AddInitializer(graph, "two", {});
+  AddInitializer(graph, "eps", {});
+  AddInitializer(graph, "rms_weight", {64});
+  AddInitializer(graph, "div_weight", {64});
+  AddNode(graph, "Pow", {"x", "two"}, {"squared"});
+  AddNode(graph, "ReduceMean", {"squared"}, {"mean_square"});
+  AddNode(graph, "Add", {"mean_square", "eps"}, {"shifted"});
+  AddNode(graph, "Sqrt", {"shifted"}, {"rms"});
+  AddNode(graph, "Reciprocal", {"rms"}, {"inverse"});
+  AddNode(graph, "Mul", {"x", "inverse"}, {"normalized"});
+  AddNode(graph, "Mul", {"rms_weight", "normalized"}, {"y"});
+  AddNode(graph, "Div", {"x", "rms"}, {"divided"});
+  AddNode(graph, "Mul", {"divided", "div_weight"}, {"z"});
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(Find(analysis, "rms_weight").role, Role::kNormScale);
+  EXPECT_EQ(Find(analysis, "div_weight").role, Role::kNormScale);
+}
+
 TEST(AnalyzeGraph, RecurrentTensorsGetGateLayouts) {
   onnx::ModelProto model = testing::NewModel();
   onnx::GraphProto& graph = *model.mutable_graph();

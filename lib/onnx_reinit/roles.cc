@@ -233,14 +233,24 @@ class Classifier {
   }
 
   // Mul(constant, Div(x - mean, Sqrt(...))): the scale of a LayerNorm that an exporter decomposed
-  // (opsets below 17 have no LayerNormalization op).
+  // (opsets below 17 have no LayerNormalization op). Also an RMSNorm's: Mul(constant, Div(x,
+  // Sqrt(...))) or, as PyTorch exports x * rsqrt(...), Mul(constant, Mul(x, Reciprocal(Sqrt(...)))).
   bool IsDecomposedNormScale(const onnx::NodeProto& mul) const {
     if (mul.input_size() != 2) return false;
+    auto produced_by = [&](const std::string& value, absl::string_view op) {
+      const onnx::NodeProto* producer = index_.Producer(value);
+      return producer != nullptr && producer->op_type() == op && producer->input_size() >= 1 ? producer : nullptr;
+    };
     for (int k = 0; k < 2; ++k) {
-      const onnx::NodeProto* div = index_.Producer(mul.input(k));
-      if (div == nullptr || div->op_type() != "Div" || div->input_size() != 2) continue;
-      const onnx::NodeProto* sqrt = index_.Producer(div->input(1));
-      if (sqrt != nullptr && sqrt->op_type() == "Sqrt" && IsConstant(mul, 1 - k)) return true;
+      if (!IsConstant(mul, 1 - k)) continue;
+      const onnx::NodeProto* div = produced_by(mul.input(k), "Div");
+      if (div != nullptr && div->input_size() == 2 && produced_by(div->input(1), "Sqrt")) return true;
+      const onnx::NodeProto* scaled = produced_by(mul.input(k), "Mul");
+      if (scaled == nullptr || scaled->input_size() != 2) continue;
+      for (const std::string& factor : scaled->input()) {
+        const onnx::NodeProto* reciprocal = produced_by(factor, "Reciprocal");
+        if (reciprocal != nullptr && produced_by(reciprocal->input(0), "Sqrt")) return true;
+      }
     }
     return false;
   }

@@ -48,7 +48,7 @@ enum class Role {
   kWeight,         // Conv, ConvTranspose, Gemm, MatMul weight
   kBias,           // Conv/ConvTranspose B, Gemm C, or a 1-D constant added to a MatMul's output
   kNormScale,      // BatchNormalization/LayerNormalization/InstanceNormalization/GroupNormalization
-  kNormBias,       //   scale and bias, also of a LayerNorm decomposed into ReduceMean/Sub/Pow/...
+  kNormBias,       //   scale and bias, also of a LayerNorm (or RMSNorm scale) decomposed into ReduceMean/Pow/...
   kNormMean,       // BatchNormalization running mean
   kNormVar,        // BatchNormalization running variance
   kEmbedding,      // the table read by Gather (axis 0, computed indices)

@@ -20,6 +20,7 @@ TESTDATA = pathlib.Path(os.environ["TESTDATA_DIR"])
 CLI = os.environ["ONNX_REINIT_BINARY"]
 CNN = TESTDATA / "torch_cnn.onnx"
 LSTM = TESTDATA / "torch_lstm_text.onnx"
+VIT = TESTDATA / "torch_vit.onnx"
 
 
 def run_cli(*args):
@@ -51,6 +52,8 @@ def test_version_is_the_clis():
      dict(scheme="trunc_normal", std=0.5, low=-0.4, high=0.6, only="conv")),
     (LSTM, ["--scheme", "xavier_uniform", "--lstm-forget-bias", "1", "--seed", "42"],
      dict(scheme="xavier_uniform", lstm_forget_bias=1, seed=42)),
+    (VIT, ["--scheme", "he", "--bias", "torch", "--untie", "--rule", "role:parameter=normal:std=0.02"],
+     dict(scheme="he", bias="torch", untie=True, rules=["role:parameter=normal:std=0.02"])),
 ])
 def test_same_arguments_give_the_same_values_as_the_cli(tmp_path, fixture, args, kwargs):
     run_cli(fixture, *args, "-q", "-o", tmp_path / "cli.onnx")
@@ -137,6 +140,8 @@ def test_malformed_models_raise_model_error_and_files_os_error(tmp_path):
         onnx_reinit.reinitialize_file(tmp_path / "garbage.onnx", tmp_path / "out.onnx", "he")
     with pytest.raises(onnx_reinit.ModelError, match="orthogonal needs a tensor of rank >= 2"):
         onnx_reinit.reinitialize(onnx.load(str(CNN)), "he", rules=["role:bias=orthogonal"])
+    with pytest.raises(onnx_reinit.ModelError, match="--strict: rule 'name:nothing=zeros' matches no tensor"):
+        onnx_reinit.reinitialize(onnx.load(str(CNN)), "he", rules=["name:nothing=zeros"], strict=True)
     with pytest.raises(FileNotFoundError, match="missing.onnx"):
         onnx_reinit.reinitialize_file(tmp_path / "missing.onnx", tmp_path / "out.onnx", "he")
     with pytest.raises(OSError):
