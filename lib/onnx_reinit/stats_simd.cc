@@ -121,67 +121,67 @@ HWY_INLINE VD Bin(const VD x, const VD low, const VD scale, const VD last) {
   return hn::Floor(hn::Min(hn::Mul(hn::Sub(x, low), scale), last));
 }
 
-// Up to 32 bins on AVX-512, counted without a store per value: every 64-bit lane holds one 4-bit
-// counter per bin of a group of 16 (a value adds 1 << (4 * (bin % 16)) to its group's vector),
-// which 15 vectors cannot overflow; those are then widened into byte counters (even and odd bins
-// apart), which 17 such rounds cannot overflow, and those into counts. With 8 doubles per vector
-// that is 1.6x (16 bins) and 1.1x (32 bins) the speed of one increment per value; with 4 or fewer
-// it is slower beyond 16 bins and little faster below, so those targets increment.
-constexpr int kBinsPerGroup = 16;
-
-template <int kGroups, typename T>
+// Up to 32 bins on AVX-512, counted without a store per value: every 64-bit lane holds one
+// kFieldBits-bit counter per bin (4 bits for up to 16 bins, 2 for up to 32; a value adds
+// 1 << (kFieldBits * bin)), emptied before it can overflow into 4-bit counters (with 2-bit ones,
+// even and odd bins apart), those into 8-bit ones, and those into counts. With 8 doubles per
+// vector that is 1.6x (16 bins) and 1.4x (32 bins) the speed of one increment per value; with 4
+// or fewer it is slower beyond 16 bins and little faster below, so those targets increment.
+template <int kFieldBits, typename T>
 void PackedHistogram(const T* HWY_RESTRICT values, int64_t n, double low, double scale, int bins,
                      int64_t* HWY_RESTRICT counts) {
-  static_assert(kGroups == 1 || kGroups == 2, "the group is bit 4 of the bin");
+  static_assert(kFieldBits == 4 || kFieldBits == 2, "4- or 2-bit counters");
+  constexpr int kNibbleSets = 4 / kFieldBits;              // 2-bit fields: even, odd bins
+  constexpr int kVectorsPerField = (1 << kFieldBits) - 1;  // before a field can overflow
+  constexpr int kFieldsPerNibble = 15 / kVectorsPerField;  // 4-bit counters hold 15
+  constexpr int kNibblesPerByte = 17;                      // 8-bit counters hold 17 x 15
   const DD dd;
   const hn::RebindToUnsigned<DD> du;
   using VU = hn::Vec<decltype(du)>;
   const int64_t N = static_cast<int64_t>(hn::Lanes(dd));
   const VD vlow = hn::Set(dd, low), vscale = hn::Set(dd, scale), last = hn::Set(dd, bins - 1);
   const VD magic = hn::Set(dd, 0x1p52);
-  const VU one = hn::Set(du, 1), field = hn::Set(du, kBinsPerGroup - 1);
-  const VU upper_group = hn::Set(du, kBinsPerGroup), low_nibbles = hn::Set(du, 0x0F0F0F0F0F0F0F0Full);
-  constexpr int kVectorsPerNibble = 15, kNibblesPerByte = 17;
-  HWY_ALIGN uint64_t bytes[2 * kGroups * hn::MaxLanes(du)];
+  const VU one = hn::Set(du, 1), field = hn::Set(du, 64 / kFieldBits - 1);
+  const VU low_pairs = hn::Set(du, 0x3333333333333333ull), low_nibbles = hn::Set(du, 0x0F0F0F0F0F0F0F0Full);
+  HWY_ALIGN uint64_t bytes[2 * kNibbleSets * hn::MaxLanes(du)];
   const int64_t body = n - n % N;
   int64_t k = 0;
   while (k < body) {
-    VU even[kGroups], odd[kGroups];
-    for (int g = 0; g < kGroups; ++g) even[g] = odd[g] = hn::Zero(du);
+    VU byte_counts[2 * kNibbleSets];
+    for (VU& v : byte_counts) v = hn::Zero(du);
     for (int round = 0; round < kNibblesPerByte && k < body; ++round) {
-      VU nibbles[kGroups];
-      for (int g = 0; g < kGroups; ++g) nibbles[g] = hn::Zero(du);
-      const int64_t round_end = std::min(body, k + kVectorsPerNibble * N);
-      for (; k < round_end; k += N) {
-        __builtin_prefetch(reinterpret_cast<const char*>(values + k) + kPrefetchBytes);
-        const VD x = LoadAsDouble(values + k);
-        const auto finite = hn::RebindMask(du, hn::IsFinite(x));
-        // bin + 2^52: its bits read 0x4330000000000000 + bin
-        const VU bits = hn::BitCast(du, hn::Add(Bin(x, vlow, vscale, last), magic));
-        const VU one_hot = one << hn::ShiftLeft<2>(hn::And(bits, field));
-        if constexpr (kGroups == 1) {
-          nibbles[0] = hn::Add(nibbles[0], hn::IfThenElseZero(finite, one_hot));
+      VU nibbles[kNibbleSets];
+      for (VU& v : nibbles) v = hn::Zero(du);
+      for (int f = 0; f < kFieldsPerNibble && k < body; ++f) {
+        VU fields = hn::Zero(du);
+        for (const int64_t end = std::min(body, k + kVectorsPerField * N); k < end; k += N) {
+          __builtin_prefetch(reinterpret_cast<const char*>(values + k) + kPrefetchBytes);
+          const VD x = LoadAsDouble(values + k);
+          // bin + 2^52: its bits read 0x4330000000000000 + bin
+          const VU bits = hn::BitCast(du, hn::Add(Bin(x, vlow, vscale, last), magic));
+          const VU one_hot = one << hn::ShiftLeft<kFieldBits / 2>(hn::And(bits, field));
+          fields = hn::Add(fields, hn::IfThenElseZero(hn::RebindMask(du, hn::IsFinite(x)), one_hot));
+        }
+        if constexpr (kNibbleSets == 1) {
+          nibbles[0] = hn::Add(nibbles[0], fields);
         } else {
-          const auto upper = hn::TestBit(bits, upper_group);
-          nibbles[0] = hn::Add(nibbles[0], hn::IfThenElseZero(hn::AndNot(upper, finite), one_hot));
-          nibbles[1] = hn::Add(nibbles[1], hn::IfThenElseZero(hn::And(upper, finite), one_hot));
+          nibbles[0] = hn::Add(nibbles[0], hn::And(fields, low_pairs));
+          nibbles[1] = hn::Add(nibbles[1], hn::And(hn::ShiftRight<2>(fields), low_pairs));
         }
       }
-      for (int g = 0; g < kGroups; ++g) {
-        even[g] = hn::Add(even[g], hn::And(nibbles[g], low_nibbles));
-        odd[g] = hn::Add(odd[g], hn::And(hn::ShiftRight<4>(nibbles[g]), low_nibbles));
+      for (int p = 0; p < kNibbleSets; ++p) {
+        byte_counts[2 * p] = hn::Add(byte_counts[2 * p], hn::And(nibbles[p], low_nibbles));
+        byte_counts[2 * p + 1] = hn::Add(byte_counts[2 * p + 1], hn::And(hn::ShiftRight<4>(nibbles[p]), low_nibbles));
       }
     }
-    for (int g = 0; g < kGroups; ++g) {
-      hn::Store(even[g], du, bytes + (2 * g) * N);
-      hn::Store(odd[g], du, bytes + (2 * g + 1) * N);
-    }
-    for (int g = 0; g < kGroups; ++g) {
-      for (int parity = 0; parity < 2; ++parity) {
+    for (int c = 0; c < 2 * kNibbleSets; ++c) hn::Store(byte_counts[c], du, bytes + c * N);
+    // Byte j of byte_counts[2p + q] counts field 2j + q of nibble set p: bin (2j + q) * sets + p.
+    for (int p = 0; p < kNibbleSets; ++p) {
+      for (int q = 0; q < 2; ++q) {
         for (int64_t lane = 0; lane < N; ++lane) {
-          const uint64_t word = bytes[(2 * g + parity) * N + lane];
+          const uint64_t word = bytes[(2 * p + q) * N + lane];
           for (int j = 0; j < 8; ++j) {
-            const int bin = g * kBinsPerGroup + 2 * j + parity;
+            const int bin = (2 * j + q) * kNibbleSets + p;
             if (bin < bins) counts[bin] += static_cast<int64_t>((word >> (8 * j)) & 0xFF);
           }
         }
@@ -237,9 +237,9 @@ void ScatteredHistogram(const T* HWY_RESTRICT values, int64_t n, double low, dou
 template <typename T>
 void HistogramImpl(const T* HWY_RESTRICT values, int64_t n, double low, double scale, int bins,
                    int64_t* HWY_RESTRICT counts) {
-  if (hn::MaxLanes(DD()) >= 8 && bins <= kBinsPerGroup) {
-    PackedHistogram<1>(values, n, low, scale, bins, counts);
-  } else if (hn::MaxLanes(DD()) >= 8 && bins <= 2 * kBinsPerGroup) {
+  if (hn::MaxLanes(DD()) >= 8 && bins <= 16) {
+    PackedHistogram<4>(values, n, low, scale, bins, counts);
+  } else if (hn::MaxLanes(DD()) >= 8 && bins <= 32) {
     PackedHistogram<2>(values, n, low, scale, bins, counts);
   } else {
     ScatteredHistogram(values, n, low, scale, bins, counts);
