@@ -43,8 +43,9 @@ check_page "$out/cnn.html" onnx::Conv_23 dw.weight gconv.weight fc.weight fc.bia
 check_page "$out/transformer.html" layer.self_attn.out_proj.weight onnx::MatMul_149
 "$tool" "$testdata/torch_dcgan.onnx" --scheme he -o "$out/dcgan.onnx" --report "$out/dcgan.html" -q
 check_page "$out/dcgan.html" net.0.weight
-# ViT-H's tensor count (32 blocks of qkv, proj, fc1, fc2 weights and biases and two LayerNorms: 416
-# tensors, plus the patch embedding), at a small width: the page must stay a few MB and render.
+# ViT-H's blocks (32 of qkv, proj, fc1, fc2 weights and biases and two LayerNorms: 384 tensors), at
+# a small width: the page must stay a few MB and render. Its size and render time are measured by
+# bench/report_bench.py, on all 520 tensors of a ViT-H.
 "$python" - "$out/vit_h_tensors.onnx" <<'PY'
 import sys
 import numpy as np
