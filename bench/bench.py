@@ -85,9 +85,11 @@ def make_vgg16(path, seed=0):
     os.replace(tmp, path)
 
 
-def make_external_gemm_stack(path, layers, width, seed=0):
+def make_external_gemm_stack(path, layers, width, seed=0, trained_like=False):
     """A model of `layers` Gemm layers of [width, width] float32 weights (transB=1), every weight in
-    the data file path + ".data" (at 4096-aligned offsets)."""
+    the data file path + ".data" (at 4096-aligned offsets): fresh N(0, 0.02) draws, or with
+    `trained_like` draws plus a rank-4 structure, rescaled to std 0.02 (a trained matrix's outlying
+    singular values with a fresh one's moments)."""
     import numpy as np
     from onnx import TensorProto
 
@@ -96,7 +98,13 @@ def make_external_gemm_stack(path, layers, width, seed=0):
     initializers, offset = [], 0
     with open(path + ".data", "wb") as data:
         for i in range(layers):
-            weight = (rng.standard_normal((width, width), dtype=np.float32) * 0.02).tobytes()
+            weight = rng.standard_normal((width, width), dtype=np.float32)
+            if trained_like:
+                structure = rng.standard_normal((width, 4), dtype=np.float32) @ rng.standard_normal(
+                    (4, width), dtype=np.float32)
+                weight += np.float32(0.5) * structure
+                weight *= np.float32(1 / weight.std())
+            weight = (weight * np.float32(0.02)).tobytes()
             offset = (offset + 4095) // 4096 * 4096
             data.seek(offset)
             data.write(weight)
@@ -168,8 +176,9 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--make-vgg16":
         make_vgg16(sys.argv[2])
         return
-    if len(sys.argv) == 5 and sys.argv[1] == "--make-external-gemm-stack":
-        make_external_gemm_stack(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if len(sys.argv) in (5, 6) and sys.argv[1] == "--make-external-gemm-stack":
+        make_external_gemm_stack(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
+                                 trained_like=sys.argv[5:] == ["trained-like"])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default="build/tools/onnx-reinit")
@@ -264,13 +273,29 @@ def big_scenarios(binary, args):
          False),
     ], args.big_rounds, outputs=[html])
 
+    trained = big_external_model(args.workdir, trained_like=True)
+    print("\n> 2 GiB model with trained-like weights (rank 4 plus noise, rescaled to std 0.02)")
+    fresh_std = ["--scheme", "normal", "--std", "0.02"]
+    check_verdict([binary, "verify", trained] + fresh_std, 0, "verify passes it on the moments alone")
+    check_verdict([binary, "verify", trained] + fresh_std + ["--spectral"], 1, "verify --spectral fails it")
 
-def big_external_model(workdir):
-    big = os.path.join(workdir, "gemm_external_2560mb.onnx")  # 40 x 64 MiB in big.data
+
+def big_external_model(workdir, trained_like=False):
+    name = "gemm_external_2560mb_trained_like.onnx" if trained_like else "gemm_external_2560mb.onnx"
+    big = os.path.join(workdir, name)  # 40 x 64 MiB in big.data
     if not os.path.exists(big):  # written last, after its data file
         print(f"generating {big} and its data file", file=sys.stderr)
-        subprocess.run([sys.executable, __file__, "--make-external-gemm-stack", big, "40", "4096"], check=True)
+        subprocess.run([sys.executable, __file__, "--make-external-gemm-stack", big, "40", "4096"] +
+                       (["trained-like"] if trained_like else []), check=True)
     return big
+
+
+def check_verdict(command, expected_status, what):
+    """Runs a verify command untimed and exits unless its status is the expected one."""
+    status = subprocess.run(command, stdout=subprocess.DEVNULL).returncode
+    if status != expected_status:
+        sys.exit(f"bench: {what}: exit status {status}, expected {expected_status}: {command}")
+    print(f"  ok: {what}")
 
 
 def python_scenarios(binary, python_path, args):
