@@ -382,8 +382,8 @@ TEST(AnalyzeGraph, ViewChainsAreFollowedUpToTheDepthLimit) {
       previous = next;
     }
     AddNode(graph, "MatMul", {"x", previous}, {"y"});
-    const TensorUse& use = Find(AnalyzeGraph(model), "w");
-    EXPECT_EQ(use.role, length <= kMaxViewChainDepth ? Role::kWeight : Role::kOther) << length;
+    const GraphAnalysis analysis = AnalyzeGraph(model);
+    EXPECT_EQ(Find(analysis, "w").role, length <= kMaxViewChainDepth ? Role::kWeight : Role::kOther) << length;
   }
 }
 

@@ -26,7 +26,8 @@ int64_t IntAttribute(const onnx::NodeProto& node, absl::string_view name, int64_
 
 GraphIndex::GraphIndex(onnx::ModelProto& model) {
   for (const onnx::ValueInfoProto& input : model.graph().input()) graph_inputs_.insert(input.name());
-  Add(*model.mutable_graph(), 0);
+  // mutable_graph() would give a model without a graph an empty one: a dry run must change nothing.
+  if (model.has_graph()) Add(*model.mutable_graph(), 0);
 }
 
 const Constant* GraphIndex::FindConstant(const std::string& name) const {
