@@ -249,6 +249,29 @@ TEST_F(RewriteTest, ExternalDataOptionMovesLargeTensorsOutAndEmbedBringsThemBack
   EXPECT_EQ(Read(Path("back.onnx")), Read(Path("embedded.onnx")));
 }
 
+TEST_F(RewriteTest, MovingOutAFloatTensorWhosePayloadDoesNotFitItsShapeIsRefused) {
+  // A tensor no node reads is left as it is, however malformed; moved out, it would become an
+  // external range that does not fit its shape, and the output would not open again.
+  onnx::ModelProto model = testing::LoadTestdata("torch_cnn.onnx");
+  onnx::TensorProto& unread = *model.mutable_graph()->add_initializer();
+  unread.set_name("unread");
+  unread.set_data_type(onnx::TensorProto::FLOAT);
+  unread.add_dims(35);
+  unread.set_raw_data(std::string(60, '\0'));
+  ASSERT_TRUE(SaveModel(model, Path("short.onnx")).ok());
+  ASSERT_TRUE(ReinitializeFile(Path("short.onnx"), Path("kept.onnx"), Options()).ok());
+
+  RewriteOptions options = Options();
+  options.layout = RewriteOptions::Layout::kExternal;
+  options.size_threshold = 0;
+  auto refused = ReinitializeFile(Path("short.onnx"), Path("out.onnx"), options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              AllOf(HasSubstr("'unread'"), HasSubstr("raw_data holds 60 bytes but its shape needs 140")));
+  EXPECT_FALSE(fs::exists(Path("out.onnx")));
+  EXPECT_FALSE(fs::exists(Path("out.onnx.data")));
+}
+
 TEST_F(RewriteTest, WeightStrippedModelsNeedMaterialize) {
   onnx::ModelProto stripped = testing::LoadTestdata("torch_cnn.onnx");
   for (onnx::TensorProto& tensor : *stripped.mutable_graph()->mutable_initializer()) tensor.clear_raw_data();

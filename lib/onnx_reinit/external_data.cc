@@ -177,6 +177,11 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(
           !tensor.has_raw_data() || length == 0 || length < move_threshold) {
         continue;
       }
+      // Moved out, a float payload that does not fit its shape would become an external range
+      // that does not either, and the output would not open again: refuse it as reading does.
+      if (FloatTypeOf(tensor.data_type())) {
+        ONNX_REINIT_RETURN_IF_ERROR(TensorValues::Bind(tensor, tensor.name()).status());
+      }
       if (!overwritten || !overwritten(tensor)) {
         ONNX_REINIT_RETURN_IF_ERROR(
             WriteAt(fd, tensor.raw_data().data(), static_cast<size_t>(length), offset, data_path));
