@@ -33,12 +33,6 @@ using namespace onnx_reinit::fuzz;
 
 constexpr absl::string_view kDataSeparator = "\n--onnx-reinit-data--\n";
 
-// --materialize fills what the model declares, however small the file: a 40-byte model can declare
-// a 4096 x 4096 stripped weight, and orthogonal on it takes seconds (minutes under ASan). That is
-// work proportional to the declared model, not a bug, so such inputs are skipped: a bound of 2^18
-// elements keeps every run well under a second.
-constexpr int64_t kMaxMaterializedElements = int64_t{1} << 18;
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -18,7 +18,7 @@ for argument in "$@"; do
   esac
 done
 
-packages=(cmake g++ make pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libcli11-dev libeigen3-dev libhwy-dev
+packages=(cmake g++ make pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libcli11-dev libeigen3-dev libhwy-dev libre2-dev
           python3-dev pybind11-dev)
 if ((with_tests)); then
   packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3-onnx python3-pytest python3-numpy dpkg-dev chromium)

@@ -131,9 +131,9 @@ TEST(ToRewriteOptions, SelectsByOnlyAndExclude) {
   const ReinitOptions options = Options(given).reinit;
 
   ASSERT_TRUE(options.only && options.exclude);
-  EXPECT_TRUE(std::regex_search("conv1.weight", *options.only));
-  EXPECT_FALSE(std::regex_search("fc.weight", *options.only));
-  EXPECT_TRUE(std::regex_search("conv1.bias", *options.exclude));
+  EXPECT_TRUE(options.only->Search("conv1.weight"));
+  EXPECT_FALSE(options.only->Search("fc.weight"));
+  EXPECT_TRUE(options.exclude->Search("conv1.bias"));
   EXPECT_TRUE(options.strict);
   EXPECT_TRUE(options.untie);
 }
@@ -150,7 +150,7 @@ TEST(ToRewriteOptions, ErrorsNameTheOptionAsItsFlag) {
 
   given.clear_bias();
   given.set_only("(");
-  EXPECT_THAT(Error(given), HasSubstr("--only '('"));
+  EXPECT_EQ(Error(given), "--only: bad regex '(': missing ): (");
 
   given.clear_only();
   given.set_external_data(true);

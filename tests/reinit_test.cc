@@ -1,7 +1,6 @@
 #include "onnx_reinit/reinit.h"
 
 #include <cmath>
-#include <regex>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -124,7 +123,7 @@ TEST(Reinitialize, SelectedTensorsGetTheSameValuesAsInAFullRun) {
   onnx::ModelProto full = original, subset = original;
   ReinitOk(full, He());
   ReinitOptions options = He();
-  options.only = std::regex("^gconv\\.weight$");
+  options.only = *NamePattern::Compile("^gconv\\.weight$");
   const proto::ReinitReport report = ReinitOk(subset, options);
   ASSERT_EQ(report.tensors_size(), 1);
   EXPECT_EQ(ReadValues(*FindInitializer(subset, "gconv.weight")),
@@ -339,7 +338,7 @@ TEST(Reinitialize, FanBasedSchemeOnATensorWithoutFansIsAnErrorNamingIt) {
   EXPECT_EQ(model.SerializeAsString(), before);
   // --only gives what it selects the scheme: the same error.
   ReinitOptions only = He();
-  only.only = std::regex("class_token");
+  only.only = *NamePattern::Compile("class_token");
   EXPECT_EQ(Reinitialize(model, only).status().code(), absl::StatusCode::kInvalidArgument);
   only.policy.scheme = SchemeOptions{};
   only.policy.scheme.kind = SchemeKind::kNormal;
@@ -352,14 +351,14 @@ TEST(Reinitialize, FanBasedSchemeOnATensorWithoutFansIsAnErrorNamingIt) {
 TEST(Reinitialize, NodeNamesSelectRenamedWeights) {
   onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
   ReinitOptions options = He();
-  options.only = std::regex("mlp");
+  options.only = *NamePattern::Compile("mlp");
   std::vector<std::string> names;
   const proto::ReinitReport report = ReinitOk(model, options);
   for (const proto::TensorRecord& t : report.tensors()) names.push_back(t.name());
   EXPECT_THAT(names, ::testing::UnorderedElementsAre("onnx::MatMul_214", "encoder.layers.encoder_layer_0.mlp.0.bias",
                                                      "onnx::MatMul_215", "encoder.layers.encoder_layer_0.mlp.3.bias"));
   options.only.reset();
-  options.exclude = std::regex("mlp\\.0");
+  options.exclude = *NamePattern::Compile("mlp\\.0");
   const proto::ReinitReport excluded = ReinitOk(model, options);
   for (const proto::TensorRecord& t : excluded.tensors()) EXPECT_NE(t.name(), "onnx::MatMul_214");
   // A name: rule matches the whole node name.
@@ -395,7 +394,7 @@ TEST(Reinitialize, RulesWithoutEffectWarnAndStrictRefusesThem) {
 TEST(Reinitialize, RunThatRewritesNothingWarnsAndStrictRefusesIt) {
   onnx::ModelProto model = LoadTestdata("torch_cnn.onnx");
   ReinitOptions options = He();
-  options.only = std::regex("no_such_tensor");
+  options.only = *NamePattern::Compile("no_such_tensor");
   EXPECT_TRUE(AnyWarningHas(ReinitOk(model, options), "no tensor is re-initialized"));
   options.strict = true;
   EXPECT_TRUE(IsStrictViolation(Reinitialize(model, options).status()));
@@ -412,7 +411,7 @@ TEST(Reinitialize, NodeNamesSelectQuantizedWeightsAndQuantizedRulesNeedRequantiz
   EXPECT_TRUE(AnyWarningHas(plain, "(7 quantized tensors: --requantize rewrites them)"));
   // The weight PyTorch renamed is selected by the name of the MatMul that reads it.
   options.requantize = true;
-  options.only = std::regex("/mm/");
+  options.only = *NamePattern::Compile("/mm/");
   const proto::ReinitReport selected = ReinitOk(model, options);
   ASSERT_EQ(selected.requantized_size(), 1);
   EXPECT_EQ(selected.requantized(0).name(), "onnx::MatMul_20_quantized");

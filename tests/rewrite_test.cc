@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/external_data.h"
@@ -134,7 +135,7 @@ TEST_F(RewriteTest, ExternalTensorsThatAreNotRewrittenKeepTheirBytes) {
   RewriteOptions options = Options();
   const std::string rewritten = before.begin()->first;
   // The whole name, its dots escaped.
-  options.reinit.only = std::regex("^" + std::regex_replace(rewritten, std::regex("[.]"), "\\.") + "$");
+  options.reinit.only = *NamePattern::Compile("^" + absl::StrReplaceAll(rewritten, {{".", "\\."}}) + "$");
   for (RewriteOptions::Layout layout : {RewriteOptions::Layout::kKeep, RewriteOptions::Layout::kExternal}) {
     options.layout = layout;
     ASSERT_TRUE(ReinitializeFile(input, Path("out.onnx"), options).ok());

@@ -324,7 +324,7 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       ->check(CLI::Range(0, 1024));
   AddSettingFlag<std::string>(app, "--only", [&o](const std::string& v) { o.set_only(v); },
                               "Re-initialize only tensors whose name, or the name of a node that reads "
-                              "them, contains a match of this regex; tensors without a role default "
+                              "them, contains a match of this regex (RE2 syntax); tensors without a role default "
                               "(parameter, other) it selects get the scheme");
   AddSettingFlag<std::string>(app, "--exclude", [&o](const std::string& v) { o.set_exclude(v); },
                               "Leave tensors whose name, or the name of a node that reads them, contains "

@@ -4,7 +4,6 @@
 #include <initializer_list>
 #include <iterator>
 #include <optional>
-#include <regex>
 #include <utility>
 #include <vector>
 
@@ -49,12 +48,10 @@ absl::StatusOr<Enum> Choice(absl::string_view flag, const std::string& text,
       absl::StrFormat("%s '%s': choose %s", flag, text, absl::StrJoin(names, " or ")));
 }
 
-absl::StatusOr<std::regex> CompileRegex(absl::string_view flag, const std::string& pattern) {
-  try {
-    return std::regex(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s '%s': %s", flag, pattern, e.what()));
-  }
+absl::StatusOr<NamePattern> CompileRegex(absl::string_view flag, const std::string& pattern) {
+  auto compiled = NamePattern::Compile(pattern);
+  if (!compiled.ok()) return WithContext(compiled.status(), flag);
+  return compiled;
 }
 
 // The --only/--exclude regexes (empty: no test).

@@ -278,11 +278,9 @@ absl::StatusOr<SchemeOptions> ParseSchemeSpec(absl::string_view text) {
   return scheme;
 }
 
-bool MatchesName(const TensorUse& use, const std::regex& regex, bool search) {
+bool MatchesName(const TensorUse& use, const NamePattern& pattern, bool search) {
   if (use.fixed) return false;
-  auto matches = [&](const std::string& text) {
-    return search ? std::regex_search(text, regex) : std::regex_match(text, regex);
-  };
+  auto matches = [&](const std::string& text) { return search ? pattern.Search(text) : pattern.Matches(text); };
   if (matches(use.name) || (use.reader != nullptr && matches(use.reader->name()))) return true;
   for (const onnx::NodeProto* reader : use.readers) {
     if (matches(reader->name())) return true;
@@ -293,7 +291,7 @@ bool MatchesName(const TensorUse& use, const std::regex& regex, bool search) {
 bool Rule::Matches(const TensorUse& use) const {
   if (use.role == Role::kQuantized || use.fixed) return false;
   switch (field) {
-    case Field::kName: return MatchesName(use, name_regex, /*search=*/false);
+    case Field::kName: return MatchesName(use, *name_pattern, /*search=*/false);
     case Field::kOp:
       return use.role != Role::kOther && use.reader != nullptr && use.reader->op_type() == pattern;
     case Field::kRole: return use.role != Role::kOther && RoleName(use.role) == pattern;
@@ -335,11 +333,9 @@ absl::StatusOr<Rule> ParseRule(absl::string_view text) {
   rule.pattern = std::string(kv.second);
   if (kv.first == "name") {
     rule.field = Rule::Field::kName;
-    try {
-      rule.name_regex = std::regex(rule.pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return bad(absl::StrCat("bad regex: ", e.what()));
-    }
+    auto compiled = NamePattern::Compile(rule.pattern);
+    if (!compiled.ok()) return bad(compiled.status().message());
+    rule.name_pattern = *std::move(compiled);
   } else if (kv.first == "op") {
     rule.field = Rule::Field::kOp;
   } else if (kv.first == "role") {

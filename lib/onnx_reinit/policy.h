@@ -23,13 +23,13 @@
 #define ONNX_REINIT_POLICY_H_
 
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "onnx_reinit/report.pb.h"
+#include "onnx_reinit/name_pattern.h"
 #include "onnx_reinit/roles.h"
 #include "onnx_reinit/scheme.h"
 
@@ -43,12 +43,12 @@ enum class RecurrenceInit { kOrthogonal, kScheme };
 // value, low, high, mean, std, mode, nonlinearity, negative_slope, gain. The result is validated.
 absl::StatusOr<SchemeOptions> ParseSchemeSpec(absl::string_view text);
 
-// Whether `regex` matches the tensor's name or the name of a node that reads it: the whole name
-// (std::regex_match), or with `search` any part of it (std::regex_search). Exporters rename
+// Whether `pattern` matches the tensor's name or the name of a node that reads it: the whole name
+// (NamePattern::Matches), or with `search` any part of it (NamePattern::Search). Exporters rename
 // weights (PyTorch's "onnx::MatMul_1234"), while their readers keep the module path
 // ("/encoder/layers/encoder_layer_0/mlp/mlp.0/MatMul"). Fixed tensors (TensorUse::fixed) match
 // nothing.
-bool MatchesName(const TensorUse& use, const std::regex& regex, bool search);
+bool MatchesName(const TensorUse& use, const NamePattern& pattern, bool search);
 
 // A per-tensor override: PATTERN=SCHEME[:key=value,...] or PATTERN=keep, where PATTERN is
 // name:REGEX (the whole name of the tensor or of a node that reads it must match: see
@@ -58,7 +58,7 @@ struct Rule {
   enum class Field { kName, kOp, kRole };
   Field field = Field::kName;
   std::string pattern;
-  std::regex name_regex;     // kName
+  std::optional<NamePattern> name_pattern;  // kName
   bool keep = false;         // leave matching tensors unchanged
   SchemeOptions scheme;      // unless keep
   std::string text;          // as given, for reports

@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -30,6 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/fill.h"
+#include "onnx_reinit/name_pattern.h"
 #include "onnx_reinit/policy.h"
 #include "onnx_reinit/requantize.h"
 #include "onnx_reinit/report.pb.h"
@@ -50,7 +50,7 @@ struct ReinitOptions {
   // names of the nodes that read it (MatchesName in policy.h); unset selects all. `only` also
   // selects tensors without a role default (parameter, other but not fixed), which then get the
   // policy's scheme. A tensor's new values do not depend on which other tensors are selected.
-  std::optional<std::regex> only, exclude;
+  std::optional<NamePattern> only, exclude;
   // Rules that take no effect and runs that rewrite nothing are errors instead of warnings.
   bool strict = false;
   // Reinitialize first gives readers that need different values their own copies (untie.h), in a

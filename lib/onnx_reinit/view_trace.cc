@@ -1,6 +1,7 @@
 #include "onnx_reinit/view_trace.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -504,6 +505,11 @@ std::optional<ViewTracer::Ints> ViewTracer::IntsOf(const std::string& name, int 
     const Ints& a = in[0];
     const Ints& b = in[1];
     if (a.dims != b.dims && a.values.size() != 1 && b.values.size() != 1) return std::nullopt;
+    // Dims come from the model, the values' count from their storage: they need not agree.
+    if (a.values.empty() || b.values.empty() ||
+        (a.values.size() != b.values.size() && a.values.size() != 1 && b.values.size() != 1)) {
+      return std::nullopt;
+    }
     Ints result{{}, a.values.size() == 1 && b.values.size() != 1 ? b.dims
                     : b.values.size() == 1 && a.values.size() != 1 ? a.dims
                     : a.dims.size() >= b.dims.size() ? a.dims : b.dims};
@@ -512,7 +518,7 @@ std::optional<ViewTracer::Ints> ViewTracer::IntsOf(const std::string& name, int 
       const int64_t x = a.values[a.values.size() == 1 ? 0 : k], y = b.values[b.values.size() == 1 ? 0 : k];
       int64_t value;
       if (op == "Div") {
-        if (y == 0) return std::nullopt;
+        if (y == 0 || (y == -1 && x == std::numeric_limits<int64_t>::min())) return std::nullopt;
         value = x / y;
       } else if (op == "Add" ? __builtin_add_overflow(x, y, &value)
                  : op == "Sub" ? __builtin_sub_overflow(x, y, &value)

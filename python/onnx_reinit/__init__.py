@@ -60,7 +60,7 @@ def reinitialize(model, scheme=None, *, seed=None, threads=None, rules=None, rec
     threads: fill threads, 0 (default) for one per core.
     rules: "PATTERN=SCHEME[:key=value,...]" or "PATTERN=keep" strings, first match wins.
     recipe: path of a textproto recipe file; the arguments given here win over it.
-    only, exclude: regexes searched in tensor names and in the names of the nodes that read them.
+    only, exclude: regexes (RE2 syntax) searched in tensor names and in the names of the nodes that read them.
     bias ("zeros" or "torch"), embedding ("normal" or "scheme"), rnn_recurrence ("orthogonal" or
         "scheme"), lstm_forget_bias, convtranspose_fan ("torch" or "input_channels"): the role
         defaults, as the flags of the same name.
