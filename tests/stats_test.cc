@@ -1,5 +1,6 @@
 #include "onnx_reinit/stats.h"
 
+#include <cfloat>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -205,6 +206,34 @@ TEST_P(HistogramsPerType, CountEveryValueInItsBinOnEverySimdTarget) {
                                                                    moments[t].max(), bins)))
             << target << ", " << bins << " bins, tensor " << t;
       }
+    }
+  }
+  UseSimdTarget("");
+}
+
+// A float64 range of -DBL_MAX..DBL_MAX overflows: high - low is inf and the scale 0, so DBL_MAX's
+// position is inf * 0 = NaN. Every target puts it in the last bin and counts every value once
+// (the scalar tail converted NaN to int: undefined, an index of INT_MIN).
+TEST(ComputeHistograms, ARangeThatOverflowsCountsEveryValueOnceOnEverySimdTarget) {
+  onnx::TensorProto extremes;
+  testing::SetTensor(extremes, {21}, onnx::TensorProto::DOUBLE);  // a ragged end for every width
+  auto values = TensorValues::Bind(extremes, "extremes");
+  ASSERT_TRUE(values.ok());
+  for (int64_t k = 0; k < values->size(); ++k) {
+    const double x = k % 2 == 0 ? -DBL_MAX : DBL_MAX;
+    values->Write(k, &x, 1);
+  }
+  const std::vector<TensorValues> tensors = {*values};
+  for (const std::string& target : SimdTargets()) {
+    ASSERT_TRUE(UseSimdTarget(target));
+    const auto moments = ComputeMoments(tensors, 1);
+    for (int bins : {16, 32, 10}) {
+      std::vector<int64_t> expected(bins, 0);
+      expected.front() = 11;
+      expected.back() = 10;
+      EXPECT_THAT(ComputeHistograms(tensors, moments, bins, 1)[0].counts(),
+                  ::testing::ElementsAreArray(expected))
+          << target << ", " << bins << " bins";
     }
   }
   UseSimdTarget("");

@@ -121,6 +121,15 @@ HWY_INLINE VD Bin(const VD x, const VD low, const VD scale, const VD last) {
   return hn::Floor(hn::Min(hn::Mul(hn::Sub(x, low), scale), last));
 }
 
+// Bin() for one value, with its result where the position is NaN - (x - low) overflows to inf
+// when a float64 tensor spans -DBL_MAX..DBL_MAX, and the scale is then 0 - or past the last bin:
+// the last bin, as x86's min returns its second operand when one is NaN. (Converting NaN to int
+// is undefined, and gave an index of INT_MIN.)
+inline int ScalarBin(double x, double low, double scale, int bins) {
+  const double position = (x - low) * scale;
+  return position < bins - 1 ? static_cast<int>(position) : bins - 1;
+}
+
 // Up to 32 bins on AVX-512, counted without a store per value: every 64-bit lane holds one
 // kFieldBits-bit counter per bin (4 bits for up to 16 bins, 2 for up to 32; a value adds
 // 1 << (kFieldBits * bin)), emptied before it can overflow into 4-bit counters (with 2-bit ones,
@@ -190,7 +199,7 @@ void PackedHistogram(const T* HWY_RESTRICT values, int64_t n, double low, double
   }
   for (; k < n; ++k) {
     const double x = ScalarAsDouble(values + k);
-    if (std::abs(x) <= DBL_MAX) ++counts[std::min(static_cast<int>((x - low) * scale), bins - 1)];
+    if (std::abs(x) <= DBL_MAX) ++counts[ScalarBin(x, low, scale, bins)];
   }
 }
 
@@ -227,7 +236,7 @@ void ScatteredHistogram(const T* HWY_RESTRICT values, int64_t n, double low, dou
   }
   for (int64_t k = body; k < n; ++k) {
     const double x = ScalarAsDouble(values + k);
-    if (std::abs(x) <= DBL_MAX) ++copies[std::min(static_cast<int>((x - low) * scale), bins - 1)];
+    if (std::abs(x) <= DBL_MAX) ++copies[ScalarBin(x, low, scale, bins)];
   }
   for (int c = 0; c < kCopies; ++c) {
     for (int b = 0; b < bins; ++b) counts[b] += copies[c * stride + b];
