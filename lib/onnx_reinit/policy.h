@@ -28,8 +28,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "onnx_reinit/report.pb.h"
 #include "onnx_reinit/name_pattern.h"
+#include "onnx_reinit/report.pb.h"
 #include "onnx_reinit/roles.h"
 #include "onnx_reinit/scheme.h"
 
