@@ -7,6 +7,7 @@
 #include <map>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "tests/testing/model_builder.h"
 
@@ -147,6 +148,49 @@ TEST(MappedModel, RejectsFilesThatAreNotModelsLikeLoadModel) {
     EXPECT_EQ(mapped.status().message(), LoadModel(TestdataPath(file)).status().message());
   }
   EXPECT_EQ(MappedModel::Open("/nonexistent.onnx").status().code(), absl::StatusCode::kNotFound);
+}
+
+// Groups (wire types 3 and 4) are not in onnx.proto, but protobuf's parser keeps one as an unknown
+// field; the mapped parse must accept and refuse exactly what it does.
+TEST_F(TempDir, MappedModelKeepsUnknownGroupsLikeLoadModel) {
+  onnx::ModelProto model = LoadTestdata("torch_cnn.onnx");
+  auto add_group = [](google::protobuf::Message& message, int number) {
+    auto* unknown = message.GetReflection()->MutableUnknownFields(&message);
+    auto* group = unknown->AddGroup(number);
+    group->AddVarint(14, 114);
+    group->AddFixed64(12, 0x696e695f65730b12);
+    group->AddGroup(1)->AddLengthDelimited(2, "nested");
+  };
+  add_group(model, 99);
+  add_group(*model.mutable_graph(), 14);  // the field number of quantization_annotation
+  add_group(*model.mutable_graph()->mutable_initializer(0), 9);  // ... and of raw_data
+  const fs::path path = dir_ / "groups.onnx";
+  std::ofstream(path, std::ios::binary) << model.SerializeAsString();
+
+  auto loaded = LoadModel(path);
+  auto mapped = MappedModel::Open(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_EQ(InitializerValues(mapped->model(), mapped->payloads()),
+            InitializerValues(*loaded, DetachedPayloads()));
+  const onnx::GraphProto& graph = mapped->model().graph();
+  EXPECT_EQ(graph.GetReflection()->GetUnknownFields(graph).field_count(), 1);
+}
+
+TEST_F(TempDir, MappedModelRefusesMalformedGroupsLikeLoadModel) {
+  const std::string model = LoadTestdata("torch_cnn.onnx").SerializeAsString();
+  const std::string deep = std::string(150, '\x0b') + std::string(150, '\x0c');  // field 1 groups
+  for (const auto& [name, tail] : std::map<std::string, std::string>{
+           {"end_without_start", "\x74"},          // end group 14
+           {"end_of_another_group", "\x73\x7c"},  // start group 14, end group 15
+           {"never_ended", "\x73\x08\x01"},       // start group 14, a varint, then the file ends
+           {"nested_past_the_limit", deep}}) {
+    const fs::path path = dir_ / name;
+    std::ofstream(path, std::ios::binary) << model << tail;
+    auto mapped = MappedModel::Open(path);
+    ASSERT_FALSE(mapped.ok()) << name;
+    EXPECT_EQ(mapped.status().message(), LoadModel(path).status().message()) << name;
+  }
 }
 
 TEST_F(TempDir, FilesOverProtobufsTwoGibLimitAreRefusedBeforeReading) {
