@@ -509,6 +509,11 @@ def ambiguous():
     undefined.data_type = TensorProto.UNDEFINED
     save(mlp([matmul], [undefined], "undefined_dtype"), "malformed/undefined_dtype.onnx")
 
+    # FLOAT8E4M3FN (17, ONNX 1.14) is newer than libonnx 1.12: onnx-reinit cannot fill the weight.
+    float8 = TensorProto(name="W", dims=[4, 3], data_type=17,
+                         raw_data=rng.integers(0, 256, 12, dtype=np.uint8).tobytes())
+    save(mlp([matmul], [float8], "float8_weight"), "malformed/float8_weight.onnx")
+
 
 # --------------------------------------------------------------------------
 # quantized models, laid out as ONNX Runtime's quantizer writes them

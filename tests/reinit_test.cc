@@ -4,8 +4,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "onnx_reinit/tensor_data.h"
+#include "onnx_reinit/name_pattern.h"
 #include "onnx_reinit/roles.h"
+#include "onnx_reinit/tensor_data.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {
@@ -389,6 +390,89 @@ TEST(Reinitialize, RulesWithoutEffectWarnAndStrictRefusesThem) {
   EXPECT_TRUE(IsStrictViolation(strict.status())) << strict.status();
   EXPECT_THAT(strict.status().message(), HasSubstr("--strict: rule 'name:nothing_here=zeros' matches no tensor"));
   EXPECT_EQ(model.SerializeAsString(), before);
+}
+
+constexpr int32_t kFloat8E5M2 = 19;  // onnx.proto since ONNX 1.14; unknown to libonnx 1.12
+constexpr int32_t kInt4 = 22;
+
+// `model`'s initializer `name` re-typed as `data_type`, with `bytes` bytes of raw data.
+void Retype(onnx::ModelProto& model, const std::string& name, int32_t data_type, size_t bytes) {
+  onnx::TensorProto* tensor = FindInitializer(model, name);
+  ASSERT_NE(tensor, nullptr);
+  tensor->set_data_type(data_type);
+  tensor->set_raw_data(std::string(bytes, '\x3c'));
+}
+
+// x -> MatMul(w8, float8) -> MatMul(w) -> y, and f8_unread (float8) that no node reads.
+onnx::ModelProto Float8WeightModel(bool through_cast) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  testing::AddInitializer(graph, "w8", {4, 4});
+  testing::AddInitializer(graph, "w", {4, 4});
+  testing::AddInitializer(graph, "f8_unread", {4});
+  if (through_cast) {
+    testing::SetIntAttribute(*testing::AddNode(graph, "Cast", {"w8"}, {"w8_float"}, "cast"), "to",
+                             onnx::TensorProto::FLOAT);
+  }
+  testing::AddNode(graph, "MatMul", {"x", through_cast ? "w8_float" : "w8"}, {"h"}, "mm8");
+  testing::AddNode(graph, "MatMul", {"h", "w"}, {"y"}, "mm");
+  Retype(model, "w8", kFloat8E5M2, 16);
+  Retype(model, "f8_unread", kFloat8E5M2, 4);
+  return model;
+}
+
+TEST(Reinitialize, ALearnedTensorOfANewerDataTypeIsRefusedNamingIt) {
+  for (const bool through_cast : {false, true}) {
+    onnx::ModelProto model = Float8WeightModel(through_cast);
+    const std::string before = model.SerializeAsString();
+    for (const bool dry_run : {false, true}) {
+      ReinitOptions options = He();
+      options.dry_run = dry_run;
+      auto report = Reinitialize(model, options);
+      ASSERT_FALSE(report.ok());
+      EXPECT_TRUE(absl::IsInvalidArgument(report.status()));
+      EXPECT_THAT(std::string(report.status().message()),
+                  HasSubstr("tensor 'w8' (weight of MatMul 'mm8') has data type FLOAT8E5M2 (19), which "
+                            "onnx-reinit cannot fill"));
+      EXPECT_EQ(model.SerializeAsString(), before);
+    }
+  }
+}
+
+TEST(Reinitialize, ATensorOfANewerDataTypeThatIsNotRewrittenIsPassedThrough) {
+  for (const std::string rule : {"", "name:w8=keep"}) {
+    onnx::ModelProto model = Float8WeightModel(/*through_cast=*/true);
+    ReinitOptions options = rule.empty() ? He() : WithRule(rule);
+    if (rule.empty()) options.exclude = *NamePattern::Compile("w8");
+    options.strict = true;  // the keep rule takes effect
+    const onnx::TensorProto w8 = *FindInitializer(model, "w8");
+    const onnx::TensorProto unread = *FindInitializer(model, "f8_unread");
+    const proto::ReinitReport report = ReinitOk(model, options);
+    EXPECT_EQ(report.tensors_size(), 1);
+    EXPECT_EQ(Record(report, "w").role(), "weight");
+    EXPECT_EQ(FindInitializer(model, "w8")->SerializeAsString(), w8.SerializeAsString());
+    EXPECT_EQ(FindInitializer(model, "f8_unread")->SerializeAsString(), unread.SerializeAsString());
+    ASSERT_EQ(report.skipped_size(), 1);
+    EXPECT_EQ(report.skipped(0).name(), "w8");
+    EXPECT_EQ(report.skipped(0).role(), "weight");
+  }
+}
+
+TEST(Reinitialize, AnInt4WeightBehindDequantizeLinearIsLeftUnchanged) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  testing::AddInitializer(graph, "w_q", {4, 4});
+  testing::AddInitializer(graph, "w_scale", {});
+  testing::AddNode(graph, "DequantizeLinear", {"w_q", "w_scale"}, {"w"}, "dq");
+  testing::AddNode(graph, "MatMul", {"x", "w"}, {"y"}, "mm");
+  Retype(model, "w_q", kInt4, 8);
+  const onnx::TensorProto w_q = *FindInitializer(model, "w_q");
+  for (const bool requantize : {false, true}) {
+    ReinitOptions options = He();
+    options.requantize = requantize;
+    ReinitOk(model, options);
+    EXPECT_EQ(FindInitializer(model, "w_q")->SerializeAsString(), w_q.SerializeAsString());
+  }
 }
 
 TEST(Reinitialize, RunThatRewritesNothingWarnsAndStrictRefusesIt) {

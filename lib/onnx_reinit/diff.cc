@@ -18,7 +18,7 @@ namespace {
 std::string DtypeName(const onnx::TensorProto& tensor) {
   const std::optional<FloatType> type = FloatTypeOf(tensor.data_type());
   if (type) return std::string(FloatTypeName(*type));
-  return onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(tensor.data_type()));
+  return DataTypeName(tensor.data_type());
 }
 
 bool SameShape(const onnx::TensorProto& a, const onnx::TensorProto& b) {

@@ -62,7 +62,7 @@ struct RuleEffect {
 std::vector<RuleEffect> RuleEffects(const GraphAnalysis& analysis, const ReinitOptions& options) {
   const std::vector<Rule>& rules = options.policy.rules;
   std::vector<RuleEffect> effects(rules.size());
-  for (const TensorUse& use : analysis.tensors) {
+  auto count = [&](const TensorUse& use) {
     const bool quantized = use.role == Role::kQuantized;
     const bool takes = Select(use, options).kept && (!quantized || options.requantize);
     bool taken = false;
@@ -79,7 +79,9 @@ std::vector<RuleEffect> RuleEffects(const GraphAnalysis& analysis, const ReinitO
       }
       taken = true;
     }
-  }
+  };
+  for (const TensorUse& use : analysis.tensors) count(use);
+  for (const TensorUse& use : analysis.unreadable) count(use);  // a keep rule for one takes effect
   return effects;
 }
 
@@ -208,6 +210,32 @@ absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analy
   return absl::OkStatus();
 }
 
+// A learned tensor of a data type onnx-reinit does not know cannot be filled: refused when the
+// options would rewrite it, tolerated (left as it is, like any integer tensor) when they would not.
+absl::Status RefuseUnreadable(const GraphAnalysis& analysis, const ReinitOptions& options,
+                              proto::ReinitReport& report) {
+  std::set<const onnx::TensorProto*> seen;  // a tensor with several readers is judged by its first
+  for (const TensorUse& use : analysis.unreadable) {
+    if (!seen.insert(use.tensor).second) continue;
+    const Selected selected = Select(use, options);
+    if (!selected.kept) {
+      AddSkipped(use, "not selected (--only/--exclude)", report);
+      continue;
+    }
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, options.policy, selected.by_name));
+    if (tensor_plan.regions.empty()) {
+      AddSkipped(use, tensor_plan.rule, report);
+      continue;
+    }
+    const int32_t type = use.tensor->data_type();
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "tensor '%s' (%s of %s '%s') has data type %s (%d), which onnx-reinit cannot fill (it fills "
+        "FLOAT, DOUBLE, FLOAT16 and BFLOAT16): leave it out with --exclude, or give it a keep rule",
+        use.name, RoleName(use.role), use.reader->op_type(), use.reader->name(), DataTypeName(type), type));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const ReinitOptions& options,
@@ -224,6 +252,7 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   report.set_version(kVersion);
   report.set_dry_run(options.dry_run);
   for (std::string& warning : analysis.warnings) report.add_warnings(std::move(warning));
+  ONNX_REINIT_RETURN_IF_ERROR(RefuseUnreadable(analysis, options, report));
 
   std::vector<std::string> kept_parameters;
   for (const TensorUse& use : analysis.tensors) {

@@ -10,6 +10,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/external_data.h"
@@ -222,8 +223,10 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
 
 std::string DataFileFor(const std::string& output) { return output + ".data"; }
 
-absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
-                                                     const RewriteOptions& options) {
+namespace {
+
+absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const std::string& output,
+                                                const RewriteOptions& options) {
   // Untying changes the model's structure, which the in-place path cannot.
   if (options.layout != RewriteOptions::Layout::kKeep || options.materialize || options.reinit.untie) {
     return RewriteParsed(input, output, options);
@@ -239,6 +242,18 @@ absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, c
   auto report = RewriteParsed(input, output, options);
   if (report.ok() && !options.reinit.dry_run) {
     report->add_warnings(absl::StrCat("rewrote the model in memory: ", in_place.status().message()));
+  }
+  return report;
+}
+
+}  // namespace
+
+absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
+                                                     const RewriteOptions& options) {
+  absl::StatusOr<proto::ReinitReport> report = RewriteFile(input, output, options);
+  // Errors about the model's contents (a tensor, a rule) come from code that knows no file name.
+  if (!report.ok() && !absl::StrContains(report.status().message(), input)) {
+    return WithContext(report.status(), input);
   }
   return report;
 }

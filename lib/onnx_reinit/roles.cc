@@ -86,6 +86,13 @@ struct Candidate {
   bool fixed = false;   // kOther: known not to be learned (TensorUse::fixed)
 };
 
+void TakeRole(const Candidate& candidate, TensorUse& use) {
+  use.role = candidate.role;
+  use.fans = candidate.fans;
+  use.groups = candidate.groups;
+  use.rnn = candidate.rnn;
+}
+
 class Classifier {
  public:
   Classifier(const GraphIndex& index, ViewTracer& tracer, const AnalysisOptions& options,
@@ -468,8 +475,11 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
         const std::string& name = view->map.sources[k].name;
         const Constant& constant = *index.FindConstant(name);
         const bool is_float = FloatTypeOf(constant.tensor->data_type()).has_value();
+        const bool unreadable = !IsKnownDataType(constant.tensor->data_type());
         const onnx::NodeProto* dequantize = view->dequantize[k];
-        if (!is_float && dequantize == nullptr && !IsQuantizedOperator(*node)) continue;
+        if (!is_float && dequantize == nullptr && !IsQuantizedOperator(*node) && !(unreadable && view->exact())) {
+          continue;
+        }
 
         TensorUse use;
         use.tensor = constant.tensor;
@@ -495,16 +505,19 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
           } else if (candidate.role == Role::kQuantized) {
             candidate.reason = absl::StrFormat("quantized input of %s: --requantize rewrites it", node->op_type());
           } else if (!is_float) {
-            continue;  // an integer tensor that is not a quantized weight
+            // An integer tensor that is not a quantized weight is never touched; one of an unknown
+            // type may be a learned one that cannot be filled.
+            if (unreadable && candidate.role != Role::kOther && !candidate.fixed && !candidate.misfit) {
+              TakeRole(candidate, use);
+              analysis.unreadable.push_back(use);
+            }
+            continue;
           }
           if (candidate.misfit) {
             analysis.warnings.push_back(absl::StrFormat("'%s' %s left unchanged: %s", name,
                                                         ShapeText(use.view_shape), candidate.reason));
           }
-          use.role = candidate.role;
-          use.fans = candidate.fans;
-          use.groups = candidate.groups;
-          use.rnn = candidate.rnn;
+          TakeRole(candidate, use);
           use.fixed = candidate.fixed;
           use.reason = candidate.reason;
         }

@@ -114,6 +114,11 @@ struct GraphAnalysis {
   // alone gives, in graph order.
   std::vector<TensorUse> readings;
   std::vector<std::string> warnings;  // tied tensors, disagreeing fans, layouts that fit no rule
+  // Readings that give a learned role (weight, bias, norm, embedding, RNN, parameter) to a constant
+  // of a data type this build does not know (FLOAT8*, INT4, ...: see IsKnownDataType). Apart from
+  // `tensors`, which holds only what onnx-reinit can read; PlanReinitialization refuses those it
+  // would rewrite.
+  std::vector<TensorUse> unreadable;
 };
 
 struct AnalysisOptions {

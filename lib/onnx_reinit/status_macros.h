@@ -11,9 +11,14 @@
 namespace onnx_reinit {
 
 // `status` with "<context>: " before its message, keeping its code (OK stays OK).
+// `status` with "CONTEXT: " before its message; its code and payloads are kept.
 inline absl::Status WithContext(const absl::Status& status, absl::string_view context) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+  absl::Status result(status.code(), absl::StrCat(context, ": ", status.message()));
+  status.ForEachPayload([&result](absl::string_view type_url, const absl::Cord& payload) {
+    result.SetPayload(type_url, payload);
+  });
+  return result;
 }
 
 }  // namespace onnx_reinit

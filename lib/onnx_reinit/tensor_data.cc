@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -59,6 +61,23 @@ std::optional<FloatType> FloatTypeOf(int32_t onnx_data_type) {
     case onnx::TensorProto::BFLOAT16: return FloatType::kBFloat16;
     default: return std::nullopt;
   }
+}
+
+bool IsKnownDataType(int32_t onnx_data_type) {
+  return onnx::TensorProto::DataType_IsValid(onnx_data_type);
+}
+
+std::string DataTypeName(int32_t onnx_data_type) {
+  if (IsKnownDataType(onnx_data_type)) {
+    return onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(onnx_data_type));
+  }
+  // Added to onnx.proto after libonnx 1.12 (ONNX 1.14 to 1.18).
+  static constexpr const char* kNewer[] = {"FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
+                                           "FLOAT8E5M2FNUZ", "UINT4", "INT4", "FLOAT4E2M1"};
+  constexpr int32_t kFirstNewer = 17;
+  const int32_t newer = onnx_data_type - kFirstNewer;
+  if (newer >= 0 && newer < static_cast<int32_t>(std::size(kNewer))) return kNewer[newer];
+  return std::to_string(onnx_data_type);
 }
 
 absl::string_view FloatTypeName(FloatType type) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -29,6 +30,13 @@ enum class FloatType { kFloat32, kFloat64, kFloat16, kBFloat16 };
 std::optional<FloatType> FloatTypeOf(int32_t onnx_data_type);
 absl::string_view FloatTypeName(FloatType type);  // "float32", "float64", "float16", "bfloat16"
 int ByteWidth(FloatType type);
+
+// Whether this build's onnx.proto (libonnx 1.12) defines the data type: UNDEFINED through BFLOAT16.
+// Newer ones (FLOAT8*, INT4, UINT4, FLOAT4E2M1, ...) are opaque to onnx-reinit: passed through
+// unchanged, and refused only where a tensor of that type would be re-initialized.
+bool IsKnownDataType(int32_t onnx_data_type);
+// The ONNX name of a data type ("FLOAT", "FLOAT8E5M2"), newer ones included; the number for others.
+std::string DataTypeName(int32_t onnx_data_type);
 
 enum class Storage { kRawData, kFloatData, kDoubleData, kInt32Data };
 absl::string_view StorageName(Storage storage);  // the onnx.proto field name, e.g. "raw_data"

@@ -13,7 +13,8 @@
 //   - a constant (initializer or Constant node value) with:
 //       raw_data together with a typed value field (float_data, int32_data, ...), or external data
 //       together with raw_data;
-//       data type UNDEFINED, or a data type unknown to this build (libonnx 1.12: up to BFLOAT16);
+//       data type UNDEFINED (a data type newer than this build, e.g. FLOAT8E4M3FN or INT4, is
+//       refused by PlanReinitialization, and only on a tensor it would rewrite);
 //       a negative dim, or more than kMaxElementCount elements (checked_math.h)
 //   - an attribute of the wrong type on an op whose attributes decide roles or fans (the table in
 //     validate.cc: Gemm transA/transB, Conv group, LSTM/GRU/RNN hidden_size, direction,
