@@ -193,6 +193,35 @@ TEST_F(TempDir, MappedModelRefusesMalformedGroupsLikeLoadModel) {
   }
 }
 
+// Nesting just under, at and past protobuf's limit of 100 levels, at each depth the mapped parse
+// handles apart (the graph, an initializer): both parses agree on every file.
+TEST_F(TempDir, MappedModelAndLoadModelAgreeOnNestingAtProtobufsLimit) {
+  const onnx::ModelProto base = LoadTestdata("torch_cnn.onnx");
+  auto nested_groups = [](google::protobuf::Message& message, int levels) {
+    google::protobuf::UnknownFieldSet* fields = message.GetReflection()->MutableUnknownFields(&message);
+    for (int level = 0; level < levels; ++level) fields = fields->AddGroup(1);
+  };
+  for (int levels = 94; levels <= 101; ++levels) {
+    onnx::ModelProto graph_groups = base;
+    nested_groups(*graph_groups.mutable_graph(), levels);
+    onnx::ModelProto initializer_groups = base;
+    nested_groups(*initializer_groups.mutable_graph()->mutable_initializer(0), levels);
+    onnx::ModelProto nested_types = base;  // an input typed sequence(sequence(...(float)))
+    onnx::TypeProto* type = nested_types.mutable_graph()->mutable_input(0)->mutable_type();
+    for (int level = 0; level < levels / 2; ++level) type = type->mutable_sequence_type()->mutable_elem_type();
+    type->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    for (const auto& [name, model] : {std::pair{"graph_groups", &graph_groups},
+                                      std::pair{"initializer_groups", &initializer_groups},
+                                      std::pair{"nested_types", &nested_types}}) {
+      const fs::path path = dir_ / name;
+      std::ofstream(path, std::ios::binary | std::ios::trunc) << model->SerializeAsString();
+      const absl::Status loaded = LoadModel(path).status();
+      const absl::Status mapped = MappedModel::Open(path).status();
+      EXPECT_EQ(mapped, loaded) << name << " nested " << levels;
+    }
+  }
+}
+
 TEST_F(TempDir, FilesOverProtobufsTwoGibLimitAreRefusedBeforeReading) {
   const fs::path big = dir_ / "big.onnx";
   std::ofstream(big).close();

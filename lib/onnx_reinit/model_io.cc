@@ -62,6 +62,24 @@ absl::Status NoGraph(const std::string& path) {
   return absl::InvalidArgumentError(absl::StrFormat("%s: not an ONNX model (no graph)", path));
 }
 
+// protobuf's default limit on nested messages and groups (CodedInputStream::GetDefaultRecursionLimit).
+constexpr int kProtobufRecursionLimit = 100;
+// How deep the skeleton parser's pieces sit in a ModelProto: a graph inside the model, a tensor
+// inside the graph. Parsed alone, each gets the budget that is left at that depth, so that the
+// skeleton parse refuses exactly what parsing the whole file refuses.
+constexpr int kGraphDepth = 1;
+constexpr int kInitializerDepth = 2;
+
+// Parses (or, `merge`, merges) [data, data + size) into `message` as a field `depth` levels down.
+bool ParseAtDepth(const char* data, size_t size, int depth, google::protobuf::MessageLite& message,
+                  bool merge = false) {
+  google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(data), static_cast<int>(size));
+  stream.SetTotalBytesLimit(INT_MAX);
+  stream.SetRecursionLimit(kProtobufRecursionLimit - depth);
+  const bool parsed = merge ? message.MergeFromCodedStream(&stream) : message.ParseFromCodedStream(&stream);
+  return parsed && stream.ConsumedEntireMessage();
+}
+
 // onnx.proto field numbers used by the skeleton parser.
 constexpr uint32_t kModelGraph = 7;
 constexpr uint32_t kGraphInitializer = 5;
@@ -94,12 +112,12 @@ bool ParseTensorSkeleton(const char* begin, size_t size, onnx::TensorProto& tens
                       : field.number == kTensorFloatData ? Storage::kFloatData
                                                          : Storage::kDoubleData;
   }
-  ok = reader.ok() && tensor.ParseFromString(metadata);
+  ok = reader.ok() && ParseAtDepth(metadata.data(), metadata.size(), kInitializerDepth, tensor);
   // Integer tensors stay whole: graph analysis reads them (Reshape shapes, Squeeze axes).
   const bool detachable = value_fields == 1 && tensor.float_data_size() == 0 &&
                           tensor.double_data_size() == 0 && !tensor.has_raw_data() &&
                           FloatTypeOf(tensor.data_type()).has_value();
-  if (ok && !detachable) ok = tensor.ParseFromArray(begin, static_cast<int>(size));
+  if (ok && !detachable) ok = ParseAtDepth(begin, size, kInitializerDepth, tensor);
   return ok && detachable;
 }
 
@@ -137,7 +155,7 @@ bool ParseModelSkeleton(const char* begin, const char* end, onnx::ModelProto& mo
     if (!graph_reader.ok()) return false;
   }
   if (!model_reader.ok() || !model.ParseFromString(model_rest)) return false;
-  if (!graph.MergeFromString(graph_rest)) return false;
+  if (!ParseAtDepth(graph_rest.data(), graph_rest.size(), kGraphDepth, graph, /*merge=*/true)) return false;
   if (has_graph) model.mutable_graph()->Swap(&graph);
   return true;
 }
