@@ -10,8 +10,7 @@
 
 namespace onnx_reinit {
 
-// `status` with "<context>: " before its message, keeping its code (OK stays OK).
-// `status` with "CONTEXT: " before its message; its code and payloads are kept.
+// `status` with "<context>: " before its message, keeping its code and payloads (OK stays OK).
 inline absl::Status WithContext(const absl::Status& status, absl::string_view context) {
   if (status.ok()) return status;
   absl::Status result(status.code(), absl::StrCat(context, ": ", status.message()));
