@@ -190,6 +190,22 @@ TEST_F(RewriteTest, ExternalDataGetsANewAlignedDataFileWithTheSameValuesAsEmbedd
   }
 }
 
+TEST_F(RewriteTest, ErrorsStartWithTheInputFileOnceWhateverItsName) {
+  const fs::path previous = fs::current_path();
+  fs::current_path(dir_);
+  // "W" is also the name of the fixture's weight, so the error would contain it without the file.
+  fs::copy_file(testing::TestdataPath("malformed/float8_weight.onnx"), "W");
+  auto unfillable = ReinitializeFile("W", "out.onnx", Options());
+  fs::copy_file(testing::TestdataPath("malformed/truncated.onnx"), "t");
+  auto truncated = ReinitializeFile("t", "out.onnx", Options());
+  fs::current_path(previous);
+  ASSERT_FALSE(unfillable.ok());
+  EXPECT_THAT(std::string(unfillable.status().message()),
+              ::testing::StartsWith("W: tensor 'W' (weight of MatMul 'matmul') has data type FLOAT8E4M3FN"));
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_THAT(std::string(truncated.status().message()), ::testing::StartsWith("t: not an ONNX model"));
+}
+
 TEST_F(RewriteTest, ExternalLocationsAreValidatedBeforeAnythingIsWritten) {
   struct Case {
     std::string key, value, expected;

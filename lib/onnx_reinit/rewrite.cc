@@ -251,8 +251,10 @@ absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const 
 absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
                                                      const RewriteOptions& options) {
   absl::StatusOr<proto::ReinitReport> report = RewriteFile(input, output, options);
-  // Errors about the model's contents (a tensor, a rule) come from code that knows no file name.
-  if (!report.ok() && !absl::StrContains(report.status().message(), input)) {
+  // Errors about the model's contents (a tensor, a rule) come from code that knows no file name;
+  // those about the file itself already start with it. (Whether the message merely contains the
+  // name would miss a short name such as "W", which "tensor 'W' ..." contains.)
+  if (!report.ok() && !absl::StartsWith(report.status().message(), absl::StrCat(input, ": "))) {
     return WithContext(report.status(), input);
   }
   return report;
