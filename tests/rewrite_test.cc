@@ -206,6 +206,55 @@ TEST_F(RewriteTest, ErrorsStartWithTheInputFileOnceWhateverItsName) {
   EXPECT_THAT(std::string(truncated.status().message()), ::testing::StartsWith("t: not an ONNX model"));
 }
 
+TEST_F(RewriteTest, AnOutputThatIsTheInputUnderAnyNameIsRefusedAndTheInputKept) {
+  const std::string input = Path("model.onnx");
+  fs::copy_file(testing::TestdataPath("torch_cnn.onnx"), input);
+  const std::string before = Read(input);
+  fs::create_symlink("model.onnx", Path("symlink.onnx"));
+  fs::create_hard_link(input, Path("hardlink.onnx"));
+  for (const std::string& output :
+       {input, dir_.string() + "/./model.onnx", Path("symlink.onnx"), Path("hardlink.onnx")}) {
+    SCOPED_TRACE(output);
+    for (const bool dry_run : {false, true}) {
+      RewriteOptions options = Options();
+      options.reinit.dry_run = dry_run;
+      auto report = ReinitializeFile(input, output, options);
+      ASSERT_FALSE(report.ok());
+      EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(std::string(report.status().message()),
+                  AllOf(::testing::StartsWith(input + ": "), HasSubstr(output), HasSubstr("overwrite the input")));
+    }
+    EXPECT_EQ(Read(input), before);
+  }
+  EXPECT_TRUE(fs::is_symlink(Path("symlink.onnx")));
+  EXPECT_EQ(fs::hard_link_count(input), 2u);
+}
+
+TEST_F(RewriteTest, AnOutputOrOutputDataFileThatIsAnInputDataFileIsRefusedAndTheDataKept) {
+  // The output's data file is OUT.data: out.onnx would write the input's own data file.
+  const std::string input = WriteExternal("torch_cnn.onnx", "out.onnx.data");
+  const std::string data_before = Read(Path("out.onnx.data"));
+  fs::create_symlink("out.onnx.data", Path("data_link"));
+  for (const std::string& output : {Path("out.onnx"), Path("out.onnx.data"), Path("data_link")}) {
+    SCOPED_TRACE(output);
+    for (const RewriteOptions::Layout layout : {RewriteOptions::Layout::kKeep, RewriteOptions::Layout::kExternal}) {
+      RewriteOptions options = Options();
+      options.layout = layout;
+      auto report = ReinitializeFile(input, output, options);
+      ASSERT_FALSE(report.ok());
+      EXPECT_THAT(std::string(report.status().message()),
+                  AllOf(::testing::StartsWith(input + ": "), HasSubstr("would overwrite the input's data file")));
+      EXPECT_EQ(Read(Path("out.onnx.data")), data_before);
+      EXPECT_FALSE(fs::exists(Path("out.onnx")));
+    }
+  }
+  // An embedding run writes no data file, so the same name is no danger there.
+  RewriteOptions embed = Options();
+  embed.layout = RewriteOptions::Layout::kEmbed;
+  EXPECT_TRUE(ReinitializeFile(input, Path("out.onnx"), embed).ok());
+  EXPECT_EQ(Read(Path("out.onnx.data")), data_before);
+}
+
 TEST_F(RewriteTest, ExternalLocationsAreValidatedBeforeAnythingIsWritten) {
   struct Case {
     std::string key, value, expected;

@@ -74,15 +74,6 @@ std::string FormatSkipped(const proto::ReinitReport& report) {
   return table.Render(TerminalWidth());
 }
 
-absl::Status RefuseOverwritingInput(const std::string& input, const std::string& output) {
-  std::error_code error;
-  if (std::filesystem::equivalent(input, output, error)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: the output would overwrite the input; choose another -o", output));
-  }
-  return absl::OkStatus();
-}
-
 bool IsHtmlReport(const std::string& path) { return absl::EndsWith(path, ".html"); }
 
 // The library options for the flags and the recipe; an error here is a usage error.
@@ -148,7 +139,6 @@ absl::StatusOr<std::string> ComparisonReport(const std::string& input, const std
 absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::string& output,
                  RewriteOptions rewrite, std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
-  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInput(input, output));
   const ReinitOptions& options = rewrite.reinit;
   rewrite.output.fsync = flags.fsync;
   absl::StatusOr<proto::ReinitReport> report;

@@ -153,6 +153,12 @@ absl::StatusOr<ExternalData> ExternalData::Open(onnx::ModelProto& model, const s
   return data;
 }
 
+std::vector<std::string> ExternalData::FilePaths() const {
+  std::vector<std::string> paths;
+  for (const auto& [path, file] : files_) paths.push_back(path);
+  return paths;
+}
+
 absl::StatusOr<NewDataFile> WriteExternalDataLayout(
     onnx::ModelProto& model, const ExternalData& sources, OutputFile data, const std::string& location,
     int64_t move_threshold, const std::function<bool(const onnx::TensorProto&)>& overwritten) {

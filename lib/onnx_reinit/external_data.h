@@ -45,6 +45,8 @@ class ExternalData {
     int64_t length = 0;
   };
   const std::map<const onnx::TensorProto*, Source>& sources() const { return sources_; }
+  // The data files read, by their real paths.
+  std::vector<std::string> FilePaths() const;
 
  private:
   std::map<std::string, MappedFile> files_;

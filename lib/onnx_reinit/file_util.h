@@ -75,6 +75,10 @@ absl::Status CopyRange(const MappedFile& from, int64_t from_offset, int to_fd, i
 // The folder that holds `path`: "." for a bare file name, "/" for a file at the root.
 std::string FolderOf(const std::string& path);
 
+// Whether both paths name one existing file (the same device and inode, after symlinks): the same
+// path spelled twice, a symlink to it or a hard link of it. False when either does not exist.
+bool SameFile(const std::string& a, const std::string& b);
+
 }  // namespace onnx_reinit
 
 #endif  // ONNX_REINIT_FILE_UTIL_H_

@@ -129,6 +129,28 @@ std::set<const void*> WhollyRewritten(const ReinitPlan& plan) {
   return whole;
 }
 
+// An error that starts with the input, as ReinitializeFile's errors do.
+absl::Status OverwriteError(const std::string& input, const std::string& written, const std::string& read) {
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: the output %s would overwrite the input%s; choose another output", input, written,
+      read == input ? "" : absl::StrCat("'s data file ", read)));
+}
+
+// Refuses outputs that are files of the input (spelled otherwise, or linked to them): the output
+// appears under its name by a rename, which would replace what is still being read, and the
+// caller's input would be lost.
+absl::Status RefuseOverwritingInputs(const std::string& input, const ExternalData& sources,
+                                     const std::string& output, const std::string& data_path) {
+  std::vector<std::string> read = sources.FilePaths();
+  read.push_back(input);
+  for (const std::string& file : read) {
+    for (const std::string& written : {output, data_path}) {
+      if (SameFile(written, file)) return OverwriteError(input, written, file);
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Parses the model file (not its external data), lays out the output's tensors, re-initializes
 // them (external ones in place in the new data file), checks and writes the model.
 absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, const std::string& output,
@@ -173,6 +195,7 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
   }
 
   const std::string data_path = DataFileFor(output);
+  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInputs(input, sources, output, data_path));
   const int64_t move_threshold =
       options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
   // Tensors about to be rewritten whole are not copied into the new data file first.
@@ -250,6 +273,7 @@ absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const 
 
 absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
                                                      const RewriteOptions& options) {
+  if (SameFile(input, output)) return OverwriteError(input, output, input);
   absl::StatusOr<proto::ReinitReport> report = RewriteFile(input, output, options);
   // Errors about the model's contents (a tensor, a rule) come from code that knows no file name;
   // those about the file itself already start with it. (Whether the message merely contains the

@@ -100,7 +100,9 @@ def reinitialize_file(src, dst, scheme=None, **options):
     """Re-initialize the model file ``src`` into ``dst``; return the report (a dict).
 
     The CLI's path, streamed: models with external data (written to ``dst + ".data"``) or over
-    2 GiB take a few MB of memory. ``src`` is never modified; on error nothing is written.
+    2 GiB take a few MB of memory. ``src`` is never modified: a ``dst`` that is ``src`` (under any
+    name, a symlink or a hard link) or that would replace one of its data files raises ValueError.
+    On error nothing is written.
     Takes the options of :func:`reinitialize`, plus external_data, size_threshold, embed and
     materialize (the flags of the same names). statistics=True adds the moments before and after,
     as ``--report`` does: two more passes over the weights, whose pages then count in the RSS.

@@ -110,6 +110,31 @@ def test_reinitialize_file_gives_the_clis_files_with_external_data(tmp_path):
         assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
 
 
+def test_reinitialize_file_never_overwrites_its_input(tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(CNN.read_bytes())
+    os.symlink("m.onnx", tmp_path / "link.onnx")
+    os.link(model, tmp_path / "hard.onnx")
+    for output in (model, str(model), tmp_path / "link.onnx", tmp_path / "hard.onnx"):
+        with pytest.raises(ValueError, match="overwrite the input"):
+            onnx_reinit.reinitialize_file(model, output, "he")
+    assert model.read_bytes() == CNN.read_bytes()
+    # The output's data file (out.onnx.data) would be the input's data file.
+    run_cli(CNN, "--scheme", "he", "-q", "--external-data", "--size-threshold", "64", "-o", tmp_path / "ext.onnx")
+    (tmp_path / "ext.onnx.data").rename(tmp_path / "out.onnx.data")
+    ext = onnx.load(str(tmp_path / "ext.onnx"), load_external_data=False)
+    for tensor in ext.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "out.onnx.data"
+    onnx.save(ext, str(tmp_path / "ext.onnx"))
+    data = (tmp_path / "out.onnx.data").read_bytes()
+    with pytest.raises(ValueError, match="would overwrite the input's data file"):
+        onnx_reinit.reinitialize_file(tmp_path / "ext.onnx", tmp_path / "out.onnx", "he")
+    assert (tmp_path / "out.onnx.data").read_bytes() == data
+    assert not (tmp_path / "out.onnx").exists()
+
+
 def test_bad_options_are_value_errors_that_say_what_is_valid():
     model = onnx.load(str(CNN))
     with pytest.raises(ValueError, match=r"unknown scheme 'kaiming' \(did you mean 'kaiming_normal'\?\); valid schemes: zeros"):
