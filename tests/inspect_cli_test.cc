@@ -1,4 +1,4 @@
-// End-to-end tests of `onnx-reinit stats`, `verify`, `diff` and the re-init `--report`.
+// End-to-end tests of `onnx-reinit stats`, `verify`, `diff`, `ops` and the re-init `--report`.
 #include <algorithm>
 #include <cstdlib>
 #include <string>
@@ -11,6 +11,8 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "onnx_reinit/op_table.h"
 #include "onnx_reinit/report.pb.h"
 #include "onnx_reinit/stats.pb.h"
 #include "tests/testing/cli_runner.h"
@@ -39,6 +41,29 @@ std::string Reinit(const TempDir& dir, const std::string& fixture, const std::st
   const CommandResult result = RunTool(args);
   EXPECT_EQ(result.status, 0) << result;
   return output;
+}
+
+TEST(OpsCli, TablePrintsEachInputWithItsRoleAndFanRule) {
+  const CommandResult result = RunTool({"ops"});
+  ASSERT_EQ(result.status, 0) << result;
+  const std::vector<std::string> lines = Lines(result.out);
+  ASSERT_EQ(lines.size(), 1u + DescribeOpTable().inputs_size()) << result;
+  EXPECT_THAT(lines[0], AllOf(StartsWith("domain"), HasSubstr("op"), HasSubstr("input"), HasSubstr("role"),
+                              HasSubstr("fans"), HasSubstr("parts"), HasSubstr("storage")));
+  EXPECT_THAT(lines[1], AllOf(StartsWith("ai.onnx"), HasSubstr("Conv"), HasSubstr("1 W"), HasSubstr("weight"),
+                              HasSubstr("[M, C/group, k...]")));
+  EXPECT_TRUE(result.err.empty()) << result;
+}
+
+TEST(OpsCli, JsonAndMarkdownAreTheTable) {
+  const CommandResult json = RunTool({"ops", "--json"});
+  ASSERT_EQ(json.status, 0) << json;
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ParseJson<proto::OpTableListing>(json.out),
+                                                                  DescribeOpTable()));
+  const CommandResult markdown = RunTool({"ops", "--markdown"});
+  ASSERT_EQ(markdown.status, 0) << markdown;
+  EXPECT_EQ(markdown.out, OpTableMarkdown());
+  EXPECT_EQ(RunTool({"ops", "--json", "--markdown"}).status, 2);
 }
 
 TEST(StatsCli, TablePrintsEveryFloatTensorAndTotals) {

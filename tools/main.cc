@@ -6,6 +6,7 @@
 #include "CLI/CLI.hpp"
 #include "onnx_reinit/version.h"
 #include "tools/diff_command.h"
+#include "tools/ops_command.h"
 #include "tools/reinit_command.h"
 #include "tools/stats_command.h"
 #include "tools/verify_command.h"
@@ -61,11 +62,19 @@ int main(int argc, char** argv) {
         "  onnx-reinit diff a.onnx b.onnx --json\n",
         argc - 1, argv + 1, AddDiffFlags, RunDiff);
   }
+  if (command == "ops") {
+    return ParseAndRun<OpsFlags>(
+        "The ops onnx-reinit knows: per input, its role, the layout its fans are read from, its parts\n"
+        "and how it is stored. A constant read by an op not listed here is left unchanged, named.",
+        "  onnx-reinit ops\n"
+        "  onnx-reinit ops --json | jq '.inputs[] | select(.domain == \"com.microsoft\")'\n",
+        argc - 1, argv + 1, AddOpsFlags, RunOps);
+  }
   return ParseAndRun<ReinitFlags>(
       "Re-initializes the tensors of an ONNX model by role - weights with a fan-aware scheme,\n"
       "biases, norms, embeddings and RNN tensors with their defaults or --rule overrides - and\n"
       "writes a new model with everything else unchanged.\n"
-      "Other commands: onnx-reinit stats|verify|diff ... (each with --help)",
+      "Other commands: onnx-reinit stats|verify|diff|ops ... (each with --help)",
       "  onnx-reinit model.onnx --scheme he                      # writes model.reinit.onnx\n"
       "  onnx-reinit model.onnx --scheme kaiming_uniform --seed 7 -o out.onnx\n"
       "  onnx-reinit model.onnx --scheme he --rule 'name:.*head.*=normal:std=0.02' --dry-run\n"

@@ -4,23 +4,15 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "onnx_reinit/checked_math.h"
+#include "onnx_reinit/graph_index.h"
+#include "onnx_reinit/op_table.h"
 
 namespace onnx_reinit {
 namespace {
-
-bool IsDefaultDomain(const onnx::NodeProto& node) {
-  return node.domain().empty() || node.domain() == "ai.onnx";
-}
-
-int64_t IntAttribute(const onnx::NodeProto& node, absl::string_view name, int64_t fallback) {
-  for (const onnx::AttributeProto& attribute : node.attribute()) {
-    if (attribute.name() == name) return attribute.i();
-  }
-  return fallback;
-}
 
 absl::Status LayoutMismatch(const onnx::NodeProto& node, int input_index,
                             absl::Span<const int64_t> shape, absl::string_view expected) {
@@ -44,61 +36,90 @@ absl::StatusOr<Fans> ConvFans(const onnx::NodeProto& node, int input_index,
   return Fans{*fan_in, *fan_out};
 }
 
-// The float op and input whose fan rule a QOperator op's integer weight follows.
-std::optional<std::pair<absl::string_view, int>> FloatEquivalent(const onnx::NodeProto& node, int input_index) {
-  const std::string& op = node.op_type();
-  if ((op == "QLinearConv" && input_index == 3) || (op == "ConvInteger" && input_index == 1)) {
-    return std::make_pair("Conv", 1);
+// The axes of a kMatrix rule from the end, swapped when its transpose attribute is set.
+std::pair<int, int> MatrixAxes(const FanRule& rule, const onnx::NodeProto& node) {
+  const bool transposed =
+      rule.transpose_attribute != nullptr && IntAttribute(node, rule.transpose_attribute, 0) != 0;
+  return transposed ? std::make_pair(rule.out_axis, rule.in_axis) : std::make_pair(rule.in_axis, rule.out_axis);
+}
+
+absl::StatusOr<Fans> MatrixFans(const FanRule& rule, const onnx::NodeProto& node, int input_index,
+                                absl::Span<const int64_t> shape) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  if (rule.rank != 0 && rank != rule.rank) {
+    return LayoutMismatch(node, input_index, shape, absl::StrFormat("a rank-%d matrix", rule.rank));
   }
-  if ((op == "QLinearMatMul" && input_index == 3) || (op == "MatMulInteger" && input_index == 1)) {
-    return std::make_pair("MatMul", 1);
-  }
-  return std::nullopt;
+  if (rank == 0) return LayoutMismatch(node, input_index, shape, "rank >= 1");
+  if (rank == 1) return Fans{shape[0], 1};
+  const auto [in_axis, out_axis] = MatrixAxes(rule, node);
+  return Fans{shape[rank + in_axis], shape[rank + out_axis]};
+}
+
+// "[K, N]" for in_axis -2, out_axis -1 (leading batch dims as "...").
+std::string MatrixLayout(const FanRule& rule, int in_axis, int out_axis) {
+  const char* names[2];
+  names[in_axis + 2] = "K";
+  names[out_axis + 2] = "N";
+  return absl::StrFormat("[%s%s, %s]", rule.rank == 0 ? "..., " : "", names[0], names[1]);
+}
+
+const InputSpec* SpecOf(const onnx::NodeProto& node, int input_index) {
+  const OpSpec* op = FindOp(node.domain(), node.op_type());
+  return op == nullptr ? nullptr : op->Input(input_index);
 }
 
 }  // namespace
 
+std::string DescribeFanRule(const FanRule& rule) {
+  switch (rule.kind) {
+    case FanRule::Kind::kNone: return "-";
+    case FanRule::Kind::kConv: return "[M, C/group, k...]: fan_in = C/group * k, fan_out = M * k";
+    case FanRule::Kind::kConvTranspose: return "[C, M/group, k...]: fan_in = M/group * k, fan_out = C * k";
+    case FanRule::Kind::kMatrix: {
+      std::string text = absl::StrCat(MatrixLayout(rule, rule.in_axis, rule.out_axis), ": fan_in = K, fan_out = N");
+      if (rule.transpose_attribute != nullptr) {
+        absl::StrAppend(&text, " (", rule.transpose_attribute, "=1: ",
+                        MatrixLayout(rule, rule.out_axis, rule.in_axis), ")");
+      }
+      return text;
+    }
+    case FanRule::Kind::kTable: return "[vocabulary, dim]: fan_in = dim, fan_out = vocabulary";
+    case FanRule::Kind::kRecurrent: return "[dirs, gates*H, in]: per gate fan_in = in (R: H), fan_out = H";
+    case FanRule::Kind::kBiasOf: return absl::StrFormat("fan_in of input %d", rule.weight_input);
+  }
+  return "?";
+}
+
+absl::StatusOr<Fans> FansByRule(const FanRule& rule, const onnx::NodeProto& node, int input_index,
+                                absl::Span<const int64_t> shape) {
+  switch (rule.kind) {
+    case FanRule::Kind::kConv: return ConvFans(node, input_index, shape, "[M, C/group, k1, ...]");
+    case FanRule::Kind::kConvTranspose: return ConvFans(node, input_index, shape, "[C, M/group, k1, ...]");
+    case FanRule::Kind::kMatrix: return MatrixFans(rule, node, input_index, shape);
+    case FanRule::Kind::kTable:
+      if (shape.size() != 2) return LayoutMismatch(node, input_index, shape, "[vocabulary, dim]");
+      return Fans{shape[1], shape[0]};  // fan_in = embedding dim, as torch and Flax
+    default: break;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s has no fan rule for input %d", node.op_type(), input_index));
+}
+
 bool IsWeightInput(const onnx::NodeProto& node, int input_index,
                    const std::function<bool(int)>& input_is_constant) {
-  if (!IsDefaultDomain(node) || !input_is_constant(input_index)) return false;
-  const std::string& op = node.op_type();
-  if (op == "Conv" || op == "ConvTranspose") return input_index == 1;
-  if (op == "Gemm") return input_index == 0 || input_index == 1;
-  // MatMul of a constant A with a constant B is constant folding material, not a layer: B only.
-  if (op == "MatMul") return input_index == 1 || (input_index == 0 && !input_is_constant(1));
-  return FloatEquivalent(node, input_index).has_value();
+  const InputSpec* spec = SpecOf(node, input_index);
+  if (spec == nullptr || spec->role != Role::kWeight || !input_is_constant(input_index)) return false;
+  return spec->unless_constant < 0 || !input_is_constant(spec->unless_constant);
 }
 
 absl::StatusOr<Fans> FansForWeight(const onnx::NodeProto& node, int input_index,
                                    absl::Span<const int64_t> shape) {
-  if (const auto equivalent = FloatEquivalent(node, input_index)) {
-    onnx::NodeProto float_node;
-    float_node.set_op_type(std::string(equivalent->first));
-    auto fans = FansForWeight(float_node, equivalent->second, shape);
-    if (fans.ok()) return fans;
+  const InputSpec* spec = SpecOf(node, input_index);
+  if (spec == nullptr || spec->role != Role::kWeight) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("%s input %d: %s", node.op_type(), input_index, fans.status().message()));
+        absl::StrFormat("%s has no fan rule for input %d", node.op_type(), input_index));
   }
-  const std::string& op = node.op_type();
-  if (op == "Conv") return ConvFans(node, input_index, shape, "[M, C/group, k1, ...]");
-  if (op == "ConvTranspose") return ConvFans(node, input_index, shape, "[C, M/group, k1, ...]");
-  if (op == "Gemm") {
-    if (shape.size() != 2) return LayoutMismatch(node, input_index, shape, "a rank-2 matrix");
-    const bool transposed = IntAttribute(node, input_index == 0 ? "transA" : "transB", 0) != 0;
-    if (input_index == 1) {  // B: [K, N] or [N, K]
-      return transposed ? Fans{shape[1], shape[0]} : Fans{shape[0], shape[1]};
-    }
-    return transposed ? Fans{shape[0], shape[1]} : Fans{shape[1], shape[0]};  // A: [M, K] or [K, M]
-  }
-  if (op == "MatMul") {
-    if (shape.empty()) return LayoutMismatch(node, input_index, shape, "rank >= 1");
-    const size_t rank = shape.size();
-    if (rank == 1) return Fans{shape[0], 1};
-    if (input_index == 1) return Fans{shape[rank - 2], shape[rank - 1]};  // B: [..., K, N]
-    return Fans{shape[rank - 1], shape[rank - 2]};                       // A: [..., M, K]
-  }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("%s has no fan rule for input %d", op, input_index));
+  return FansByRule(spec->fans, node, input_index, shape);
 }
 
 }  // namespace onnx_reinit

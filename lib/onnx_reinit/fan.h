@@ -11,6 +11,7 @@
 //   MatMul A         [..., M, K] (when B is not constant)            fan_in = K, fan_out = M
 // The integer weights of the QOperator ops follow the rule of their float op: QLinearConv w (3) and
 // ConvInteger w (1) as Conv W; QLinearMatMul b (3) and MatMulInteger b (1) as MatMul B.
+// Which rule an op's input follows is a column of the op table (op_table.h).
 // These equal torch.nn.init's fans for the equivalent PyTorch module's weight (nn.Linear exports as
 // Gemm with transB=1, or as MatMul with its weight transposed to [in, out]).
 #ifndef ONNX_REINIT_FAN_H_
@@ -18,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -32,6 +34,33 @@ struct Fans {
     return fan_in == other.fan_in && fan_out == other.fan_out;
   }
 };
+
+// How an op's input is laid out, for its fans (a column of the op table, op_table.h).
+struct FanRule {
+  enum class Kind {
+    kNone,           // no fans of its own (norm parameters, fixed tables)
+    kConv,           // [M, C/group, k1..kn]: fan_in = C/group * rf, fan_out = M * rf
+    kConvTranspose,  // [C, M/group, k1..kn]: fan_in = M/group * rf, fan_out = C * rf (torch)
+    kMatrix,         // fan_in and fan_out along two axes counted from the end
+    kTable,          // an embedding table [vocabulary, dim]: fan_in = dim, fan_out = vocabulary
+    kRecurrent,      // an RNN W or R: one gate block's fans (roles.h)
+    kBiasOf,         // a bias: fan_in of the weight at `weight_input`, 0 when unknown
+  };
+  Kind kind = Kind::kNone;
+  int in_axis = 0, out_axis = 0;              // kMatrix: -1 the last axis, -2 the one before
+  const char* transpose_attribute = nullptr;  // kMatrix: when this attribute is 1 the axes swap
+  int rank = 0;                               // kMatrix: the rank it must have; 0 any rank >= 1
+                                              // (leading dims batch; a vector [K] is K x 1)
+  int weight_input = -1;                      // kBiasOf
+};
+
+// The rule as `onnx-reinit ops` prints it: "[K, N] (transB: [N, K])", "fan_in of input 1".
+std::string DescribeFanRule(const FanRule& rule);
+
+// The fans of `shape` at input `input_index` of `node` by `rule` (kConv, kConvTranspose, kMatrix,
+// kTable). Fails with InvalidArgument when the shape does not fit the layout.
+absl::StatusOr<Fans> FansByRule(const FanRule& rule, const onnx::NodeProto& node, int input_index,
+                                absl::Span<const int64_t> shape);
 
 // Whether input `input_index` of `node` holds a weight, given which inputs are constant (an
 // initializer or Constant node value, possibly through Identity). Only constant inputs qualify.

@@ -24,10 +24,22 @@ int64_t IntAttribute(const onnx::NodeProto& node, absl::string_view name, int64_
   return attribute ? attribute->i() : fallback;
 }
 
+namespace {
+absl::string_view NormalDomain(absl::string_view domain) { return domain == "ai.onnx" ? "" : domain; }
+}  // namespace
+
 GraphIndex::GraphIndex(onnx::ModelProto& model) {
+  for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
+    opsets_[std::string(NormalDomain(opset.domain()))] = opset.version();
+  }
   for (const onnx::ValueInfoProto& input : model.graph().input()) graph_inputs_.insert(input.name());
   // mutable_graph() would give a model without a graph an empty one: a dry run must change nothing.
   if (model.has_graph()) Add(*model.mutable_graph(), 0);
+}
+
+int64_t GraphIndex::OpsetVersion(absl::string_view domain) const {
+  auto it = opsets_.find(std::string(NormalDomain(domain)));
+  return it == opsets_.end() ? -1 : it->second;
 }
 
 const Constant* GraphIndex::FindConstant(const std::string& name) const {

@@ -38,6 +38,9 @@ class GraphIndex {
   const std::vector<std::string>& sparse_initializers() const { return sparse_; }
   bool IsGraphInput(const std::string& name) const { return graph_inputs_.count(name) > 0; }
 
+  // The version of `domain` ("" and "ai.onnx" are one) the model imports, or -1 when it does not.
+  int64_t OpsetVersion(absl::string_view domain) const;
+
   const Constant* FindConstant(const std::string& name) const;
   const onnx::NodeProto* Producer(const std::string& name) const;
   // The values of an INT64 or INT32 constant (a Reshape shape, Slice starts, Gather indices), or
@@ -54,6 +57,7 @@ class GraphIndex {
   std::vector<std::string> constant_order_;
   std::vector<std::string> sparse_;
   std::unordered_set<std::string> graph_inputs_;
+  std::unordered_map<std::string, int64_t> opsets_;  // domain ("" for ai.onnx) -> version
 };
 
 }  // namespace onnx_reinit

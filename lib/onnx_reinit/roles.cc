@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "onnx_reinit/checked_math.h"
+#include "onnx_reinit/op_table.h"
 #include "onnx_reinit/tensor_data.h"
 #include "onnx_reinit/view_trace.h"
 
@@ -52,23 +53,12 @@ constexpr int64_t kParameterMinValues = 64;
 // Attention masks hold only 0 and large negative values (-inf, -1e9, float16's -65504, -1e4).
 constexpr double kMaskValue = -1e4;
 
-// Ops that combine a learned constant with an activation, element by element.
-bool IsCombiningOp(const std::string& op) {
-  return op == "Add" || op == "Mul" || op == "Sub" || op == "Div" || op == "Concat" || op == "Where";
-}
-
 std::string ShapeText(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
 std::string Describe(const onnx::NodeProto& node) {
   return node.name().empty() ? node.op_type() : absl::StrFormat("%s '%s'", node.op_type(), node.name());
-}
-
-bool IsQuantizedOperator(const onnx::NodeProto& node) {
-  const std::string& op = node.op_type();
-  return IsDefaultDomain(node) &&
-         (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger");
 }
 
 std::string ScalarOf(const onnx::NodeProto& node, int i) {
@@ -111,46 +101,77 @@ class Classifier {
     return i < node.input_size() && tracer_.Trace(node.input(i)) != nullptr;
   }
 
-  // The role input `i` of `node` gives the constants of `view` (an exact view).
+  // The row of `node`'s op in the op table, for the opset of its domain the model imports.
+  const OpSpec* RowOf(const onnx::NodeProto& node) const {
+    return FindOp(node.domain(), node.op_type(), index_.OpsetVersion(node.domain()));
+  }
+
+  // The role input `i` of `node` gives the constants of `view` (an exact view): the op table's.
   Candidate Classify(const onnx::NodeProto& node, int i, const TracedView& view) const {
-    const std::vector<int64_t>& shape = view.map.shape;
-    if (!IsDefaultDomain(node)) {
-      return Other(absl::StrFormat("read by %s.%s, an op of another domain", node.domain(), node.op_type()));
+    const OpSpec* op = RowOf(node);
+    if (op == nullptr) return Other(NotInTable(node, i));
+    const InputSpec* input = op->Input(i);
+    if (input == nullptr) {
+      if (!op->unlisted_are_quantization_parameters) return Other(NoRole(node, i));
+      return Fixed(absl::StrFormat("quantization parameter of %s (input %d)", node.op_type(), i));
     }
-    const std::string& op = node.op_type();
-    if (op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul") {
-      if (IsWeightInput(node, i, [&](int k) { return IsConstant(node, k); })) return Weight(node, i, shape);
-      if ((op != "MatMul" && i == 2)) return Bias(WeightFanIn(node));
-    }
-    if (op == "Add") {
-      Candidate operand = AddOperand(node, i, shape);
-      if (operand.role != Role::kOther) return operand;
-    }
-    if (op == "Mul" && IsDecomposedNormScale(node)) return Norm(Role::kNormScale);
-    if (IsCombiningOp(op) || (op == "Expand" && i == 0)) return Parameter(node, i, view);
-    if (op == "BatchNormalization") {
-      constexpr Role kSlots[] = {Role::kOther, Role::kNormScale, Role::kNormBias, Role::kNormMean,
-                                 Role::kNormVar};
-      if (i >= 1 && i <= 4) return Norm(kSlots[i]);
-    }
-    if ((op == "LayerNormalization" || op == "InstanceNormalization" ||
-         op == "GroupNormalization" || op == "RMSNormalization") && (i == 1 || i == 2)) {
-      return Norm(i == 1 ? Role::kNormScale : Role::kNormBias);
-    }
-    if (op == "LSTM" || op == "GRU" || op == "RNN") return Recurrent(node, i, shape);
-    if (op == "Gather" && i == 0) return Embedding(node, shape);
-    if (op == "QLinearConv" || op == "QLinearMatMul" || op == "ConvInteger" || op == "MatMulInteger") {
-      return QOperatorInput(node, i, shape);
-    }
-    if ((op == "DequantizeLinear" || op == "QuantizeLinear") && (i == 1 || i == 2)) {
-      return Fixed(absl::StrCat("quantization parameter of ", op));
-    }
-    return Other(NoRole(node, i));
+    Candidate c = ByMatch(node, i, view, *input);
+    if (input->storage == ValueStorage::kQOperator && !c.misfit && c.role != Role::kOther) c.role = Role::kQuantized;
+    return c;
+  }
+
+  // Whether `node` combines its input `i` with others element by element (op table: Match).
+  bool CombinesElementwise(const onnx::NodeProto& node, int i) const {
+    const OpSpec* op = RowOf(node);
+    const InputSpec* input = op == nullptr ? nullptr : op->Input(i);
+    if (input == nullptr) return false;
+    return input->match == Match::kElementwise || input->match == Match::kAddOperand ||
+           input->match == Match::kDecomposedNormScale;
   }
 
  private:
   static std::string NoRole(const onnx::NodeProto& node, int i) {
     return absl::StrFormat("read by %s input %d, which has no role", node.op_type(), i);
+  }
+
+  static std::string NotInTable(const onnx::NodeProto& node, int i) {
+    if (IsDefaultDomain(node)) return NoRole(node, i);
+    return absl::StrFormat("read by %s.%s, an op of another domain", node.domain(), node.op_type());
+  }
+
+  // The role the table's `input` gives input `i` of `node`, after the look at the graph its
+  // Match asks for.
+  Candidate ByMatch(const onnx::NodeProto& node, int i, const TracedView& view, const InputSpec& input) const {
+    const std::vector<int64_t>& shape = view.map.shape;
+    if (input.fixed != nullptr) return Fixed(input.fixed);
+    switch (input.match) {
+      case Match::kDirect: return Direct(node, i, shape, input);
+      case Match::kGatherTable: return Embedding(node, i, shape, input);
+      case Match::kRecurrent: return Recurrent(node, i, shape, input);
+      case Match::kAddOperand: {
+        Candidate operand = AddOperand(node, i, shape);
+        return operand.role != Role::kOther ? operand : Parameter(node, i, view);
+      }
+      case Match::kDecomposedNormScale:
+        return IsDecomposedNormScale(node) ? Norm(Role::kNormScale) : Parameter(node, i, view);
+      case Match::kElementwise: return Parameter(node, i, view);
+      case Match::kExpanded: return Parameter(node, i, view, /*expanded=*/true);
+      case Match::kPassedOn: break;
+    }
+    return Other(NoRole(node, i));
+  }
+
+  // An input whose role is its row's: weights (with their fans), biases, norm parameters.
+  Candidate Direct(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape,
+                   const InputSpec& input) const {
+    switch (input.role) {
+      case Role::kWeight:
+        if (!IsWeightInput(node, i, [&](int k) { return IsConstant(node, k); })) return Other(NoRole(node, i));
+        return Weight(node, i, shape, input.fans);
+      case Role::kBias: return Bias(WeightFanIn(node, input.fans.weight_input));
+      case Role::kOther: return Other(input.note[0] != '\0' ? std::string(input.note) : NoRole(node, i));
+      default: return Norm(input.role);
+    }
   }
 
   static Candidate Other(std::string reason) {
@@ -180,9 +201,9 @@ class Classifier {
     return c;
   }
 
-  Candidate Weight(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape) const {
-    auto fans = FansForWeight(node, i, shape);
-    if (fans.ok() && node.op_type() == "ConvTranspose" && options_.convtranspose_input_channel_fans) {
+  Candidate Weight(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape, const FanRule& rule) const {
+    auto fans = FansByRule(rule, node, i, shape);
+    if (fans.ok() && rule.kind == FanRule::Kind::kConvTranspose && options_.convtranspose_input_channel_fans) {
       const int64_t group = std::max<int64_t>(1, IntAttribute(node, "group", 1));
       const int64_t rf = fans->fan_in / std::max<int64_t>(1, shape[1]);
       fans = Fans{shape[0] / group * rf, shape[1] * rf};
@@ -195,24 +216,8 @@ class Classifier {
     return c;
   }
 
-  // The integer weight (and QLinearConv's int32 bias) of a QOperator op.
-  Candidate QOperatorInput(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape) const {
-    Candidate c;
-    if (IsWeightInput(node, i, [&](int k) { return IsConstant(node, k); })) {
-      c = Weight(node, i, shape);
-      if (c.misfit) return c;
-    } else if (node.op_type() == "QLinearConv" && i == 8) {
-      c = Bias(WeightFanIn(node));
-    } else {
-      return Fixed(absl::StrFormat("quantization parameter of %s (input %d)", node.op_type(), i));
-    }
-    c.role = Role::kQuantized;
-    return c;
-  }
-
-  // fan_in of the weight of a Conv/ConvTranspose/Gemm (for its bias), 0 when unknown.
-  int64_t WeightFanIn(const onnx::NodeProto& node) const {
-    const int input = node.op_type() == "QLinearConv" ? 3 : 1;
+  // fan_in of the weight at input `input` of `node` (for its bias), 0 when unknown.
+  int64_t WeightFanIn(const onnx::NodeProto& node, int input) const {
     const std::optional<std::vector<int64_t>> weight = ConstantShape(node, input);
     if (!weight) return 0;
     auto fans = FansForWeight(node, input, *weight);
@@ -264,9 +269,9 @@ class Classifier {
 
   // Input `i` of a combining op, or of an Expand whose result is combined: a parameter when
   // another input is an activation and the view is neither a broadcast scalar nor a mask.
-  Candidate Parameter(const onnx::NodeProto& node, int i, const TracedView& view) const {
+  Candidate Parameter(const onnx::NodeProto& node, int i, const TracedView& view, bool expanded = false) const {
     if (IsBroadcastScalar(view.map.shape)) return Fixed(ScalarOf(node, i));
-    const bool combined = node.op_type() == "Expand" ? IsCombinedWithActivation(node) : HasActivationInput(node, i);
+    const bool combined = expanded ? IsCombinedWithActivation(node) : HasActivationInput(node, i);
     if (!combined) return Other(NoRole(node, i));
     if (IsAttentionMask(view)) {
       return Fixed(absl::StrFormat("an attention mask (only 0 and large negative values), read by %s input %d",
@@ -296,7 +301,7 @@ class Classifier {
     auto [first, last] = consumers_.equal_range(expand.output(0));
     for (auto it = first; it != last; ++it) {
       const auto [reader, k] = it->second;
-      if (IsDefaultDomain(*reader) && IsCombiningOp(reader->op_type()) && HasActivationInput(*reader, k)) return true;
+      if (CombinesElementwise(*reader, k) && HasActivationInput(*reader, k)) return true;
     }
     return false;
   }
@@ -318,51 +323,47 @@ class Classifier {
     return negative;
   }
 
-  Candidate Recurrent(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape) const {
+  // An RNN's W (input 1), R (2) or B (3), whose row's parts are its gates (B: two per gate).
+  Candidate Recurrent(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape,
+                      const InputSpec& input) const {
     const std::string& op = node.op_type();
-    if (i == 5 || i == 6) return Fixed(absl::StrCat(op, " initial state"));
-    if (i == 7) return Other("LSTM peephole weights");
-    if (i < 1 || i > 3) return Other(absl::StrFormat("read by %s input %d, which has no role", op, i));
+    const bool bias = input.role == Role::kRnnBias, recurrence = input.role == Role::kRnnRecurrence;
     RnnLayout layout;
-    layout.gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
-    const int64_t rank_needed = i == 3 ? 2 : 3;
+    layout.gates = bias ? input.parts.count / 2 : input.parts.count;
+    const int64_t rank_needed = bias ? 2 : 3;
     if (static_cast<int64_t>(shape.size()) != rank_needed) {
       return Misfit(absl::StrFormat("%s input %d has shape %s, expected rank %d", op, i, ShapeText(shape),
                                    rank_needed));
     }
     layout.directions = shape[0];
     layout.hidden_size = IntAttribute(node, "hidden_size", 0);
-    if (layout.hidden_size <= 0) layout.hidden_size = i == 3 ? shape[1] / (2 * layout.gates) : shape[1] / layout.gates;
-    const std::optional<int64_t> rows = CheckedMul(i == 3 ? 2 * layout.gates : layout.gates, layout.hidden_size);
-    if (shape[1] != rows || (i == 2 && shape[2] != layout.hidden_size)) {
+    if (layout.hidden_size <= 0) layout.hidden_size = bias ? shape[1] / (2 * layout.gates) : shape[1] / layout.gates;
+    const std::optional<int64_t> rows = CheckedMul(bias ? 2 * layout.gates : layout.gates, layout.hidden_size);
+    if (shape[1] != rows || (recurrence && shape[2] != layout.hidden_size)) {
       return Misfit(absl::StrFormat("%s input %d has shape %s, which does not fit hidden_size %d", op, i,
                                    ShapeText(shape), layout.hidden_size));
     }
     Candidate c;
     c.rnn = layout;
-    if (i == 1) {
-      c.role = Role::kRnnWeight;
-      c.fans = Fans{shape[2], layout.hidden_size};
-    } else if (i == 2) {
-      c.role = Role::kRnnRecurrence;
-      c.fans = Fans{layout.hidden_size, layout.hidden_size};
-    } else {
-      c.role = Role::kRnnBias;
-    }
+    c.role = input.role;
+    if (!bias) c.fans = Fans{recurrence ? layout.hidden_size : shape[2], layout.hidden_size};
     return c;
   }
 
-  Candidate Embedding(const onnx::NodeProto& gather, const std::vector<int64_t>& shape) const {
+  Candidate Embedding(const onnx::NodeProto& gather, int i, const std::vector<int64_t>& shape,
+                      const InputSpec& input) const {
     if (IntAttribute(gather, "axis", 0) != 0) return Other("read by Gather along an axis other than 0");
     if (gather.input_size() > 1 && IsConstant(gather, 1)) {
       return Fixed("read by Gather with constant indices (shape arithmetic)");
     }
-    if (shape.size() != 2) {
-      return Misfit(absl::StrFormat("Gather table has shape %s, expected [vocabulary, dim]", ShapeText(shape)));
+    absl::StatusOr<Fans> fans = FansByRule(input.fans, gather, i, shape);
+    if (!fans.ok()) {
+      return Misfit(absl::StrFormat("%s table has shape %s, expected [vocabulary, dim]", gather.op_type(),
+                                    ShapeText(shape)));
     }
     Candidate c;
     c.role = Role::kEmbedding;
-    c.fans = Fans{shape[1], shape[0]};  // fan_in = embedding dim, as torch and Flax
+    c.fans = *fans;
     return c;
   }
 
@@ -459,6 +460,10 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
   ViewTracer tracer(index);
   GraphAnalysis analysis;
   Classifier classifier(index, tracer, options, payloads);
+  auto reads_integers = [&](const onnx::NodeProto& node) {
+    const OpSpec* op = classifier.RowOf(node);
+    return op != nullptr && op->ReadsIntegers();
+  };
   std::unordered_map<std::string, size_t> position;  // tensor name -> index in analysis.tensors
   std::unordered_map<std::string, std::vector<const onnx::NodeProto*>> readers;
 
@@ -477,7 +482,7 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
         const bool is_float = FloatTypeOf(constant.tensor->data_type()).has_value();
         const bool unreadable = !IsKnownDataType(constant.tensor->data_type());
         const onnx::NodeProto* dequantize = view->dequantize[k];
-        if (!is_float && dequantize == nullptr && !IsQuantizedOperator(*node) && !(unreadable && view->exact())) {
+        if (!is_float && dequantize == nullptr && !reads_integers(*node) && !(unreadable && view->exact())) {
           continue;
         }
 

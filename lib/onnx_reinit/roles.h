@@ -1,6 +1,7 @@
 // What each constant of a model is: the role of every floating-point initializer and Constant node
 // value (weight, bias, norm parameter, embedding table, RNN weight, ...), found from the ops that
-// read it, with the fans its role implies.
+// read it, with the fans its role implies. Which input of which op gives which role is the op
+// table's (op_table.h).
 //
 // A constant may reach its reader through ops that only select, assemble or re-view elements
 // (Identity, Cast, Transpose, Reshape and its kin, DequantizeLinear, Slice, Split, Concat, Gather

@@ -1,0 +1,300 @@
+#include "onnx_reinit/op_table.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace onnx_reinit {
+namespace {
+
+// Layouts (fan.h).
+FanRule Conv() { return FanRule{FanRule::Kind::kConv}; }
+FanRule ConvTranspose() { return FanRule{FanRule::Kind::kConvTranspose}; }
+// A matrix whose fan_in and fan_out are the axes `in_axis` and `out_axis` from the end.
+FanRule Matrix(int in_axis, int out_axis, const char* transpose_attribute, int rank) {
+  FanRule rule{FanRule::Kind::kMatrix};
+  rule.in_axis = in_axis;
+  rule.out_axis = out_axis;
+  rule.transpose_attribute = transpose_attribute;
+  rule.rank = rank;
+  return rule;
+}
+// [..., K, N] (MatMul B) and [..., M, K] (MatMul A); Gemm's are rank 2, transposed by transA/transB.
+FanRule RightOperand(const char* transpose_attribute = nullptr, int rank = 0) {
+  return Matrix(-2, -1, transpose_attribute, rank);
+}
+FanRule LeftOperand(const char* transpose_attribute = nullptr, int rank = 0) {
+  return Matrix(-1, -2, transpose_attribute, rank);
+}
+FanRule BiasOf(int weight_input) {
+  FanRule rule{FanRule::Kind::kBiasOf};
+  rule.weight_input = weight_input;
+  return rule;
+}
+
+// Inputs, by what they hold.
+InputSpec Weight(int index, const char* name, FanRule fans) {
+  InputSpec spec;
+  spec.index = index;
+  spec.name = name;
+  spec.role = Role::kWeight;
+  spec.fans = fans;
+  return spec;
+}
+InputSpec Bias(int index, const char* name, int weight_input) {
+  InputSpec spec;
+  spec.index = index;
+  spec.name = name;
+  spec.role = Role::kBias;
+  spec.fans = BiasOf(weight_input);
+  return spec;
+}
+InputSpec Norm(int index, const char* name, Role role) {
+  InputSpec spec;
+  spec.index = index;
+  spec.name = name;
+  spec.role = role;
+  return spec;
+}
+InputSpec Fixed(int index, const char* name, const char* what) {
+  InputSpec spec;
+  spec.index = index;
+  spec.name = name;
+  spec.fixed = what;
+  return spec;
+}
+// An input without a role that is worth naming (it may hold learned values onnx-reinit leaves).
+InputSpec Unhandled(int index, const char* name, const char* note) {
+  InputSpec spec;
+  spec.index = index;
+  spec.name = name;
+  spec.note = note;
+  return spec;
+}
+InputSpec Matched(int index, const char* name, Role role, Match match) {
+  InputSpec spec;
+  spec.index = index;
+  spec.name = name;
+  spec.role = role;
+  spec.match = match;
+  return spec;
+}
+InputSpec Embedding(int index, const char* name) {
+  InputSpec spec = Matched(index, name, Role::kEmbedding, Match::kGatherTable);
+  spec.fans = FanRule{FanRule::Kind::kTable};
+  return spec;
+}
+// An RNN's W, R or B: `gates` blocks along axis 1 (B: the input and recurrence bias of each).
+InputSpec Recurrent(int index, const char* name, Role role, int gates, const char* names) {
+  InputSpec spec = Matched(index, name, role, Match::kRecurrent);
+  if (role != Role::kRnnBias) spec.fans = FanRule{FanRule::Kind::kRecurrent};
+  spec.parts = PartRule{1, role == Role::kRnnBias ? 2 * gates : gates, nullptr, names};
+  return spec;
+}
+// Integers the op reads itself, with the scale and zero point at those inputs.
+InputSpec QOperator(InputSpec spec, int scale, int zero_point, int axis) {
+  spec.storage = ValueStorage::kQOperator;
+  spec.quant = QuantSlots{scale, zero_point, axis};
+  return spec;
+}
+// The integers a DequantizeLinear makes floats of, for the op that reads its output.
+InputSpec QdqIntegers(int index, const char* name) {
+  InputSpec spec = Matched(index, name, Role::kQuantized, Match::kPassedOn);
+  spec.storage = ValueStorage::kQdq;
+  return spec;
+}
+InputSpec UnlessConstant(InputSpec spec, int other_input) {
+  spec.unless_constant = other_input;
+  return spec;
+}
+
+OpSpec Op(const char* op_type, std::vector<InputSpec> inputs, int64_t since = 1) {
+  OpSpec op;
+  op.op_type = op_type;
+  op.since = since;
+  op.inputs = std::move(inputs);
+  return op;
+}
+OpSpec QuantizedOp(const char* op_type, std::vector<InputSpec> inputs) {
+  OpSpec op = Op(op_type, std::move(inputs));
+  op.unlisted_are_quantization_parameters = true;
+  return op;
+}
+// An RNN op with `gates` gate blocks, named in ONNX's order.
+OpSpec RecurrentOp(const char* op_type, int gates, const char* gate_names, std::vector<InputSpec> extra) {
+  std::vector<InputSpec> inputs = {
+      Recurrent(1, "W", Role::kRnnWeight, gates, gate_names),
+      Recurrent(2, "R", Role::kRnnRecurrence, gates, gate_names),
+      Recurrent(3, "B", Role::kRnnBias, gates, "Wb per gate, then Rb per gate"),
+  };
+  inputs.insert(inputs.end(), extra.begin(), extra.end());
+  return Op(op_type, std::move(inputs));
+}
+OpSpec Elementwise(const char* op_type, Match match = Match::kElementwise) {
+  return Op(op_type, {Matched(kAnyInput, "", Role::kParameter, match)});
+}
+
+std::vector<OpSpec> BuildTable() {
+  return {
+      // Layers.
+      Op("Conv", {Weight(1, "W", Conv()), Bias(2, "B", 1)}),
+      Op("ConvTranspose", {Weight(1, "W", ConvTranspose()), Bias(2, "B", 1)}),
+      Op("Gemm", {Weight(0, "A", LeftOperand("transA", 2)), Weight(1, "B", RightOperand("transB", 2)),
+                  Bias(2, "C", 1)}),
+      Op("MatMul", {UnlessConstant(Weight(0, "A", LeftOperand()), 1), Weight(1, "B", RightOperand())}),
+      Op("Gather", {Embedding(0, "data")}),
+      // Norms.
+      Op("BatchNormalization", {Norm(1, "scale", Role::kNormScale), Norm(2, "B", Role::kNormBias),
+                                Norm(3, "input_mean", Role::kNormMean), Norm(4, "input_var", Role::kNormVar)}),
+      Op("LayerNormalization", {Norm(1, "Scale", Role::kNormScale), Norm(2, "B", Role::kNormBias)}),
+      Op("InstanceNormalization", {Norm(1, "scale", Role::kNormScale), Norm(2, "B", Role::kNormBias)}),
+      Op("GroupNormalization", {Norm(1, "scale", Role::kNormScale), Norm(2, "bias", Role::kNormBias)}),
+      Op("RMSNormalization", {Norm(1, "scale", Role::kNormScale)}, 23),
+      // Recurrent layers.
+      RecurrentOp("LSTM", 4, "i, o, f, c",
+                  {Fixed(5, "initial_h", "LSTM initial state"), Fixed(6, "initial_c", "LSTM initial state"),
+                   Unhandled(7, "P", "LSTM peephole weights")}),
+      RecurrentOp("GRU", 3, "z, r, h", {Fixed(5, "initial_h", "GRU initial state")}),
+      RecurrentOp("RNN", 1, "", {Fixed(5, "initial_h", "RNN initial state")}),
+      // Learned tensors without a layer (roles.h: parameter), and decomposed norms.
+      Elementwise("Add", Match::kAddOperand),
+      Elementwise("Mul", Match::kDecomposedNormScale),
+      Elementwise("Sub"),
+      Elementwise("Div"),
+      Elementwise("Concat"),
+      Elementwise("Where"),
+      Op("Expand", {Matched(0, "input", Role::kParameter, Match::kExpanded)}),
+      // Quantized: QDQ, and the QOperator ops.
+      Op("DequantizeLinear",
+         {QdqIntegers(0, "x"), Fixed(1, "x_scale", "quantization parameter of DequantizeLinear"),
+          Fixed(2, "x_zero_point", "quantization parameter of DequantizeLinear")}),
+      Op("QuantizeLinear", {Fixed(1, "y_scale", "quantization parameter of QuantizeLinear"),
+                            Fixed(2, "y_zero_point", "quantization parameter of QuantizeLinear")}),
+      QuantizedOp("QLinearConv", {QOperator(Weight(3, "w", Conv()), 4, 5, 0), QOperator(Bias(8, "B", 3), -1, -1, 0)}),
+      QuantizedOp("QLinearMatMul", {QOperator(Weight(3, "b", RightOperand()), 4, 5, -1)}),
+      QuantizedOp("ConvInteger", {QOperator(Weight(1, "w", Conv()), -1, 3, 0)}),
+      QuantizedOp("MatMulInteger", {QOperator(Weight(1, "B", RightOperand()), -1, 3, -1)}),
+  };
+}
+
+bool SameDomain(absl::string_view a, absl::string_view b) {
+  auto normal = [](absl::string_view d) { return d == "ai.onnx" ? absl::string_view() : d; };
+  return normal(a) == normal(b);
+}
+
+std::string DomainText(const OpSpec& op) { return op.domain[0] == '\0' ? "ai.onnx" : op.domain; }
+
+std::string Opsets(const OpSpec& op) {
+  if (op.until == kLatestOpset) return absl::StrCat(op.since, "+");
+  return absl::StrCat(op.since, "-", op.until);
+}
+
+std::string InputText(const InputSpec& input) {
+  if (input.index == kAnyInput) return "any";
+  return input.name[0] == '\0' ? absl::StrCat(input.index) : absl::StrCat(input.index, " ", input.name);
+}
+
+std::string RoleText(const InputSpec& input) {
+  if (input.fixed != nullptr) return absl::StrCat("fixed: ", input.fixed);
+  if (input.role == Role::kOther) return "none";
+  return std::string(RoleName(input.role));
+}
+
+std::string PartsText(const PartRule& parts) {
+  if (parts.count <= 1 && parts.sizes_attribute == nullptr) return "-";
+  std::string text = absl::StrFormat("%d along axis %d", parts.count, parts.axis);
+  if (parts.names[0] != '\0') absl::StrAppend(&text, " (", parts.names, ")");
+  if (parts.sizes_attribute != nullptr) absl::StrAppend(&text, ", sizes from ", parts.sizes_attribute);
+  return text;
+}
+
+std::string NoteText(const InputSpec& input) {
+  std::string note = input.note;
+  auto add = [&](const std::string& text) { absl::StrAppend(&note, note.empty() ? "" : "; ", text); };
+  if (input.unless_constant >= 0) add(absl::StrFormat("only while input %d is computed", input.unless_constant));
+  switch (input.match) {
+    case Match::kGatherTable: add("indices computed, axis 0"); break;
+    case Match::kElementwise: add("combined with an activation, not a scalar or mask"); break;
+    case Match::kAddOperand: add("a MatMul's bias, a decomposed norm's bias, or a parameter"); break;
+    case Match::kDecomposedNormScale: add("a decomposed norm's scale, or a parameter"); break;
+    case Match::kExpanded: add("the expanded result combined with an activation"); break;
+    case Match::kPassedOn: add("role from the reader of the output"); break;
+    default: break;
+  }
+  if (input.storage == ValueStorage::kQOperator && input.quant.scale >= 0) {
+    add(absl::StrFormat("scale input %d, zero point input %d", input.quant.scale, input.quant.zero_point));
+  }
+  return note;
+}
+
+}  // namespace
+
+absl::string_view StorageName(ValueStorage storage) {
+  switch (storage) {
+    case ValueStorage::kFloat: return "float";
+    case ValueStorage::kQdq: return "qdq";
+    case ValueStorage::kQOperator: return "qoperator";
+    case ValueStorage::kBlockQuantized: return "block_quantized";
+  }
+  return "?";
+}
+
+const InputSpec* OpSpec::Input(int index) const {
+  for (const InputSpec& input : inputs) {
+    if (input.index == index || input.index == kAnyInput) return &input;
+  }
+  return nullptr;
+}
+
+bool OpSpec::ReadsIntegers() const {
+  for (const InputSpec& input : inputs) {
+    if (input.storage == ValueStorage::kQOperator) return true;
+  }
+  return false;
+}
+
+absl::Span<const OpSpec> OpTable() {
+  static const std::vector<OpSpec>* const table = new std::vector<OpSpec>(BuildTable());
+  return *table;
+}
+
+const OpSpec* FindOp(absl::string_view domain, absl::string_view op_type, int64_t version) {
+  const OpSpec* found = nullptr;
+  for (const OpSpec& op : OpTable()) {
+    if (op.op_type != op_type || !SameDomain(op.domain, domain)) continue;
+    if (version < 0 || (op.since <= version && version <= op.until)) found = &op;
+  }
+  return found;
+}
+
+proto::OpTableListing DescribeOpTable() {
+  proto::OpTableListing listing;
+  for (const OpSpec& op : OpTable()) {
+    for (const InputSpec& input : op.inputs) {
+      proto::OpTableInput& entry = *listing.add_inputs();
+      entry.set_domain(DomainText(op));
+      entry.set_op_type(op.op_type);
+      entry.set_opsets(Opsets(op));
+      entry.set_input(InputText(input));
+      entry.set_role(RoleText(input));
+      entry.set_fans(DescribeFanRule(input.fans));
+      entry.set_parts(PartsText(input.parts));
+      entry.set_storage(input.fixed != nullptr ? "-" : std::string(StorageName(input.storage)));
+      entry.set_note(NoteText(input));
+    }
+  }
+  return listing;
+}
+
+std::string OpTableMarkdown() {
+  std::string text;
+  for (const OpSpec& op : OpTable()) {
+    std::vector<std::string> inputs;
+    for (const InputSpec& input : op.inputs) inputs.push_back(absl::StrCat(InputText(input), ": ", RoleText(input)));
+    absl::StrAppend(&text, "- `", DomainText(op), "::", op.op_type, "` (opset ",
+                    Opsets(op), "): ", absl::StrJoin(inputs, "; "), "\n");
+  }
+  return text;
+}
+
+}  // namespace onnx_reinit
