@@ -686,6 +686,152 @@ def quantized_qoperator():
     return save(make_model(graph), "quantized_qoperator.onnx")
 
 
+def local_functions():
+    """Model-local functions (IR 8, opset 15): weights passed into calls, Constant weights inside
+    bodies, a nested call, attribute references (an int that decides Gemm's layout, a tensor that
+    a body Constant takes as its value).
+
+    Block(x, w; trans): Gemm(x, w, transB=@trans) -> Relu -> local.Dense (nested call)
+    Dense(x):           MatMul(x, Dense::W [16, 8]) + Dense::b [8]   (Constants in the body)
+    Proj(x; t):         Gemm(x, Proj::P [4, 8], transB=@t)           (one Constant, two layouts)
+    Head(x, w; bias):   MatMul(x, w) + Constant(value=@bias)
+    Graph: X [2, 8] -> Block(W1 [16, 8], trans=1) -> Block(W2, trans=1) -> Proj(t=1) -> Proj(t=0)
+           -> Head(head_W [8, 4], bias=[4]) -> Y [2, 4]
+    Dense is called twice (inside both Blocks) and Proj twice with transB 1 and 0: Proj::P reads
+    as [N, K] = [4, 8] in one call and [K, N] = [4, 8] in the other.
+    """
+    rng = np.random.default_rng(1701)
+
+    def normal(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    domain = "local"
+    opsets = [helper.make_opsetid("", 15), helper.make_opsetid(domain, 1)]
+
+    def ref(name, attribute, kind):
+        a = onnx.AttributeProto()
+        a.name = name
+        a.ref_attr_name = attribute
+        a.type = kind
+        return a
+
+    gemm = helper.make_node("Gemm", ["x", "w"], ["g"], name="gemm")
+    gemm.attribute.append(ref("transB", "trans", onnx.AttributeProto.INT))
+    block = helper.make_function(
+        domain, "Block", ["x", "w"], ["y"],
+        [gemm, helper.make_node("Relu", ["g"], ["r"], name="relu"),
+         helper.make_node("Dense", ["r"], ["y"], name="dense", domain=domain)],
+        opsets, ["trans"])
+    dense = helper.make_function(
+        domain, "Dense", ["x"], ["y"],
+        [helper.make_node("Constant", [], ["W"], value=t_f32_raw("W", normal(16, 8))),
+         helper.make_node("Constant", [], ["b"], value=t_f32_raw("b", normal(8))),
+         helper.make_node("MatMul", ["x", "W"], ["h"], name="matmul"),
+         helper.make_node("Add", ["h", "b"], ["y"], name="add")],
+        opsets, [])
+    proj_gemm = helper.make_node("Gemm", ["x", "P"], ["y"], name="gemm")
+    proj_gemm.attribute.append(ref("transB", "t", onnx.AttributeProto.INT))
+    proj = helper.make_function(
+        domain, "Proj", ["x"], ["y"],
+        [helper.make_node("Constant", [], ["P"], value=t_f32_raw("P", normal(4, 8))), proj_gemm],
+        opsets, ["t"])
+    bias_constant = helper.make_node("Constant", [], ["c"], name="bias")
+    bias_constant.attribute.append(ref("value", "bias", onnx.AttributeProto.TENSOR))
+    head = helper.make_function(
+        domain, "Head", ["x", "w"], ["y"],
+        [helper.make_node("MatMul", ["x", "w"], ["m"], name="matmul"), bias_constant,
+         helper.make_node("Add", ["m", "c"], ["y"], name="add")],
+        opsets, ["bias"])
+    nodes = [
+        helper.make_node("Block", ["X", "W1"], ["h1"], name="block1", domain=domain, trans=1),
+        helper.make_node("Block", ["h1", "W2"], ["h2"], name="block2", domain=domain, trans=1),
+        helper.make_node("Proj", ["h2"], ["p"], name="proj1", domain=domain, t=1),
+        helper.make_node("Proj", ["p"], ["q"], name="proj2", domain=domain, t=0),
+        helper.make_node("Head", ["q", "head_W"], ["Y"], name="head", domain=domain,
+                         bias=t_f32_raw("bias", normal(4))),
+    ]
+    graph = helper.make_graph(
+        nodes, "local_functions",
+        [vi("X", TensorProto.FLOAT, [2, 8])],
+        [vi("Y", TensorProto.FLOAT, [2, 4])],
+        [t_f32_raw("W1", normal(16, 8)), t_f32_raw("W2", normal(16, 8)), t_f32_raw("head_W", normal(8, 4))],
+    )
+    model = helper.make_model(graph, opset_imports=opsets, functions=[block, dense, proj, head],
+                              producer_name=PRODUCER, producer_version="1")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    save(model, "local_functions.onnx")
+    flat = inline_functions(model)
+    onnx.checker.check_model(flat, full_check=True)
+    return save(flat, "local_functions_inlined.onnx")
+
+
+def inline_functions(model):
+    """`model` with every call of a model-local function replaced by the body, as a flat graph: the
+    reference the tests compare onnx-reinit's reading of the functions with (written apart from
+    graph_index.cc). A body Constant becomes one initializer "FUNCTION::OUTPUT" shared by all
+    calls, a call's tensor attribute the initializer "CALL.ATTRIBUTE", other body values
+    "CALL/VALUE"; attribute references take the call's attribute."""
+    functions = {(f.domain, f.name): f for f in model.functions}
+    initializers = {}
+
+    def expand(call, label, tensors):
+        function = functions[(call.domain, call.op_type)]
+        names = dict(zip(function.input, call.input))
+        names.update(zip(function.output, call.output))
+        attributes = {a.name: a for a in call.attribute}
+        nodes = []
+        for body in function.node:
+            value = next((a for a in body.attribute if a.name == "value"), None)
+            if body.op_type == "Constant" and value is not None:
+                name = tensors[value.ref_attr_name] if value.ref_attr_name else f"{function.name}::{body.output[0]}"
+                if not value.ref_attr_name:
+                    initializers[name] = value.t
+                names[body.output[0]] = name
+                continue
+            node = onnx.NodeProto()
+            node.CopyFrom(body)
+            node.name = f"{label}/{body.name or body.op_type}"
+            node.input[:] = [names.setdefault(n, f"{label}/{n}") if n else n for n in body.input]
+            node.output[:] = [names.setdefault(n, f"{label}/{n}") for n in body.output]
+            del node.attribute[:]
+            for a in body.attribute:
+                if not a.ref_attr_name:
+                    node.attribute.append(a)
+                elif a.ref_attr_name in attributes:
+                    resolved = node.attribute.add()
+                    resolved.CopyFrom(attributes[a.ref_attr_name])
+                    resolved.name = a.name
+            if (node.domain, node.op_type) in functions:
+                passed = {a.name: tensors[a.ref_attr_name] for a in body.attribute if a.ref_attr_name in tensors}
+                nodes += expand(node, node.name, passed)
+            else:
+                nodes.append(node)
+        return nodes
+
+    flat = onnx.ModelProto()
+    flat.CopyFrom(model)
+    del flat.functions[:]
+    del flat.graph.node[:]
+    for node in model.graph.node:
+        if (node.domain, node.op_type) not in functions:
+            flat.graph.node.append(node)
+            continue
+        tensors = {}
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                tensors[a.name] = f"{node.name}.{a.name}"
+                initializers[tensors[a.name]] = a.t
+        flat.graph.node.extend(expand(node, node.name, tensors))
+    for name, tensor in initializers.items():
+        t = flat.graph.initializer.add()
+        t.CopyFrom(tensor)
+        t.name = name
+    del flat.opset_import[:]
+    flat.opset_import.append(helper.make_opsetid("", 15))
+    return flat
+
+
 def main():
     constant_weights()
     dtypes_models()
@@ -701,6 +847,7 @@ def main():
     ambiguous()
     quantized_qdq()
     quantized_qoperator()
+    local_functions()
 
 
 if __name__ == "__main__":

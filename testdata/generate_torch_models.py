@@ -27,7 +27,7 @@ OPSET = 13
 
 
 def export(model, args, filename, input_names, output_names, seed_note="",
-           opset=OPSET, no_grad=True, folding=True):
+           opset=OPSET, no_grad=True, folding=True, functions=False):
     path = os.path.join(HERE, filename)
     model.eval()
     # no_grad=False is needed for nn.TransformerEncoderLayer: in eval mode
@@ -46,6 +46,7 @@ def export(model, args, filename, input_names, output_names, seed_note="",
             input_names=input_names,
             output_names=output_names,
             training=torch.onnx.TrainingMode.EVAL,
+            export_modules_as_functions=functions,
         )
     m = onnx.load(path)
     onnx.checker.check_model(m, full_check=True)
@@ -296,6 +297,36 @@ class LayerScaled(nn.Module):
         return self.layer_scale * self.block(x) + x
 
 
+class FunctionBlock(nn.Module):
+    """A residual MLP block with a LayerNorm, exported as a model-local function."""
+
+    def __init__(self, dim=8, hidden=16):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return x + self.fc2(torch.relu(self.norm(self.fc1(x))))
+
+
+class FunctionNet(nn.Module):
+    """Embedding -> two FunctionBlocks -> Linear head. Exported with export_modules_as_functions
+    for FunctionBlock and nn.Linear: the graph calls Block twice and Linear once, each Block calls
+    Linear twice (nested calls); every weight is a graph initializer passed into the calls, and
+    torch 1.13 also copies each Linear's weight into a tensor attribute of the calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 8)
+        self.b1 = FunctionBlock()
+        self.b2 = FunctionBlock()
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, ids):
+        return self.head(self.b2(self.b1(self.emb(ids))))
+
+
 def readers_by_initializer(path):
     """{initializer: {op types that read it, directly or through Identity}}."""
     graph = onnx.load(path).graph
@@ -406,6 +437,14 @@ def main():
     # stem.bias (zeros) is also the depthwise conv's bias, the LayerNorm bias and the second
     # Linear's bias.
     assert_merged(os.path.join(HERE, "torch_layer_scale.onnx"), "stem.bias", {"Conv", "Add"})
+
+    # The same network (same seed, same weights) with and without model-local functions: the flat
+    # export is the reference the tests read the functions against.
+    for filename, functions in (("torch_functions.onnx", {FunctionBlock, nn.Linear}),
+                                ("torch_functions_flat.onnx", False)):
+        torch.manual_seed(11)
+        export(FunctionNet(), (torch.randint(0, 20, (1, 5)),), filename, ["ids"], ["logits"],
+               opset=15, functions=functions)
 
 
 if __name__ == "__main__":

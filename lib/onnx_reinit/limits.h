@@ -12,6 +12,11 @@ inline constexpr int kMaxSubgraphDepth = 16;
 // A constant more than this many re-viewing ops (Identity, Transpose, Reshape, ...) away from its
 // reader is not followed to that reader (roles.h).
 inline constexpr int kMaxViewChainDepth = 64;
+// Calls of model-local functions nested deeper than this are not inlined (graph_index.h), nor
+// calls once the inlined bodies hold this many nodes: nested calls can multiply a small file into
+// any number of nodes.
+inline constexpr int kMaxFunctionNesting = 16;
+inline constexpr int kMaxInlinedNodes = 1 << 20;
 
 }  // namespace onnx_reinit
 

@@ -135,7 +135,7 @@ proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& val
                                    const TensorPlan& plan) {
   proto::TensorRecord record;
   record.set_name(use.name);
-  record.set_source(use.source == TensorSource::kInitializer ? "initializer" : "constant_node");
+  record.set_source(std::string(SourceName(use.source)));
   if (use.reader != nullptr) {
     record.set_op_type(use.reader->op_type());
     record.set_consumer(use.reader->name());
@@ -280,8 +280,8 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
     if (options.require_detached && !payloads.by_tensor.count(use.tensor)) {
       return absl::FailedPreconditionError(
           absl::StrFormat("'%s' cannot be rewritten in place (%s)", use.name,
-                          use.source == TensorSource::kConstantNode ? "a Constant node's value"
-                                                                    : "its values are varints"));
+                          use.source == TensorSource::kInitializer ? "its values are varints"
+                                                                   : "a Constant node's value"));
     }
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
     *report.add_tensors() = DescribeTensor(use, values, tensor_plan);

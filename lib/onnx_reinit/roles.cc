@@ -103,7 +103,7 @@ class Classifier {
 
   // The row of `node`'s op in the op table, for the opset of its domain the model imports.
   const OpSpec* RowOf(const onnx::NodeProto& node) const {
-    return FindOp(node.domain(), node.op_type(), index_.OpsetVersion(node.domain()));
+    return FindOp(node.domain(), node.op_type(), index_.OpsetVersion(node));
   }
 
   // The role input `i` of `node` gives the constants of `view` (an exact view): the op table's.
@@ -419,6 +419,37 @@ void Merge(TensorUse use, GraphAnalysis& analysis, std::unordered_map<std::strin
   }
 }
 
+std::string UnreadReason(const GraphIndex& index, const Constant& constant) {
+  if (constant.source == TensorSource::kCallAttribute) {
+    return absl::StrFormat("an attribute of a call of function '%s' that its body does not read (PyTorch's "
+                           "export_modules_as_functions keeps copies of module parameters there): it keeps its values",
+                           constant.function->name());
+  }
+  if (constant.source == TensorSource::kFunctionConstant && index.Calls(constant.function) == 0) {
+    return absl::StrFormat("in the body of function '%s', which no node calls", constant.function->name());
+  }
+  return "not read by any node";
+}
+
+// One warning per function called more than once whose body holds learned constants: each is one
+// tensor, initialized once, that all the calls read.
+void NoteSharedFunctionConstants(const GraphIndex& index, GraphAnalysis& analysis) {
+  std::vector<std::pair<const onnx::FunctionProto*, std::vector<std::string>>> shared;
+  for (const TensorUse& use : analysis.tensors) {
+    const Constant& constant = *index.FindConstant(use.name);
+    if (constant.function == nullptr || index.Calls(constant.function) < 2 || use.role == Role::kOther) continue;
+    auto it = std::find_if(shared.begin(), shared.end(), [&](const auto& f) { return f.first == constant.function; });
+    if (it == shared.end()) it = shared.insert(shared.end(), {constant.function, {}});
+    it->second.push_back(use.name);
+  }
+  for (const auto& [function, names] : shared) {
+    analysis.warnings.push_back(absl::StrFormat(
+        "function '%s' is called %d times and every call shares the constants of its body: %s (each "
+        "initialized once)",
+        function->name(), index.Calls(function), absl::StrJoin(names, ", ")));
+  }
+}
+
 }  // namespace
 
 absl::string_view RoleName(Role role) {
@@ -456,9 +487,11 @@ std::vector<GraphConstant> ListConstants(onnx::ModelProto& model) {
 
 GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& options,
                            const DetachedPayloads& payloads) {
-  GraphIndex index(model);
-  ViewTracer tracer(index);
   GraphAnalysis analysis;
+  analysis.index = std::make_shared<const GraphIndex>(model);
+  const GraphIndex& index = *analysis.index;
+  ViewTracer tracer(index);
+  analysis.warnings = index.warnings();
   Classifier classifier(index, tracer, options, payloads);
   auto reads_integers = [&](const onnx::NodeProto& node) {
     const OpSpec* op = classifier.RowOf(node);
@@ -549,10 +582,11 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
     use.view_shape.assign(constant.tensor->dims().begin(), constant.tensor->dims().end());
     use.overridable = index.IsGraphInput(name);
     use.fixed = IsBroadcastScalar(use.view_shape);
-    use.reason = "not read by any node";
+    use.reason = UnreadReason(index, constant);
     position.emplace(name, analysis.tensors.size());
     analysis.tensors.push_back(std::move(use));
   }
+  NoteSharedFunctionConstants(index, analysis);
   for (const std::string& name : index.sparse_initializers()) {
     analysis.warnings.push_back(
         absl::StrFormat("sparse initializer '%s' left unchanged (sparse tensors are not re-initialized)", name));

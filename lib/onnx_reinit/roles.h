@@ -13,6 +13,11 @@
 // --requantize (requantize.h).
 // Fans are computed on the shape the reader sees (see fan.h). The constants of subgraphs (If, Loop
 // and Scan bodies) are searched too; a subgraph may read a constant of an enclosing graph.
+// Calls of model-local functions are read as their inlined bodies (graph_index.h): a weight passed
+// to a call gets the role of the op in the body that reads it (the reader is then the body node's
+// copy, named "CALL/NODE"), and a Constant in a body is one tensor, "FUNCTION::OUTPUT", that every
+// call reads: calls that would give it different roles or fans are warned about as any other
+// readers are, and a function called more than once gets a warning that its calls share them.
 //
 // A constant with several readers gets one role, by priority: embedding > weight > RNN roles >
 // bias > norm parameters > parameter. A tensor that is both an embedding table and a (tied) output
@@ -120,6 +125,8 @@ struct GraphAnalysis {
   // `tensors`, which holds only what onnx-reinit can read; PlanReinitialization refuses those it
   // would rewrite.
   std::vector<TensorUse> unreadable;
+  // The index the analysis read: the readers inside function bodies point into it.
+  std::shared_ptr<const GraphIndex> index;
 };
 
 struct AnalysisOptions {

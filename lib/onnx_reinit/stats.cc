@@ -272,7 +272,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
     proto::TensorStats& row = *report.add_tensors();
     row.set_name(use.name);
-    row.set_source(use.source == TensorSource::kInitializer ? "initializer" : "constant_node");
+    row.set_source(std::string(SourceName(use.source)));
     row.set_op_type(use.reader ? use.reader->op_type() : "");
     row.set_node(use.reader ? use.reader->name() : "");
     row.set_input_index(use.input_index);

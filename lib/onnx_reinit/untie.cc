@@ -17,24 +17,6 @@
 namespace onnx_reinit {
 namespace {
 
-// Every name used anywhere in the model's graphs, so that copies get names of their own.
-void CollectNames(const onnx::GraphProto& graph, std::unordered_set<std::string>& names) {
-  for (const onnx::TensorProto& tensor : graph.initializer()) names.insert(tensor.name());
-  for (const onnx::SparseTensorProto& sparse : graph.sparse_initializer()) names.insert(sparse.values().name());
-  for (const auto* infos : {&graph.input(), &graph.output(), &graph.value_info()}) {
-    for (const onnx::ValueInfoProto& info : *infos) names.insert(info.name());
-  }
-  for (const onnx::NodeProto& node : graph.node()) {
-    names.insert(node.name());
-    names.insert(node.input().begin(), node.input().end());
-    names.insert(node.output().begin(), node.output().end());
-    for (const onnx::AttributeProto& attribute : node.attribute()) {
-      if (attribute.has_g()) CollectNames(attribute.g(), names);
-      for (const onnx::GraphProto& subgraph : attribute.graphs()) CollectNames(subgraph, names);
-    }
-  }
-}
-
 std::string UniqueName(const std::string& base, std::unordered_set<std::string>& names) {
   std::string name = base;
   for (int k = 2; names.count(name); ++k) name = absl::StrCat(base, ".", k);
@@ -149,6 +131,25 @@ std::string WhyTied(onnx::TensorProto& tensor, const std::string& name) {
   return "";
 }
 
+// Why the tensor cannot be untied where model-local functions are involved, or "": a constant in a
+// function's body is shared by all its calls, and the nodes of inlined bodies are copies
+// (graph_index.h) whose inputs cannot be rewired.
+std::string WhyTiedByFunction(const GraphIndex& index, const std::string& name,
+                              const std::vector<std::set<NodeInput>>& entries) {
+  if (const onnx::FunctionProto* function = index.FindConstant(name)->function) {
+    return absl::StrFormat("it is a constant in the body of function '%s', which all its calls share", function->name());
+  }
+  for (const std::set<NodeInput>& group : entries) {
+    for (const NodeInput& entry : group) {
+      if (const onnx::FunctionProto* function = index.FunctionOf(entry.first)) {
+        return absl::StrFormat("it is passed to function '%s' and read inside (by %s), whose body all its calls share",
+                               function->name(), entry.first->name());
+      }
+    }
+  }
+  return "";
+}
+
 // One group of readings of a tensor that need the same values.
 struct Group {
   std::string signature;
@@ -159,7 +160,7 @@ struct Group {
 
 UntieResult UntieTensors(onnx::ModelProto& model, const ReinitOptions& options) {
   const GraphAnalysis analysis = AnalyzeGraph(model, options.analysis);
-  const GraphIndex index(model);
+  const GraphIndex& index = *analysis.index;
   ViewTracer tracer(index);
   std::map<const onnx::TensorProto*, std::vector<const TensorUse*>> readings;
   for (const TensorUse& reading : analysis.readings) readings[reading.tensor].push_back(&reading);
@@ -186,10 +187,6 @@ UntieResult UntieTensors(onnx::ModelProto& model, const ReinitOptions& options) 
       group->readings.push_back(reading);
     }
     if (groups.size() < 2) continue;
-    if (const std::string why = WhyTied(*use.tensor, use.name); !why.empty()) {
-      result.warnings.push_back(absl::StrFormat("'%s' stays tied: %s", use.name, why));
-      continue;
-    }
 
     // Each node input that names the tensor must serve one group only.
     std::vector<std::set<NodeInput>> entries(groups.size());
@@ -203,6 +200,12 @@ UntieResult UntieTensors(onnx::ModelProto& model, const ReinitOptions& options) 
         auto [at, inserted] = entry_group.emplace(entry, g);
         if (!inserted && at->second != g && shared == nullptr) shared = entry.first;
       }
+    }
+    std::string why = WhyTiedByFunction(index, use.name, entries);
+    if (why.empty()) why = WhyTied(*use.tensor, use.name);
+    if (!why.empty()) {
+      result.warnings.push_back(absl::StrFormat("'%s' stays tied: %s", use.name, why));
+      continue;
     }
     if (shared != nullptr) {
       result.warnings.push_back(absl::StrFormat(

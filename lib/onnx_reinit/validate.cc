@@ -1,5 +1,6 @@
 #include "onnx_reinit/validate.h"
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -265,10 +266,31 @@ class Validator {
   std::unordered_map<std::string, std::string> defined_;  // name -> what defines it
 };
 
+// Model-local functions: one per domain and name (a call must name one body), and the body's
+// attributes and constants as a graph's.
+absl::Status CheckFunctions(const onnx::ModelProto& model) {
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const onnx::FunctionProto& function : model.functions()) {
+    if (!seen.emplace(function.domain(), function.name()).second) {
+      return absl::InvalidArgumentError(absl::StrFormat("two model-local functions are named '%s' in domain '%s'",
+                                                        function.name(), function.domain()));
+    }
+    for (const onnx::NodeProto& node : function.node()) {
+      absl::Status status = CheckRoleAttributes(node);
+      if (const onnx::TensorProto* value = ConstantValue(node); status.ok() && value != nullptr) {
+        status = CheckConstant(*value, node.output(0));
+      }
+      if (!status.ok()) return WithContext(status, absl::StrFormat("function '%s'", function.name()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateModel(const onnx::ModelProto& model) {
-  return Validator().Graph(model.graph(), 0);
+  ONNX_REINIT_RETURN_IF_ERROR(Validator().Graph(model.graph(), 0));
+  return CheckFunctions(model);
 }
 
 }  // namespace onnx_reinit

@@ -21,6 +21,8 @@
 //     linear_before_reset, layout, Gather/Flatten axis, Transpose perm, Squeeze/Unsqueeze axes,
 //     Reshape allowzero, Cast to, Constant value), judged by AttributeProto.type and by the field
 //     that holds the value.
+//   - two model-local functions of the same domain and name; in a function's body, the attribute
+//     and constant defects above
 #ifndef ONNX_REINIT_VALIDATE_H_
 #define ONNX_REINIT_VALIDATE_H_
 
