@@ -766,6 +766,66 @@ def local_functions():
     return save(flat, "local_functions_inlined.onnx")
 
 
+def einsum_models():
+    """Einsum weights (opset 13): three plain two-operand equations, one with a bias added, and two
+    weights that are not plain operands. einsum_matmul.onnx computes the plain ones with MatMul
+    (the weight reshaped where the equation contracts two axes): the tests' reference for roles
+    and fans.
+
+      Y1 = einsum("abc,cd->abd", X1 [2,3,4], w1 [4,6]) + b1 [6]
+      Y2 = einsum("abcd,cde->abe", X2 [2,3,4,5], w2 [4,5,6])
+      Y3 = einsum("...x,xy->...y", X3 [2,7,8], w3 [8,3])
+      Y4 = einsum("bi,ij,jk->bk", X4 [2,4], w4a [4,5], w4b [5,3])    three operands
+      Y5 = einsum("...i,...ij->...j", X5 [2,4], w5 [2,4,3])           the weight has an ellipsis
+    """
+    rng = np.random.default_rng(1917)
+
+    def normal(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    w = {"w1": normal(4, 6), "b1": normal(6), "w2": normal(4, 5, 6), "w3": normal(8, 3),
+         "w4a": normal(4, 5), "w4b": normal(5, 3), "w5": normal(2, 4, 3)}
+    shapes = {"X1": [2, 3, 4], "X2": [2, 3, 4, 5], "X3": [2, 7, 8], "X4": [2, 4], "X5": [2, 4]}
+    outputs = {"Y1": [2, 3, 6], "Y2": [2, 3, 6], "Y3": [2, 7, 3], "Y4": [2, 3], "Y5": [2, 3]}
+    nodes = [
+        helper.make_node("Einsum", ["X1", "w1"], ["E1"], name="einsum1", equation="abc,cd->abd"),
+        helper.make_node("Add", ["E1", "b1"], ["Y1"], name="bias1"),
+        helper.make_node("Einsum", ["X2", "w2"], ["Y2"], name="einsum2", equation="abcd,cde->abe"),
+        helper.make_node("Einsum", ["X3", "w3"], ["Y3"], name="einsum3", equation="...x,xy->...y"),
+        helper.make_node("Einsum", ["X4", "w4a", "w4b"], ["Y4"], name="einsum4", equation="bi,ij,jk->bk"),
+        helper.make_node("Einsum", ["X5", "w5"], ["Y5"], name="einsum5", equation="...i,...ij->...j"),
+    ]
+    graph = helper.make_graph(
+        nodes, "einsum",
+        [vi(n, TensorProto.FLOAT, d) for n, d in shapes.items()],
+        [vi(n, TensorProto.FLOAT, d) for n, d in outputs.items()],
+        [t_f32_raw(n, a) for n, a in w.items()])
+    save(make_model(graph), "einsum.onnx")
+
+    # The plain equations as MatMul, checked against numpy's einsum on random inputs.
+    x = {n: normal(*d) for n, d in shapes.items() if n in ("X1", "X2", "X3")}
+    assert np.allclose(np.einsum("abc,cd->abd", x["X1"], w["w1"]), x["X1"] @ w["w1"], atol=1e-5)
+    assert np.allclose(np.einsum("abcd,cde->abe", x["X2"], w["w2"]),
+                       x["X2"].reshape(2, 3, 20) @ w["w2"].reshape(20, 6), atol=1e-5)
+    assert np.allclose(np.einsum("...x,xy->...y", x["X3"], w["w3"]), x["X3"] @ w["w3"], atol=1e-5)
+    nodes = [
+        helper.make_node("MatMul", ["X1", "w1"], ["E1"], name="matmul1"),
+        helper.make_node("Add", ["E1", "b1"], ["Y1"], name="bias1"),
+        helper.make_node("Reshape", ["X2", "x2_shape"], ["X2r"], name="reshape_x2"),
+        helper.make_node("Reshape", ["w2", "w2_shape"], ["w2r"], name="reshape_w2"),
+        helper.make_node("MatMul", ["X2r", "w2r"], ["Y2"], name="matmul2"),
+        helper.make_node("MatMul", ["X3", "w3"], ["Y3"], name="matmul3"),
+    ]
+    plain = ("w1", "b1", "w2", "w3")
+    graph = helper.make_graph(
+        nodes, "einsum_matmul",
+        [vi(n, TensorProto.FLOAT, shapes[n]) for n in ("X1", "X2", "X3")],
+        [vi(n, TensorProto.FLOAT, outputs[n]) for n in ("Y1", "Y2", "Y3")],
+        [t_f32_raw(n, w[n]) for n in plain]
+        + [t_i64_raw("x2_shape", np.array([2, 3, 20])), t_i64_raw("w2_shape", np.array([20, 6]))])
+    save(make_model(graph), "einsum_matmul.onnx")
+
+
 def inline_functions(model):
     """`model` with every call of a model-local function replaced by the body, as a flat graph: the
     reference the tests compare onnx-reinit's reading of the functions with (written apart from
@@ -848,6 +908,7 @@ def main():
     quantized_qdq()
     quantized_qoperator()
     local_functions()
+    einsum_models()
 
 
 if __name__ == "__main__":

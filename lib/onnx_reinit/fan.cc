@@ -1,12 +1,17 @@
 #include "onnx_reinit/fan.h"
 
+#include <algorithm>
+#include <cctype>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "onnx_reinit/checked_math.h"
 #include "onnx_reinit/graph_index.h"
 #include "onnx_reinit/op_table.h"
@@ -63,6 +68,62 @@ std::string MatrixLayout(const FanRule& rule, int in_axis, int out_axis) {
   return absl::StrFormat("[%s%s, %s]", rule.rank == 0 ? "..., " : "", names[0], names[1]);
 }
 
+// Einsum: the fans of operand `input_index` of `shape` by the node's equation (FanRule::kEinsum).
+// Only a plain operand of a two-operand equation has them: its own term without an ellipsis
+// (the other operand's may have one), one label per axis, none repeated (a diagonal), and each
+// label either contracted with the other operand or kept in the output.
+absl::StatusOr<Fans> EinsumFans(const onnx::NodeProto& node, int input_index, absl::Span<const int64_t> shape) {
+  const onnx::AttributeProto* attribute = FindAttribute(node, "equation");
+  const std::string written = attribute == nullptr ? "" : attribute->s();
+  auto unplain = [&](const std::string& why) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("Einsum '%s' input %d is not a plain operand of a two-operand equation: %s", written,
+                        input_index, why));
+  };
+  std::string equation;
+  for (char c : written) {
+    if (c != ' ') equation += c;
+  }
+  const size_t arrow = equation.find("->");
+  const std::vector<std::string> terms = absl::StrSplit(equation.substr(0, arrow), ',');
+  if (terms.size() != 2 || node.input_size() != 2) {
+    return unplain(absl::StrFormat("it has %d operands", std::max<int>(terms.size(), node.input_size())));
+  }
+  const std::string& term = terms[input_index];
+  const std::string& other = terms[1 - input_index];
+  if (term.find('.') != std::string::npos) return unplain("its own term has an ellipsis");
+  if (term.size() != shape.size()) {
+    return unplain(absl::StrFormat("its term '%s' names %d axes, its shape [%s] has %d", term, term.size(),
+                                   absl::StrJoin(shape, ", "), shape.size()));
+  }
+  std::string output;  // implicit mode: the labels that occur once, in alphabetical order
+  if (arrow != std::string::npos) {
+    output = equation.substr(arrow + 2);
+  } else {
+    const std::string all = terms[0] + terms[1];
+    for (char c : all) {
+      if (std::isalpha(static_cast<unsigned char>(c)) && std::count(all.begin(), all.end(), c) == 1) output += c;
+    }
+  }
+  std::optional<int64_t> fan_in = 1, fan_out = 1;
+  for (size_t k = 0; k < term.size(); ++k) {
+    const char label = term[k];
+    if (!std::isalpha(static_cast<unsigned char>(label))) return unplain(absl::StrFormat("'%c' is not a label", label));
+    if (std::count(term.begin(), term.end(), label) > 1) {
+      return unplain(absl::StrFormat("its label '%c' repeats (a diagonal)", label));
+    }
+    if (output.find(label) != std::string::npos) {
+      fan_out = CheckedMul(*fan_out, shape[k]);
+    } else if (other.find(label) != std::string::npos) {
+      fan_in = CheckedMul(*fan_in, shape[k]);
+    } else {
+      return unplain(absl::StrFormat("its label '%c' is summed over within it alone", label));
+    }
+    if (!fan_in || !fan_out) return unplain("its fans overflow");
+  }
+  return Fans{*fan_in, *fan_out};
+}
+
 const InputSpec* SpecOf(const onnx::NodeProto& node, int input_index) {
   const OpSpec* op = FindOp(node.domain(), node.op_type());
   return op == nullptr ? nullptr : op->Input(input_index);
@@ -86,6 +147,8 @@ std::string DescribeFanRule(const FanRule& rule) {
     case FanRule::Kind::kTable: return "[vocabulary, dim]: fan_in = dim, fan_out = vocabulary";
     case FanRule::Kind::kRecurrent: return "[dirs, gates*H, in]: per gate fan_in = in (R: H), fan_out = H";
     case FanRule::Kind::kBiasOf: return absl::StrFormat("fan_in of input %d", rule.weight_input);
+    case FanRule::Kind::kEinsum:
+      return "by the equation (two operands): fan_in = its dims contracted away, fan_out = its dims in the output";
   }
   return "?";
 }
@@ -96,6 +159,7 @@ absl::StatusOr<Fans> FansByRule(const FanRule& rule, const onnx::NodeProto& node
     case FanRule::Kind::kConv: return ConvFans(node, input_index, shape, "[M, C/group, k1, ...]");
     case FanRule::Kind::kConvTranspose: return ConvFans(node, input_index, shape, "[C, M/group, k1, ...]");
     case FanRule::Kind::kMatrix: return MatrixFans(rule, node, input_index, shape);
+    case FanRule::Kind::kEinsum: return EinsumFans(node, input_index, shape);
     case FanRule::Kind::kTable:
       if (shape.size() != 2) return LayoutMismatch(node, input_index, shape, "[vocabulary, dim]");
       return Fans{shape[1], shape[0]};  // fan_in = embedding dim, as torch and Flax
@@ -109,6 +173,12 @@ bool IsWeightInput(const onnx::NodeProto& node, int input_index,
                    const std::function<bool(int)>& input_is_constant) {
   const InputSpec* spec = SpecOf(node, input_index);
   if (spec == nullptr || spec->role != Role::kWeight || !input_is_constant(input_index)) return false;
+  if (spec->unless_constant == kAnyOtherInput) {
+    for (int k = 0; k < node.input_size(); ++k) {
+      if (k != input_index && !input_is_constant(k)) return true;
+    }
+    return false;
+  }
   return spec->unless_constant < 0 || !input_is_constant(spec->unless_constant);
 }
 

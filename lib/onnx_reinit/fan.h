@@ -45,6 +45,9 @@ struct FanRule {
     kTable,          // an embedding table [vocabulary, dim]: fan_in = dim, fan_out = vocabulary
     kRecurrent,      // an RNN W or R: one gate block's fans (roles.h)
     kBiasOf,         // a bias: fan_in of the weight at `weight_input`, 0 when unknown
+    kEinsum,         // an operand of a two-operand Einsum, by its `equation`: fan_in = product of
+                     // its dims whose labels are contracted away, fan_out = of those that reach
+                     // the output (the layer's math, not Keras's shape-only fans)
   };
   Kind kind = Kind::kNone;
   int in_axis = 0, out_axis = 0;              // kMatrix: -1 the last axis, -2 the one before

@@ -26,6 +26,7 @@ FanRule RightOperand(const char* transpose_attribute = nullptr, int rank = 0) {
 FanRule LeftOperand(const char* transpose_attribute = nullptr, int rank = 0) {
   return Matrix(-1, -2, transpose_attribute, rank);
 }
+FanRule EinsumOperand() { return FanRule{FanRule::Kind::kEinsum}; }
 FanRule BiasOf(int weight_input) {
   FanRule rule{FanRule::Kind::kBiasOf};
   rule.weight_input = weight_input;
@@ -143,6 +144,7 @@ std::vector<OpSpec> BuildTable() {
                   Bias(2, "C", 1)}),
       Op("MatMul", {UnlessConstant(Weight(0, "A", LeftOperand()), 1), Weight(1, "B", RightOperand())}),
       Op("Gather", {Embedding(0, "data")}),
+      Op("Einsum", {UnlessConstant(Weight(kAnyInput, "Inputs", EinsumOperand()), kAnyOtherInput)}, 12),
       // Norms.
       Op("BatchNormalization", {Norm(1, "scale", Role::kNormScale), Norm(2, "B", Role::kNormBias),
                                 Norm(3, "input_mean", Role::kNormMean), Norm(4, "input_var", Role::kNormVar)}),
@@ -212,6 +214,7 @@ std::string NoteText(const InputSpec& input) {
   std::string note = input.note;
   auto add = [&](const std::string& text) { absl::StrAppend(&note, note.empty() ? "" : "; ", text); };
   if (input.unless_constant >= 0) add(absl::StrFormat("only while input %d is computed", input.unless_constant));
+  if (input.unless_constant == kAnyOtherInput) add("only while another input is computed");
   switch (input.match) {
     case Match::kGatherTable: add("indices computed, axis 0"); break;
     case Match::kElementwise: add("combined with an activation, not a scalar or mask"); break;

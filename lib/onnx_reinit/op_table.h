@@ -70,7 +70,7 @@ struct InputSpec {
   ValueStorage storage = ValueStorage::kFloat;
   QuantSlots quant;         // ValueStorage::kQOperator
   // A weight only while this other input is computed (a MatMul of two constants is folding
-  // material, not a layer); -1 always.
+  // material, not a layer); kAnyOtherInput: while some other input is; -1 always.
   int unless_constant = -1;
   // Role::kOther: the input holds a fixed value, never learned (an RNN's initial state, a
   // quantization parameter, a cos/sin cache); this says what it is. Null: no role, not fixed.
@@ -79,6 +79,7 @@ struct InputSpec {
 };
 
 inline constexpr int kAnyInput = -1;
+inline constexpr int kAnyOtherInput = -2;  // InputSpec::unless_constant
 inline constexpr int64_t kLatestOpset = 1 << 30;
 
 struct OpSpec {

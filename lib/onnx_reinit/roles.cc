@@ -224,18 +224,22 @@ class Classifier {
     return fans.ok() ? fans->fan_in : 0;
   }
 
-  // A 1-D constant added to a MatMul's output, of the output's width: the MatMul's bias. The Add
-  // after a decomposed LayerNorm's scale Mul: the norm's bias.
+  // A 1-D constant added to a MatMul's output, of the output's width: the MatMul's bias; a
+  // constant of as many values as an Einsum weight's fan_out added to its output: the Einsum's
+  // (Keras EinsumDense). The Add after a decomposed LayerNorm's scale Mul: the norm's bias.
   Candidate AddOperand(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape) const {
     if (node.input_size() != 2) return Other("read by Add, which has no role");
     const onnx::NodeProto* other = index_.Producer(node.input(1 - i));
-    if (other != nullptr && other->op_type() == "MatMul" && shape.size() == 1) {
-      for (int w = 1; w >= 0; --w) {
+    const bool matmul = other != nullptr && other->op_type() == "MatMul" && shape.size() == 1;
+    const bool einsum = other != nullptr && other->op_type() == "Einsum" && IsDefaultDomain(*other) && !shape.empty();
+    if (matmul || einsum) {
+      const int64_t width = ShapeProduct(shape).value_or(-1);
+      for (int w = other->input_size() - 1; w >= 0; --w) {
         const std::optional<std::vector<int64_t>> weight = ConstantShape(*other, w);
         if (!weight || weight->empty()) continue;
         if (!IsWeightInput(*other, w, [&](int k) { return IsConstant(*other, k); })) continue;
         auto fans = FansForWeight(*other, w, *weight);
-        if (fans.ok() && fans->fan_out == shape[0]) return Bias(fans->fan_in);
+        if (fans.ok() && fans->fan_out == width) return Bias(fans->fan_in);
       }
     }
     if (other != nullptr && other->op_type() == "Mul" && IsDecomposedNormScale(*other)) {
