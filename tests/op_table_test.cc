@@ -54,7 +54,7 @@ TEST(OpTable, RowsAreConsistent) {
       if (input.role == Role::kWeight) {
         EXPECT_NE(input.fans.kind, FanRule::Kind::kNone) << op.op_type << " weight " << input.index << " has no fans";
       }
-      if (input.fans.kind == FanRule::Kind::kBiasOf) {
+      if (input.fans.kind == FanRule::Kind::kBiasOf && input.fans.weight_input >= 0) {
         const InputSpec* weight = op.Input(input.fans.weight_input);
         ASSERT_NE(weight, nullptr) << op.op_type;
         EXPECT_EQ(weight->role, Role::kWeight) << op.op_type << " bias " << input.index;

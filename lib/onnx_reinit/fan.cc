@@ -41,6 +41,15 @@ absl::StatusOr<Fans> ConvFans(const onnx::NodeProto& node, int input_index,
   return Fans{*fan_in, *fan_out};
 }
 
+// Channels-last layout [M, k1..kn, C/group]: (C/group * rf, M * rf), as the same Conv in [M, C/group, k...].
+absl::StatusOr<Fans> ChannelsLastConvFans(const onnx::NodeProto& node, int input_index,
+                                          absl::Span<const int64_t> shape) {
+  if (shape.size() < 3) return LayoutMismatch(node, input_index, shape, "[M, k1, ..., C/group]");
+  std::vector<int64_t> channels_first = {shape[0], shape.back()};
+  channels_first.insert(channels_first.end(), shape.begin() + 1, shape.end() - 1);
+  return ConvFans(node, input_index, channels_first, "[M, k1, ..., C/group]");
+}
+
 // The axes of a kMatrix rule from the end, swapped when its transpose attribute is set.
 std::pair<int, int> MatrixAxes(const FanRule& rule, const onnx::NodeProto& node) {
   const bool transposed =
@@ -146,7 +155,10 @@ std::string DescribeFanRule(const FanRule& rule) {
     }
     case FanRule::Kind::kTable: return "[vocabulary, dim]: fan_in = dim, fan_out = vocabulary";
     case FanRule::Kind::kRecurrent: return "[dirs, gates*H, in]: per gate fan_in = in (R: H), fan_out = H";
-    case FanRule::Kind::kBiasOf: return absl::StrFormat("fan_in of input %d", rule.weight_input);
+    case FanRule::Kind::kConvChannelsLast: return "[M, k..., C/group]: fan_in = C/group * k, fan_out = M * k";
+    case FanRule::Kind::kBiasOf:
+      if (rule.weight_input < 0) return "fan_in of the layer computing another input";
+      return absl::StrFormat("fan_in of input %d", rule.weight_input);
     case FanRule::Kind::kEinsum:
       return "by the equation (two operands): fan_in = its dims contracted away, fan_out = its dims in the output";
   }
@@ -158,6 +170,7 @@ absl::StatusOr<Fans> FansByRule(const FanRule& rule, const onnx::NodeProto& node
   switch (rule.kind) {
     case FanRule::Kind::kConv: return ConvFans(node, input_index, shape, "[M, C/group, k1, ...]");
     case FanRule::Kind::kConvTranspose: return ConvFans(node, input_index, shape, "[C, M/group, k1, ...]");
+    case FanRule::Kind::kConvChannelsLast: return ChannelsLastConvFans(node, input_index, shape);
     case FanRule::Kind::kMatrix: return MatrixFans(rule, node, input_index, shape);
     case FanRule::Kind::kEinsum: return EinsumFans(node, input_index, shape);
     case FanRule::Kind::kTable:

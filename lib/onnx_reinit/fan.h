@@ -41,10 +41,12 @@ struct FanRule {
     kNone,           // no fans of its own (norm parameters, fixed tables)
     kConv,           // [M, C/group, k1..kn]: fan_in = C/group * rf, fan_out = M * rf
     kConvTranspose,  // [C, M/group, k1..kn]: fan_in = M/group * rf, fan_out = C * rf (torch)
+    kConvChannelsLast,  // [M, k1..kn, C/group] (NhwcConv): fan_in = C/group * rf, fan_out = M * rf
     kMatrix,         // fan_in and fan_out along two axes counted from the end
     kTable,          // an embedding table [vocabulary, dim]: fan_in = dim, fan_out = vocabulary
     kRecurrent,      // an RNN W or R: one gate block's fans (roles.h)
-    kBiasOf,         // a bias: fan_in of the weight at `weight_input`, 0 when unknown
+    kBiasOf,         // a bias: fan_in of the weight at `weight_input` or, when that is -1, of the
+                     // weight of the layer that computes another input; 0 when unknown
     kEinsum,         // an operand of a two-operand Einsum, by its `equation`: fan_in = product of
                      // its dims whose labels are contracted away, fan_out = of those that reach
                      // the output (the layer's math, not Keras's shape-only fans)
@@ -54,14 +56,14 @@ struct FanRule {
   const char* transpose_attribute = nullptr;  // kMatrix: when this attribute is 1 the axes swap
   int rank = 0;                               // kMatrix: the rank it must have; 0 any rank >= 1
                                               // (leading dims batch; a vector [K] is K x 1)
-  int weight_input = -1;                      // kBiasOf
+  int weight_input = -1;                      // kBiasOf; -1: the layer computing another input
 };
 
 // The rule as `onnx-reinit ops` prints it: "[K, N] (transB: [N, K])", "fan_in of input 1".
 std::string DescribeFanRule(const FanRule& rule);
 
-// The fans of `shape` at input `input_index` of `node` by `rule` (kConv, kConvTranspose, kMatrix,
-// kTable). Fails with InvalidArgument when the shape does not fit the layout.
+// The fans of `shape` at input `input_index` of `node` by `rule` (kConv, kConvTranspose,
+// kConvChannelsLast, kMatrix, kTable). Fails with InvalidArgument when the shape does not fit the layout.
 absl::StatusOr<Fans> FansByRule(const FanRule& rule, const onnx::NodeProto& node, int input_index,
                                 absl::Span<const int64_t> shape);
 

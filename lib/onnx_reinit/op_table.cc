@@ -109,8 +109,32 @@ InputSpec UnlessConstant(InputSpec spec, int other_input) {
   return spec;
 }
 
-OpSpec Op(const char* op_type, std::vector<InputSpec> inputs, int64_t since = 1) {
+// A table an op reads with indices of its own (EmbedLayerNormalization's word, position and
+// segment tables): an embedding.
+InputSpec Table(int index, const char* name) {
+  InputSpec spec;
+  spec.index = index;
+  spec.name = name;
+  spec.role = Role::kEmbedding;
+  spec.fans = FanRule{FanRule::Kind::kTable};
+  return spec;
+}
+// A bias added to the output of the layer that computes another input of the op (BiasGelu's).
+InputSpec BiasOfLayerBefore(int index, const char* name) { return Bias(index, name, -1); }
+// A fused tensor of `count` layers along `axis` (sizes from the INTS attribute when present).
+InputSpec InParts(InputSpec spec, int axis, int count, const char* sizes_attribute, const char* names) {
+  spec.parts = PartRule{axis, count, sizes_attribute, names};
+  return spec;
+}
+InputSpec RotaryCache(int index, const char* name) {
+  return Fixed(index, name, "a rotary embedding's cos/sin cache, computed from positions, not learned");
+}
+
+constexpr char kMicrosoft[] = "com.microsoft";
+
+OpSpec Op(const char* op_type, std::vector<InputSpec> inputs, int64_t since = 1, const char* domain = "") {
   OpSpec op;
+  op.domain = domain;
   op.op_type = op_type;
   op.since = since;
   op.inputs = std::move(inputs);
@@ -176,6 +200,35 @@ std::vector<OpSpec> BuildTable() {
       QuantizedOp("QLinearMatMul", {QOperator(Weight(3, "b", RightOperand()), 4, 5, -1)}),
       QuantizedOp("ConvInteger", {QOperator(Weight(1, "w", Conv()), -1, 3, 0)}),
       QuantizedOp("MatMulInteger", {QOperator(Weight(1, "B", RightOperand()), -1, 3, -1)}),
+      // ONNX Runtime's fused and contrib ops (docs/ContribOperators.md), as its optimizers and
+      // onnxruntime-genai write them. ORT writes SimplifiedLayerNormalization (and LayerNormalization
+      // below opset 17) in the default domain.
+      Op("SimplifiedLayerNormalization", {Norm(1, "scale", Role::kNormScale)}),
+      Op("SimplifiedLayerNormalization", {Norm(1, "scale", Role::kNormScale)}, 1, kMicrosoft),
+      Op("LayerNormalization", {Norm(1, "Scale", Role::kNormScale), Norm(2, "B", Role::kNormBias)}, 1, kMicrosoft),
+      Op("SkipLayerNormalization", {Norm(2, "gamma", Role::kNormScale), Norm(3, "beta", Role::kNormBias),
+                                    BiasOfLayerBefore(4, "bias")}, 1, kMicrosoft),
+      Op("SkipSimplifiedLayerNormalization", {Norm(2, "gamma", Role::kNormScale), BiasOfLayerBefore(3, "bias")}, 1,
+         kMicrosoft),
+      Op("EmbedLayerNormalization", {Table(2, "word_embedding"), Table(3, "position_embedding"),
+                                     Table(4, "segment_embedding"), Norm(5, "gamma", Role::kNormScale),
+                                     Norm(6, "beta", Role::kNormBias)}, 1, kMicrosoft),
+      Op("GroupNorm", {Norm(1, "gamma", Role::kNormScale), Norm(2, "beta", Role::kNormBias)}, 1, kMicrosoft),
+      Op("Attention", {InParts(Weight(1, "weights", RightOperand(nullptr, 2)), -1, 3, "qkv_hidden_sizes", "q, k, v"),
+                       InParts(Bias(2, "bias", 1), 0, 3, "qkv_hidden_sizes", "q, k, v")}, 1, kMicrosoft),
+      Op("MultiHeadAttention", {InParts(BiasOfLayerBefore(3, "bias"), 0, 3, nullptr, "q, k, v")}, 1, kMicrosoft),
+      Op("FusedMatMul", {UnlessConstant(Weight(0, "A", LeftOperand("transA")), 1), Weight(1, "B", RightOperand("transB"))},
+         1, kMicrosoft),
+      Op("FusedGemm", {Weight(0, "A", LeftOperand("transA", 2)), Weight(1, "B", RightOperand("transB", 2)),
+                       Bias(2, "C", 1)}, 1, kMicrosoft),
+      Op("FusedConv", {Weight(1, "W", Conv()), Bias(2, "B", 1)}, 1, kMicrosoft),
+      Op("NhwcConv", {Weight(1, "W", FanRule{FanRule::Kind::kConvChannelsLast}), Bias(2, "B", 1)}, 1, kMicrosoft),
+      Op("BiasGelu", {BiasOfLayerBefore(1, "B")}, 1, kMicrosoft),
+      Op("FastGelu", {BiasOfLayerBefore(1, "bias")}, 1, kMicrosoft),
+      Op("BiasAdd", {BiasOfLayerBefore(1, "bias")}, 1, kMicrosoft),
+      Op("BiasSplitGelu", {BiasOfLayerBefore(1, "bias")}, 1, kMicrosoft),
+      Op("RotaryEmbedding", {RotaryCache(2, "cos_cache"), RotaryCache(3, "sin_cache")}, 1, kMicrosoft),
+      Op("GroupQueryAttention", {RotaryCache(7, "cos_cache"), RotaryCache(8, "sin_cache")}, 1, kMicrosoft),
   };
 }
 

@@ -13,11 +13,6 @@ bool SameDistribution(const proto::Distribution& a, const proto::Distribution& b
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
-bool DependsOnShape(const proto::Distribution& d) {
-  return d.kind() == proto::Distribution::ORTHOGONAL || d.kind() == proto::Distribution::IDENTITY ||
-         d.kind() == proto::Distribution::DIRAC;
-}
-
 // The view is the tensor itself, element for element (no ops, or ones that only add unit axes).
 bool IsDirect(const TensorUse& use, int64_t count) {
   if (use.elements == nullptr) return true;
@@ -33,6 +28,11 @@ std::string Where(const TensorUse& use) {
 }
 
 }  // namespace
+
+bool DependsOnShape(const proto::Distribution& d) {
+  return d.kind() == proto::Distribution::ORTHOGONAL || d.kind() == proto::Distribution::IDENTITY ||
+         d.kind() == proto::Distribution::DIRAC;
+}
 
 absl::StatusOr<std::vector<PlannedRegion>> PlaceRegions(const TensorUse& use, int64_t count,
                                                         const std::vector<PlannedRegion>& view_regions) {

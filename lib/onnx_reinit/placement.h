@@ -27,6 +27,10 @@
 
 namespace onnx_reinit {
 
+// Whether the distribution's values depend on the shape of the block it fills (orthogonal,
+// identity, dirac): such a block must be one contiguous block of the tensor.
+bool DependsOnShape(const proto::Distribution& distribution);
+
 // `view_regions` cover the reader's view (row-major ranges of use.view_shape, with their shapes);
 // `count` is the tensor's element count. The result is sorted by `begin`, disjoint, and covers
 // the tensor; adjacent ranges with the same shape-independent distribution are joined.

@@ -56,9 +56,42 @@ class Planner {
           "or leave it out (--exclude, or a =keep rule)",
           RoleName(use_.role), use_.name, ReaderText(), SchemeName(scheme.kind), use_.name));
     }
+    if (use_.parts.size() > 1) return PerPart(scheme);
     ONNX_REINIT_RETURN_IF_ERROR(CheckShape(scheme, dims));
     ONNX_REINIT_ASSIGN_OR_RETURN(proto::Distribution d, Resolve(scheme, use_.fans.value_or(Fans{})));
     return Whole(d);
+  }
+
+  // A tensor of parts that are each their own layer (a fused QKV weight): each part gets the
+  // scheme with its own fans. Parts along an axis after the first interleave in memory (a
+  // [in, q|k|v] weight holds a row of each part after the other) and are written row by row, which
+  // a scheme that depends on the block's shape (orthogonal) cannot be: such a tensor is left
+  // unchanged, with the reason.
+  absl::Status PerPart(const SchemeOptions& scheme) {
+    const std::vector<int64_t>& shape = use_.view_shape;
+    const int axis = use_.parts_axis;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; ++d) outer *= shape[d];
+    for (size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+    std::vector<proto::Distribution> distributions;
+    for (const TensorPart& part : use_.parts) {
+      ONNX_REINIT_RETURN_IF_ERROR(CheckShape(scheme, {part.size, inner}));
+      ONNX_REINIT_ASSIGN_OR_RETURN(proto::Distribution d, Resolve(scheme, part.fans));
+      if (outer > 1 && DependsOnShape(d)) {
+        unplaced_ = absl::StrFormat("its parts along axis %d interleave, so scheme %s cannot make each part one block",
+                                    axis, SchemeName(scheme.kind));
+        return absl::OkStatus();
+      }
+      distributions.push_back(std::move(d));
+    }
+    for (int64_t o = 0; o < outer; ++o) {
+      for (size_t p = 0; p < use_.parts.size(); ++p) {
+        const int64_t begin = (o * shape[axis] + use_.parts[p].begin) * inner;
+        AddInView(begin, begin + use_.parts[p].size * inner, {use_.parts[p].size, inner}, distributions[p]);
+      }
+    }
+    PlaceViewRegions();
+    return absl::OkStatus();
   }
 
   // Each gate block [H, columns] of each direction of an RNN W or R, on its own.

@@ -71,6 +71,8 @@ struct Candidate {
   std::optional<Fans> fans;
   int64_t groups = 1;
   std::optional<RnnLayout> rnn;
+  std::vector<TensorPart> parts;
+  int parts_axis = 0;
   std::string reason;
   bool misfit = false;  // the op gives a role, but the tensor's shape does not fit its layout
   bool fixed = false;   // kOther: known not to be learned (TensorUse::fixed)
@@ -81,6 +83,8 @@ void TakeRole(const Candidate& candidate, TensorUse& use) {
   use.fans = candidate.fans;
   use.groups = candidate.groups;
   use.rnn = candidate.rnn;
+  use.parts = candidate.parts;
+  use.parts_axis = candidate.parts_axis;
 }
 
 class Classifier {
@@ -164,14 +168,94 @@ class Classifier {
   // An input whose role is its row's: weights (with their fans), biases, norm parameters.
   Candidate Direct(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape,
                    const InputSpec& input) const {
+    Candidate c;
     switch (input.role) {
       case Role::kWeight:
         if (!IsWeightInput(node, i, [&](int k) { return IsConstant(node, k); })) return Other(NoRole(node, i));
-        return Weight(node, i, shape, input.fans);
-      case Role::kBias: return Bias(WeightFanIn(node, input.fans.weight_input));
+        c = Weight(node, i, shape, input.fans);
+        break;
+      case Role::kBias: {
+        const int weight = input.fans.weight_input;
+        c = Bias(weight >= 0 ? WeightFanIn(node, weight) : ProducerWeightFanIn(node, i));
+        break;
+      }
+      case Role::kEmbedding: return Table(node, i, shape, input);
       case Role::kOther: return Other(input.note[0] != '\0' ? std::string(input.note) : NoRole(node, i));
       default: return Norm(input.role);
     }
+    if (c.misfit || input.parts.count <= 1) return c;
+    return WithParts(std::move(c), node, i, shape, input);
+  }
+
+  // An embedding table the op reads with indices of its own (EmbedLayerNormalization's).
+  Candidate Table(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape,
+                  const InputSpec& input) const {
+    absl::StatusOr<Fans> fans = FansByRule(input.fans, node, i, shape);
+    if (!fans.ok()) return Misfit(std::string(fans.status().message()));
+    Candidate c;
+    c.role = Role::kEmbedding;
+    c.fans = *fans;
+    return c;
+  }
+
+  // The sizes of the row's parts along their axis of `dim` elements: the attribute's, or equal.
+  static std::optional<std::vector<int64_t>> PartSizes(const onnx::NodeProto& node, const PartRule& rule,
+                                                       int64_t dim) {
+    const onnx::AttributeProto* sizes =
+        rule.sizes_attribute == nullptr ? nullptr : FindAttribute(node, rule.sizes_attribute);
+    if (sizes != nullptr && sizes->ints_size() > 0) {
+      std::vector<int64_t> given(sizes->ints().begin(), sizes->ints().end());
+      int64_t total = 0;
+      for (int64_t size : given) total = size > 0 && total <= dim ? total + size : dim + 1;
+      return total == dim ? std::optional(given) : std::nullopt;
+    }
+    if (dim % rule.count != 0) return std::nullopt;
+    return std::vector<int64_t>(rule.count, dim / rule.count);
+  }
+
+  // `c` with the parts of the row: each part's extent and fans (a weight's, on its own shape).
+  Candidate WithParts(Candidate c, const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape,
+                      const InputSpec& input) const {
+    const int64_t rank = static_cast<int64_t>(shape.size());
+    const int64_t axis = input.parts.axis < 0 ? rank + input.parts.axis : input.parts.axis;
+    const std::optional<std::vector<int64_t>> sizes =
+        axis >= 0 && axis < rank ? PartSizes(node, input.parts, shape[axis]) : std::nullopt;
+    if (!sizes) {
+      return Misfit(absl::StrFormat("%s input %d has shape %s, which does not split into its parts (%s)",
+                                    node.op_type(), i, ShapeText(shape), input.parts.names));
+    }
+    int64_t begin = 0;
+    for (int64_t size : *sizes) {
+      std::vector<int64_t> part_shape = shape;
+      part_shape[axis] = size;
+      absl::StatusOr<Fans> fans = c.role == Role::kWeight ? FansByRule(input.fans, node, i, part_shape)
+                                                          : absl::StatusOr<Fans>(*c.fans);
+      if (!fans.ok()) return Misfit(std::string(fans.status().message()));
+      c.parts.push_back(TensorPart{begin, size, *fans});
+      begin += size;
+    }
+    c.parts_axis = static_cast<int>(axis);
+    c.fans = c.parts.front().fans;
+    return c;
+  }
+
+  // fan_in of the weight of the layer that computes another input of `node` (the MatMul before a
+  // SkipLayerNormalization's or BiasGelu's bias), 0 when none does.
+  int64_t ProducerWeightFanIn(const onnx::NodeProto& node, int i) const {
+    for (int k = 0; k < node.input_size(); ++k) {
+      const onnx::NodeProto* producer = k == i ? nullptr : index_.Producer(node.input(k));
+      const OpSpec* row = producer == nullptr ? nullptr : RowOf(*producer);
+      if (row == nullptr) continue;
+      for (const InputSpec& input : row->inputs) {
+        if (input.role != Role::kWeight || input.index < 0 ||
+            !IsWeightInput(*producer, input.index, [&](int w) { return IsConstant(*producer, w); })) {
+          continue;
+        }
+        const int64_t fan_in = WeightFanIn(*producer, input.index);
+        if (fan_in > 0) return fan_in;
+      }
+    }
+    return 0;
   }
 
   static Candidate Other(std::string reason) {

@@ -77,6 +77,13 @@ struct RnnLayout {
   int64_t directions = 1;
 };
 
+// One of the parts of a tensor that are each their own layer (the Q, K and V blocks of a fused
+// attention weight: op_table.h): its extent along TensorUse::parts_axis of the view, and its fans.
+struct TensorPart {
+  int64_t begin = 0, size = 0;
+  Fans fans;
+};
+
 // One constant and what it is.
 struct TensorUse {
   onnx::TensorProto* tensor = nullptr;  // points into the analyzed model
@@ -97,6 +104,10 @@ struct TensorUse {
   std::optional<Fans> fans;
   int64_t groups = 1;              // Conv weights: the group attribute
   std::optional<RnnLayout> rnn;    // RNN roles
+  // Weights and biases made of parts (more than one): each part's extent and fans; `fans` are the
+  // first part's. A scheme is drawn per part when the parts' fans give different distributions.
+  std::vector<TensorPart> parts;
+  int parts_axis = 0;              // of view_shape, >= 0
   bool overridable = false;        // also a graph input: a default that a runtime may replace
   // kOther: known not to be learned - a scalar of an op (an epsilon, an exponent), an RNN initial
   // state, an attention mask, a quantization parameter. No rule and no selection changes it.
