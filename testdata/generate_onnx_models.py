@@ -826,6 +826,66 @@ def einsum_models():
     save(make_model(graph), "einsum_matmul.onnx")
 
 
+def norm_patterns():
+    """Norm parameters that only the graph around their op identifies (opset 13, and ORT's
+    com.microsoft domain): an embedding table, two Gemma-style offset RMSNorm scales, an ORT split
+    LayerNorm, and a decoder tied to the table.
+
+      e  = Gather(table [50,16], ids [2,5])
+      n  = e * Reciprocal(Sqrt(ReduceMean(e^2) + eps))     RMSNorm without its scale
+      g1 = n * (1 + gemma_w1 [16])                         Constant 1 first
+      g2 = (Cast(gemma_w2 [16]) + [1]) * g1                1 second, through a Cast, Mul reversed
+      h  = SimplifiedLayerNormalization(g2 - ReduceMean(g2), ln_scale [16]) + ln_bias [16]
+      logits = com.microsoft::FusedMatMul(h, table, transB=1)   the decoder tied to the table
+    The model's metadata "reference_roles" names each learned tensor's role (offset scales as
+    "norm_scale+offset"): the tests' reference.
+    """
+    rng = np.random.default_rng(2024)
+    tensors = [t_f32_raw("table", rng.standard_normal((50, 16)).astype(np.float32)),
+               t_f32_raw("gemma_w1", (0.1 * rng.standard_normal(16)).astype(np.float32)),
+               t_f32_raw("gemma_w2", (0.1 * rng.standard_normal(16)).astype(np.float32)),
+               t_f32_raw("ln_scale", (1 + 0.1 * rng.standard_normal(16)).astype(np.float32)),
+               t_f32_raw("ln_bias", (0.1 * rng.standard_normal(16)).astype(np.float32)),
+               t_f32_raw("eps", np.array(1e-6, dtype=np.float32)),
+               t_f32_raw("two", np.array(2.0, dtype=np.float32)),
+               t_f32_raw("one_b", np.array([1.0], dtype=np.float32))]
+    nodes = [
+        helper.make_node("Gather", ["table", "ids"], ["e"], name="gather"),
+        helper.make_node("Pow", ["e", "two"], ["e2"], name="pow"),
+        helper.make_node("ReduceMean", ["e2"], ["ms"], name="mean_square", axes=[-1]),
+        helper.make_node("Add", ["ms", "eps"], ["mse"], name="add_eps"),
+        helper.make_node("Sqrt", ["mse"], ["rms"], name="sqrt"),
+        helper.make_node("Reciprocal", ["rms"], ["inv"], name="reciprocal"),
+        helper.make_node("Mul", ["e", "inv"], ["n"], name="normalize"),
+        helper.make_node("Constant", [], ["one_a"], name="one", value=t_f32_raw("one_a", np.array(1.0, np.float32))),
+        helper.make_node("Add", ["one_a", "gemma_w1"], ["s1"], name="offset1"),
+        helper.make_node("Mul", ["n", "s1"], ["g1"], name="scale1"),
+        helper.make_node("Cast", ["gemma_w2"], ["w2f"], name="cast", to=TensorProto.FLOAT),
+        helper.make_node("Add", ["w2f", "one_b"], ["s2"], name="offset2"),
+        helper.make_node("Mul", ["s2", "g1"], ["g2"], name="scale2"),
+        helper.make_node("ReduceMean", ["g2"], ["mean"], name="mean", axes=[-1]),
+        helper.make_node("Sub", ["g2", "mean"], ["centred"], name="centre"),
+        helper.make_node("SimplifiedLayerNormalization", ["centred", "ln_scale"], ["ln"], name="split_ln",
+                         axis=-1, epsilon=1e-5),
+        helper.make_node("Add", ["ln", "ln_bias"], ["h"], name="ln_add_bias"),
+        helper.make_node("FusedMatMul", ["h", "table"], ["logits"], name="decoder", domain="com.microsoft",
+                         transB=1, alpha=1.0),
+    ]
+    graph = helper.make_graph(nodes, "norm_patterns", [vi("ids", TensorProto.INT64, [2, 5])],
+                              [vi("logits", TensorProto.FLOAT, [2, 5, 50])], tensors)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
+                                                    helper.make_opsetid("com.microsoft", 1)],
+                              producer_name=PRODUCER, producer_version="1")
+    model.ir_version = IR_VERSION
+    entry = model.metadata_props.add()
+    entry.key = "reference_roles"
+    entry.value = ("table:embedding,gemma_w1:norm_scale+offset,gemma_w2:norm_scale+offset,"
+                   "ln_scale:norm_scale,ln_bias:norm_bias")
+    # Not checked: the ONNX checker knows no SimplifiedLayerNormalization (ORT's own op, which its
+    # optimizer writes in the default domain); ONNX Runtime runs the model.
+    return save(model, "norm_patterns.onnx")
+
+
 def inline_functions(model):
     """`model` with every call of a model-local function replaced by the body, as a flat graph: the
     reference the tests compare onnx-reinit's reading of the functions with (written apart from
@@ -909,6 +969,7 @@ def main():
     quantized_qoperator()
     local_functions()
     einsum_models()
+    norm_patterns()
 
 
 if __name__ == "__main__":

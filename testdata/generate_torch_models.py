@@ -18,6 +18,7 @@ import math
 import os
 
 import onnx
+import onnx.numpy_helper
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -327,6 +328,50 @@ class FunctionNet(nn.Module):
         return self.head(self.b2(self.b1(self.emb(ids))))
 
 
+class GroupNormed(nn.Module):
+    """Conv2d(3,8) -> GroupNorm(2,8) -> ReLU -> Conv2d(8,96,1) -> GroupNorm(4,96) -> ReLU ->
+    InstanceNorm2d(96, affine) -> spatial mean -> Linear(96,4). Below opset 18 PyTorch writes each
+    GroupNorm as Reshape -> InstanceNormalization(ones, zeros) -> Reshape -> Mul(weight [C,1,1]) ->
+    Add(bias [C,1,1])."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.gn1 = nn.GroupNorm(2, 8)
+        self.conv2 = nn.Conv2d(8, 96, 1)
+        self.gn2 = nn.GroupNorm(4, 96)
+        self.inorm = nn.InstanceNorm2d(96, affine=True)
+        self.fc = nn.Linear(96, 4)
+        with torch.no_grad():  # trained-like norm parameters, so that each tensor is told apart by value
+            for norm in (self.gn1, self.gn2, self.inorm):
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, x):
+        x = torch.relu(self.gn1(self.conv1(x)))
+        x = self.inorm(torch.relu(self.gn2(self.conv2(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+def add_reference_roles(path, module):
+    """Records in the model's metadata ("reference_roles") the role of every norm parameter of
+    `module`, found by value among the initializers (the exporter renames them)."""
+    model = onnx.load(path)
+    arrays = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    roles = []
+    for name, parameter in module.named_parameters():
+        if not isinstance(module.get_submodule(name.rsplit(".", 1)[0]), (nn.GroupNorm, nn.InstanceNorm2d)):
+            continue
+        value = parameter.detach().numpy()
+        found = [k for k, a in arrays.items() if a.size == value.size and (a.ravel() == value.ravel()).all()]
+        assert len(found) == 1, (name, found)
+        roles.append(f"{found[0]}:{'norm_scale' if name.endswith('weight') else 'norm_bias'}")
+    entry = model.metadata_props.add()
+    entry.key = "reference_roles"
+    entry.value = ",".join(roles)
+    onnx.save(model, path)
+
+
 def readers_by_initializer(path):
     """{initializer: {op types that read it, directly or through Identity}}."""
     graph = onnx.load(path).graph
@@ -437,6 +482,11 @@ def main():
     # stem.bias (zeros) is also the depthwise conv's bias, the LayerNorm bias and the second
     # Linear's bias.
     assert_merged(os.path.join(HERE, "torch_layer_scale.onnx"), "stem.bias", {"Conv", "Add"})
+
+    torch.manual_seed(12)
+    m = GroupNormed()
+    export(m, (torch.randn(1, 3, 8, 8),), "torch_groupnorm.onnx", ["image"], ["logits"])
+    add_reference_roles(os.path.join(HERE, "torch_groupnorm.onnx"), m)
 
     # The same network (same seed, same weights) with and without model-local functions: the flat
     # export is the reference the tests read the functions against.

@@ -206,7 +206,7 @@ absl::Status PlanTorch(const TensorUse& use, Planner& planner) {
     case Role::kRnnRecurrence:
     case Role::kRnnBias: return planner.Whole(TorchUniform(use.rnn->hidden_size));
     case Role::kEmbedding: return planner.Whole(NormalDistribution(0.0, 1.0));
-    case Role::kNormScale:
+    case Role::kNormScale: return planner.Whole(ConstantDistribution(use.offset_scale ? 0.0 : 1.0));
     case Role::kNormVar: return planner.Whole(ConstantDistribution(1.0));
     default: return planner.Whole(ConstantDistribution(0.0));
   }
@@ -264,13 +264,16 @@ absl::StatusOr<std::string> PlanDefault(const TensorUse& use, const Policy& poli
       planner.RnnBias(policy.lstm_forget_bias);
       return std::string("zeros");
     case Role::kNormScale:
+      if (use.offset_scale) break;  // x * (1 + w): w = 0 makes the scale 1
+      [[fallthrough]];
     case Role::kNormVar:
       ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(ConstantDistribution(1.0)));
       return std::string("ones");
     default:
-      ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(ConstantDistribution(0.0)));
-      return std::string("zeros");
+      break;
   }
+  ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(ConstantDistribution(0.0)));
+  return std::string("zeros");
 }
 
 }  // namespace

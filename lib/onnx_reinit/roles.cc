@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "onnx_reinit/checked_math.h"
+#include "onnx_reinit/graph_patterns.h"
 #include "onnx_reinit/op_table.h"
 #include "onnx_reinit/tensor_data.h"
 #include "onnx_reinit/view_trace.h"
@@ -76,6 +77,7 @@ struct Candidate {
   std::string reason;
   bool misfit = false;  // the op gives a role, but the tensor's shape does not fit its layout
   bool fixed = false;   // kOther: known not to be learned (TensorUse::fixed)
+  bool offset_scale = false;  // kNormScale: TensorUse::offset_scale
 };
 
 void TakeRole(const Candidate& candidate, TensorUse& use) {
@@ -85,13 +87,14 @@ void TakeRole(const Candidate& candidate, TensorUse& use) {
   use.rnn = candidate.rnn;
   use.parts = candidate.parts;
   use.parts_axis = candidate.parts_axis;
+  use.offset_scale = candidate.offset_scale;
 }
 
 class Classifier {
  public:
   Classifier(const GraphIndex& index, ViewTracer& tracer, const AnalysisOptions& options,
              const DetachedPayloads& payloads)
-      : index_(index), tracer_(tracer), options_(options), payloads_(payloads) {}
+      : index_(index), tracer_(tracer), options_(options), payloads_(payloads), patterns_(index, tracer) {}
 
   // The shape input `i` of `node` has, when it is made of constants and that shape is known.
   std::optional<std::vector<int64_t>> ConstantShape(const onnx::NodeProto& node, int i) const {
@@ -154,10 +157,14 @@ class Classifier {
       case Match::kRecurrent: return Recurrent(node, i, shape, input);
       case Match::kAddOperand: {
         Candidate operand = AddOperand(node, i, shape);
-        return operand.role != Role::kOther ? operand : Parameter(node, i, view);
+        if (operand.role != Role::kOther) return operand;
+        if (patterns_.IsOffsetScale(node, i, [&](const std::string& value) { return HoldsOnly(value, 1.0); })) {
+          return OffsetScale();
+        }
+        return Parameter(node, i, view);
       }
       case Match::kDecomposedNormScale:
-        return IsDecomposedNormScale(node) ? Norm(Role::kNormScale) : Parameter(node, i, view);
+        return patterns_.IsDecomposedNormScale(node) ? Norm(Role::kNormScale) : Parameter(node, i, view);
       case Match::kElementwise: return Parameter(node, i, view);
       case Match::kExpanded: return Parameter(node, i, view, /*expanded=*/true);
       case Match::kPassedOn: break;
@@ -278,6 +285,11 @@ class Classifier {
     c.role = role;
     return c;
   }
+  static Candidate OffsetScale() {
+    Candidate c = Norm(Role::kNormScale);
+    c.offset_scale = true;
+    return c;
+  }
   static Candidate Bias(int64_t fan_in) {
     Candidate c;
     c.role = Role::kBias;
@@ -310,7 +322,7 @@ class Classifier {
 
   // A 1-D constant added to a MatMul's output, of the output's width: the MatMul's bias; a
   // constant of as many values as an Einsum weight's fan_out added to its output: the Einsum's
-  // (Keras EinsumDense). The Add after a decomposed LayerNorm's scale Mul: the norm's bias.
+  // (Keras EinsumDense). The Add after a norm's scale (graph_patterns.h): the norm's bias.
   Candidate AddOperand(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape) const {
     if (node.input_size() != 2) return Other("read by Add, which has no role");
     const onnx::NodeProto* other = index_.Producer(node.input(1 - i));
@@ -326,33 +338,8 @@ class Classifier {
         if (fans.ok() && fans->fan_out == width) return Bias(fans->fan_in);
       }
     }
-    if (other != nullptr && other->op_type() == "Mul" && IsDecomposedNormScale(*other)) {
-      return Norm(Role::kNormBias);
-    }
+    if (patterns_.IsNormBias(node, i)) return Norm(Role::kNormBias);
     return Other("read by Add, which has no role");
-  }
-
-  // Mul(constant, Div(x - mean, Sqrt(...))): the scale of a LayerNorm that an exporter decomposed
-  // (opsets below 17 have no LayerNormalization op). Also an RMSNorm's: Mul(constant, Div(x,
-  // Sqrt(...))) or, as PyTorch exports x * rsqrt(...), Mul(constant, Mul(x, Reciprocal(Sqrt(...)))).
-  bool IsDecomposedNormScale(const onnx::NodeProto& mul) const {
-    if (mul.input_size() != 2) return false;
-    auto produced_by = [&](const std::string& value, absl::string_view op) {
-      const onnx::NodeProto* producer = index_.Producer(value);
-      return producer != nullptr && producer->op_type() == op && producer->input_size() >= 1 ? producer : nullptr;
-    };
-    for (int k = 0; k < 2; ++k) {
-      if (!IsConstant(mul, 1 - k)) continue;
-      const onnx::NodeProto* div = produced_by(mul.input(k), "Div");
-      if (div != nullptr && div->input_size() == 2 && produced_by(div->input(1), "Sqrt")) return true;
-      const onnx::NodeProto* scaled = produced_by(mul.input(k), "Mul");
-      if (scaled == nullptr || scaled->input_size() != 2) continue;
-      for (const std::string& factor : scaled->input()) {
-        const onnx::NodeProto* reciprocal = produced_by(factor, "Reciprocal");
-        if (reciprocal != nullptr && produced_by(reciprocal->input(0), "Sqrt")) return true;
-      }
-    }
-    return false;
   }
 
   // Input `i` of a combining op, or of an Expand whose result is combined: a parameter when
@@ -381,17 +368,25 @@ class Classifier {
   // Whether a reader of the Expand's output combines it with an activation.
   bool IsCombinedWithActivation(const onnx::NodeProto& expand) const {
     if (expand.output_size() == 0) return false;
-    if (consumers_.empty()) {
-      for (const onnx::NodeProto* node : index_.nodes()) {
-        for (int k = 0; k < node->input_size(); ++k) consumers_.emplace(node->input(k), std::make_pair(node, k));
-      }
-    }
-    auto [first, last] = consumers_.equal_range(expand.output(0));
-    for (auto it = first; it != last; ++it) {
-      const auto [reader, k] = it->second;
+    for (const auto& [reader, k] : patterns_.Consumers(expand.output(0))) {
       if (CombinesElementwise(*reader, k) && HasActivationInput(*reader, k)) return true;
     }
     return false;
+  }
+
+  // Whether the constants `value` is made of hold only `expected` (readable values only).
+  bool HoldsOnly(const std::string& value, double expected) const {
+    const TracedView* view = tracer_.Trace(value);
+    if (view == nullptr) return false;
+    for (const MappedSource& source : view->map.sources) {
+      onnx::TensorProto& tensor = *index_.FindConstant(source.name)->tensor;
+      absl::StatusOr<TensorValues> values = BindValues(tensor, source.name, payloads_);
+      if (!values.ok()) return false;
+      for (int64_t k = 0; k < values->size(); ++k) {
+        if (values->Read(k) != expected) return false;
+      }
+    }
+    return true;
   }
 
   // Whether the view's values are only zeros and large negative values, some of them negative.
@@ -459,8 +454,7 @@ class Classifier {
   ViewTracer& tracer_;
   const AnalysisOptions& options_;
   const DetachedPayloads& payloads_;
-  // Value name -> (node, input slot) of each of its readers; built on first use.
-  mutable std::unordered_multimap<std::string, std::pair<const onnx::NodeProto*, int>> consumers_;
+  GraphPatterns patterns_;
 };
 
 std::string DescribeUse(const TensorUse& use) {
@@ -517,6 +511,23 @@ std::string UnreadReason(const GraphIndex& index, const Constant& constant) {
     return absl::StrFormat("in the body of function '%s', which no node calls", constant.function->name());
   }
   return "not read by any node";
+}
+
+// A table that is an embedding and is also read by an op that gives it no role (a decoder or
+// lm_head tied to it, in an op the table does not know): it is initialized as the embedding, and
+// the tie is warned about as a tie between two roles is (Merge).
+void WarnUnroledReadersOfEmbeddings(GraphAnalysis& analysis, const std::unordered_map<std::string, size_t>& position) {
+  for (const TensorUse& reading : analysis.readings) {
+    if (reading.role != Role::kOther || reading.fixed || reading.reader == nullptr) continue;
+    const std::string& op = reading.reader->op_type();
+    if (op == "Shape" || op == "Size") continue;  // they read no values
+    const TensorUse& table = analysis.tensors[position.at(reading.name)];
+    if (table.role != Role::kEmbedding) continue;
+    analysis.warnings.push_back(absl::StrFormat(
+        "'%s' is read as %s and by %s input %d%s, which gives it no role (%s); initialized once, as embedding",
+        reading.name, DescribeUse(table), Describe(*reading.reader), reading.input_index,
+        reading.via.empty() ? "" : absl::StrCat(" (via ", reading.via, ")"), reading.reason));
+  }
 }
 
 // One warning per function called more than once whose body holds learned constants: each is one
@@ -674,6 +685,7 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
     position.emplace(name, analysis.tensors.size());
     analysis.tensors.push_back(std::move(use));
   }
+  WarnUnroledReadersOfEmbeddings(analysis, position);
   NoteSharedFunctionConstants(index, analysis);
   for (const std::string& name : index.sparse_initializers()) {
     analysis.warnings.push_back(

@@ -108,6 +108,9 @@ struct TensorUse {
   // first part's. A scheme is drawn per part when the parts' fans give different distributions.
   std::vector<TensorPart> parts;
   int parts_axis = 0;              // of view_shape, >= 0
+  // kNormScale: the w of an offset scale x * (1 + w) (Gemma's RMSNorm: graph_patterns.h), whose
+  // default is 0, so that the effective scale is 1.
+  bool offset_scale = false;
   bool overridable = false;        // also a graph input: a default that a runtime may replace
   // kOther: known not to be learned - a scalar of an op (an epsilon, an exponent), an RNN initial
   // state, an attention mask, a quantization parameter. No rule and no selection changes it.
