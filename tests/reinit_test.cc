@@ -392,6 +392,29 @@ TEST(Reinitialize, RulesWithoutEffectWarnAndStrictRefusesThem) {
   EXPECT_EQ(model.SerializeAsString(), before);
 }
 
+// ORT's level-"all" CNN holds com.microsoft.nchwc::Conv weights in a CPU-specific blocked layout:
+// no row of the op table, so they are named, counted, refused by --strict, and reachable by rules.
+TEST(Reinitialize, TensorsOfOpsNotInTheOpTableAreCountedAndStrictRefusesThemUnlessARuleCoversThem) {
+  onnx::ModelProto model = LoadTestdata("ort_all_torch_cnn_noort.onnx");
+  const proto::ReinitReport report = ReinitOk(model, He());
+  EXPECT_EQ(report.unknown_op_tensors(), 4);
+  EXPECT_TRUE(AnyWarningHas(report, "4 tensors read by ops not in the op table left unchanged"));
+
+  onnx::ModelProto strict_model = LoadTestdata("ort_all_torch_cnn_noort.onnx");
+  ReinitOptions strict = He();
+  strict.strict = true;
+  auto refused = Reinitialize(strict_model, strict);
+  EXPECT_TRUE(IsStrictViolation(refused.status())) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("--strict: 4 tensors read by ops not in the op table"));
+
+  ReinitOptions kept = WithRule("op:com.microsoft.nchwc::Conv=keep", strict);
+  const proto::ReinitReport covered = ReinitOk(strict_model, kept);
+  EXPECT_EQ(covered.unknown_op_tensors(), 0);
+
+  const proto::ReinitReport reset = ReinitOk(strict_model, WithRule("op:com.microsoft.nchwc::Conv=normal:std=0.5", strict));
+  EXPECT_EQ(reset.tensors_size(), covered.tensors_size() + 4);
+}
+
 constexpr int32_t kFloat8E5M2 = 19;  // onnx.proto since ONNX 1.14; unknown to libonnx 1.12
 constexpr int32_t kInt4 = 22;
 

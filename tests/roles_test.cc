@@ -13,6 +13,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using testing::AddConstantNode;
 using testing::AddInitializer;
 using testing::AddNode;
@@ -389,7 +390,7 @@ TEST(AnalyzeGraph, ViewChainsAreFollowedUpToTheDepthLimit) {
 
 TEST_F(MalformedViewTest, CastToATypeNumberPast32BitsIsNotAFloatCast) {
   SetIntAttribute(*View("Cast"), "to", (int64_t{1} << 32) + onnx::TensorProto::FLOAT);
-  EXPECT_EQ(Analyze().reason, "read by Cast input 0, which has no role");
+  EXPECT_EQ(Analyze().reason, "op ai.onnx::Cast is not in the op table (onnx-reinit ops lists it)");
 }
 
 TEST_F(MalformedViewTest, UnsqueezeWithRepeatedAxesIsNotFollowed) {
@@ -527,8 +528,8 @@ TEST(AnalyzeGraph, MasksScalarsAndConstantOperandsAreNeverParameters) {
   for (int k = 0; k < 64; ++k) causal[k] = k % 8 > k / 8 ? -INFINITY : 0.0f;
   mask.set_raw_data(std::string(reinterpret_cast<const char*>(causal.data()), causal.size() * 4));
   AddNode(graph, "Add", {"x", "mask"}, {"masked"});
-  AddInitializer(graph, "row", {1, 1, 1, 8});     // 8 values, one dim above 1: broadcast scalar
-  AddNode(graph, "Mul", {"masked", "row"}, {"scaled"});
+  AddInitializer(graph, "one", {1, 1, 1, 1});     // one value: a scalar of the op
+  AddNode(graph, "Mul", {"masked", "one"}, {"scaled"});
   AddInitializer(graph, "table", {8, 8});          // a learned table added to the activation
   AddNode(graph, "Add", {"scaled", "table"}, {"shifted"});
   AddInitializer(graph, "a", {8, 8});
@@ -539,11 +540,41 @@ TEST(AnalyzeGraph, MasksScalarsAndConstantOperandsAreNeverParameters) {
   EXPECT_EQ(Find(analysis, "mask").role, Role::kOther);
   EXPECT_TRUE(Find(analysis, "mask").fixed);
   EXPECT_THAT(Find(analysis, "mask").reason, HasSubstr("attention mask"));
-  EXPECT_EQ(Find(analysis, "row").role, Role::kOther);
-  EXPECT_TRUE(Find(analysis, "row").fixed);
+  EXPECT_EQ(Find(analysis, "one").role, Role::kOther);
+  EXPECT_TRUE(Find(analysis, "one").fixed);
   EXPECT_EQ(Find(analysis, "table").role, Role::kParameter);
   EXPECT_EQ(Find(analysis, "a").role, Role::kOther);
   EXPECT_FALSE(Find(analysis, "a").fixed);
+}
+
+// PyTorch's GroupNorm export multiplies by weight [C, 1, 1]: a few values, learned, never "a scalar".
+TEST(AnalyzeGraph, AVectorOfAFewValuesIsNotAScalar) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  testing::AddInput(graph, "x", {1, 8, 4, 4});
+  AddInitializer(graph, "gn.weight", {8, 1, 1});
+  AddNode(graph, "Mul", {"x", "gn.weight"}, {"y"});
+  const TensorUse& weight = Find(AnalyzeGraph(model), "gn.weight");
+  EXPECT_EQ(weight.role, Role::kParameter);
+  EXPECT_FALSE(weight.fixed);
+  EXPECT_THAT(weight.reason, Not(HasSubstr("scalar")));
+}
+
+TEST(AnalyzeGraph, AConstantOfAnOpNotInTheOpTableIsNamedAndNotFixed) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  testing::AddInput(graph, "x", {2, 8});
+  AddInitializer(graph, "custom_weight", {8, 8});
+  AddInitializer(graph, "custom_eps", {1});
+  AddNode(graph, "Dense", {"x", "custom_weight", "custom_eps"}, {"y"})->set_domain("acme.ops");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  const TensorUse& weight = Find(analysis, "custom_weight");
+  EXPECT_EQ(weight.role, Role::kOther);
+  EXPECT_TRUE(weight.unknown_op);
+  EXPECT_FALSE(weight.fixed);
+  EXPECT_EQ(weight.reason, "op acme.ops::Dense is not in the op table (onnx-reinit ops lists it)");
+  EXPECT_TRUE(Find(analysis, "custom_eps").fixed);  // a scalar parametrizes its op
+  EXPECT_FALSE(Find(analysis, "custom_eps").unknown_op);
 }
 
 TEST(AnalyzeGraph, ExpandIsAParameterOnlyWhenItsResultMeetsAnActivation) {

@@ -178,8 +178,12 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
   out << FormatTensorTable(*report) << FormatRequantized(*report);
   if (!report->skipped().empty()) {
     out << absl::StrFormat("%d tensor%s left unchanged (parameters, constants without a role, or not "
-                           "selected; --dry-run lists them)\n",
-                           report->skipped_size(), report->skipped_size() == 1 ? "" : "s");
+                           "selected; --dry-run lists them)%s\n",
+                           report->skipped_size(), report->skipped_size() == 1 ? "" : "s",
+                           report->unknown_op_tensors() == 0
+                               ? ""
+                               : absl::StrFormat("; %d read by ops not in the op table",
+                                                 report->unknown_op_tensors()));
   }
   out << absl::StrFormat("re-initialized %d tensor%s (%s values) with %s, seed %d, in %.3f s -> %s\n",
                          tensors, tensors == 1 ? "" : "s", WithThousands(report->values()), report->scheme(),
@@ -259,7 +263,7 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       },
       "PATTERN=SCHEME[:key=value,...] or PATTERN=keep, repeatable, first match wins; "
       "PATTERN is name:REGEX (the whole name of the tensor or of a node that reads it), "
-      "op:OPTYPE or role:ROLE (e.g. role:bias=zeros, role:parameter=normal:std=0.02, "
+      "op:OPTYPE, op:DOMAIN::OPTYPE or role:ROLE (e.g. role:bias=zeros, role:parameter=normal:std=0.02, "
       "name:.*head.*=normal:std=0.02); name: rules apply to tensors of any role");
   app.add_option("--recipe", flags.recipe,
                  "Read scheme, rules and options from a textproto file (proto/onnx_reinit/recipe.proto)")

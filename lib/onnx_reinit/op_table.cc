@@ -190,6 +190,10 @@ std::vector<OpSpec> BuildTable() {
       Elementwise("Concat"),
       Elementwise("Where"),
       Op("Expand", {Matched(0, "input", Role::kParameter, Match::kExpanded)}),
+      Op("PRelu", {Matched(1, "slope", Role::kParameter, Match::kDirect)}),
+      // Float constants that parametrize an op, never learned.
+      Op("Resize", {Fixed(1, "roi", "Resize's region of interest"), Fixed(2, "scales", "Resize's scales")}),
+      Op("Upsample", {Fixed(1, "scales", "Upsample's scales")}),
       // Quantized: QDQ, and the QOperator ops.
       Op("DequantizeLinear",
          {QdqIntegers(0, "x"), Fixed(1, "x_scale", "quantization parameter of DequantizeLinear"),

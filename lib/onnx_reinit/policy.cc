@@ -324,12 +324,25 @@ bool MatchesName(const TensorUse& use, const NamePattern& pattern, bool search) 
   return false;
 }
 
+namespace {
+
+// Whether `node` is the op PATTERN names: OPTYPE, or DOMAIN::OPTYPE ("ai.onnx" for the default domain).
+bool IsOp(const onnx::NodeProto& node, absl::string_view pattern) {
+  const size_t split = pattern.rfind("::");
+  if (split == absl::string_view::npos) return node.op_type() == pattern;
+  const absl::string_view domain = pattern.substr(0, split);
+  const bool same_domain = IsDefaultDomain(node) ? domain == "ai.onnx" || domain.empty() : node.domain() == domain;
+  return same_domain && node.op_type() == pattern.substr(split + 2);
+}
+
+}  // namespace
+
 bool Rule::Matches(const TensorUse& use) const {
   if (use.role == Role::kQuantized || use.fixed) return false;
   switch (field) {
     case Field::kName: return MatchesName(use, *name_pattern, /*search=*/false);
     case Field::kOp:
-      return use.role != Role::kOther && use.reader != nullptr && use.reader->op_type() == pattern;
+      return (use.role != Role::kOther || use.unknown_op) && use.reader != nullptr && IsOp(*use.reader, pattern);
     case Field::kRole: return use.role != Role::kOther && RoleName(use.role) == pattern;
   }
   return false;

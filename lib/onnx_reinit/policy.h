@@ -52,8 +52,10 @@ bool MatchesName(const TensorUse& use, const NamePattern& pattern, bool search);
 
 // A per-tensor override: PATTERN=SCHEME[:key=value,...] or PATTERN=keep, where PATTERN is
 // name:REGEX (the whole name of the tensor or of a node that reads it must match: see
-// MatchesName), op:OPTYPE (the reading op), or role:ROLE. A name: rule applies to a floating-point
-// constant of any role, also `other`, except fixed ones; op: and role: rules to tensors with a role.
+// MatchesName), op:OPTYPE or op:DOMAIN::OPTYPE (the reading op; ai.onnx for the default domain), or
+// role:ROLE. A name: rule applies to a floating-point constant of any role, also `other`, except
+// fixed ones; op: and role: rules to tensors with a role, and op: rules also to those read by an op
+// the op table does not know (TensorUse::unknown_op).
 struct Rule {
   enum class Field { kName, kOp, kRole };
   Field field = Field::kName;

@@ -85,10 +85,18 @@ std::vector<RuleEffect> RuleEffects(const GraphAnalysis& analysis, const ReinitO
   return effects;
 }
 
-// The warnings (or, strict, the error) for rules that take no effect and runs that rewrite nothing.
-absl::Status CheckEffects(const std::vector<RuleEffect>& effects, const ReinitOptions& options,
-                          proto::ReinitReport& report) {
+// The warnings (or, strict, the error) for tensors read by ops the op table does not know and no
+// rule covers, rules that take no effect, and runs that rewrite nothing.
+absl::Status CheckEffects(const std::vector<RuleEffect>& effects, const std::vector<std::string>& unjudged,
+                          const ReinitOptions& options, proto::ReinitReport& report) {
   std::vector<std::string> problems;
+  if (!unjudged.empty()) {
+    problems.push_back(absl::StrFormat(
+        "%d tensor%s read by ops not in the op table left unchanged: %s; give %s a rule (op:DOMAIN::OP=..., "
+        "name:...=..., or =keep)",
+        static_cast<int>(unjudged.size()), unjudged.size() == 1 ? "" : "s", absl::StrJoin(unjudged, ", "),
+        unjudged.size() == 1 ? "it" : "them"));
+  }
   for (size_t r = 0; r < effects.size(); ++r) {
     const RuleEffect& effect = effects[r];
     const std::string& text = options.policy.rules[r].text;
@@ -255,6 +263,7 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   ONNX_REINIT_RETURN_IF_ERROR(RefuseUnreadable(analysis, options, report));
 
   std::vector<std::string> kept_parameters;
+  std::vector<std::string> unjudged;  // read by ops the op table does not know, no rule for them
   for (const TensorUse& use : analysis.tensors) {
     if (use.role == Role::kQuantized && options.requantize) continue;  // below
     if (use.role == Role::kQuantized || use.fixed) {
@@ -274,6 +283,7 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, options.policy, selected.by_name));
     if (tensor_plan.regions.empty()) {
       if (use.role == Role::kParameter && tensor_plan.rule_index < 0) kept_parameters.push_back(use.name);
+      if (use.unknown_op && tensor_plan.rule_index < 0) unjudged.push_back(use.name);
       AddSkipped(use, tensor_plan.rule, report);
       continue;
     }
@@ -297,7 +307,8 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   }
   if (options.requantize) ONNX_REINIT_RETURN_IF_ERROR(PlanRequantized(model, analysis, options, payloads, plan));
   WarnKeptParameters(kept_parameters, report);
-  ONNX_REINIT_RETURN_IF_ERROR(CheckEffects(RuleEffects(analysis, options), options, report));
+  report.set_unknown_op_tensors(static_cast<int64_t>(unjudged.size()));
+  ONNX_REINIT_RETURN_IF_ERROR(CheckEffects(RuleEffects(analysis, options), unjudged, options, report));
   return plan;
 }
 

@@ -48,9 +48,6 @@ int Priority(Role role) {
   return 8;
 }
 
-// The fewest values a `parameter` has, unless it has two dims larger than 1 (IsBroadcastScalar).
-constexpr int64_t kParameterMinValues = 64;
-
 // Attention masks hold only 0 and large negative values (-inf, -1e9, float16's -65504, -1e4).
 constexpr double kMaskValue = -1e4;
 
@@ -78,6 +75,7 @@ struct Candidate {
   bool misfit = false;  // the op gives a role, but the tensor's shape does not fit its layout
   bool fixed = false;   // kOther: known not to be learned (TensorUse::fixed)
   bool offset_scale = false;  // kNormScale: TensorUse::offset_scale
+  bool unknown_op = false;  // kOther: the op is not in the op table (TensorUse::unknown_op)
 };
 
 void TakeRole(const Candidate& candidate, TensorUse& use) {
@@ -116,7 +114,7 @@ class Classifier {
   // The role input `i` of `node` gives the constants of `view` (an exact view): the op table's.
   Candidate Classify(const onnx::NodeProto& node, int i, const TracedView& view) const {
     const OpSpec* op = RowOf(node);
-    if (op == nullptr) return Other(NotInTable(node, i));
+    if (op == nullptr) return NotInTable(node);
     const InputSpec* input = op->Input(i);
     if (input == nullptr) {
       if (!op->unlisted_are_quantization_parameters) return Other(NoRole(node, i));
@@ -141,9 +139,11 @@ class Classifier {
     return absl::StrFormat("read by %s input %d, which has no role", node.op_type(), i);
   }
 
-  static std::string NotInTable(const onnx::NodeProto& node, int i) {
-    if (IsDefaultDomain(node)) return NoRole(node, i);
-    return absl::StrFormat("read by %s.%s, an op of another domain", node.domain(), node.op_type());
+  static Candidate NotInTable(const onnx::NodeProto& node) {
+    Candidate c = Other(absl::StrFormat("op %s::%s is not in the op table (onnx-reinit ops lists it)",
+                                        IsDefaultDomain(node) ? "ai.onnx" : node.domain(), node.op_type()));
+    c.unknown_op = true;
+    return c;
   }
 
   // The role the table's `input` gives input `i` of `node`, after the look at the graph its
@@ -475,7 +475,13 @@ void Merge(TensorUse use, GraphAnalysis& analysis, std::unordered_map<std::strin
   }
   TensorUse& current = analysis.tensors[known->second];
   if (use.role == Role::kOther) {
-    current.fixed |= current.role == Role::kOther && use.fixed;
+    if (current.role != Role::kOther) return;
+    current.fixed |= use.fixed;
+    current.unknown_op &= !current.fixed;
+    if (use.unknown_op && !current.unknown_op && !current.fixed) {  // the reading nobody judged is named
+      current.unknown_op = true;
+      current.reason = use.reason;
+    }
     return;
   }
   if (current.role != Role::kOther && current.role != use.role) {
@@ -566,12 +572,7 @@ std::optional<Role> ParseRole(absl::string_view name) {
 }
 
 bool IsBroadcastScalar(absl::Span<const int64_t> shape) {
-  int64_t count = 1, large_dims = 0;  // count saturates at kParameterMinValues
-  for (int64_t dim : shape) {
-    count = dim <= 0 ? 0 : std::min(kParameterMinValues, count * std::min(dim, kParameterMinValues));
-    large_dims += dim > 1;
-  }
-  return count < kParameterMinValues && large_dims <= 1;
+  return std::all_of(shape.begin(), shape.end(), [](int64_t dim) { return dim == 1; });
 }
 
 std::vector<GraphConstant> ListConstants(onnx::ModelProto& model) {
@@ -656,11 +657,13 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
           }
           TakeRole(candidate, use);
           use.fixed = candidate.fixed;
+          use.unknown_op = candidate.unknown_op;
           use.reason = candidate.reason;
         }
         // A scalar without a role parametrizes its op (an epsilon, an exponent, a bound).
         if (use.role == Role::kOther && !use.fixed && IsBroadcastScalar(constant.tensor->dims())) {
           use.fixed = true;
+          use.unknown_op = false;
           if (view->exact()) use.reason = ScalarOf(*node, i);
         }
         std::vector<const onnx::NodeProto*>& seen = readers[name];

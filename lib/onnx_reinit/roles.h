@@ -27,7 +27,7 @@
 //
 // A `parameter` is a learned tensor without a layer around it - a class token, a positional
 // embedding, a layer scale: a float constant combined elementwise with an activation (Add, Mul,
-// Sub, Div, Concat, Where, or an Expand whose result is), that is not a broadcast scalar (see
+// Sub, Div, Concat, Where, or an Expand whose result is), that is not a scalar (see
 // IsBroadcastScalar) and not an attention mask (only 0 and values <= -1e4, such as -inf).
 // Constants that another role claims there (a MatMul's bias, a decomposed LayerNorm's scale and
 // bias) keep that role.
@@ -115,6 +115,9 @@ struct TensorUse {
   // kOther: known not to be learned - a scalar of an op (an epsilon, an exponent), an RNN initial
   // state, an attention mask, a quantization parameter. No rule and no selection changes it.
   bool fixed = false;
+  // kOther, not fixed: read by an op the op table does not know (op_table.h), so nobody judged it.
+  // An op: rule for its op reaches it; --strict refuses it unless a rule covers it.
+  bool unknown_op = false;
   // kQuantized: the DequantizeLinear between tensor and reader (QDQ); null for the QOperator ops,
   // which read the integers themselves. `fans` are those of the reader's weight (for a bias: its
   // fan_in), as for a float weight.
@@ -122,8 +125,9 @@ struct TensorUse {
   std::string reason;              // kOther and kQuantized: why it is left unchanged
 };
 
-// Whether a tensor of this shape broadcasts like a scalar: fewer than 64 values and at most one
-// dimension larger than 1. Such constants parametrize their ops; they are never `parameter`.
+// Whether a tensor of this shape is a scalar: one value, of any rank ([], [1], [1, 1, 1]). Such
+// constants parametrize their ops (an epsilon, an exponent); they are never `parameter`, and a
+// scalar without a role is fixed. A vector of a few values ([C, 1, 1]) may be learned: it is not.
 bool IsBroadcastScalar(absl::Span<const int64_t> shape);
 
 struct GraphAnalysis {
