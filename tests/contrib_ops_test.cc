@@ -117,7 +117,8 @@ TEST(ContribOps, BertLayerAsOrtsTransformerOptimizerWritesIt) {
 
 TEST(ContribOps, AttentionPartsHaveTheFansOfQkvHiddenSizes) {
   onnx::ModelProto model = LoadTestdata("ort_contrib_attention_sizes.onnx");
-  const TensorUse& weight = FindUse(AnalyzeGraph(model), "qkv_weight");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  const TensorUse& weight = FindUse(analysis, "qkv_weight");
   ASSERT_EQ(weight.parts.size(), 3u);
   EXPECT_EQ(weight.parts[2].begin, 32);
   EXPECT_EQ(weight.parts[2].size, 8);

@@ -240,11 +240,13 @@ TEST(Functions, BodyOpsAreReadInTheOpsetsTheFunctionImports) {
   function.add_input("scale");
   testing::AddInitializer(*model.mutable_graph(), "gamma", {4});
   model.mutable_graph()->mutable_node(0)->add_input("gamma");
-  EXPECT_EQ(testing::FindUse(AnalyzeGraph(model), "gamma").role, Role::kOther);
+  const GraphAnalysis before_opset = AnalyzeGraph(model);
+  EXPECT_EQ(testing::FindUse(before_opset, "gamma").role, Role::kOther);
   auto* opset = function.add_opset_import();
   opset->set_domain("");
   opset->set_version(23);
-  EXPECT_EQ(testing::FindUse(AnalyzeGraph(model), "gamma").role, Role::kNormScale);
+  const GraphAnalysis with_opset = AnalyzeGraph(model);
+  EXPECT_EQ(testing::FindUse(with_opset, "gamma").role, Role::kNormScale);
 }
 
 TEST(Functions, TwoFunctionsOfOneDomainAndNameAreRefused) {

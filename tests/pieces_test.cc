@@ -86,7 +86,8 @@ TEST(Pieces, TorchSplitQkvWeightIsOneWeightWithThePieceFans) {
                                        {"out_proj.weight", Role::kWeight, "Transpose", 16, 16},
                                        {"out_proj.bias", Role::kBias, ""}});
   onnx::ModelProto model = LoadTestdata("torch_qkv_split.onnx");
-  EXPECT_EQ(testing::FindUse(AnalyzeGraph(model), "in_proj.bias").fans->fan_in, 16);
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_EQ(testing::FindUse(analysis, "in_proj.bias").fans->fan_in, 16);
 }
 
 ReinitOptions He() {

@@ -22,6 +22,9 @@ using testing::SetIntAttribute;
 const TensorUse& Find(const GraphAnalysis& analysis, const std::string& name) {
   return testing::FindUse(analysis, name);
 }
+TensorUse Find(GraphAnalysis&& analysis, const std::string& name) {
+  return testing::FindUse(std::move(analysis), name);
+}
 
 std::vector<std::string> Names(const GraphAnalysis& analysis, Role role) {
   std::vector<std::string> names;
@@ -554,7 +557,8 @@ TEST(AnalyzeGraph, AVectorOfAFewValuesIsNotAScalar) {
   testing::AddInput(graph, "x", {1, 8, 4, 4});
   AddInitializer(graph, "gn.weight", {8, 1, 1});
   AddNode(graph, "Mul", {"x", "gn.weight"}, {"y"});
-  const TensorUse& weight = Find(AnalyzeGraph(model), "gn.weight");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  const TensorUse& weight = Find(analysis, "gn.weight");
   EXPECT_EQ(weight.role, Role::kParameter);
   EXPECT_FALSE(weight.fixed);
   EXPECT_THAT(weight.reason, Not(HasSubstr("scalar")));

@@ -123,6 +123,11 @@ const TensorUse& FindUse(const GraphAnalysis& analysis, const std::string& name)
   return kMissing;
 }
 
+TensorUse FindUse(GraphAnalysis&& analysis, const std::string& name) {
+  const GraphAnalysis& found_in = analysis;
+  return FindUse(found_in, name);
+}
+
 onnx::TensorProto* FindInitializer(onnx::ModelProto& model, const std::string& name) {
   for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
     if (tensor.name() == name) return &tensor;

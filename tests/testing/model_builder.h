@@ -57,6 +57,8 @@ std::vector<double> ReadValues(onnx::TensorProto& tensor);
 
 // The analysis entry of tensor `name`; fails the current test when there is none.
 const TensorUse& FindUse(const GraphAnalysis& analysis, const std::string& name);
+// A use found in a temporary analysis is returned by value: a reference into it would dangle.
+TensorUse FindUse(GraphAnalysis&& analysis, const std::string& name);
 
 // Finds an initializer by name; nullptr when absent.
 onnx::TensorProto* FindInitializer(onnx::ModelProto& model, const std::string& name);
