@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/name_pattern.h"
@@ -13,6 +14,7 @@ namespace onnx_reinit {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::FindInitializer;
 using testing::LoadTestdata;
 using testing::ReadValues;
@@ -311,6 +313,57 @@ TEST(Reinitialize, ParametersKeepTheirValuesAndAreNamedInOneWarning) {
                                     "encoder.pos_embedding; reset them with --rule role:parameter="));
 }
 
+// The warnings about `name`'s readers.
+std::vector<std::string> ReaderWarnings(const proto::ReinitReport& report, const std::string& name) {
+  std::vector<std::string> found;
+  for (const std::string& warning : report.warnings()) {
+    if (absl::StartsWith(warning, "'" + name + "' is read by")) found.push_back(warning);
+  }
+  return found;
+}
+
+TEST(Reinitialize, AMergedZeroBiasWhoseReadersAllGetZerosGivesNoWarning) {
+  // ViT: one all-zero initializer is the patch Conv's bias, the attention's output bias and
+  // every LayerNorm bias; with zero biases every reader gets zeros anyway.
+  onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
+  const proto::ReinitReport report = ReinitOk(model, He());
+  EXPECT_THAT(ReaderWarnings(report, "conv_proj.bias"), ::testing::IsEmpty());
+  for (const std::string& warning : report.warnings()) EXPECT_THAT(warning, Not(HasSubstr("--untie")));
+}
+
+TEST(Reinitialize, ReadersThatNeedDifferentValuesAreOneWarningWithCountsAndUntieAdvice) {
+  onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
+  ReinitOptions options = He();
+  options.policy.bias = BiasInit::kTorch;  // the Conv and the Gemm biases now depend on their fans
+  const proto::ReinitReport report = ReinitOk(model, options);
+  const std::vector<std::string> warnings = ReaderWarnings(report, "conv_proj.bias");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("need 3 different values (as bias of Conv '/conv_proj/Conv' (fan_in 192)"));
+  EXPECT_THAT(warnings[0], HasSubstr("as norm_bias of Add '/encoder/layers/encoder_layer_0/ln_1/Add_1' and 2 like it"));
+  EXPECT_THAT(warnings[0], HasSubstr("(--untie gives each its own copy)"));
+
+  onnx::ModelProto untied = LoadTestdata("torch_vit.onnx");
+  options.untie = true;
+  const proto::ReinitReport untied_report = ReinitOk(untied, options);
+  EXPECT_THAT(ReaderWarnings(untied_report, "conv_proj.bias"), ::testing::IsEmpty());
+  for (const std::string& warning : untied_report.warnings()) EXPECT_THAT(warning, Not(HasSubstr("--untie")));
+}
+
+TEST(Reinitialize, ATiedEmbeddingIsOneWarningWithoutUntieAdvice) {
+  onnx::ModelProto model = testing::NewModel();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  testing::AddInitializer(graph, "table", {30, 16});
+  testing::AddNode(graph, "Gather", {"table", "ids"}, {"embedded"}, "embed");
+  testing::AddNode(graph, "Transpose", {"table"}, {"table_t"});
+  testing::AddNode(graph, "MatMul", {"hidden", "table_t"}, {"logits"}, "head");
+  const proto::ReinitReport report = ReinitOk(model, He());
+  const std::vector<std::string> warnings = ReaderWarnings(report, "table");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("as embedding of Gather 'embed'"));
+  EXPECT_THAT(warnings[0], HasSubstr("as weight of MatMul 'head'"));
+  EXPECT_THAT(warnings[0], Not(HasSubstr("--untie")));  // one learned table, tied on purpose
+}
+
 TEST(Reinitialize, RoleParameterRuleResetsEveryParameter) {
   onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
   const proto::ReinitReport report = ReinitOk(model, WithRule("role:parameter=normal:std=0.02"));
@@ -327,7 +380,7 @@ TEST(Reinitialize, NameRuleAppliesWhateverTheRole) {
   const proto::ReinitReport report =
       ReinitOk(model, WithRule("name:encoder\\.pos_embedding=constant:value=0.5"));
   for (double v : ValuesOf(model, "encoder.pos_embedding")) ASSERT_EQ(v, 0.5);
-  EXPECT_TRUE(AnyWarningHas(report, "1 parameter keep their trained values: class_token"));
+  EXPECT_TRUE(AnyWarningHas(report, "1 parameter keeps its trained values: class_token"));
 }
 
 TEST(Reinitialize, FanBasedSchemeOnATensorWithoutFansIsAnErrorNamingIt) {

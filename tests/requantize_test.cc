@@ -435,7 +435,7 @@ TEST_F(RequantizeFile, WritesWhatTheInMemoryPathComputes) {
   options.reinit = Requantize();
   auto report = ReinitializeFile(testing::TestdataPath("quantized_qdq.onnx"), Path("out.onnx"), options);
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_THAT(report->warnings(), Contains(HasSubstr("rewrote the model in memory")));
+  EXPECT_THAT(report->notes(), Contains(HasSubstr("rewrote the model in memory")));
   auto written = LoadModel(Path("out.onnx"));
   ASSERT_TRUE(written.ok()) << written.status();
   onnx::ModelProto expected = LoadTestdata("quantized_qdq.onnx");

@@ -151,11 +151,11 @@ TEST_F(RewriteTest, ExternalTensorsThatAreNotRewrittenKeepTheirBytes) {
   }
 }
 
-TEST_F(RewriteTest, VarintPayloadsFallBackToTheInMemoryPathWithAWarning) {
+TEST_F(RewriteTest, VarintPayloadsFallBackToTheInMemoryPathWithANote) {
   const std::string output = Path("out.onnx");
   auto report = ReinitializeFile(testing::TestdataPath("dtypes.onnx"), output, Options());
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_THAT(report->warnings(), ::testing::Contains(HasSubstr("rewrote the model in memory")));
+  EXPECT_THAT(report->notes(), ::testing::Contains(HasSubstr("rewrote the model in memory")));
   onnx::ModelProto model = testing::LoadTestdata("dtypes.onnx");
   ASSERT_TRUE(Reinitialize(model, Options().reinit).ok());
   EXPECT_EQ(Read(output), model.SerializeAsString());

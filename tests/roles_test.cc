@@ -72,7 +72,7 @@ TEST(AnalyzeGraph, FindsWeightsHeldInConstantNodes) {
   EXPECT_EQ(*use.fans, (Fans{4, 5}));
 }
 
-TEST(AnalyzeGraph, SharedTensorIsOneWeightAndFirstReaderWinsWithAWarning) {
+TEST(AnalyzeGraph, SharedTensorIsOneWeightAndFirstReaderWins) {
   onnx::ModelProto model = testing::NewModel();
   onnx::GraphProto& graph = *model.mutable_graph();
   AddInitializer(graph, "w", {4, 6});
@@ -82,8 +82,8 @@ TEST(AnalyzeGraph, SharedTensorIsOneWeightAndFirstReaderWinsWithAWarning) {
   ASSERT_EQ(analysis.tensors.size(), 1u);
   EXPECT_EQ(analysis.tensors[0].reader->name(), "as_b");
   EXPECT_EQ(*analysis.tensors[0].fans, (Fans{4, 6}));
-  ASSERT_EQ(analysis.warnings.size(), 1u);
-  EXPECT_THAT(analysis.warnings[0], HasSubstr("'w' is also used by MatMul 'as_a' input 0"));
+  // Whether the readers need different values depends on the policy: the planning warns (untie.h).
+  EXPECT_THAT(analysis.warnings, IsEmpty());
 }
 
 TEST(AnalyzeGraph, TorchFixturesGetTheirRoles) {
@@ -201,7 +201,7 @@ TEST(AnalyzeGraph, RecurrentTensorsGetGateLayouts) {
   EXPECT_THAT(Find(analysis, "h0").reason, HasSubstr("initial state"));
 }
 
-TEST(AnalyzeGraph, TiedEmbeddingIsInitializedOnceAsAnEmbeddingWithAWarning) {
+TEST(AnalyzeGraph, TiedEmbeddingIsInitializedOnceAsAnEmbedding) {
   onnx::ModelProto model = testing::NewModel();
   onnx::GraphProto& graph = *model.mutable_graph();
   AddInitializer(graph, "table", {30, 16});
@@ -212,9 +212,7 @@ TEST(AnalyzeGraph, TiedEmbeddingIsInitializedOnceAsAnEmbeddingWithAWarning) {
   const TensorUse& table = Find(analysis, "table");
   EXPECT_EQ(table.role, Role::kEmbedding);
   EXPECT_EQ(*table.fans, (Fans{16, 30}));
-  ASSERT_EQ(analysis.warnings.size(), 1u);
-  EXPECT_THAT(analysis.warnings[0], HasSubstr("initialized once, as embedding"));
-  EXPECT_THAT(analysis.warnings[0], HasSubstr("via Transpose"));
+  EXPECT_THAT(analysis.warnings, IsEmpty());
 }
 
 TEST(AnalyzeGraph, FansMapThroughTransposeReshapeAndUnsqueeze) {

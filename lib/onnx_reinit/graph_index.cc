@@ -111,6 +111,10 @@ const onnx::AttributeProto* FindAttribute(const onnx::NodeProto& node, absl::str
   return nullptr;
 }
 
+std::string DescribeNode(const onnx::NodeProto& node) {
+  return node.name().empty() ? node.op_type() : absl::StrFormat("%s '%s'", node.op_type(), node.name());
+}
+
 int64_t IntAttribute(const onnx::NodeProto& node, absl::string_view name, int64_t fallback) {
   const onnx::AttributeProto* attribute = FindAttribute(node, name);
   return attribute ? attribute->i() : fallback;

@@ -55,6 +55,8 @@ bool IsDefaultDomain(const onnx::NodeProto& node);
 void CollectNames(const onnx::GraphProto& graph, std::unordered_set<std::string>& names);
 const onnx::AttributeProto* FindAttribute(const onnx::NodeProto& node, absl::string_view name);
 int64_t IntAttribute(const onnx::NodeProto& node, absl::string_view name, int64_t fallback);
+// "Conv '/conv/Conv'", or the op type alone for a node without a name: for messages.
+std::string DescribeNode(const onnx::NodeProto& node);
 
 class GraphIndex {
  public:

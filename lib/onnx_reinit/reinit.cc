@@ -133,10 +133,12 @@ absl::Status CheckEffects(const std::vector<RuleEffect>& effects, const std::vec
 
 void WarnKeptParameters(const std::vector<std::string>& kept, proto::ReinitReport& report) {
   if (kept.empty()) return;
+  const bool one = kept.size() == 1;
   report.add_warnings(absl::StrFormat(
-      "%d parameter%s keep their trained values: %s; reset them with --rule "
-      "role:parameter=SCHEME (a value-only scheme, e.g. normal:std=0.02)",
-      static_cast<int>(kept.size()), kept.size() == 1 ? "" : "s", absl::StrJoin(kept, ", ")));
+      "%d %s trained values: %s; reset %s with --rule role:parameter=SCHEME (a value-only scheme, e.g. "
+      "normal:std=0.02)",
+      static_cast<int>(kept.size()), one ? "parameter keeps its" : "parameters keep their",
+      absl::StrJoin(kept, ", "), one ? "it" : "them"));
 }
 
 proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& values,
@@ -260,6 +262,11 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   report.set_version(kVersion);
   report.set_dry_run(options.dry_run);
   for (std::string& warning : analysis.warnings) report.add_warnings(std::move(warning));
+  if (!options.readers_untied) {
+    for (std::string& warning : DisagreeingReaderWarnings(analysis, options.policy, payloads)) {
+      report.add_warnings(std::move(warning));
+    }
+  }
   ONNX_REINIT_RETURN_IF_ERROR(RefuseUnreadable(analysis, options, report));
 
   std::vector<std::string> kept_parameters;
@@ -339,6 +346,7 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
     onnx::ModelProto untied_model = model;
     ReinitOptions untied_options = options;
     untied_options.untie = false;
+    untied_options.readers_untied = true;
     const UntieResult untied = UntieTensors(untied_model, options);
     ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, Reinitialize(untied_model, untied_options));
     AddUntied(untied, report);

@@ -57,6 +57,9 @@ struct ReinitOptions {
   // copy of the model that replaces it on success. This changes the model's structure: with
   // detached payloads it is refused. PlanReinitialization does not untie (call UntieTensors first).
   bool untie = false;
+  // Set by the untie flows once UntieTensors has run: its warnings name the readers that still
+  // need different values, so planning does not warn about them again.
+  bool readers_untied = false;
   // Fill each record's `before` and `after` moments and the report's totals (two extra passes over
   // the rewritten values).
   bool with_statistics = false;

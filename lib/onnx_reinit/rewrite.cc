@@ -168,6 +168,7 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
   }
   RewriteOptions options = requested;
   options.reinit.untie = false;
+  options.reinit.readers_untied = requested.reinit.untie;
   ONNX_REINIT_ASSIGN_OR_RETURN(const ExternalData sources, ExternalData::Open(model, input));
   // Read-only views of the input's external tensors: for planning only, never for writing.
   const DetachedPayloads no_payloads;
@@ -264,7 +265,7 @@ absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const 
   if (!absl::IsFailedPrecondition(in_place.status())) return in_place;
   auto report = RewriteParsed(input, output, options);
   if (report.ok() && !options.reinit.dry_run) {
-    report->add_warnings(absl::StrCat("rewrote the model in memory: ", in_place.status().message()));
+    report->add_notes(absl::StrCat("rewrote the model in memory: ", in_place.status().message()));
   }
   return report;
 }

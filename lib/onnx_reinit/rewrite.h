@@ -51,8 +51,8 @@ struct RewriteOptions {
 };
 
 // Reads `input`, re-initializes it and writes `output` (plus its data file for external data).
-// With options.reinit.dry_run, only plans and writes nothing. The report's warnings include the
-// path taken when it is not the in-place one.
+// With options.reinit.dry_run, only plans and writes nothing. The report's notes give the path
+// taken when it is not the in-place one.
 absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
                                                      const RewriteOptions& options);
 

@@ -55,10 +55,6 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
-std::string Describe(const onnx::NodeProto& node) {
-  return node.name().empty() ? node.op_type() : absl::StrFormat("%s '%s'", node.op_type(), node.name());
-}
-
 std::string ScalarOf(const onnx::NodeProto& node, int i) {
   return absl::StrFormat("a scalar of %s input %d (a constant of the op, not learned)", node.op_type(), i);
 }
@@ -457,18 +453,11 @@ class Classifier {
   GraphPatterns patterns_;
 };
 
-std::string DescribeUse(const TensorUse& use) {
-  std::string text = absl::StrFormat("%s by %s input %d", RoleName(use.role), Describe(*use.reader),
-                                     use.input_index);
-  if (!use.via.empty()) absl::StrAppend(&text, " (via ", use.via, ")");
-  return text;
-}
-
 // Adds one reading of a tensor to the analysis: a tensor read several times gets one role, by
-// priority, with a warning when the readings disagree.
+// priority (among readers of one role, the first reader's fans). Whether its readers need
+// different values depends on the policy, so it is judged when planning (untie.h).
 void Merge(TensorUse use, GraphAnalysis& analysis, std::unordered_map<std::string, size_t>& position) {
-  const std::string name = use.name;
-  auto [known, inserted] = position.emplace(name, analysis.tensors.size());
+  auto [known, inserted] = position.emplace(use.name, analysis.tensors.size());
   if (inserted) {
     analysis.tensors.push_back(std::move(use));
     return;
@@ -484,27 +473,7 @@ void Merge(TensorUse use, GraphAnalysis& analysis, std::unordered_map<std::strin
     }
     return;
   }
-  if (current.role != Role::kOther && current.role != use.role) {
-    const bool replace = Priority(use.role) < Priority(current.role);
-    const TensorUse& kept = replace ? use : current;
-    analysis.warnings.push_back(absl::StrFormat(
-        "'%s' is read as %s and as %s; initialized once, as %s (--untie splits exporter-merged constants)",
-        name, DescribeUse(current), DescribeUse(use), RoleName(kept.role)));
-    if (replace) current = std::move(use);
-    return;
-  }
-  if (current.role == Role::kOther) {
-    current = std::move(use);
-    return;
-  }
-  if (current.fans && use.fans && !(*current.fans == *use.fans)) {
-    analysis.warnings.push_back(absl::StrFormat(
-        "'%s' is also used by %s input %d with fan_in %d, fan_out %d; using the fans of its "
-        "first reader, %s input %d (fan_in %d, fan_out %d; --untie splits exporter-merged constants)",
-        name, Describe(*use.reader), use.input_index, use.fans->fan_in, use.fans->fan_out,
-        Describe(*current.reader), current.input_index, current.fans->fan_in,
-        current.fans->fan_out));
-  }
+  if (current.role == Role::kOther || Priority(use.role) < Priority(current.role)) current = std::move(use);
 }
 
 std::string UnreadReason(const GraphIndex& index, const Constant& constant) {
@@ -519,9 +488,16 @@ std::string UnreadReason(const GraphIndex& index, const Constant& constant) {
   return "not read by any node";
 }
 
+std::string DescribeUse(const TensorUse& use) {
+  std::string text = absl::StrFormat("%s by %s input %d", RoleName(use.role), DescribeNode(*use.reader),
+                                     use.input_index);
+  if (!use.via.empty()) absl::StrAppend(&text, " (via ", use.via, ")");
+  return text;
+}
+
 // A table that is an embedding and is also read by an op that gives it no role (a decoder or
 // lm_head tied to it, in an op the table does not know): it is initialized as the embedding, and
-// the tie is warned about as a tie between two roles is (Merge).
+// the tie is warned about.
 void WarnUnroledReadersOfEmbeddings(GraphAnalysis& analysis, const std::unordered_map<std::string, size_t>& position) {
   for (const TensorUse& reading : analysis.readings) {
     if (reading.role != Role::kOther || reading.fixed || reading.reader == nullptr) continue;
@@ -531,7 +507,7 @@ void WarnUnroledReadersOfEmbeddings(GraphAnalysis& analysis, const std::unordere
     if (table.role != Role::kEmbedding) continue;
     analysis.warnings.push_back(absl::StrFormat(
         "'%s' is read as %s and by %s input %d%s, which gives it no role (%s); initialized once, as embedding",
-        reading.name, DescribeUse(table), Describe(*reading.reader), reading.input_index,
+        reading.name, DescribeUse(table), DescribeNode(*reading.reader), reading.input_index,
         reading.via.empty() ? "" : absl::StrCat(" (via ", reading.via, ")"), reading.reason));
   }
 }

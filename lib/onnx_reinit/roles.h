@@ -21,9 +21,10 @@
 //
 // A constant with several readers gets one role, by priority: embedding > weight > RNN roles >
 // bias > norm parameters > parameter. A tensor that is both an embedding table and a (tied) output
-// projection is therefore initialized once, as an embedding, with a warning; readers of one role
-// that disagree on the fans are resolved in favour of the first in graph order, also with a
-// warning. Every reading is kept too (GraphAnalysis::readings), for untie.h.
+// projection is therefore initialized once, as an embedding; readers of one role that disagree on
+// the fans are resolved in favour of the first in graph order. Every reading is kept too
+// (GraphAnalysis::readings): untie.h tells which readers need different values under a policy
+// (the planning warns about those, once per tensor) and gives them copies.
 //
 // A `parameter` is a learned tensor without a layer around it - a class token, a positional
 // embedding, a layer scale: a float constant combined elementwise with an activation (Add, Mul,

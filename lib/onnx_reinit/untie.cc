@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "onnx_reinit/graph_index.h"
 #include "onnx_reinit/limits.h"
 #include "onnx_reinit/policy.h"
@@ -81,9 +82,9 @@ void AddCopy(onnx::ModelProto& model, const TensorUse& use, const std::string& n
 }
 
 // What the policy writes for one reading, as a comparable string.
-std::string PlanSignature(const TensorUse& reading, const ReinitOptions& options) {
+std::string PlanSignature(const TensorUse& reading, const Policy& policy) {
   if (reading.fixed || reading.role == Role::kQuantized) return "unchanged";
-  absl::StatusOr<TensorPlan> plan = PlanTensor(reading, options.policy);
+  absl::StatusOr<TensorPlan> plan = PlanTensor(reading, policy);
   if (!plan.ok()) return "";  // joins the winner: the error, if any, comes with the winner's plan
   if (plan->regions.empty()) return "unchanged";
   std::string signature = plan->scheme;
@@ -119,8 +120,9 @@ void CollectEntries(const GraphIndex& index, ViewTracer& tracer, const onnx::Nod
 // Why the tensor is not split although its readers need different values, or "" when it can be:
 // every element holds the same value, which is what an exporter merges. Two learned tensors are
 // equal only when they are one tensor shared on purpose (tied weights).
-std::string WhyTied(onnx::TensorProto& tensor, const std::string& name) {
-  absl::StatusOr<TensorValues> values = BindValues(tensor, name, DetachedPayloads());
+std::string WhyTied(onnx::TensorProto& tensor, const std::string& name,
+                    const DetachedPayloads& payloads = DetachedPayloads()) {
+  absl::StatusOr<TensorValues> values = BindValues(tensor, name, payloads);
   if (!values.ok()) return absl::StrCat("its values cannot be read in memory: ", values.status().message());
   for (int64_t k = 1; k < values->size(); ++k) {
     if (values->Read(k) != values->Read(0)) {
@@ -150,42 +152,89 @@ std::string WhyTiedByFunction(const GraphIndex& index, const std::string& name,
   return "";
 }
 
-// One group of readings of a tensor that need the same values.
-struct Group {
-  std::string signature;
-  std::vector<const TensorUse*> readings;
-};
+// The readings of every constant, by tensor.
+std::map<const onnx::TensorProto*, std::vector<const TensorUse*>> ReadingsByTensor(const GraphAnalysis& analysis) {
+  std::map<const onnx::TensorProto*, std::vector<const TensorUse*>> readings;
+  for (const TensorUse& reading : analysis.readings) readings[reading.tensor].push_back(&reading);
+  return readings;
+}
+
+bool MayNeedCopies(const TensorUse& use, size_t readings) {
+  return readings >= 2 && use.role != Role::kOther && use.role != Role::kQuantized;
+}
+
+// "bias of Conv '/stem/Conv' (fan_in 12)", "... and 2 like it" when a group has more readers.
+std::string DescribeGroup(const std::vector<const TensorUse*>& group) {
+  const TensorUse& first = *group.front();
+  std::string text = absl::StrFormat("%s of %s", RoleName(first.role), DescribeNode(*first.reader));
+  if (first.fans && first.fans->fan_in > 0) absl::StrAppend(&text, " (fan_in ", first.fans->fan_in, ")");
+  if (group.size() > 1) absl::StrAppend(&text, absl::StrFormat(" and %d like it", group.size() - 1));
+  return text;
+}
 
 }  // namespace
+
+std::vector<std::vector<const TensorUse*>> GroupByValues(const TensorUse& use,
+                                                         const std::vector<const TensorUse*>& readings,
+                                                         const Policy& policy) {
+  std::vector<std::string> signatures;
+  std::vector<std::vector<const TensorUse*>> groups;
+  // The winner's signature first, so that its group keeps the tensor.
+  for (const TensorUse* reading : readings) {
+    if (reading->reader == use.reader && reading->input_index == use.input_index) {
+      signatures.push_back(PlanSignature(*reading, policy));
+      groups.emplace_back();
+      break;
+    }
+  }
+  for (const TensorUse* reading : readings) {
+    std::string signature = PlanSignature(*reading, policy);
+    if (signature.empty() && !signatures.empty()) signature = signatures.front();
+    const size_t g = std::find(signatures.begin(), signatures.end(), signature) - signatures.begin();
+    if (g == signatures.size()) {
+      signatures.push_back(signature);
+      groups.emplace_back();
+    }
+    groups[g].push_back(reading);
+  }
+  return groups;
+}
+
+std::vector<std::string> DisagreeingReaderWarnings(const GraphAnalysis& analysis, const Policy& policy,
+                                                   const DetachedPayloads& payloads) {
+  std::vector<std::string> warnings;
+  auto readings = ReadingsByTensor(analysis);
+  for (const TensorUse& use : analysis.tensors) {
+    const std::vector<const TensorUse*>& uses = readings[use.tensor];
+    if (!MayNeedCopies(use, uses.size())) continue;
+    const auto groups = GroupByValues(use, uses, policy);
+    if (groups.size() < 2) continue;
+    std::vector<std::string> described;
+    for (const auto& group : groups) described.push_back(DescribeGroup(group));
+    std::string warning = absl::StrFormat(
+        "'%s' is read by %d nodes that need %d different values (as %s); initialized once, as the first",
+        use.name, uses.size(), groups.size(), absl::StrJoin(described, "; as "));
+    if (WhyTied(*use.tensor, use.name, payloads).empty() && WhyTiedByFunction(*analysis.index, use.name, {}).empty()) {
+      absl::StrAppend(&warning, " (--untie gives each its own copy)");
+    }
+    warnings.push_back(std::move(warning));
+  }
+  return warnings;
+}
 
 UntieResult UntieTensors(onnx::ModelProto& model, const ReinitOptions& options) {
   const GraphAnalysis analysis = AnalyzeGraph(model, options.analysis);
   const GraphIndex& index = *analysis.index;
   ViewTracer tracer(index);
-  std::map<const onnx::TensorProto*, std::vector<const TensorUse*>> readings;
-  for (const TensorUse& reading : analysis.readings) readings[reading.tensor].push_back(&reading);
+  auto readings = ReadingsByTensor(analysis);
 
   UntieResult result;
   std::unordered_set<std::string> names;
   CollectNames(model.graph(), names);
   for (const TensorUse& use : analysis.tensors) {
     const std::vector<const TensorUse*>& uses = readings[use.tensor];
-    if (uses.size() < 2 || use.role == Role::kOther || use.role == Role::kQuantized) continue;
-    // The winner's signature first, so that its group keeps the tensor.
-    std::vector<Group> groups;
-    for (const TensorUse* reading : uses) {
-      if (reading->reader == use.reader && reading->input_index == use.input_index) {
-        groups.push_back(Group{PlanSignature(*reading, options), {}});
-        break;
-      }
-    }
-    for (const TensorUse* reading : uses) {
-      std::string signature = PlanSignature(*reading, options);
-      if (signature.empty()) signature = groups.front().signature;
-      auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.signature == signature; });
-      if (group == groups.end()) group = groups.insert(groups.end(), Group{signature, {}});
-      group->readings.push_back(reading);
-    }
+    if (!MayNeedCopies(use, uses.size())) continue;
+    const auto groups = GroupByValues(use, uses, options.policy);
     if (groups.size() < 2) continue;
 
     // Each node input that names the tensor must serve one group only.
@@ -193,7 +242,7 @@ UntieResult UntieTensors(onnx::ModelProto& model, const ReinitOptions& options) 
     std::map<NodeInput, size_t> entry_group;
     const onnx::NodeProto* shared = nullptr;
     for (size_t g = 0; g < groups.size(); ++g) {
-      for (const TensorUse* reading : groups[g].readings) {
+      for (const TensorUse* reading : groups[g]) {
         CollectEntries(index, tracer, *reading->reader, reading->input_index, use.name, 0, entries[g]);
       }
       for (const NodeInput& entry : entries[g]) {
@@ -215,13 +264,13 @@ UntieResult UntieTensors(onnx::ModelProto& model, const ReinitOptions& options) 
     }
 
     for (size_t g = 1; g < groups.size(); ++g) {
-      const Role role = groups[g].readings.front()->role;
+      const Role role = groups[g].front()->role;
       proto::UntiedCopy copy;
       copy.set_source(use.name);
       copy.set_name(UniqueName(absl::StrCat(use.name, ".", RoleName(role)), names));
       copy.set_role(std::string(RoleName(role)));
       AddCopy(model, use, copy.name());
-      for (const TensorUse* reading : groups[g].readings) copy.add_readers(ReaderName(*reading->reader));
+      for (const TensorUse* reading : groups[g]) copy.add_readers(ReaderName(*reading->reader));
       for (const NodeInput& entry : entries[g]) {
         // The analysis holds const views of the model's nodes; `model` itself is ours to change.
         const_cast<onnx::NodeProto*>(entry.first)->set_input(entry.second, copy.name());

@@ -30,6 +30,7 @@
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/report.pb.h"
+#include "onnx_reinit/roles.h"
 
 namespace onnx_reinit {
 
@@ -43,6 +44,20 @@ struct UntieResult {
 // must hold its tensors' values in memory (not detached payloads); a tensor in external data stays
 // tied.
 UntieResult UntieTensors(onnx::ModelProto& model, const ReinitOptions& options);
+
+// The readings of `use` (its entries in GraphAnalysis::readings, in graph order) grouped by the
+// values `policy` gives each reader: role, fans, rule and distribution. The group of `use`'s own
+// reader comes first. One group: every reader gets the same values, whatever their roles and fans.
+std::vector<std::vector<const TensorUse*>> GroupByValues(const TensorUse& use,
+                                                         const std::vector<const TensorUse*>& readings,
+                                                         const Policy& policy);
+
+// One warning per tensor of `analysis` whose readers need different values under `policy` (an
+// exporter-merged zero bias read as a Conv bias and as a norm bias is no such tensor while both
+// get zeros), with the reader counts and the role it is initialized as; those that --untie would
+// split (every element one value, read from `payloads` where it holds them) say so.
+std::vector<std::string> DisagreeingReaderWarnings(const GraphAnalysis& analysis, const Policy& policy,
+                                                   const DetachedPayloads& payloads);
 
 // Records the copies and warnings in `report`.
 void AddUntied(const UntieResult& untied, proto::ReinitReport& report);
