@@ -21,6 +21,7 @@
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/reinit.h"
+#include "onnx_reinit/report_file.h"
 #include "onnx_reinit/rewrite.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
@@ -155,46 +156,43 @@ proto::Recipe SchemeOnly(const py::dict& given) {
   return options;
 }
 
-// A model given as serialized bytes or as a file path, opened with the GIL released.
+// A model given as serialized bytes or as a file path, opened with the GIL released. Errors about
+// bytes call the model "model".
 class Model {
  public:
   explicit Model(py::handle source) {
     if (py::isinstance<py::bytes>(source)) {
       bytes_ = py::reinterpret_borrow<py::bytes>(source);  // immutable, and kept alive here
-      PyBytes_AsStringAndSize(bytes_.ptr(), &data_, &size_);
+      char* data = nullptr;
+      Py_ssize_t size = 0;
+      PyBytes_AsStringAndSize(bytes_.ptr(), &data, &size);
+      view_ = absl::string_view(data, static_cast<size_t>(size));
     } else {
       path_ = py::str(source);
     }
   }
 
-  // Parses or maps the model; call without the GIL.
+  bool is_file() const { return !path_.empty(); }
+  const std::string& path() const { return path_; }
+  std::string name() const { return is_file() ? path_ : "model"; }
+
+  // Maps the file or parses the bytes; call without the GIL.
   absl::Status Open() {
-    if (!path_.empty()) {
+    if (is_file()) {
       ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(path_));
       mapped_.emplace(std::move(mapped));
-      return absl::OkStatus();
-    }
-    if (size_ > INT_MAX) {
-      return absl::InvalidArgumentError(
-          "model: over 2 GiB, more than one protobuf message holds; use reinitialize_file");
-    }
-    if (!parsed_.ParseFromArray(data_, static_cast<int>(size_)) || !parsed_.has_graph()) {
-      return absl::InvalidArgumentError(
-          "model: not an ONNX model (the bytes do not parse as a ModelProto with a graph)");
+    } else {
+      ONNX_REINIT_ASSIGN_OR_RETURN(parsed_, ParseModel(view_, name()));
     }
     return absl::OkStatus();
   }
 
   onnx::ModelProto& proto() { return mapped_ ? mapped_->model() : parsed_; }
   const DetachedPayloads& payloads() const { return mapped_ ? mapped_->payloads() : no_payloads_; }
-  // For error messages and reports: the path, or "model".
-  std::string name() const { return path_.empty() ? "model" : path_; }
-  const std::string& path() const { return path_; }
 
  private:
   py::bytes bytes_;
-  char* data_ = nullptr;
-  Py_ssize_t size_ = 0;
+  absl::string_view view_;
   std::string path_;
   std::optional<MappedModel> mapped_;
   onnx::ModelProto parsed_;
@@ -208,14 +206,15 @@ auto WithoutGil(Work work) {
   return work();
 }
 
-// Opens `model` and runs `inspect` on it (stats, verify), without the GIL; errors name the model.
-template <typename Report, typename Inspector>
-absl::StatusOr<Report> Inspect(Model& model, Inspector inspect) {
+// A model file through the library's file call (`of_file`: StatsFile, VerifyFile), serialized
+// bytes through its model call (`of_model`) with the errors naming "model"; without the GIL.
+template <typename Report, typename OfFile, typename OfModel>
+absl::StatusOr<Report> Inspect(Model& model, OfFile of_file, OfModel of_model) {
   return WithoutGil([&]() -> absl::StatusOr<Report> {
+    if (model.is_file()) return of_file(model.path());
     ONNX_REINIT_RETURN_IF_ERROR(model.Open());
-    absl::StatusOr<Report> report = inspect(model.proto(), model.payloads());
+    absl::StatusOr<Report> report = of_model(model.proto());
     if (!report.ok()) return WithContext(report.status(), model.name());
-    report->set_model(model.path());
     return report;
   });
 }
@@ -245,12 +244,18 @@ py::tuple Reinitialize(py::bytes model_bytes, const py::dict& given, bool statis
 }
 
 std::string ReinitializeFile(const std::string& source, const std::string& destination, const py::dict& given,
-                             bool statistics) {
+                             bool statistics, const std::string& report_path) {
   RewriteOptions options = ToOptions(given);
-  options.reinit.with_statistics = statistics;
-  absl::StatusOr<proto::ReinitReport> report =
-      WithoutGil([&] { return onnx_reinit::ReinitializeFile(source, destination, options); });
-  if (report.ok()) report->set_model(source);
+  options.reinit.with_statistics = statistics || ReportNeedsStatistics(report_path);
+  absl::StatusOr<proto::ReinitReport> report = WithoutGil([&]() -> absl::StatusOr<proto::ReinitReport> {
+    ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
+                                 onnx_reinit::ReinitializeFile(source, destination, options));
+    report.set_model(source);
+    if (report_path.empty()) return report;
+    ONNX_REINIT_RETURN_IF_ERROR(
+        WriteReinitReport(report_path, report, source, destination, options.reinit, options.output));
+    return report;
+  });
   return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
 }
 
@@ -264,9 +269,8 @@ std::string Stats(py::handle source, const py::dict& scheme, int threads, int hi
   }
   Model model(source);
   absl::StatusOr<proto::StatsReport> report = Inspect<proto::StatsReport>(
-      model, [&](onnx::ModelProto& proto, const DetachedPayloads& payloads) {
-        return ComputeModelStats(proto, options, payloads);
-      });
+      model, [&](const std::string& path) { return StatsFile(path, options); },
+      [&](onnx::ModelProto& proto) { return ComputeModelStats(proto, options); });
   return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
 }
 
@@ -277,9 +281,8 @@ std::string Verify(py::handle source, const py::dict& scheme, std::optional<doub
   options.threads = threads;
   Model model(source);
   absl::StatusOr<proto::VerifyReport> report = Inspect<proto::VerifyReport>(
-      model, [&](onnx::ModelProto& proto, const DetachedPayloads& payloads) {
-        return VerifyModel(proto, options, payloads);
-      });
+      model, [&](const std::string& path) { return VerifyFile(path, options); },
+      [&](onnx::ModelProto& proto) { return VerifyModel(proto, options); });
   // verify's refusals (a scheme whose moments say nothing) are about the options.
   if (!report.ok() && report.status().code() == absl::StatusCode::kInvalidArgument &&
       absl::StrContains(report.status().message(), "verify checks moments")) {
@@ -291,6 +294,7 @@ std::string Verify(py::handle source, const py::dict& scheme, std::optional<doub
 std::string Diff(py::handle source_a, py::handle source_b, int threads) {
   Model a(source_a), b(source_b);
   absl::StatusOr<proto::DiffReport> report = WithoutGil([&]() -> absl::StatusOr<proto::DiffReport> {
+    if (a.is_file() && b.is_file()) return DiffFiles(a.path(), b.path(), threads);
     ONNX_REINIT_RETURN_IF_ERROR(a.Open());
     ONNX_REINIT_RETURN_IF_ERROR(b.Open());
     auto report = DiffModels(a.proto(), a.payloads(), b.proto(), b.payloads(), threads);
@@ -317,7 +321,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("ModelError") = py::handle(model_error);
   m.def("reinitialize", &Reinitialize, py::arg("model"), py::arg("options"), py::arg("statistics"));
   m.def("reinitialize_file", &ReinitializeFile, py::arg("source"), py::arg("destination"), py::arg("options"),
-        py::arg("statistics"));
+        py::arg("statistics"), py::arg("report"));
   m.def("stats", &Stats, py::arg("model"), py::arg("scheme"), py::arg("threads"), py::arg("histogram_bins"));
   m.def("verify", &Verify, py::arg("model"), py::arg("scheme"), py::arg("tolerance"), py::arg("threads"));
   m.def("diff", &Diff, py::arg("a"), py::arg("b"), py::arg("threads"));

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -55,6 +56,24 @@ TEST(LoadModel, RejectsFilesThatAreNotModels) {
     EXPECT_EQ(std::string(model.status().message()).find('\n'), std::string::npos);
   }
   EXPECT_EQ(LoadModel(TESTDATA_DIR).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParseModel, GivesLoadModelsModelAndNamesTheBytesInErrors) {
+  const std::string bytes = ReadFile(TestdataPath("torch_cnn.onnx"));
+  auto parsed = ParseModel(bytes, "model");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->SerializeAsString(), LoadTestdata("torch_cnn.onnx").SerializeAsString());
+  for (const char* file : {"malformed/not_a_model.onnx", "malformed/truncated.onnx",
+                           "malformed/duplicate_initializer.onnx"}) {
+    auto refused = ParseModel(ReadFile(TestdataPath(file)), "in memory");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << file;
+    EXPECT_THAT(std::string(refused.status().message()), ::testing::StartsWith("in memory: ")) << file;
+    // The same message as LoadModel's, with the name in place of the path.
+    const std::string loaded(LoadModel(TestdataPath(file)).status().message());
+    EXPECT_EQ(std::string(refused.status().message()).substr(strlen("in memory")),
+              loaded.substr(TestdataPath(file).size()))
+        << file;
+  }
 }
 
 TEST_F(TempDir, SaveThenLoadRoundTripsEveryField) {

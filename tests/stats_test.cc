@@ -2,6 +2,9 @@
 
 #include <cfloat>
 #include <cmath>
+#include <filesystem>
+#include <map>
+#include <optional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -10,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/rng.h"
+#include "onnx_reinit/verify.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {
@@ -287,6 +291,58 @@ TEST(ComputeModelStats, SchemeAddsTargetStdAndRatioToWeights) {
     EXPECT_DOUBLE_EQ(row.target_std(), std::sqrt(2.0 / row.fan_in())) << row.name();
     EXPECT_DOUBLE_EQ(row.std_ratio(), row.std() / row.target_std());
   }
+}
+
+// The HTML report draws verify's band from std_tolerance: the numbers must be verify's, for normal
+// and uniform schemes (whose sample std varies 1.58x less), and for a fixed --tolerance.
+TEST(ComputeModelStats, StdToleranceIsVerifysForEveryWeight) {
+  for (const SchemeKind kind : {SchemeKind::kHeNormal, SchemeKind::kHeUniform, SchemeKind::kXavierUniform}) {
+    for (const std::optional<double> fixed : {std::optional<double>(), std::optional<double>(0.2)}) {
+      onnx::ModelProto model = testing::LoadTestdata("torch_dcgan.onnx");
+      StatsOptions stats;
+      stats.scheme.emplace();
+      stats.scheme->kind = kind;
+      stats.std_tolerance = fixed;
+      VerifyOptions verify;
+      verify.scheme = *stats.scheme;
+      verify.std_tolerance = fixed;
+      auto stats_report = ComputeModelStats(model, stats);
+      auto verify_report = VerifyModel(model, verify);
+      ASSERT_TRUE(stats_report.ok() && verify_report.ok());
+      std::map<std::string, double> verify_tolerance;
+      for (const auto& finding : verify_report->weights()) verify_tolerance[finding.name()] = finding.std_tolerance();
+      ASSERT_FALSE(verify_tolerance.empty());
+      for (const auto& row : stats_report->tensors()) {
+        if (!row.has_target_std()) {
+          EXPECT_FALSE(row.has_std_tolerance()) << row.name();
+          continue;
+        }
+        EXPECT_EQ(row.std_tolerance(), verify_tolerance.at(row.name())) << row.name() << " " << SchemeName(kind);
+      }
+    }
+  }
+}
+
+TEST(StdTolerance, UniformDrawsGetANarrowerBandThanNormalOnes) {
+  proto::Distribution normal, uniform;
+  normal.set_kind(proto::Distribution::NORMAL);
+  uniform.set_kind(proto::Distribution::UNIFORM);
+  const int64_t n = 2048;  // both above the 5% floor
+  EXPECT_NEAR(StdTolerance(normal, n, std::nullopt), 6 * std::sqrt(2.0 / n) / 2, 1e-15);
+  EXPECT_NEAR(StdTolerance(uniform, n, std::nullopt), 6 * std::sqrt(0.8 / n) / 2, 1e-15);
+  EXPECT_NEAR(StdTolerance(normal, n, std::nullopt) / StdTolerance(uniform, n, std::nullopt), std::sqrt(2 / 0.8), 1e-12);
+  EXPECT_EQ(StdTolerance(normal, 1'000'000, std::nullopt), 0.05);
+  EXPECT_EQ(StdTolerance(uniform, n, 0.3), 0.3);
+}
+
+TEST(StatsFile, ReportsThePathAndSizeAndNamesTheFileInErrors) {
+  const std::string path = testing::TestdataPath("torch_cnn.onnx");
+  auto report = StatsFile(path, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->model(), path);
+  EXPECT_EQ(report->info().file_bytes(), static_cast<int64_t>(std::filesystem::file_size(path)));
+  const std::string bad = testing::TestdataPath("malformed/duplicate_initializer.onnx");
+  EXPECT_EQ(StatsFile(bad, {}).status().message(), bad + ": two initializers are named 'W'");
 }
 
 TEST(AddToTotals, KeepsDtypesSorted) {

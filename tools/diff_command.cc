@@ -5,8 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/diff.h"
-#include "onnx_reinit/model_io.h"
-#include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/json_output.h"
 #include "tools/text_table.h"
 
@@ -48,18 +46,6 @@ std::string FormatDiff(const proto::DiffReport& report) {
                                       report.identical()));
 }
 
-absl::StatusOr<proto::DiffReport> Compute(const DiffFlags& flags) {
-  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel a, MappedModel::Open(flags.model_a));
-  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel b, MappedModel::Open(flags.model_b));
-  auto report = DiffModels(a.model(), a.payloads(), b.model(), b.payloads(), flags.threads);
-  if (!report.ok()) {
-    return WithContext(report.status(), absl::StrCat(flags.model_a, " vs ", flags.model_b));
-  }
-  report->set_model_a(flags.model_a);
-  report->set_model_b(flags.model_b);
-  return report;
-}
-
 }  // namespace
 
 void AddDiffFlags(CLI::App& app, DiffFlags& flags) {
@@ -72,7 +58,7 @@ void AddDiffFlags(CLI::App& app, DiffFlags& flags) {
 }
 
 int RunDiff(const DiffFlags& flags) {
-  const absl::StatusOr<proto::DiffReport> report = Compute(flags);
+  const absl::StatusOr<proto::DiffReport> report = DiffFiles(flags.model_a, flags.model_b, flags.threads);
   if (!report.ok()) {
     std::cerr << "onnx-reinit: error: " << report.status().message() << "\n";
     return 2;

@@ -15,14 +15,12 @@
 #include "absl/strings/str_replace.h"
 #include "onnx_reinit/recipe.pb.h"
 #include "onnx_reinit/external_data.h"
-#include "onnx_reinit/html_report.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/reinit.h"
+#include "onnx_reinit/report_file.h"
 #include "onnx_reinit/rewrite.h"
-#include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
-#include "onnx_reinit/json_output.h"
 #include "tools/scheme_flags.h"
 #include "tools/stdio.h"
 #include "tools/text_table.h"
@@ -74,8 +72,6 @@ std::string FormatSkipped(const proto::ReinitReport& report) {
   return table.Render(TerminalWidth());
 }
 
-bool IsHtmlReport(const std::string& path) { return absl::EndsWith(path, ".html"); }
-
 // The library options for the flags and the recipe; an error here is a usage error.
 absl::StatusOr<RewriteOptions> OptionsFromFlags(const ReinitFlags& flags) {
   proto::Recipe recipe;
@@ -83,9 +79,7 @@ absl::StatusOr<RewriteOptions> OptionsFromFlags(const ReinitFlags& flags) {
     ONNX_REINIT_ASSIGN_OR_RETURN(recipe, ReadRecipe(flags.recipe));
   }
   ONNX_REINIT_ASSIGN_OR_RETURN(RewriteOptions options, ToRewriteOptions(flags.options, recipe, flags.recipe));
-  // The JSON report carries moments before and after; the HTML one computes its own statistics
-  // (with histograms) from the two files, after the run.
-  options.reinit.with_statistics = !flags.report.empty() && !IsHtmlReport(flags.report);
+  options.reinit.with_statistics = ReportNeedsStatistics(flags.report);
   return options;
 }
 
@@ -114,26 +108,6 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-// The HTML form of --report: the statistics of the input and of the written output side by side,
-// with histograms and the scheme's target std.
-absl::StatusOr<std::string> ComparisonReport(const std::string& input, const std::string& output,
-                                             const ReinitOptions& options) {
-  StatsOptions stats;
-  stats.threads = options.threads;
-  stats.histogram_bins = 32;
-  stats.scheme = options.policy.scheme;
-  std::vector<proto::StatsReport> reports;
-  for (const std::string& path : {input, output}) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(path));
-    absl::StatusOr<proto::StatsReport> report = ComputeModelStats(mapped.model(), stats, mapped.payloads());
-    if (!report.ok()) return WithContext(report.status(), path);
-    report->set_model(path);
-    report->mutable_info()->set_file_bytes(static_cast<int64_t>(mapped.file().size()));
-    reports.push_back(*std::move(report));
-  }
-  return ComparisonToHtml(reports[0], reports[1]);
-}
-
 // Re-initializes `input` into `output`, the files standing for flags.input and flags.output (or
 // their default); prints to `out`.
 absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::string& output,
@@ -149,11 +123,8 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
   }
   if (!report.ok()) return report.status();
   report->set_model(flags.input);
-  if (IsHtmlReport(flags.report) && !options.dry_run) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(const std::string html, ComparisonReport(input, output, options));
-    ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, html, rewrite.output));
-  } else if (!flags.report.empty()) {
-    ONNX_REINIT_RETURN_IF_ERROR(WriteFileAtomically(flags.report, ToJson(*report), rewrite.output));
+  if (!flags.report.empty()) {
+    ONNX_REINIT_RETURN_IF_ERROR(WriteReinitReport(flags.report, *report, input, output, options, rewrite.output));
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

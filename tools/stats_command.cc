@@ -20,7 +20,7 @@ namespace onnx_reinit::cli {
 namespace {
 
 constexpr int kHistogramBins = 16;
-constexpr int kHtmlHistogramBins = 32;
+constexpr int kHtmlHistogramBins = 32;  // the same page as a re-initialization's
 
 // One character per bin, its height proportional to the bin's count.
 std::string Sparkline(const proto::Histogram& histogram) {
@@ -47,12 +47,7 @@ absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
   if (!flags.scheme.scheme().empty()) {
     ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, SchemeFromOptions(flags.scheme));
   }
-  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(flags.model));
-  auto report = ComputeModelStats(mapped.model(), options, mapped.payloads());
-  if (!report.ok()) return WithContext(report.status(), flags.model);
-  report->set_model(flags.model);
-  report->mutable_info()->set_file_bytes(static_cast<int64_t>(mapped.file().size()));
-  return report;
+  return StatsFile(flags.model, options);
 }
 
 }  // namespace

@@ -4,9 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
-#include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/verify.h"
 #include "onnx_reinit/json_output.h"
 #include "tools/scheme_flags.h"
@@ -21,11 +19,7 @@ absl::StatusOr<proto::VerifyReport> Compute(const VerifyFlags& flags, const Sche
   options.threads = flags.threads;
   options.spectral = flags.spectral;
   if (flags.tolerance_flag->count() > 0) options.std_tolerance = flags.tolerance;
-  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(flags.model));
-  auto report = VerifyModel(mapped.model(), options, mapped.payloads());
-  if (!report.ok()) return WithContext(report.status(), flags.model);
-  report->set_model(flags.model);
-  return report;
+  return VerifyFile(flags.model, options);
 }
 
 std::string FormatFailures(const proto::VerifyReport& report) {

@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "onnx_reinit/model_io.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
@@ -127,6 +129,16 @@ absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const Detached
       *report.add_tensors() = std::move(diff);
     }
   }
+  return report;
+}
+
+absl::StatusOr<proto::DiffReport> DiffFiles(const std::string& path_a, const std::string& path_b, int threads) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel a, MappedModel::Open(path_a));
+  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel b, MappedModel::Open(path_b));
+  absl::StatusOr<proto::DiffReport> report = DiffModels(a.model(), a.payloads(), b.model(), b.payloads(), threads);
+  if (!report.ok()) return WithContext(report.status(), absl::StrCat(path_a, " vs ", path_b));
+  report->set_model_a(path_a);
+  report->set_model_b(path_b);
   return report;
 }
 

@@ -2,6 +2,8 @@
 #ifndef ONNX_REINIT_DIFF_H_
 #define ONNX_REINIT_DIFF_H_
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/stats.pb.h"
@@ -17,6 +19,10 @@ namespace onnx_reinit {
 absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const DetachedPayloads& payloads_a,
                                              onnx::ModelProto& b, const DetachedPayloads& payloads_b,
                                              int threads);
+
+// DiffModels of the model files `path_a` and `path_b` (mapped, not loaded), with their paths in the
+// report; errors name the file, or "A vs B" for what concerns both.
+absl::StatusOr<proto::DiffReport> DiffFiles(const std::string& path_a, const std::string& path_b, int threads);
 
 }  // namespace onnx_reinit
 

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "onnx_reinit/byte_size.h"
 #include "onnx_reinit/spectral.h"
+#include "onnx_reinit/status_macros.h"
 
 namespace onnx_reinit {
 namespace {
@@ -37,14 +38,9 @@ std::string Number(double x) { return absl::StrFormat("%.4g", x); }
 
 std::string Shape(const proto::TensorStats& t) { return absl::StrCat("[", absl::StrJoin(t.shape(), ", "), "]"); }
 
-// verify's default tolerance for a normal draw of n values: 6 standard errors of the sample std,
-// at least 5%.
-double StdTolerance(int64_t n) {
-  return std::max(0.05, 6 * std::sqrt(2.0 / static_cast<double>(std::max<int64_t>(n, 1))) / 2);
-}
-
+// Outside verify's std tolerance (filled by ComputeModelStats with the function verify uses).
 bool Offender(const proto::TensorStats& t) {
-  return t.has_std_ratio() && std::abs(t.std_ratio() - 1) > StdTolerance(t.count());
+  return t.has_std_ratio() && t.has_std_tolerance() && std::abs(t.std_ratio() - 1) > t.std_tolerance();
 }
 
 bool SpectralOffender(const proto::TensorStats& t) {
@@ -135,8 +131,8 @@ std::string StdChart(const std::vector<Series>& series) {
     for (const proto::TensorStats* t : s.weights) {
       extend(t->std());
       if (t->has_target_std()) {
-        extend(t->target_std() * (1 - StdTolerance(t->count())));
-        extend(t->target_std() * (1 + StdTolerance(t->count())));
+        extend(t->target_std() * (1 - t->std_tolerance()));
+        extend(t->target_std() * (1 + t->std_tolerance()));
       }
     }
   }
@@ -162,7 +158,7 @@ std::string StdChart(const std::vector<Series>& series) {
   for (size_t i = 0; i < n; ++i) {
     const proto::TensorStats& t = *reference[i];
     if (!t.has_target_std()) continue;
-    const double tolerance = StdTolerance(t.count());
+    const double tolerance = t.std_tolerance();
     absl::StrAppendFormat(&upper, "%.1f,%.1f ", ChartX(i, n), y(t.target_std() * (1 + tolerance)));
     lower = absl::StrFormat("%.1f,%.1f ", ChartX(i, n), y(t.target_std() * (1 - tolerance))) + lower;
   }
@@ -351,6 +347,14 @@ std::string ComparisonToHtml(const proto::StatsReport& before, const proto::Stat
               absl::StrCat(Escape(before.model()), " &rarr; ", Escape(after.model()),
                            after.scheme().empty() ? "" : absl::StrCat(", scheme ", Escape(after.scheme()))),
               {&before, &after}, {"before", "after"});
+}
+
+absl::StatusOr<std::string> ComparisonReportHtml(const std::string& input, const std::string& output,
+                                                 StatsOptions options) {
+  if (options.histogram_bins == 0) options.histogram_bins = kComparisonHistogramBins;
+  ONNX_REINIT_ASSIGN_OR_RETURN(const proto::StatsReport before, StatsFile(input, options));
+  ONNX_REINIT_ASSIGN_OR_RETURN(const proto::StatsReport after, StatsFile(output, options));
+  return ComparisonToHtml(before, after);
 }
 
 }  // namespace onnx_reinit

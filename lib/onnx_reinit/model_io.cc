@@ -29,6 +29,13 @@ namespace {
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+absl::Status OverProtobufLimit(const std::string& name, size_t size) {
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: %d bytes is over protobuf's 2 GiB limit for one message; models this large keep their "
+      "weights in external data files",
+      name, size));
+}
+
 // Opens `path` for reading and checks that it can hold a model: a non-empty regular file under
 // protobuf's 2 GiB limit. Returns its size.
 absl::StatusOr<size_t> OpenModelFile(const std::string& path, FileDescriptor& file) {
@@ -42,12 +49,7 @@ absl::StatusOr<size_t> OpenModelFile(const std::string& path, FileDescriptor& fi
   if (info.st_size == 0) {
     return absl::InvalidArgumentError(absl::StrFormat("%s: empty file, not an ONNX model", path));
   }
-  if (info.st_size > INT_MAX) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: %d bytes is over protobuf's 2 GiB limit for one message; models this large keep their "
-        "weights in external data files",
-        path, static_cast<int64_t>(info.st_size)));
-  }
+  if (info.st_size > INT_MAX) return OverProtobufLimit(path, static_cast<size_t>(info.st_size));
   return static_cast<size_t>(info.st_size);
 }
 
@@ -179,15 +181,20 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
     return absl::UnavailableError(absl::StrFormat("%s: file shrank while being read", path));
   }
 
+  return ParseModel(bytes, path);
+}
+
+absl::StatusOr<onnx::ModelProto> ParseModel(absl::string_view bytes, const std::string& name) {
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) return OverProtobufLimit(name, bytes.size());
   onnx::ModelProto model;
   google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
                                                 static_cast<int>(bytes.size()));
   stream.SetTotalBytesLimit(INT_MAX);
   if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
-    return NotAModel(path);
+    return NotAModel(name);
   }
-  if (!model.has_graph()) return NoGraph(path);
-  ONNX_REINIT_RETURN_IF_ERROR(WithContext(ValidateModel(model), path));
+  if (!model.has_graph()) return NoGraph(name);
+  ONNX_REINIT_RETURN_IF_ERROR(WithContext(ValidateModel(model), name));
   return model;
 }
 

@@ -25,6 +25,10 @@ namespace onnx_reinit {
 // protobuf's message limit.
 absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path);
 
+// Parses a serialized model held in memory, with LoadModel's checks and messages; errors start with
+// `name` (the model's file, or what the caller calls the bytes). InvalidArgument over 2 GiB.
+absl::StatusOr<onnx::ModelProto> ParseModel(absl::string_view bytes, const std::string& name);
+
 // A model file mapped into memory for reading. Its ModelProto holds everything except the values of
 // the top-level initializers stored in raw_data or packed float_data/double_data: those stay in the
 // mapping, described by payloads(), so opening costs about as much as reading the graph's structure.

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "onnx_reinit/model_io.h"
 #include "onnx_reinit/parallel.h"
 #include "onnx_reinit/rng.h"
 #include "onnx_reinit/status_macros.h"
@@ -234,6 +235,17 @@ double DistributionMean(const proto::Distribution& d) {
   }
 }
 
+double StdTolerance(const proto::Distribution& distribution, int64_t n, std::optional<double> fixed) {
+  constexpr double kStandardErrors = 6.0;
+  constexpr double kMinimum = 0.05;
+  if (fixed) return *fixed;
+  // Relative standard error of the sample std of n draws: sqrt(Var(s^2)) / (2 sigma^2). Normal:
+  // Var(s^2) = 2 sigma^4 / n. Uniform: (mu4 - sigma^4) / n with mu4 = 9/5 sigma^4.
+  const double excess = distribution.kind() == proto::Distribution::UNIFORM ? 0.8 : 2.0;
+  const double relative_error = std::sqrt(excess / static_cast<double>(std::max<int64_t>(n, 1))) / 2.0;
+  return std::max(kMinimum, kStandardErrors * relative_error);
+}
+
 void AddToTotals(const TensorValues& tensor, proto::Totals& totals) {
   totals.set_tensors(totals.tensors() + 1);
   totals.set_parameters(totals.parameters() + tensor.size());
@@ -286,7 +298,10 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
     }
     if (options.scheme && use.role == Role::kWeight) {
       auto distribution = ResolveDistribution(*options.scheme, *use.fans);
-      if (distribution.ok()) row.set_target_std(DistributionStd(*distribution));
+      if (distribution.ok()) {
+        row.set_target_std(DistributionStd(*distribution));
+        row.set_std_tolerance(StdTolerance(*distribution, values.size(), options.std_tolerance));
+      }
     }
     AddToTotals(values, totals);
     tensors.push_back(values);
@@ -308,6 +323,15 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
       *report.mutable_tensors(static_cast<int>(t))->mutable_histogram() = std::move(histograms[t]);
     }
   }
+  return report;
+}
+
+absl::StatusOr<proto::StatsReport> StatsFile(const std::string& path, const StatsOptions& options) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(path));
+  absl::StatusOr<proto::StatsReport> report = ComputeModelStats(mapped.model(), options, mapped.payloads());
+  if (!report.ok()) return WithContext(report.status(), path);
+  report->set_model(path);
+  report->mutable_info()->set_file_bytes(static_cast<int64_t>(mapped.file().size()));
   return report;
 }
 

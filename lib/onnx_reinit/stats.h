@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -79,12 +80,19 @@ std::vector<proto::Histogram> ComputeHistograms(const std::vector<TensorValues>&
 double DistributionStd(const proto::Distribution& distribution);
 double DistributionMean(const proto::Distribution& distribution);
 
+// verify's allowed |std / target_std - 1| for n values drawn from `distribution`: `fixed` when
+// given, else 6 standard errors of the sample std (1/sqrt(2n) relative for a normal draw,
+// 0.447/sqrt(n) for a uniform one), never under 5%. A fresh tensor exceeds it with probability
+// under 2e-9.
+double StdTolerance(const proto::Distribution& distribution, int64_t n, std::optional<double> fixed);
+
 // Counts `tensor` into `totals`, keeping bytes_per_dtype sorted by dtype name.
 void AddToTotals(const TensorValues& tensor, proto::Totals& totals);
 
 struct StatsOptions {
   int threads = 0;                      // 0: all cores
-  std::optional<SchemeOptions> scheme;  // adds target_std and std_ratio to the weights
+  std::optional<SchemeOptions> scheme;  // adds target_std, std_ratio and std_tolerance to the weights
+  std::optional<double> std_tolerance;  // verify's --tolerance: the std_tolerance of every weight
   int histogram_bins = 0;               // 0: no histograms
   // Adds top_singular_value and spectral_ratio to the weights of rank >= 2 (spectral.h).
   bool spectral = false;
@@ -98,6 +106,10 @@ struct StatsOptions {
 absl::StatusOr<proto::StatsReport> ComputeModelStats(
     onnx::ModelProto& model, const StatsOptions& options,
     const DetachedPayloads& payloads = DetachedPayloads());
+
+// ComputeModelStats of the model file at `path` (mapped, not loaded), with its path and size in the
+// report; errors name the file.
+absl::StatusOr<proto::StatsReport> StatsFile(const std::string& path, const StatsOptions& options);
 
 }  // namespace onnx_reinit
 

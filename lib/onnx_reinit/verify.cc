@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "onnx_reinit/model_io.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
@@ -19,14 +20,6 @@ namespace onnx_reinit {
 namespace {
 
 constexpr double kStandardErrors = 6.0;  // a fresh tensor fails with probability < 2e-9
-constexpr double kMinimumStdTolerance = 0.05;
-
-// Relative standard error of the sample std of n draws: sqrt(Var(s^2)) / (2 sigma^2).
-// Normal: Var(s^2) = 2 sigma^4 / n. Uniform: (mu4 - sigma^4) / n with mu4 = 9/5 sigma^4.
-double RelativeStdError(const proto::Distribution& d, int64_t n) {
-  const double excess = d.kind() == proto::Distribution::UNIFORM ? 0.8 : 2.0;
-  return std::sqrt(excess / static_cast<double>(n)) / 2.0;
-}
 
 std::string Problem(const proto::VerifyFinding& f, const proto::Moments& m, FloatType type,
                     const proto::Distribution& d) {
@@ -129,8 +122,7 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
       finding.set_target_std(distribution->gain() / std::sqrt(static_cast<double>(std::max(rows, cols))));
     }
     const double n = static_cast<double>(values.size());
-    finding.set_std_tolerance(options.std_tolerance.value_or(std::max(
-        kMinimumStdTolerance, kStandardErrors * RelativeStdError(*distribution, values.size()))));
+    finding.set_std_tolerance(StdTolerance(*distribution, values.size(), options.std_tolerance));
     finding.set_mean_tolerance(kStandardErrors * finding.target_std() / std::sqrt(n));
     tensors.push_back(values);
     distributions.push_back(*distribution);
@@ -159,6 +151,14 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
     }
     if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
   }
+  return report;
+}
+
+absl::StatusOr<proto::VerifyReport> VerifyFile(const std::string& path, const VerifyOptions& options) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel mapped, MappedModel::Open(path));
+  absl::StatusOr<proto::VerifyReport> report = VerifyModel(mapped.model(), options, mapped.payloads());
+  if (!report.ok()) return WithContext(report.status(), path);
+  report->set_model(path);
   return report;
 }
 

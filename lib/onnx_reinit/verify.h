@@ -4,6 +4,7 @@
 #define ONNX_REINIT_VERIFY_H_
 
 #include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "onnx/onnx_pb.h"
@@ -15,9 +16,7 @@ namespace onnx_reinit {
 
 struct VerifyOptions {
   SchemeOptions scheme;
-  // Allowed |std / target_std - 1|. Unset: derived per tensor from its size, 6 standard errors of
-  // the sample std for that distribution (1/sqrt(2n) relative for a normal, 0.447/sqrt(n) for a
-  // uniform) and never under 5%.
+  // Allowed |std / target_std - 1|. Unset: derived per tensor from its size (StdTolerance, stats.h).
   std::optional<double> std_tolerance;
   // Also compare each weight's largest singular value with the edge of a fresh i.i.d. matrix of
   // its shape and target std (spectral.h): trained weights rescaled to the scheme's std pass the
@@ -35,6 +34,10 @@ struct VerifyOptions {
 absl::StatusOr<proto::VerifyReport> VerifyModel(
     onnx::ModelProto& model, const VerifyOptions& options,
     const DetachedPayloads& payloads = DetachedPayloads());
+
+// VerifyModel of the model file at `path` (mapped, not loaded), with its path in the report; errors
+// name the file.
+absl::StatusOr<proto::VerifyReport> VerifyFile(const std::string& path, const VerifyOptions& options);
 
 }  // namespace onnx_reinit
 

@@ -96,7 +96,7 @@ def reinitialize(model, scheme=None, *, seed=None, threads=None, rules=None, rec
     return fresh, _json.loads(report)
 
 
-def reinitialize_file(src, dst, scheme=None, **options):
+def reinitialize_file(src, dst, scheme=None, *, report=None, **options):
     """Re-initialize the model file ``src`` into ``dst``; return the report (a dict).
 
     The CLI's path, streamed: models with external data (written to ``dst + ".data"``) or over
@@ -106,12 +106,16 @@ def reinitialize_file(src, dst, scheme=None, **options):
     Takes the options of :func:`reinitialize`, plus external_data, size_threshold, embed and
     materialize (the flags of the same names). statistics=True adds the moments before and after,
     as ``--report`` does: two more passes over the weights, whose pages then count in the RSS.
+    report: also write the report there, as ``--report`` does: JSON (with the moments), or for a
+    path ending in ".html" a self-contained page with the statistics of ``src`` and ``dst`` side
+    by side.
     """
     given = _given(dict(scheme=scheme, **options))
     statistics = bool(given.pop("statistics", False))
     if "recipe" in given:
         given["recipe"] = _os.fspath(given["recipe"])
-    return _json.loads(_core.reinitialize_file(_os.fspath(src), _os.fspath(dst), given, statistics))
+    report_path = "" if report is None else _os.fspath(report)
+    return _json.loads(_core.reinitialize_file(_os.fspath(src), _os.fspath(dst), given, statistics, report_path))
 
 
 def stats(model, scheme=None, *, threads=0, histogram=False, **scheme_parameters):

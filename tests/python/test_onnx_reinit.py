@@ -248,3 +248,22 @@ def test_every_function_is_documented_and_in_the_stub():
         assert getattr(onnx_reinit, name).__doc__, name
         assert name in in_stub, name
     assert "seed" in onnx_reinit.reinitialize.__doc__
+
+
+def test_reinitialize_file_writes_the_clis_reports(tmp_path):
+    onnx_reinit.reinitialize_file(CNN, tmp_path / "out.onnx", "he", report=tmp_path / "report.json")
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["tensors"][0]["after"]["count"] != "0"  # the JSON report carries the moments
+    onnx_reinit.reinitialize_file(CNN, tmp_path / "out2.onnx", "he", report=tmp_path / "report.html")
+    run_cli(CNN, "--scheme", "he", "-q", "-o", tmp_path / "cli.onnx", "--report", tmp_path / "cli.html")
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Re-initialization of" in page
+    # The same page as the CLI's, but for the output's name.
+    assert page.replace("out2.onnx", "cli.onnx") == (tmp_path / "cli.html").read_text()
+
+
+def test_bytes_errors_name_the_model():
+    with pytest.raises(onnx_reinit.ModelError, match=r"^model: not an ONNX model"):
+        onnx_reinit.stats(b"\xff" * 64)
+    with pytest.raises(onnx_reinit.ModelError, match=r"^model: not an ONNX model"):
+        onnx_reinit.diff(CNN, b"\xff" * 64)

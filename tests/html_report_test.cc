@@ -1,0 +1,94 @@
+#include "onnx_reinit/html_report.h"
+
+#include <cmath>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "onnx_reinit/reinit.h"
+#include "onnx_reinit/stats.h"
+#include "onnx_reinit/tensor_data.h"
+#include "onnx_reinit/verify.h"
+#include "tests/testing/model_builder.h"
+
+namespace onnx_reinit {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr int64_t kSide = 32;  // 1024 values: both of verify's bands above their 5% floor
+
+SchemeOptions HeUniform() {
+  SchemeOptions scheme;
+  scheme.kind = SchemeKind::kHeUniform;
+  return scheme;
+}
+
+// A MatMul weight drawn with he_uniform, rescaled so that its std is exactly `ratio` x the target.
+onnx::ModelProto UniformWeightWithStdRatio(double ratio) {
+  onnx::ModelProto model = testing::NewModel();
+  testing::AddInitializer(*model.mutable_graph(), "w", {kSide, kSide});
+  testing::AddNode(*model.mutable_graph(), "MatMul", {"x", "w"}, {"y"});
+  ReinitOptions options;
+  options.policy.scheme = HeUniform();
+  EXPECT_TRUE(Reinitialize(model, options).ok());
+  StatsOptions stats;
+  stats.scheme = HeUniform();
+  auto drawn = ComputeModelStats(model, stats);
+  EXPECT_TRUE(drawn.ok());
+  const double factor = ratio / drawn->tensors(0).std_ratio();
+  auto values = TensorValues::Bind(*testing::FindInitializer(model, "w"), "w");
+  EXPECT_TRUE(values.ok());
+  for (int64_t i = 0; i < values->size(); ++i) {
+    const double scaled = values->Read(i) * factor;
+    values->Write(i, &scaled, 1);
+  }
+  return model;
+}
+
+std::string Page(onnx::ModelProto& model) {
+  StatsOptions options;
+  options.scheme = HeUniform();
+  auto report = ComputeModelStats(model, options);
+  EXPECT_TRUE(report.ok()) << report.status();
+  return StatsReportToHtml(*report);
+}
+
+int64_t VerifyFailures(onnx::ModelProto& model) {
+  VerifyOptions options;
+  options.scheme = HeUniform();
+  auto report = VerifyModel(model, options);
+  EXPECT_TRUE(report.ok()) << report.status();
+  return report->failed();
+}
+
+// The page marks a weight red exactly when verify fails it. For a uniform scheme verify's band is
+// 1.58x narrower than a normal draw's, which the page used for every scheme: a std between the two
+// bands fails verify, and must be red.
+TEST(StatsReportToHtml, MarksWhatVerifyFailsWithVerifysUniformBand) {
+  const double n = kSide * kSide;
+  const double normal_band = 6 * std::sqrt(2.0 / n) / 2, uniform_band = 6 * std::sqrt(0.8 / n) / 2;
+  ASSERT_GT(uniform_band, 0.05);
+
+  onnx::ModelProto between = UniformWeightWithStdRatio(1 + (uniform_band + normal_band) / 2);
+  EXPECT_EQ(VerifyFailures(between), 1);
+  EXPECT_THAT(Page(between), HasSubstr("<tr class=\"bad\">"));
+
+  onnx::ModelProto inside = UniformWeightWithStdRatio(1 + uniform_band / 2);
+  EXPECT_EQ(VerifyFailures(inside), 0);
+  EXPECT_THAT(Page(inside), Not(HasSubstr("<tr class=\"bad\">")));
+}
+
+TEST(ComparisonReportHtml, NamesTheFileThatCannotBeRead) {
+  const std::string good = testing::TestdataPath("torch_cnn.onnx");
+  const std::string bad = testing::TestdataPath("malformed/truncated.onnx");
+  auto page = ComparisonReportHtml(good, bad, {});
+  EXPECT_THAT(std::string(page.status().message()), ::testing::StartsWith(bad + ": not an ONNX model"));
+  auto same = ComparisonReportHtml(good, good, {});
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_THAT(*same, HasSubstr("Re-initialization of " + good));
+}
+
+}  // namespace
+}  // namespace onnx_reinit
