@@ -214,6 +214,38 @@ TEST(VerifyCli, FailsOnPyTorchDefaultWeightsAgainstHe) {
   EXPECT_EQ(report.failed(), 4);
 }
 
+TEST(InspectCli, TensorsOfNewerDataTypesAreNamedNotLeftOut) {
+  TempDir dir;
+  const std::string model = CopyFixture(dir, "malformed/float8_weight.onnx");
+  const CommandResult stats = RunTool({"stats", model});
+  ASSERT_EQ(stats.status, 0) << stats;
+  EXPECT_EQ(Lines(stats.out).back(),
+              "not read: 1 tensor of data types newer than this build's ONNX library: 'W' (FLOAT8E4M3FN)");
+  const auto json = ParseJson<proto::StatsReport>(RunTool({"stats", model, "--json"}).out);
+  ASSERT_EQ(json.unread_size(), 1);
+  EXPECT_EQ(json.unread(0).name(), "W");
+
+  const CommandResult verify = RunTool({"verify", model, "--scheme", "he"});
+  EXPECT_EQ(verify.status, 1) << verify;
+  EXPECT_EQ(verify.out, "FAILED: verify checked no weight of " + model +
+                            " against he_normal\nnot judged: 'W' (weight, FLOAT8E4M3FN): data type "
+                            "FLOAT8E4M3FN (17) is newer than this build's ONNX library\n");
+  const CommandResult verify_json = RunTool({"verify", model, "--scheme", "he", "--json"});
+  EXPECT_EQ(verify_json.status, 1) << verify_json;
+  const auto report = ParseJson<proto::VerifyReport>(verify_json.out);
+  EXPECT_FALSE(report.passed());
+  ASSERT_EQ(report.unjudged_size(), 1);
+  EXPECT_EQ(report.unjudged(0).dtype(), "FLOAT8E4M3FN");
+}
+
+TEST(VerifyCli, CountsTheTensorsItDoesNotCheckByRole) {
+  TempDir dir;
+  const std::string he = Reinit(dir, "torch_cnn.onnx", "he");
+  const CommandResult result = RunTool({"verify", he, "--scheme", "he"});
+  EXPECT_EQ(result.status, 0) << result;
+  EXPECT_EQ(Lines(result.out).back(), "not checked (verify checks weights only): 4 bias; --json lists them");
+}
+
 TEST(VerifyCli, ErrorsExitTwo) {
   TempDir dir;
   const CommandResult missing_scheme = RunTool({"verify", CopyFixture(dir, "torch_cnn.onnx")});

@@ -345,6 +345,18 @@ TEST(StatsFile, ReportsThePathAndSizeAndNamesTheFileInErrors) {
   EXPECT_EQ(StatsFile(bad, {}).status().message(), bad + ": two initializers are named 'W'");
 }
 
+TEST(ComputeModelStats, NamesTheTensorsOfNewerDataTypesItCannotRead) {
+  onnx::ModelProto model = testing::LoadTestdata("malformed/float8_weight.onnx");
+  auto report = ComputeModelStats(model, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  for (const auto& row : report->tensors()) EXPECT_NE(row.name(), "W");
+  ASSERT_EQ(report->unread_size(), 1);
+  EXPECT_EQ(report->unread(0).name(), "W");
+  EXPECT_EQ(report->unread(0).role(), "weight");
+  EXPECT_EQ(report->unread(0).dtype(), "FLOAT8E4M3FN");
+  EXPECT_EQ(report->unread(0).reason(), "data type FLOAT8E4M3FN (17) is newer than this build's ONNX library");
+}
+
 TEST(AddToTotals, KeepsDtypesSorted) {
   onnx::TensorProto f32, f16, bf16;
   testing::SetTensor(f32, {3}, onnx::TensorProto::FLOAT);

@@ -159,6 +159,44 @@ TEST(VerifyModel, DefaultToleranceShrinksWithSizeButNotUnderFivePercent) {
   EXPECT_DOUBLE_EQ(big_report->weights(0).std_tolerance(), 0.05);
 }
 
+TEST(VerifyModel, ListsWhatItDoesNotCheckAndPassesOnlyWhenItCheckedAWeight) {
+  onnx::ModelProto model = Reinitialized("torch_cnn.onnx", Scheme(SchemeKind::kHeNormal), 0);
+  const proto::VerifyReport report = Verify(model, Scheme(SchemeKind::kHeNormal));
+  EXPECT_TRUE(report.passed());
+  EXPECT_EQ(report.unjudged_size(), 0);
+  ASSERT_EQ(report.unchecked_size(), 4);  // the biases
+  EXPECT_EQ(report.unchecked(0).role(), "bias");
+  EXPECT_EQ(report.unchecked(0).reason(), "bias: verify checks weights only");
+}
+
+TEST(VerifyModel, NamesTheWeightsItCannotReadAndDoesNotPassWithoutAWeight) {
+  onnx::ModelProto float8 = testing::LoadTestdata("malformed/float8_weight.onnx");
+  const proto::VerifyReport report = Verify(float8, Scheme(SchemeKind::kHeNormal));
+  EXPECT_EQ(report.weights_size(), 0);
+  EXPECT_FALSE(report.passed());
+  ASSERT_EQ(report.unjudged_size(), 1);
+  EXPECT_EQ(report.unjudged(0).name(), "W");
+  EXPECT_EQ(report.unjudged(0).role(), "weight");
+  EXPECT_EQ(report.unjudged(0).dtype(), "FLOAT8E4M3FN");
+  EXPECT_EQ(report.unjudged(0).reason(), "data type FLOAT8E4M3FN (17) is newer than this build's ONNX library");
+
+  onnx::ModelProto quantized = testing::LoadTestdata("quantized_qdq.onnx");
+  const proto::VerifyReport qdq = Verify(quantized, Scheme(SchemeKind::kHeNormal));
+  EXPECT_GT(qdq.unjudged_size(), 0);
+  for (const proto::UnreadTensor& t : qdq.unjudged()) {
+    EXPECT_EQ(t.role(), "quantized") << t.name();
+    EXPECT_THAT(t.reason(), HasSubstr("verify reads float weights only")) << t.name();
+  }
+
+  onnx::ModelProto empty = testing::NewModel();
+  testing::AddInitializer(*empty.mutable_graph(), "w", {0, 4});
+  testing::AddNode(*empty.mutable_graph(), "MatMul", {"x", "w"}, {"y"});
+  const proto::VerifyReport none = Verify(empty, Scheme(SchemeKind::kHeNormal));
+  EXPECT_FALSE(none.passed());
+  ASSERT_EQ(none.unjudged_size(), 1);
+  EXPECT_EQ(none.unjudged(0).reason(), "no values");
+}
+
 TEST(VerifyModel, NonFiniteValuesFail) {
   onnx::ModelProto model = Reinitialized("torch_cnn.onnx", Scheme(SchemeKind::kHeNormal), 0);
   onnx::TensorProto* weight = testing::FindInitializer(model, "fc.weight");

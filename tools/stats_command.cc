@@ -50,6 +50,15 @@ absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
   return StatsFile(flags.model, options);
 }
 
+// The note under the table naming the tensors stats could not read.
+std::string FormatUnread(const proto::StatsReport& report) {
+  if (report.unread().empty()) return "";
+  std::vector<std::string> names;
+  for (const proto::UnreadTensor& t : report.unread()) names.push_back(absl::StrFormat("'%s' (%s)", t.name(), t.dtype()));
+  return absl::StrFormat("not read: %d tensor%s of data types newer than this build's ONNX library: %s\n",
+                         report.unread_size(), report.unread_size() == 1 ? "" : "s", absl::StrJoin(names, ", "));
+}
+
 }  // namespace
 
 std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width) {
@@ -104,7 +113,7 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
   const int64_t tensors = report.totals().tensors();
   return absl::StrCat(table.Render(max_width), tensors, tensors == 1 ? " tensor, " : " tensors, ",
                       WithThousands(report.totals().parameters()), " parameters",
-                      bytes.empty() ? "" : "; ", absl::StrJoin(bytes, ", "), "\n");
+                      bytes.empty() ? "" : "; ", absl::StrJoin(bytes, ", "), "\n", FormatUnread(report));
 }
 
 void AddStatsFlags(CLI::App& app, StatsFlags& flags) {

@@ -1,9 +1,13 @@
 #include "tools/verify_command.h"
 
 #include <iostream>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/verify.h"
 #include "onnx_reinit/json_output.h"
@@ -31,6 +35,33 @@ std::string FormatFailures(const proto::VerifyReport& report) {
                   FormatNumber(f.std()), FormatNumber(f.target_std()), f.problem()});
   }
   return table.Render(TerminalWidth());
+}
+
+// One line per weight verify could not judge; a count per role of the tensors it does not check.
+std::string FormatNotJudged(const proto::VerifyReport& report) {
+  std::string text;
+  for (const proto::UnreadTensor& t : report.unjudged()) {
+    absl::StrAppendFormat(&text, "not judged: '%s' (%s, %s): %s\n", t.name(), t.role(), t.dtype(), t.reason());
+  }
+  if (report.unchecked().empty()) return text;
+  std::map<std::string, int> per_role;
+  for (const proto::UnreadTensor& t : report.unchecked()) ++per_role[t.role()];
+  std::vector<std::string> counts;
+  for (const auto& [role, count] : per_role) counts.push_back(absl::StrCat(count, " ", role));
+  return absl::StrCat(text, "not checked (verify checks weights only): ", absl::StrJoin(counts, ", "),
+                      "; --json lists them\n");
+}
+
+std::string FormatVerdict(const proto::VerifyReport& report, const std::string& model) {
+  if (report.failed() > 0) {
+    return absl::StrCat(FormatFailures(report),
+                        absl::StrFormat("FAILED: %d of %d weights of %s do not match %s\n", report.failed(),
+                                        report.weights_size(), model, report.scheme()));
+  }
+  if (report.weights_size() == 0) {
+    return absl::StrFormat("FAILED: verify checked no weight of %s against %s\n", model, report.scheme());
+  }
+  return absl::StrFormat("ok: %d weights of %s match %s\n", report.weights_size(), model, report.scheme());
 }
 
 }  // namespace
@@ -63,18 +94,8 @@ int RunVerify(const VerifyFlags& flags) {
     std::cerr << "onnx-reinit: error: " << report.status().message() << "\n";
     return 2;
   }
-  if (flags.json) {
-    std::cout << ToJson(*report);
-  } else if (report->failed() == 0) {
-    std::cout << absl::StrFormat("ok: %d weights of %s match %s\n", report->weights_size(),
-                                 flags.model, report->scheme());
-  } else {
-    std::cout << FormatFailures(*report)
-              << absl::StrFormat("FAILED: %d of %d weights of %s do not match %s\n",
-                                 report->failed(), report->weights_size(), flags.model,
-                                 report->scheme());
-  }
-  return report->failed() == 0 ? 0 : 1;
+  std::cout << (flags.json ? ToJson(*report) : FormatVerdict(*report, flags.model) + FormatNotJudged(*report));
+  return report->passed() ? 0 : 1;
 }
 
 }  // namespace onnx_reinit::cli

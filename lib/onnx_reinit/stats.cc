@@ -235,6 +235,21 @@ double DistributionMean(const proto::Distribution& d) {
   }
 }
 
+void ListNewerDataTypes(onnx::ModelProto& model, const GraphAnalysis& analysis,
+                        google::protobuf::RepeatedPtrField<proto::UnreadTensor>& unread) {
+  for (const GraphConstant& constant : ListConstants(model)) {
+    const int32_t type = constant.tensor->data_type();
+    if (IsKnownDataType(type)) continue;
+    const auto learned = std::find_if(analysis.unreadable.begin(), analysis.unreadable.end(),
+                                      [&](const TensorUse& use) { return use.name == constant.name; });
+    proto::UnreadTensor& entry = *unread.Add();
+    entry.set_name(constant.name);
+    entry.set_role(std::string(RoleName(learned == analysis.unreadable.end() ? Role::kOther : learned->role)));
+    entry.set_dtype(DataTypeName(type));
+    entry.set_reason(NewerDataTypeReason(type));
+  }
+}
+
 double StdTolerance(const proto::Distribution& distribution, int64_t n, std::optional<double> fixed) {
   constexpr double kStandardErrors = 6.0;
   constexpr double kMinimum = 0.05;
@@ -279,7 +294,8 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
   if (options.scheme) report.set_scheme(std::string(SchemeName(options.scheme->kind)));
   std::vector<TensorValues> tensors;
   proto::Totals& totals = *report.mutable_totals();
-  for (const TensorUse& use : AnalyzeGraph(model, AnalysisOptions(), payloads).tensors) {
+  const GraphAnalysis analysis = AnalyzeGraph(model, AnalysisOptions(), payloads);
+  for (const TensorUse& use : analysis.tensors) {
     if (!FloatTypeOf(use.tensor->data_type())) continue;  // a quantized weight
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
     proto::TensorStats& row = *report.add_tensors();
@@ -307,6 +323,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
     tensors.push_back(values);
   }
 
+  ListNewerDataTypes(model, analysis, *report.mutable_unread());
   const std::vector<proto::Moments> moments = ComputeMoments(tensors, options.threads);
   for (size_t t = 0; t < tensors.size(); ++t) {
     proto::TensorStats& row = *report.mutable_tensors(static_cast<int>(t));

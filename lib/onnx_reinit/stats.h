@@ -99,7 +99,8 @@ struct StatsOptions {
 };
 
 // One row per floating-point constant (initializers and Constant node values, subgraphs included),
-// in the graph order of its first reader, with its role (roles.h) and totals. target_std is set
+// in the graph order of its first reader, with its role (roles.h) and totals; constants of data
+// types newer than this build's ONNX library are listed in `unread`. target_std is set
 // for weights, as the scheme would draw them. InvalidArgument for a tensor whose
 // payload does not match its shape; Unimplemented for external data.
 // Tensors with an entry in `payloads` are read from there (see MappedModel).

@@ -80,6 +80,11 @@ std::string DataTypeName(int32_t onnx_data_type) {
   return std::to_string(onnx_data_type);
 }
 
+std::string NewerDataTypeReason(int32_t onnx_data_type) {
+  return absl::StrFormat("data type %s (%d) is newer than this build's ONNX library", DataTypeName(onnx_data_type),
+                         onnx_data_type);
+}
+
 absl::string_view FloatTypeName(FloatType type) {
   switch (type) {
     case FloatType::kFloat32: return "float32";

@@ -37,6 +37,9 @@ int ByteWidth(FloatType type);
 bool IsKnownDataType(int32_t onnx_data_type);
 // The ONNX name of a data type ("FLOAT", "FLOAT8E5M2"), newer ones included; the number for others.
 std::string DataTypeName(int32_t onnx_data_type);
+// Why the values of a tensor of a type !IsKnownDataType cannot be read: "data type FLOAT8E4M3FN
+// (17) is newer than this build's ONNX library".
+std::string NewerDataTypeReason(int32_t onnx_data_type);
 
 enum class Storage { kRawData, kFloatData, kDoubleData, kInt32Data };
 absl::string_view StorageName(Storage storage);  // the onnx.proto field name, e.g. "raw_data"

@@ -86,6 +86,26 @@ std::string SpectralProblem(proto::VerifyFinding& f, const MatrixShape& shape) {
       shape.rows, shape.cols, f.spectral_limit() / f.spectral_edge());
 }
 
+void AddUnread(const TensorUse& use, std::string reason, proto::UnreadTensor& entry) {
+  entry.set_name(use.name);
+  entry.set_role(std::string(RoleName(use.role)));
+  entry.set_dtype(DataTypeName(use.tensor->data_type()));
+  entry.set_reason(std::move(reason));
+}
+
+// Lists `use`, which is not a weight, as unjudged (quantized) or unchecked (another role). Constants
+// known not to be learned (an epsilon, a mask, a quantization scale) have nothing to judge.
+void AddNotAWeight(const TensorUse& use, proto::VerifyReport& report) {
+  if (use.role == Role::kQuantized) {
+    AddUnread(use, absl::StrFormat("quantized (%s): verify reads float weights only", DataTypeName(use.tensor->data_type())),
+              *report.add_unjudged());
+  } else if (use.role == Role::kOther) {
+    if (!use.fixed) AddUnread(use, "no role: verify checks weights only", *report.add_unchecked());
+  } else {
+    AddUnread(use, absl::StrFormat("%s: verify checks weights only", RoleName(use.role)), *report.add_unchecked());
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
@@ -104,12 +124,23 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
   std::vector<proto::Distribution> distributions;
   std::vector<std::optional<MatrixShape>> matrices;
   std::vector<SpectralInput> spectral;
-  for (const TensorUse& weight : AnalyzeGraph(model).tensors) {
-    if (weight.role != Role::kWeight) continue;
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  for (const TensorUse& weight : analysis.tensors) {
+    if (weight.role != Role::kWeight) {
+      AddNotAWeight(weight, report);
+      continue;
+    }
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*weight.tensor, weight.name, payloads));
-    if (values.size() == 0) continue;
+    if (values.size() == 0) {
+      AddUnread(weight, "no values", *report.add_unjudged());
+      continue;
+    }
     auto distribution = ResolveDistribution(options.scheme, *weight.fans);
-    if (!distribution.ok()) continue;  // the scheme does not apply (a zero fan)
+    if (!distribution.ok()) {  // the scheme does not apply (a zero fan)
+      AddUnread(weight, absl::StrCat("the scheme does not apply: ", distribution.status().message()),
+                *report.add_unjudged());
+      continue;
+    }
     proto::VerifyFinding& finding = *report.add_weights();
     finding.set_name(weight.name);
     finding.set_op_type(weight.reader->op_type());
@@ -151,6 +182,10 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
     }
     if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
   }
+  for (const TensorUse& unreadable : analysis.unreadable) {
+    AddUnread(unreadable, NewerDataTypeReason(unreadable.tensor->data_type()), *report.add_unjudged());
+  }
+  report.set_passed(report.weights_size() > 0 && report.failed() == 0);
   return report;
 }
 

@@ -26,7 +26,9 @@ struct VerifyOptions {
   int threads = 0;
 };
 
-// One finding per tensor with the weight role (roles.h), in graph order. A weight fails when its std is
+// One finding per tensor with the weight role (roles.h), in graph order; the other learned tensors
+// are listed in `unjudged` with the reason, and `passed` is false when no weight was checked.
+// A weight fails when its std is
 // out of tolerance, its mean is more than 6 standard errors (target_std / sqrt(n)) from the target
 // mean, it holds NaN or Inf, or - for constant schemes - any value differs from the constant; with
 // `spectral`, also when its largest singular value exceeds the limit.

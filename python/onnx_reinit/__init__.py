@@ -131,19 +131,21 @@ def stats(model, scheme=None, *, threads=0, histogram=False, **scheme_parameters
 
 
 class VerifyResult:
-    """The result of :func:`verify`: true when every weight fits the scheme.
+    """The result of :func:`verify`: true when it checked weights and every one fits the scheme.
 
     weights: one finding (a dict) per weight; findings: those that fail, each with its ``problem``;
-    report: the whole ``onnx-reinit verify --json`` document.
+    unjudged: the weights it could not judge (quantized, newer data types, ...), each with its
+    ``reason``; report: the whole ``onnx-reinit verify --json`` document.
     """
 
     def __init__(self, report):
         self.report = report
         self.weights = report["weights"]
         self.findings = [w for w in self.weights if w["problem"]]
+        self.unjudged = report["unjudged"]
 
     def __bool__(self):
-        return not self.findings
+        return self.report["passed"]
 
     def __repr__(self):
         return (f"VerifyResult({'ok' if self else 'FAILED'}: {len(self.findings)} of "

@@ -33,6 +33,7 @@ class VerifyResult:
     report: _Report
     weights: list[dict[str, Any]]
     findings: list[dict[str, Any]]
+    unjudged: list[dict[str, Any]]
     def __init__(self, report: _Report) -> None: ...
     def __bool__(self) -> bool: ...
 

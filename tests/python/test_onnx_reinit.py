@@ -230,6 +230,8 @@ def test_stats_verify_and_diff(tmp_path):
     assert passed and not passed.findings
     failed = onnx_reinit.verify(CNN, "he")  # PyTorch's own init, U(+-1/sqrt(fan_in)), is not He's
     assert not failed and failed.findings and all(f["problem"] for f in failed.findings)
+    unread = onnx_reinit.verify(TESTDATA / "malformed" / "float8_weight.onnx", "he")
+    assert not unread and not unread.weights and unread.unjudged[0]["name"] == "W"
     with pytest.raises(ValueError, match="verify checks moments"):
         onnx_reinit.verify(CNN, "identity")
 
