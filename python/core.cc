@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_reinit/ci_formats.h"
 #include "onnx_reinit/diff.h"
 #include "onnx_reinit/json_output.h"
 #include "onnx_reinit/model_io.h"
@@ -259,10 +260,11 @@ std::string ReinitializeFile(const std::string& source, const std::string& desti
   return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
 }
 
-std::string Stats(py::handle source, const py::dict& scheme, int threads, int histogram_bins) {
+std::string Stats(py::handle source, const py::dict& scheme, int threads, int histogram_bins, bool hash) {
   StatsOptions options;
   options.threads = threads;
   options.histogram_bins = histogram_bins;
+  options.hash = hash;
   const proto::Recipe scheme_options = SchemeOnly(scheme);
   if (!scheme_options.scheme().empty()) {
     options.scheme = ValueOrRaise(SchemeFromOptions(scheme_options), Phase::kOptions);
@@ -274,7 +276,8 @@ std::string Stats(py::handle source, const py::dict& scheme, int threads, int hi
   return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
 }
 
-std::string Verify(py::handle source, const py::dict& scheme, std::optional<double> tolerance, int threads) {
+py::tuple Verify(py::handle source, const py::dict& scheme, std::optional<double> tolerance, int threads,
+                 const std::string& junit) {
   VerifyOptions options;
   options.scheme = ValueOrRaise(SchemeFromOptions(SchemeOnly(scheme)), Phase::kOptions);
   options.std_tolerance = tolerance;
@@ -288,7 +291,12 @@ std::string Verify(py::handle source, const py::dict& scheme, std::optional<doub
       absl::StrContains(report.status().message(), "verify checks moments")) {
     Raise(report.status(), Phase::kOptions);
   }
-  return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
+  if (report.ok() && !junit.empty()) {
+    const absl::Status written = WithoutGil([&] { return WriteFileAtomically(junit, VerifyReportsToJunit({*report})); });
+    if (!written.ok()) Raise(written, Phase::kWork);
+  }
+  const proto::VerifyReport& done = ValueOrRaise(std::move(report), Phase::kWork);
+  return py::make_tuple(ToJson(done), VerifyReportToGithub(done));
 }
 
 std::string Diff(py::handle source_a, py::handle source_b, int threads) {
@@ -322,7 +330,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("reinitialize", &Reinitialize, py::arg("model"), py::arg("options"), py::arg("statistics"));
   m.def("reinitialize_file", &ReinitializeFile, py::arg("source"), py::arg("destination"), py::arg("options"),
         py::arg("statistics"), py::arg("report"));
-  m.def("stats", &Stats, py::arg("model"), py::arg("scheme"), py::arg("threads"), py::arg("histogram_bins"));
-  m.def("verify", &Verify, py::arg("model"), py::arg("scheme"), py::arg("tolerance"), py::arg("threads"));
+  m.def("stats", &Stats, py::arg("model"), py::arg("scheme"), py::arg("threads"), py::arg("histogram_bins"),
+        py::arg("hash"));
+  m.def("verify", &Verify, py::arg("model"), py::arg("scheme"), py::arg("tolerance"), py::arg("threads"),
+        py::arg("junit"));
   m.def("diff", &Diff, py::arg("a"), py::arg("b"), py::arg("threads"));
 }

@@ -5,6 +5,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/reinit.h"
+#include "onnx_reinit/sha256.h"
+#include "onnx_reinit/stats.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {
@@ -68,6 +70,35 @@ TEST(DiffModels, SameValuesInAnotherStorageFieldAreIdentical) {
   testing::AddInitializer(*a.mutable_graph(), "w", {3, 4}, onnx::TensorProto::FLOAT, Storage::kRawData);
   testing::AddInitializer(*b.mutable_graph(), "w", {3, 4}, onnx::TensorProto::FLOAT, Storage::kFloatData);
   EXPECT_EQ(Diff(a, b).differing(), 0);
+}
+
+TEST(DiffModels, ComparesHashesFirstAndNamesTensorsThatDifferInBytesOnly) {
+  onnx::ModelProto a = testing::NewModel(), b = testing::NewModel();
+  testing::AddInitializer(*a.mutable_graph(), "w", {3, 4});
+  testing::AddInitializer(*b.mutable_graph(), "w", {3, 4});
+  testing::AddInitializer(*a.mutable_graph(), "zero", {1});
+  testing::AddInitializer(*b.mutable_graph(), "zero", {1});
+  const float positive = 0.0f, negative = -0.0f;
+  testing::FindInitializer(a, "zero")->set_raw_data(&positive, sizeof(float));
+  testing::FindInitializer(b, "zero")->set_raw_data(&negative, sizeof(float));
+  const proto::DiffReport report = Diff(a, b);
+  EXPECT_EQ(report.identical(), 1);
+  ASSERT_EQ(report.tensors_size(), 1);
+  const proto::TensorDiff& zero = report.tensors(0);
+  EXPECT_EQ(zero.change(), proto::TensorDiff::BYTES);
+  EXPECT_EQ(zero.values_differing(), 0);
+  EXPECT_EQ(zero.sha256_a(), Sha256Hex(std::string(4, '\0')));
+  EXPECT_NE(zero.sha256_a(), zero.sha256_b());
+  EXPECT_NE(report.tensors_sha256_a(), report.tensors_sha256_b());
+}
+
+TEST(DiffModels, DigestsAreThoseOfStatsHash) {
+  onnx::ModelProto a = testing::LoadTestdata("torch_cnn.onnx"), b = testing::LoadTestdata("dtypes.onnx");
+  StatsOptions options;
+  options.hash = true;
+  const proto::DiffReport report = Diff(a, b);
+  EXPECT_EQ(report.tensors_sha256_a(), ComputeModelStats(a, options)->tensors_sha256());
+  EXPECT_EQ(report.tensors_sha256_b(), ComputeModelStats(b, options)->tensors_sha256());
 }
 
 TEST(DiffModels, IntegerTensorsCompareTheirBytes) {

@@ -1,10 +1,12 @@
 // End-to-end tests of `onnx-reinit stats`, `verify`, `diff`, `ops` and the re-init `--report`.
 #include <algorithm>
+#include <filesystem>
 #include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -169,6 +171,23 @@ TEST(StatsCli, CsvHasTheJsonNumbersExactly) {
   }
 }
 
+TEST(StatsCli, HashAddsTheSha256ToTableJsonAndCsv) {
+  TempDir dir;
+  const std::string model = CopyFixture(dir, "torch_cnn.onnx");
+  const CommandResult table = RunTool({"stats", model, "--hash"});
+  const CommandResult json = RunTool({"stats", model, "--hash", "--json"});
+  const CommandResult csv = RunTool({"stats", model, "--hash", "--csv"});
+  ASSERT_EQ(table.status, 0) << table;
+  const auto report = ParseJson<proto::StatsReport>(json.out);
+  ASSERT_EQ(report.tensors(0).sha256().size(), 64u);
+  EXPECT_THAT(Lines(table.out)[0], HasSubstr("sha256"));
+  EXPECT_THAT(table.out, HasSubstr(report.tensors(0).sha256()));
+  EXPECT_EQ(Lines(table.out).back(), "sha256 of all tensors: " + report.tensors_sha256());
+  const std::vector<std::vector<std::string>> rows = ParseCsv(csv.out);
+  const auto column = std::find(rows[0].begin(), rows[0].end(), "sha256") - rows[0].begin();
+  for (int t = 0; t < report.tensors_size(); ++t) EXPECT_EQ(rows[t + 1][column], report.tensors(t).sha256());
+}
+
 TEST(StatsCli, CsvAndJsonExcludeEachOther) {
   TempDir dir;
   const CommandResult result = RunTool({"stats", CopyFixture(dir, "torch_cnn.onnx"), "--csv", "--json"});
@@ -244,6 +263,39 @@ TEST(VerifyCli, CountsTheTensorsItDoesNotCheckByRole) {
   const CommandResult result = RunTool({"verify", he, "--scheme", "he"});
   EXPECT_EQ(result.status, 0) << result;
   EXPECT_EQ(Lines(result.out).back(), "not checked (verify checks weights only): 4 bias; --json lists them");
+}
+
+TEST(VerifyCli, GithubFormatAnnotatesEachFailingWeight) {
+  TempDir dir;
+  const std::string model = CopyFixture(dir, "torch_cnn.onnx");
+  const CommandResult result = RunTool({"verify", model, "--scheme", "he", "--format", "github"});
+  EXPECT_EQ(result.status, 1) << result;
+  const std::vector<std::string> lines = Lines(result.out);
+  const auto annotations = std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
+    return absl::StartsWith(line, "::error file=");
+  });
+  EXPECT_EQ(annotations, 4);  // the four weights with PyTorch's default init
+  EXPECT_THAT(lines[0], StartsWith("::error file=" + model + ",title=onnx%3A%3AConv_23::'onnx::Conv_23' does not "
+                                   "match he_normal: std "));
+  EXPECT_THAT(result.out, HasSubstr("FAILED: 4 of 4 weights"));
+  EXPECT_EQ(RunTool({"verify", model, "--scheme", "he", "--format", "yaml"}).status, 2);
+}
+
+TEST(VerifyCli, JunitIsWrittenForSeveralModelsAndNotOnError) {
+  TempDir dir;
+  const std::string fresh = Reinit(dir, "torch_cnn.onnx", "he");
+  const std::string original = CopyFixture(dir, "torch_cnn.onnx");
+  const CommandResult result = RunTool({"verify", fresh, original, "--scheme", "he", "--junit", dir / "v.xml"});
+  EXPECT_EQ(result.status, 1) << result;
+  EXPECT_THAT(result.out, AllOf(HasSubstr("ok: 4 weights of " + fresh), HasSubstr("FAILED: 4 of 4 weights of " + original)));
+  const std::string xml = ReadFile(dir / "v.xml");
+  EXPECT_THAT(xml, HasSubstr(R"(<testsuites name="onnx-reinit verify" tests="8" failures="4" skipped="0">)"));
+
+  const CommandResult error =
+      RunTool({"verify", fresh, CopyFixture(dir, "malformed/empty.onnx"), "--scheme", "he", "--junit", dir / "e.xml"});
+  ExpectOneLineError(error, {"empty.onnx"});
+  EXPECT_EQ(error.status, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir / "e.xml"));
 }
 
 TEST(VerifyCli, ErrorsExitTwo) {

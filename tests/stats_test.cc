@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/rng.h"
+#include "onnx_reinit/sha256.h"
 #include "onnx_reinit/verify.h"
 #include "tests/testing/model_builder.h"
 
@@ -355,6 +356,41 @@ TEST(ComputeModelStats, NamesTheTensorsOfNewerDataTypesItCannotRead) {
   EXPECT_EQ(report->unread(0).role(), "weight");
   EXPECT_EQ(report->unread(0).dtype(), "FLOAT8E4M3FN");
   EXPECT_EQ(report->unread(0).reason(), "data type FLOAT8E4M3FN (17) is newer than this build's ONNX library");
+}
+
+TEST(ValuesSha256, HashesTheValuesInRawDataLayoutWhicheverFieldHoldsThem) {
+  for (const int32_t type : testing::kFloatTypes) {
+    onnx::TensorProto raw, typed;
+    testing::SetTensor(raw, {5, 3}, type, Storage::kRawData);
+    const Storage field = type == onnx::TensorProto::FLOAT    ? Storage::kFloatData
+                          : type == onnx::TensorProto::DOUBLE ? Storage::kDoubleData
+                                                              : Storage::kInt32Data;
+    testing::SetTensor(typed, {5, 3}, type, field);
+    auto raw_values = TensorValues::Bind(raw, "raw");
+    auto typed_values = TensorValues::Bind(typed, "typed");
+    ASSERT_TRUE(raw_values.ok() && typed_values.ok());
+    EXPECT_EQ(ValuesSha256(*raw_values), Sha256Hex(raw.raw_data())) << type;
+    EXPECT_EQ(ValuesSha256(*typed_values), Sha256Hex(raw.raw_data())) << type;
+  }
+}
+
+TEST(ComputeModelStats, HashAddsEachTensorsSha256AndAnOrderFreeDigest) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_cnn.onnx");
+  StatsOptions options;
+  options.hash = true;
+  auto report = ComputeModelStats(model, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::vector<std::pair<std::string, std::string>> hashes;
+  for (const auto& row : report->tensors()) {
+    EXPECT_EQ(row.sha256(), Sha256Hex(testing::FindInitializer(model, row.name())->raw_data())) << row.name();
+    hashes.emplace_back(row.name(), row.sha256());
+  }
+  EXPECT_EQ(report->tensors_sha256(), TensorsDigest(hashes));
+  std::reverse(hashes.begin(), hashes.end());
+  EXPECT_EQ(report->tensors_sha256(), TensorsDigest(hashes));
+  hashes[0].second = hashes[1].second;
+  EXPECT_NE(report->tensors_sha256(), TensorsDigest(hashes));
+  EXPECT_FALSE(ComputeModelStats(model, {})->has_tensors_sha256());
 }
 
 TEST(AddToTotals, KeepsDtypesSorted) {

@@ -1,5 +1,6 @@
 #include "tools/diff_command.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,7 @@ std::string ChangeName(proto::TensorDiff::Change change) {
     case proto::TensorDiff::SHAPE: return "shape";
     case proto::TensorDiff::ONLY_IN_A: return "only in A";
     case proto::TensorDiff::ONLY_IN_B: return "only in B";
+    case proto::TensorDiff::BYTES: return "bytes only";
     default: return "identical";
   }
 }
@@ -41,8 +43,12 @@ std::string FormatDiff(const proto::DiffReport& report) {
                   values && d.has_a() ? FormatNumber(d.max_abs_difference()) : "",
                   SideBySide(d, &proto::Moments::mean), SideBySide(d, &proto::Moments::std)});
   }
+  const int64_t bytes_only = std::count_if(report.tensors().begin(), report.tensors().end(), [](const auto& d) {
+    return d.change() == proto::TensorDiff::BYTES;
+  });
   return absl::StrCat(table.Render(TerminalWidth()),
-                      absl::StrFormat("%d tensors differ, %d identical\n", report.differing(),
+                      absl::StrFormat("%d tensors differ%s, %d identical\n", report.differing(),
+                                      bytes_only == 0 ? "" : absl::StrFormat(" (%d in bytes only, same values)", bytes_only),
                                       report.identical()));
 }
 

@@ -44,6 +44,7 @@ absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
   // The HTML report draws a histogram per tensor.
   options.histogram_bins = flags.histogram ? kHistogramBins : !flags.html.empty() ? kHtmlHistogramBins : 0;
   options.spectral = flags.spectral;
+  options.hash = flags.hash;
   if (!flags.scheme.scheme().empty()) {
     ONNX_REINIT_ASSIGN_OR_RETURN(options.scheme, SchemeFromOptions(flags.scheme));
   }
@@ -77,6 +78,8 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
   const bool with_spectral = std::any_of(report.tensors().begin(), report.tensors().end(),
                                          [](const auto& t) { return t.has_top_singular_value(); });
   if (with_spectral) columns.insert(columns.end(), {{"sigma1", true}, {"sigma1/edge", true}});
+  const bool with_hash = report.has_tensors_sha256();
+  if (with_hash) columns.push_back({"sha256"});
   if (with_histogram) columns.push_back({"histogram"});
   TextTable table(columns);
   for (const proto::TensorStats& t : report.tensors()) {
@@ -103,6 +106,7 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
       row.push_back(t.has_top_singular_value() ? FormatNumber(t.top_singular_value()) : "");
       row.push_back(t.has_spectral_ratio() ? absl::StrFormat("%.3f", t.spectral_ratio()) : "");
     }
+    if (with_hash) row.push_back(t.sha256());
     if (with_histogram) row.push_back(Sparkline(t.histogram()));
     table.AddRow(std::move(row));
   }
@@ -113,7 +117,9 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
   const int64_t tensors = report.totals().tensors();
   return absl::StrCat(table.Render(max_width), tensors, tensors == 1 ? " tensor, " : " tensors, ",
                       WithThousands(report.totals().parameters()), " parameters",
-                      bytes.empty() ? "" : "; ", absl::StrJoin(bytes, ", "), "\n", FormatUnread(report));
+                      bytes.empty() ? "" : "; ", absl::StrJoin(bytes, ", "), "\n",
+                      with_hash ? absl::StrCat("sha256 of all tensors: ", report.tensors_sha256(), "\n") : "",
+                      FormatUnread(report));
 }
 
 void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
@@ -128,6 +134,9 @@ void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
                  "Also write a self-contained HTML report there: summary, std chart, histograms, "
                  "sortable table");
   app.add_flag("--hist", flags.histogram, "Add a 16-bin histogram per tensor");
+  app.add_flag("--hash", flags.hash,
+               "Add each tensor's SHA-256 (of its values as stored, in raw_data's layout) and a digest of "
+               "them all");
   app.add_flag("--spectral", flags.spectral,
                "Add each weight's largest singular value and its ratio to the edge of a fresh "
                "random matrix of its shape and std (about 1 when fresh, above when trained)");

@@ -16,6 +16,7 @@ struct StatsFlags {
   bool csv = false;
   bool histogram = false;
   bool spectral = false;
+  bool hash = false;  // --hash
   std::string html;  // write the HTML report there
   int threads = 0;
   proto::Recipe scheme;  // the scheme flags given (options.h)

@@ -8,22 +8,31 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "onnx_reinit/ci_formats.h"
+#include "onnx_reinit/json_output.h"
+#include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/verify.h"
-#include "onnx_reinit/json_output.h"
 #include "tools/scheme_flags.h"
 #include "tools/text_table.h"
 
 namespace onnx_reinit::cli {
 namespace {
 
-absl::StatusOr<proto::VerifyReport> Compute(const VerifyFlags& flags, const SchemeOptions& scheme) {
+// Every model's report, or the first error: nothing is printed or written before all are known.
+absl::StatusOr<std::vector<proto::VerifyReport>> Compute(const VerifyFlags& flags, const SchemeOptions& scheme) {
   VerifyOptions options;
   options.scheme = scheme;
   options.threads = flags.threads;
   options.spectral = flags.spectral;
   if (flags.tolerance_flag->count() > 0) options.std_tolerance = flags.tolerance;
-  return VerifyFile(flags.model, options);
+  std::vector<proto::VerifyReport> reports;
+  for (const std::string& model : flags.models) {
+    absl::StatusOr<proto::VerifyReport> report = VerifyFile(model, options);
+    if (!report.ok()) return report.status();
+    reports.push_back(*std::move(report));
+  }
+  return reports;
 }
 
 std::string FormatFailures(const proto::VerifyReport& report) {
@@ -52,22 +61,29 @@ std::string FormatNotJudged(const proto::VerifyReport& report) {
                       "; --json lists them\n");
 }
 
-std::string FormatVerdict(const proto::VerifyReport& report, const std::string& model) {
+std::string FormatVerdict(const proto::VerifyReport& report) {
   if (report.failed() > 0) {
     return absl::StrCat(FormatFailures(report),
                         absl::StrFormat("FAILED: %d of %d weights of %s do not match %s\n", report.failed(),
-                                        report.weights_size(), model, report.scheme()));
+                                        report.weights_size(), report.model(), report.scheme()));
   }
   if (report.weights_size() == 0) {
-    return absl::StrFormat("FAILED: verify checked no weight of %s against %s\n", model, report.scheme());
+    return absl::StrFormat("FAILED: verify checked no weight of %s against %s\n", report.model(), report.scheme());
   }
-  return absl::StrFormat("ok: %d weights of %s match %s\n", report.weights_size(), model, report.scheme());
+  return absl::StrFormat("ok: %d weights of %s match %s\n", report.weights_size(), report.model(), report.scheme());
+}
+
+std::string Format(const proto::VerifyReport& report, const std::string& format) {
+  if (format == "json") return ToJson(report);
+  // The annotations, then the text: the log of a run shows both.
+  const std::string text = FormatVerdict(report) + FormatNotJudged(report);
+  return format == "github" ? VerifyReportToGithub(report) + text : text;
 }
 
 }  // namespace
 
 void AddVerifyFlags(CLI::App& app, VerifyFlags& flags) {
-  app.add_option("model", flags.model, "The ONNX model to check")->required()->check(CLI::ExistingFile);
+  app.add_option("model", flags.models, "The ONNX models to check")->required()->check(CLI::ExistingFile);
   AddSchemeFlags(app, flags.scheme, /*scheme_required=*/true);
   flags.tolerance_flag =
       app.add_option("--tolerance", flags.tolerance,
@@ -77,7 +93,16 @@ void AddVerifyFlags(CLI::App& app, VerifyFlags& flags) {
   app.add_flag("--spectral", flags.spectral,
                "Also fail weights whose largest singular value is above the edge of a fresh random "
                "matrix of their shape and std (trained structure rescaled to the scheme's std)");
-  app.add_flag("--json", flags.json, "Print one JSON document (schema: proto/onnx_reinit/stats.proto)");
+  CLI::Option* json = app.add_flag_callback(
+      "--json", [&flags] { flags.format = "json"; },
+      "Print one JSON document per model (schema: proto/onnx_reinit/stats.proto); --format json");
+  app.add_option("--format", flags.format,
+                 "text, json, or github: GitHub Actions annotations (::error file=MODEL,title=TENSOR::...) "
+                 "for the failing weights, then the text")
+      ->check(CLI::IsMember({"text", "json", "github"}))
+      ->excludes(json);
+  app.add_option("--junit", flags.junit,
+                 "Also write a JUnit XML report there: a testsuite per model, a testcase per weight");
   app.add_option("--threads", flags.threads, "Threads; 0 = all cores")
       ->default_val(0)
       ->check(CLI::Range(0, 1024));
@@ -89,13 +114,19 @@ int RunVerify(const VerifyFlags& flags) {
     std::cerr << "onnx-reinit: error: " << scheme.status().message() << "\n";
     return 2;
   }
-  const absl::StatusOr<proto::VerifyReport> report = Compute(flags, *scheme);
-  if (!report.ok()) {
-    std::cerr << "onnx-reinit: error: " << report.status().message() << "\n";
+  const absl::StatusOr<std::vector<proto::VerifyReport>> reports = Compute(flags, *scheme);
+  absl::Status written = reports.status();
+  if (written.ok() && !flags.junit.empty()) written = WriteFileAtomically(flags.junit, VerifyReportsToJunit(*reports));
+  if (!written.ok()) {
+    std::cerr << "onnx-reinit: error: " << written.message() << "\n";
     return 2;
   }
-  std::cout << (flags.json ? ToJson(*report) : FormatVerdict(*report, flags.model) + FormatNotJudged(*report));
-  return report->passed() ? 0 : 1;
+  bool passed = true;
+  for (const proto::VerifyReport& report : *reports) {
+    std::cout << Format(report, flags.format);
+    passed &= report.passed();
+  }
+  return passed ? 0 : 1;
 }
 
 }  // namespace onnx_reinit::cli

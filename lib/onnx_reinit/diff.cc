@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "onnx_reinit/model_io.h"
+#include "onnx_reinit/parallel.h"
+#include "onnx_reinit/sha256.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
@@ -40,6 +42,37 @@ std::string PayloadBytes(const onnx::TensorProto& tensor, const DetachedPayloads
   return copy.SerializeAsString();
 }
 
+// ValuesSha256 of every float constant of a model that has values, by name, hashed in parallel;
+// and their TensorsDigest.
+struct FloatHashes {
+  std::unordered_map<std::string, std::string> by_name;
+  std::string digest;
+};
+
+FloatHashes HashFloats(const std::vector<GraphConstant>& constants, const DetachedPayloads& payloads, int threads) {
+  std::vector<std::pair<std::string, TensorValues>> tensors;
+  for (const GraphConstant& constant : constants) {
+    if (!FloatTypeOf(constant.tensor->data_type())) continue;
+    // A tensor without readable values (weight-stripped) has no hash; comparing it still fails.
+    absl::StatusOr<TensorValues> values = BindValues(*constant.tensor, constant.name, payloads);
+    if (values.ok()) tensors.emplace_back(constant.name, *values);
+  }
+  std::vector<std::pair<std::string, std::string>> named(tensors.size());
+  ParallelFor(static_cast<int64_t>(tensors.size()), threads > 0 ? threads : DefaultThreadCount(), [&](int64_t t) {
+    named[t] = {tensors[t].first, ValuesSha256(tensors[t].second)};
+  });
+  FloatHashes hashes;
+  for (const auto& [name, sha256] : named) hashes.by_name.emplace(name, sha256);
+  hashes.digest = TensorsDigest(std::move(named));
+  return hashes;
+}
+
+// The sha256 of a float constant (see HashFloats), empty when it has none.
+std::string HashOf(const FloatHashes& hashes, const std::string& name) {
+  auto found = hashes.by_name.find(name);
+  return found == hashes.by_name.end() ? "" : found->second;
+}
+
 void CompareValues(const TensorValues& a, const TensorValues& b, proto::TensorDiff& diff) {
   int64_t differing = 0;
   double max_difference = 0;
@@ -51,7 +84,7 @@ void CompareValues(const TensorValues& a, const TensorValues& b, proto::TensorDi
   }
   diff.set_values_differing(differing);
   diff.set_max_abs_difference(max_difference);
-  diff.set_change(differing > 0 ? proto::TensorDiff::VALUES : proto::TensorDiff::IDENTICAL);
+  diff.set_change(differing > 0 ? proto::TensorDiff::VALUES : proto::TensorDiff::BYTES);
 }
 
 }  // namespace
@@ -66,8 +99,12 @@ absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const Detached
   std::unordered_map<std::string, const GraphConstant*> by_name_b;
   for (const GraphConstant& constant : in_b) by_name_b.emplace(constant.name, &constant);
 
+  const FloatHashes hashes_a = HashFloats(in_a, payloads_a, threads);
+  const FloatHashes hashes_b = HashFloats(in_b, payloads_b, threads);
   proto::DiffReport report;
   report.set_version(kVersion);
+  report.set_tensors_sha256_a(hashes_a.digest);
+  report.set_tensors_sha256_b(hashes_b.digest);
   std::vector<proto::TensorDiff> diffs;
   std::vector<TensorValues> moments_for;  // pairs: a, b for each float diff with VALUES change
   std::vector<size_t> moments_owner;
@@ -93,16 +130,23 @@ absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const Detached
     } else if (FloatTypeOf(ca.tensor->data_type())) {
       ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues va, BindValues(*ca.tensor, ca.name, payloads_a));
       ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues vb, BindValues(*cb.tensor, cb.name, payloads_b));
-      CompareValues(va, vb, diff);
+      // Hashes first: equal bytes are equal values, and only the others are read value by value.
+      diff.set_sha256_a(HashOf(hashes_a, ca.name));
+      diff.set_sha256_b(HashOf(hashes_b, cb.name));
+      if (diff.sha256_a() == diff.sha256_b()) {
+        diff.set_change(proto::TensorDiff::IDENTICAL);
+      } else {
+        CompareValues(va, vb, diff);
+      }
       if (diff.change() == proto::TensorDiff::VALUES) {
         moments_for.push_back(va);
         moments_for.push_back(vb);
         moments_owner.push_back(diffs.size());
       }
     } else {
-      diff.set_change(PayloadBytes(*ca.tensor, payloads_a) == PayloadBytes(*cb.tensor, payloads_b)
-                          ? proto::TensorDiff::IDENTICAL
-                          : proto::TensorDiff::VALUES);
+      diff.set_sha256_a(Sha256Hex(PayloadBytes(*ca.tensor, payloads_a)));
+      diff.set_sha256_b(Sha256Hex(PayloadBytes(*cb.tensor, payloads_b)));
+      diff.set_change(diff.sha256_a() == diff.sha256_b() ? proto::TensorDiff::IDENTICAL : proto::TensorDiff::VALUES);
     }
     diffs.push_back(diff);
   }

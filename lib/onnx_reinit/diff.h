@@ -12,9 +12,11 @@
 namespace onnx_reinit {
 
 // Lists each tensor whose dtype, shape or values differ, and those present in one model only.
-// Floating-point values are compared as numbers (so float_data and raw_data holding the same
-// values are identical, and NaN equals NaN); other types compare their stored bytes. Differing
-// float tensors carry the moments of both sides.
+// Tensors are compared by the SHA-256 of their stored bytes first (in raw_data's layout for float
+// tensors, so float_data and raw_data holding the same values are identical), and those whose
+// hashes differ by value: as numbers for floating-point tensors (NaN equals NaN; other bytes with
+// the same values, such as -0 and 0, are a BYTES change), by their bytes for other types.
+// Differing float tensors carry the moments of both sides.
 // Tensors with an entry in `payloads_a` / `payloads_b` are read from there (see MappedModel).
 absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const DetachedPayloads& payloads_a,
                                              onnx::ModelProto& b, const DetachedPayloads& payloads_b,

@@ -7,12 +7,14 @@
 #include <unordered_map>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/parallel.h"
 #include "onnx_reinit/rng.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/roles.h"
+#include "onnx_reinit/sha256.h"
 #include "onnx_reinit/spectral.h"
 #include "onnx_reinit/validate.h"
 #include "onnx_reinit/version.h"
@@ -62,6 +64,20 @@ void AddSpectra(const std::vector<TensorValues>& tensors, int threads, proto::St
     const double edge = SpectralEdge(inputs[i].shape, row.std());
     if (edge > 0) row.set_spectral_ratio(top[i] / edge);
   }
+}
+
+// Each tensor's sha256 (tensors hashed in parallel), and the digest of them all.
+void AddHashes(const std::vector<TensorValues>& tensors, int threads, proto::StatsReport& report) {
+  std::vector<std::string> hashes(tensors.size());
+  ParallelFor(static_cast<int64_t>(tensors.size()), ThreadsOrDefault(threads),
+              [&](int64_t t) { hashes[t] = ValuesSha256(tensors[t]); });
+  std::vector<std::pair<std::string, std::string>> named;
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    proto::TensorStats& row = *report.mutable_tensors(static_cast<int>(t));
+    row.set_sha256(hashes[t]);
+    named.emplace_back(row.name(), hashes[t]);
+  }
+  report.set_tensors_sha256(TensorsDigest(std::move(named)));
 }
 
 }  // namespace
@@ -250,6 +266,37 @@ void ListNewerDataTypes(onnx::ModelProto& model, const GraphAnalysis& analysis,
   }
 }
 
+std::string ValuesSha256(const TensorValues& tensor) {
+  Sha256 hash;
+  if (tensor.storage() != Storage::kInt32Data) {
+    hash.Update(tensor.data(), static_cast<size_t>(tensor.size()) * ByteWidth(tensor.type()));
+    return HexDigest(hash.Finish());
+  }
+  // 16-bit values, one per int32 word: hashed as the 2-byte little-endian values raw_data holds.
+  constexpr int64_t kBatch = 4096;
+  uint8_t bytes[2 * kBatch];
+  for (int64_t begin = 0; begin < tensor.size(); begin += kBatch) {
+    const int64_t n = std::min(kBatch, tensor.size() - begin);
+    for (int64_t k = 0; k < n; ++k) {
+      int32_t word;
+      std::memcpy(&word, tensor.ElementAddress(begin + k), sizeof(word));
+      bytes[2 * k] = static_cast<uint8_t>(word & 0xFF);
+      bytes[2 * k + 1] = static_cast<uint8_t>((word >> 8) & 0xFF);
+    }
+    hash.Update(bytes, static_cast<size_t>(2 * n));
+  }
+  return HexDigest(hash.Finish());
+}
+
+std::string TensorsDigest(std::vector<std::pair<std::string, std::string>> hashes) {
+  std::vector<std::string> lines;
+  for (const auto& [name, sha256] : hashes) lines.push_back(absl::StrCat(sha256, "  ", name, "\n"));
+  std::sort(lines.begin(), lines.end());
+  Sha256 digest;
+  for (const std::string& line : lines) digest.Update(line);
+  return HexDigest(digest.Finish());
+}
+
 double StdTolerance(const proto::Distribution& distribution, int64_t n, std::optional<double> fixed) {
   constexpr double kStandardErrors = 6.0;
   constexpr double kMinimum = 0.05;
@@ -333,6 +380,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
     }
   }
   if (options.spectral) AddSpectra(tensors, options.threads, report);
+  if (options.hash) AddHashes(tensors, options.threads, report);
   if (options.histogram_bins > 0) {
     std::vector<proto::Histogram> histograms =
         ComputeHistograms(tensors, moments, options.histogram_bins, options.threads);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -86,6 +87,14 @@ double DistributionMean(const proto::Distribution& distribution);
 // under 2e-9.
 double StdTolerance(const proto::Distribution& distribution, int64_t n, std::optional<double> fixed);
 
+// The SHA-256 (64 hex digits) of `tensor`'s values in raw_data's layout: the stored bytes of a
+// raw_data, float_data or double_data tensor; 2 little-endian bytes per value of a float16 or
+// bfloat16 tensor held in int32_data.
+std::string ValuesSha256(const TensorValues& tensor);
+// A digest of a set of tensors: the SHA-256 of the lines "<sha256>  <name>\n" (sha256sum's format),
+// sorted, for each (name, sha256) pair - independent of the order the tensors are listed in.
+std::string TensorsDigest(std::vector<std::pair<std::string, std::string>> hashes);
+
 // Counts `tensor` into `totals`, keeping bytes_per_dtype sorted by dtype name.
 void AddToTotals(const TensorValues& tensor, proto::Totals& totals);
 
@@ -96,6 +105,8 @@ struct StatsOptions {
   int histogram_bins = 0;               // 0: no histograms
   // Adds top_singular_value and spectral_ratio to the weights of rank >= 2 (spectral.h).
   bool spectral = false;
+  // Adds each tensor's sha256 and the report's tensors_sha256.
+  bool hash = false;
 };
 
 // One row per floating-point constant (initializers and Constant node values, subgraphs included),

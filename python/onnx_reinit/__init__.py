@@ -118,15 +118,16 @@ def reinitialize_file(src, dst, scheme=None, *, report=None, **options):
     return _json.loads(_core.reinitialize_file(_os.fspath(src), _os.fspath(dst), given, statistics, report_path))
 
 
-def stats(model, scheme=None, *, threads=0, histogram=False, **scheme_parameters):
+def stats(model, scheme=None, *, threads=0, histogram=False, hash=False, **scheme_parameters):
     """Per-tensor statistics: a list of dicts, the ``tensors`` of ``onnx-reinit stats --json``.
 
     model: an ``onnx.ModelProto``, its bytes, or a file path (mapped, not loaded).
     scheme (and its parameters: std=..., gain=..., ...): adds each weight's target_std and
-    std_ratio. histogram: add a 16-bin histogram per tensor.
+    std_ratio. histogram: add a 16-bin histogram per tensor. hash: add each tensor's ``sha256`` (of
+    its values as stored, in raw_data's layout), as ``--hash`` does.
     """
     given = _given(dict(scheme=scheme, **scheme_parameters))
-    report = _core.stats(_source(model), given, threads, 16 if histogram else 0)
+    report = _core.stats(_source(model), given, threads, 16 if histogram else 0, bool(hash))
     return _json.loads(report)["tensors"]
 
 
@@ -135,11 +136,13 @@ class VerifyResult:
 
     weights: one finding (a dict) per weight; findings: those that fail, each with its ``problem``;
     unjudged: the weights it could not judge (quantized, newer data types, ...), each with its
-    ``reason``; report: the whole ``onnx-reinit verify --json`` document.
+    ``reason``; report: the whole ``onnx-reinit verify --json`` document; github_annotations: the
+    GitHub Actions workflow commands of ``verify --format github`` (a str of lines).
     """
 
-    def __init__(self, report):
+    def __init__(self, report, github_annotations=""):
         self.report = report
+        self.github_annotations = github_annotations
         self.weights = report["weights"]
         self.findings = [w for w in self.weights if w["problem"]]
         self.unjudged = report["unjudged"]
@@ -152,14 +155,17 @@ class VerifyResult:
                 f"{len(self.weights)} weights do not match {self.report['scheme']})")
 
 
-def verify(model, scheme, *, tolerance=None, threads=0, **scheme_parameters):
+def verify(model, scheme, *, tolerance=None, threads=0, junit=None, **scheme_parameters):
     """Check that every weight looks freshly initialized with ``scheme``: a :class:`VerifyResult`.
 
     model: an ``onnx.ModelProto``, its bytes, or a file path. tolerance: the allowed relative
     deviation of each weight's std (default: 6 standard errors for its size, at least 0.05).
+    junit: also write a JUnit XML report there, as ``--junit`` does.
     """
     given = _given(dict(scheme=scheme, **scheme_parameters))
-    return VerifyResult(_json.loads(_core.verify(_source(model), given, tolerance, threads)))
+    junit_path = "" if junit is None else _os.fspath(junit)
+    report, annotations = _core.verify(_source(model), given, tolerance, threads, junit_path)
+    return VerifyResult(_json.loads(report), annotations)
 
 
 def diff(a, b, *, threads=0):

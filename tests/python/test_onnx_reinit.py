@@ -241,6 +241,45 @@ def test_stats_verify_and_diff(tmp_path):
     assert int(onnx_reinit.diff(CNN, CNN)["differing"]) == 0
 
 
+def test_stats_hash_is_the_sha256_of_the_raw_values():
+    import hashlib
+    expected = {name: hashlib.sha256(values.tobytes()).hexdigest() for name, values in initializers(CNN).items()}
+    for row in onnx_reinit.stats(CNN, hash=True):
+        assert row["sha256"] == expected[row["name"]]
+
+
+def test_junit_reports_parse_as_junit_xml(tmp_path):
+    import xml.etree.ElementTree as ElementTree
+    fresh = tmp_path / "fresh.onnx"
+    onnx_reinit.reinitialize_file(CNN, fresh, "he")
+    float8 = TESTDATA / "malformed" / "float8_weight.onnx"
+    cli = subprocess.run([CLI, "verify", fresh, CNN, float8, "--scheme", "he", "--junit", tmp_path / "cli.xml"],
+                         capture_output=True, text=True)
+    assert cli.returncode == 1, cli.stderr
+    root = ElementTree.parse(tmp_path / "cli.xml").getroot()
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == [str(fresh), str(CNN), str(float8)]
+    for suite in suites:
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(cases)
+        assert int(suite.get("failures")) == len([c for c in cases if c.find("failure") is not None])
+        assert int(suite.get("skipped")) == len([c for c in cases if c.find("skipped") is not None])
+        assert all(c.get("classname") == suite.get("name") for c in cases)
+    assert int(root.get("tests")) == sum(int(s.get("tests")) for s in suites)
+    assert int(suites[0].get("failures")) == 0 and int(suites[1].get("failures")) == 4
+    failure = suites[1].find("testcase/failure")
+    assert failure.get("message").startswith("std ") and failure.text == failure.get("message")
+    assert [c.get("name") for c in suites[2].findall("testcase")] == ["W", "(weights)"]
+
+    result = onnx_reinit.verify(CNN, "he", junit=tmp_path / "py.xml")
+    assert not result
+    python_suite = ElementTree.parse(tmp_path / "py.xml").getroot().find("testsuite")
+    python_suite.tail = suites[1].tail = None  # the whitespace after the element
+    assert ElementTree.tostring(python_suite) == ElementTree.tostring(suites[1])
+    assert result.github_annotations.count("::error file=") == 4
+
+
 def test_every_function_is_documented_and_in_the_stub():
     stub = ast.parse((pathlib.Path(onnx_reinit.__file__).parent / "__init__.pyi").read_text())
     in_stub = {node.name for node in ast.walk(stub) if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
