@@ -34,12 +34,11 @@ TEST(OpSpec, AnyInputRowsAnswerForEveryInput) {
   EXPECT_EQ(FindOp("", "Conv")->Input(0), nullptr);
 }
 
-TEST(OpSpec, OnlyTheQOperatorOpsReadIntegers) {
-  for (const OpSpec& op : OpTable()) {
-    const bool qoperator = std::string(op.op_type) == "QLinearConv" || std::string(op.op_type) == "QLinearMatMul" ||
-                           std::string(op.op_type) == "ConvInteger" || std::string(op.op_type) == "MatMulInteger";
-    EXPECT_EQ(op.ReadsIntegers(), qoperator) << op.op_type;
-  }
+TEST(OpSpec, OnlyTheQOperatorAndBlockQuantizedOpsReadIntegers) {
+  const std::set<std::string> reading = {"QLinearConv",           "QLinearMatMul",        "ConvInteger",
+                                         "MatMulInteger",         "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
+                                         "MatMulNBits",           "GatherBlockQuantized"};
+  for (const OpSpec& op : OpTable()) EXPECT_EQ(op.ReadsIntegers(), reading.count(op.op_type) > 0) << op.op_type;
 }
 
 // Rows that contradict each other or themselves would make a role depend on row order.

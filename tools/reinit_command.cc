@@ -271,8 +271,8 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
                "Flush the outputs and their folder to disk before reporting success, so that they "
                "survive a power loss");
   app.add_flag_callback("--requantize", [&o] { o.set_requantize(true); },
-                        "Give quantized weights (DequantizeLinear, QLinearConv, QLinearMatMul) fresh values as "
-                        "integers with new symmetric scales, and recompute their int32 biases");
+                        "Give quantized weights (DequantizeLinear, QLinearConv, QLinearMatMul, MatMulNBits, ...) "
+                        "fresh values as integers with new scales, and recompute their int32 biases");
   app.add_flag_callback("--dry-run", [&o] { o.set_dry_run(true); },
                         "Print the plan - every tensor, role, fans, rule, distribution - and write nothing");
   AddSettingFlag<uint64_t>(app, "--seed", [&o](uint64_t v) { o.set_seed(v); },

@@ -161,6 +161,8 @@ std::string DescribeFanRule(const FanRule& rule) {
       return absl::StrFormat("fan_in of input %d", rule.weight_input);
     case FanRule::Kind::kEinsum:
       return "by the equation (two operands): fan_in = its dims contracted away, fan_out = its dims in the output";
+    case FanRule::Kind::kBlockMatrix: return "[N, blocks, blob]: fan_in = K, fan_out = N (attributes)";
+    case FanRule::Kind::kPackedTable: return "[vocabulary, dim * bits / 8]: fan_in = dim, fan_out = vocabulary";
   }
   return "?";
 }
@@ -176,6 +178,20 @@ absl::StatusOr<Fans> FansByRule(const FanRule& rule, const onnx::NodeProto& node
     case FanRule::Kind::kTable:
       if (shape.size() != 2) return LayoutMismatch(node, input_index, shape, "[vocabulary, dim]");
       return Fans{shape[1], shape[0]};  // fan_in = embedding dim, as torch and Flax
+    case FanRule::Kind::kBlockMatrix: {
+      const int64_t k = IntAttribute(node, "K", 0), n = IntAttribute(node, "N", 0);
+      if (shape.size() != 3 || k <= 0 || shape[0] != n) {
+        return LayoutMismatch(node, input_index, shape, absl::StrFormat("[N = %d, blocks, blob] with K > 0", n));
+      }
+      return Fans{k, n};
+    }
+    case FanRule::Kind::kPackedTable: {
+      const int64_t bits = IntAttribute(node, "bits", 4);
+      if (shape.size() != 2 || bits <= 0 || bits > 8) {
+        return LayoutMismatch(node, input_index, shape, "[vocabulary, dim * bits / 8]");
+      }
+      return Fans{shape[1] * 8 / bits, shape[0]};
+    }
     default: break;
   }
   return absl::InvalidArgumentError(

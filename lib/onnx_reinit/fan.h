@@ -50,6 +50,9 @@ struct FanRule {
     kEinsum,         // an operand of a two-operand Einsum, by its `equation`: fan_in = product of
                      // its dims whose labels are contracted away, fan_out = of those that reach
                      // the output (the layer's math, not Keras's shape-only fans)
+    kBlockMatrix,    // MatMulNBits B [N, blocks, blob] (blockwise.h): fan_in = attribute K, fan_out = N
+    kPackedTable,    // a table of `bits`-bit values packed in uint8 [vocabulary, dim * bits / 8]:
+                     // fan_in = dim, fan_out = vocabulary
   };
   Kind kind = Kind::kNone;
   int in_axis = 0, out_axis = 0;              // kMatrix: -1 the last axis, -2 the one before

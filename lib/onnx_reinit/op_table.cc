@@ -104,6 +104,18 @@ InputSpec QdqIntegers(int index, const char* name) {
   spec.storage = ValueStorage::kQdq;
   return spec;
 }
+// n-bit integers packed in blocks along the rows, each block with its own scale and zero point at
+// those inputs (blockwise.h).
+InputSpec BlockQuantized(InputSpec spec, int scale, int zero_point) {
+  spec.storage = ValueStorage::kBlockQuantized;
+  spec.quant = QuantSlots{scale, zero_point, 1};
+  return spec;
+}
+// A table whose rows are `bits`-bit values packed in uint8.
+InputSpec PackedTable(InputSpec spec) {
+  spec.fans = FanRule{FanRule::Kind::kPackedTable};
+  return spec;
+}
 InputSpec UnlessConstant(InputSpec spec, int other_input) {
   spec.unless_constant = other_input;
   return spec;
@@ -140,8 +152,8 @@ OpSpec Op(const char* op_type, std::vector<InputSpec> inputs, int64_t since = 1,
   op.inputs = std::move(inputs);
   return op;
 }
-OpSpec QuantizedOp(const char* op_type, std::vector<InputSpec> inputs) {
-  OpSpec op = Op(op_type, std::move(inputs));
+OpSpec QuantizedOp(const char* op_type, std::vector<InputSpec> inputs, const char* domain = "") {
+  OpSpec op = Op(op_type, std::move(inputs), 1, domain);
   op.unlisted_are_quantization_parameters = true;
   return op;
 }
@@ -233,6 +245,16 @@ std::vector<OpSpec> BuildTable() {
       Op("BiasSplitGelu", {BiasOfLayerBefore(1, "bias")}, 1, kMicrosoft),
       Op("RotaryEmbedding", {RotaryCache(2, "cos_cache"), RotaryCache(3, "sin_cache")}, 1, kMicrosoft),
       Op("GroupQueryAttention", {RotaryCache(7, "cos_cache"), RotaryCache(8, "sin_cache")}, 1, kMicrosoft),
+      QuantizedOp("DynamicQuantizeMatMul", {QOperator(Weight(1, "B", RightOperand()), 2, 3, -1), Bias(4, "bias", 1)},
+                  kMicrosoft),
+      QuantizedOp("MatMulIntegerToFloat", {QOperator(Weight(1, "B", RightOperand()), 3, 5, -1), Bias(6, "bias", 1)},
+                  kMicrosoft),
+      // Blockwise n-bit weights (blockwise.h); scales and zero points, unlisted, are quantization parameters.
+      QuantizedOp("MatMulNBits",
+                  {BlockQuantized(Weight(1, "B", FanRule{FanRule::Kind::kBlockMatrix}), 2, 3),
+                   Fixed(4, "g_idx", "group index of MatMulNBits (deprecated)"), Bias(5, "bias", 1)},
+                  kMicrosoft),
+      QuantizedOp("GatherBlockQuantized", {PackedTable(BlockQuantized(Embedding(0, "data"), 2, 3))}, kMicrosoft),
   };
 }
 
@@ -281,7 +303,8 @@ std::string NoteText(const InputSpec& input) {
     case Match::kPassedOn: add("role from the reader of the output"); break;
     default: break;
   }
-  if (input.storage == ValueStorage::kQOperator && input.quant.scale >= 0) {
+  const bool integers = input.storage == ValueStorage::kQOperator || input.storage == ValueStorage::kBlockQuantized;
+  if (integers && input.quant.scale >= 0) {
     add(absl::StrFormat("scale input %d, zero point input %d", input.quant.scale, input.quant.zero_point));
   }
   return note;
@@ -308,7 +331,7 @@ const InputSpec* OpSpec::Input(int index) const {
 
 bool OpSpec::ReadsIntegers() const {
   for (const InputSpec& input : inputs) {
-    if (input.storage == ValueStorage::kQOperator) return true;
+    if (input.storage == ValueStorage::kQOperator || input.storage == ValueStorage::kBlockQuantized) return true;
   }
   return false;
 }

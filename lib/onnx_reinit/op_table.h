@@ -52,7 +52,8 @@ struct PartRule {
   const char* names = "";                // the parts in order, for `onnx-reinit ops`: "q, k, v"
 };
 
-// Where a quantized input's scale and zero point are (ValueStorage::kQOperator).
+// Where a quantized input's scale and zero point are (ValueStorage::kQOperator, kBlockQuantized:
+// there `axis` is the one the blocks run along).
 struct QuantSlots {
   int scale = -1;        // the op's input holding the scale; -1 none
   int zero_point = -1;   // the op's input holding the zero point; -1 none
@@ -68,7 +69,7 @@ struct InputSpec {
   FanRule fans;             // weights and embeddings: their layout; biases: whose fan_in
   PartRule parts;
   ValueStorage storage = ValueStorage::kFloat;
-  QuantSlots quant;         // ValueStorage::kQOperator
+  QuantSlots quant;         // ValueStorage::kQOperator and kBlockQuantized
   // A weight only while this other input is computed (a MatMul of two constants is folding
   // material, not a layer); kAnyOtherInput: while some other input is; -1 always.
   int unless_constant = -1;
@@ -94,7 +95,7 @@ struct OpSpec {
 
   // The spec of input `index` (or of kAnyInput), or null.
   const InputSpec* Input(int index) const;
-  // Whether the op reads integers itself (some input is ValueStorage::kQOperator).
+  // Whether the op reads integers itself (some input is kQOperator or kBlockQuantized).
   bool ReadsIntegers() const;
 };
 

@@ -1,6 +1,7 @@
 #include "onnx_reinit/reinit.h"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -205,15 +206,28 @@ absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analy
   if (options.require_detached && !requantization.writes.empty()) {
     return absl::FailedPreconditionError("requantized tensors are rewritten in memory");
   }
+  for (const BlockwiseJob& job : requantization.blockwise) {
+    if (options.require_detached && !job.tensor.detached) {
+      return absl::FailedPreconditionError("a blockwise weight's tensors are not all in place-rewritable form");
+    }
+  }
   proto::ReinitReport& report = plan.report;
-  // The scales rewritten with their weights were listed as left unchanged (no role of their own).
+  // The scales (and zero points) rewritten with their weights were listed as left unchanged.
   std::set<std::string> scales;
-  for (const proto::RequantizedTensor& record : requantization.records) scales.insert(record.scale());
+  for (const proto::RequantizedTensor& record : requantization.records) {
+    scales.insert(record.scale());
+    if (!record.zero_point().empty()) scales.insert(record.zero_point());
+  }
   auto& skipped = *report.mutable_skipped();
   skipped.erase(std::remove_if(skipped.begin(), skipped.end(),
                                [&](const proto::SkippedTensor& t) { return scales.count(t.name()) > 0; }),
                 skipped.end());
+  const int first_record = report.requantized_size();
   for (proto::RequantizedTensor& record : requantization.records) *report.add_requantized() = std::move(record);
+  for (BlockwiseJob& job : requantization.blockwise) {
+    job.record += first_record;
+    plan.blockwise.push_back(std::move(job));
+  }
   for (proto::SkippedTensor& skipped : requantization.skipped) *report.add_skipped() = std::move(skipped);
   for (std::string& warning : requantization.warnings) report.add_warnings(std::move(warning));
   plan.requantized = std::move(requantization.writes);
@@ -319,6 +333,20 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   return plan;
 }
 
+absl::Status WriteBlockwiseWeights(ReinitPlan& plan, uint64_t seed, const ByteSink& sink) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(const std::vector<proto::Moments> after,
+                               WriteBlockwise(plan.blockwise, seed, plan.threads, sink));
+  for (size_t j = 0; j < after.size(); ++j) {
+    *plan.report.mutable_requantized(plan.blockwise[j].record)->mutable_after() = after[j];
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteInMemory(char* address, const void* bytes, int64_t size) {
+  std::memcpy(address, bytes, static_cast<size_t>(size));
+  return absl::OkStatus();
+}
+
 bool IsStrictViolation(const absl::Status& status) {
   return status.GetPayload(kStrictPayload).has_value();
 }
@@ -359,6 +387,7 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
   if (options.with_statistics) before = ComputeMoments(plan.rewritten, plan.threads);
   FillInBatches(plan.jobs, options, plan.threads);
   ApplyWrites(plan.requantized);
+  ONNX_REINIT_RETURN_IF_ERROR(WriteBlockwiseWeights(plan, options.seed, WriteInMemory));
   if (options.with_statistics) AddStatistics(before, plan.rewritten, plan);
   return std::move(plan.report);
 }

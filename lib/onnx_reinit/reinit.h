@@ -94,10 +94,17 @@ struct ReinitPlan {
   std::vector<FillJob> jobs;            // in report order; a tensor's regions are consecutive
   std::vector<TensorValues> rewritten;  // the tensors of report.tensors(), one per record
   std::vector<TensorWrite> requantized;  // the new integers and scales of report.requantized()
+  std::vector<BlockwiseJob> blockwise;   // blockwise weights of report.requantized(), written last
   int threads = 1;                      // options.threads resolved
 };
 absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const ReinitOptions& options,
                                                 const DetachedPayloads& payloads = DetachedPayloads());
+
+// Computes and stores the plan's blockwise weights through `sink` (after the other writes), and
+// puts their new moments in the report.
+absl::Status WriteBlockwiseWeights(ReinitPlan& plan, uint64_t seed, const ByteSink& sink);
+// A ByteSink for tensors whose values are in memory (writable).
+absl::Status WriteInMemory(char* address, const void* bytes, int64_t size);
 
 // Whether `status` is a ReinitOptions::strict refusal (a usage problem rather than a bad model).
 bool IsStrictViolation(const absl::Status& status);

@@ -11,9 +11,12 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "onnx_reinit/blockwise_tensor.h"
 #include "onnx_reinit/fill.h"
+#include "onnx_reinit/op_table.h"
 #include "onnx_reinit/rng.h"
 #include "onnx_reinit/scheme.h"
 #include "onnx_reinit/stats.h"
@@ -162,6 +165,15 @@ struct WeightScales {
   std::vector<double> scales;
 };
 
+// The role of the float tensor a quantized one stands for: the op table's for its reader's input
+// (a QDQ weight's reader is the float op), a weight when the table has none.
+Role FloatRoleOf(const TensorUse& use) {
+  const OpSpec* op = FindOp(use.reader->domain(), use.reader->op_type());
+  const InputSpec* input = op != nullptr ? op->Input(use.input_index) : nullptr;
+  return input != nullptr && (input->role == Role::kBias || input->role == Role::kEmbedding) ? input->role
+                                                                                             : Role::kWeight;
+}
+
 bool IsQuantizedBias(const TensorUse& use) {
   const std::string& op = use.reader->op_type();
   if (op == "QLinearConv") return use.input_index == 8;
@@ -245,6 +257,10 @@ class Requantizer {
       }
     }
     for (const TensorUse* weight : weights) {
+      if (IsBlockwise(*weight)) {
+        ONNX_REINIT_RETURN_IF_ERROR(Blockwise(*weight));
+        continue;
+      }
       ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<WeightScales> scales, Weight(*weight));
       auto bias = biases.find(std::make_pair(weight->reader, BiasInput(*weight->reader)));
       if (bias == biases.end()) continue;
@@ -272,11 +288,11 @@ class Requantizer {
   }
 
   void Summarize() {
-    if (!out_.records.empty()) {
+    if (with_activation_scales_ > 0) {
       out_.warnings.push_back(absl::StrFormat(
           "requantized %d tensors; activation scales (of QuantizeLinear, and x/y scales of QLinear ops) were "
           "calibrated on the old weights and are kept: recalibrate them before using the model's outputs",
-          static_cast<int>(out_.records.size())));
+          with_activation_scales_));
     }
     std::vector<std::string> left;
     for (const proto::SkippedTensor& skipped : out_.skipped) {
@@ -291,9 +307,12 @@ class Requantizer {
   }
 
   // Why `use`'s tensor `tensor` (named `name`) cannot be written, or "" when it can.
-  std::string Unwritable(const std::string& name, const onnx::TensorProto* tensor, int reads_allowed) const {
+  std::string Unwritable(const std::string& name, const onnx::TensorProto* tensor, int reads_allowed,
+                         bool external_allowed = false) const {
     if (tensor == nullptr) return absl::StrFormat("'%s' is not a constant", name);
-    if (IsExternal(*tensor)) return absl::StrFormat("'%s' is in external data, which --requantize does not rewrite", name);
+    if (IsExternal(*tensor) && !external_allowed) {
+      return absl::StrFormat("'%s' is in external data, which --requantize does not rewrite", name);
+    }
     if (index_.IsGraphInput(name)) {
       return absl::StrFormat("'%s' is also a graph input, which a runtime may replace", name);
     }
@@ -338,10 +357,13 @@ class Requantizer {
     return std::optional<std::vector<double>>(std::move(drawn));
   }
 
+  // DequantizeLinear's scale and zero point, or those the op table gives the QOperator op.
   static ScaleSlots SlotsOf(const TensorUse& use) {
     if (use.dequantize != nullptr) return ScaleSlots{use.dequantize, 1, 2, IntAttribute(*use.dequantize, "axis", 1)};
-    const int64_t rank = use.tensor->dims_size();
-    return ScaleSlots{use.reader, 4, 5, use.reader->op_type() == "QLinearConv" ? 0 : rank - 1};
+    const OpSpec* op = FindOp(use.reader->domain(), use.reader->op_type());
+    const QuantSlots quant = op != nullptr && op->Input(use.input_index) != nullptr ? op->Input(use.input_index)->quant
+                                                                                    : QuantSlots{};
+    return ScaleSlots{use.reader, quant.scale, quant.zero_point, quant.axis};
   }
 
   static const std::string* Input(const onnx::NodeProto& node, int i) {
@@ -355,14 +377,13 @@ class Requantizer {
       Skip(use, "not selected (--only/--exclude)");
       return unchanged;
     }
-    const std::string& op = use.reader->op_type();
-    if (op == "ConvInteger" || op == "MatMulInteger") {
+    const ScaleSlots slots = SlotsOf(use);
+    if (slots.scale < 0) {
       Skip(use, absl::StrFormat("%s has no weight scale (the model rescales its int32 output later), so no "
                                 "integers can be given the scheme's distribution",
-                                op));
+                                use.reader->op_type()));
       return unchanged;
     }
-    const ScaleSlots slots = SlotsOf(use);
     if (use.dequantize != nullptr && use.dequantize->input(0) != use.name) {
       Skip(use, "ops between the integers and DequantizeLinear");
       return unchanged;
@@ -462,7 +483,78 @@ class Requantizer {
         DescribeScales(scales, axis), one_level ? absl::StrCat(levels[0]) : std::string("levels")));
     out_.writes.push_back(TensorWrite{use.tensor, std::move(q)});
     out_.writes.push_back(TensorWrite{scale, scales});
+    // QDQ and QLinear ops quantize their activations with calibrated scales; dynamic ones do not.
+    if (use.dequantize != nullptr || absl::StartsWith(use.reader->op_type(), "QLinear")) ++with_activation_scales_;
     return std::optional<WeightScales>(WeightScales{scales});
+  }
+
+  // Requantizes a blockwise weight (blockwise_tensor.h): plans its draw and records it; the values
+  // are computed and written later, row chunk by row chunk (WriteBlockwise).
+  absl::Status Blockwise(const TensorUse& use) {
+    if (options_.select && !options_.select(use)) {
+      Skip(use, "not selected (--only/--exclude)");
+      return absl::OkStatus();
+    }
+    absl::StatusOr<BlockwiseTensor> bound =
+        BindBlockwise(use, [&](const std::string& name) { return index_.Constant(name); }, payloads_);
+    if (absl::IsFailedPrecondition(bound.status())) {
+      Skip(use, std::string(bound.status().message()));
+      return absl::OkStatus();
+    }
+    ONNX_REINIT_RETURN_IF_ERROR(bound.status());
+    const BlockwiseTensor& t = *bound;
+    std::string why = Unwritable(use.name, use.tensor, 1, /*external_allowed=*/true);
+    if (why.empty()) why = Unwritable(t.scales_name, index_.Constant(t.scales_name), 1, true);
+    if (why.empty() && t.zero_points != nullptr) why = Unwritable(t.zero_points_name, index_.Constant(t.zero_points_name), 1, true);
+    if (why.empty() && t.scales->storage() != Storage::kRawData && t.scales->storage() != Storage::kFloatData) {
+      why = absl::StrFormat("scales '%s' are not in raw_data or float_data", t.scales_name);
+    }
+    if (!why.empty()) {
+      Skip(use, why);
+      return absl::OkStatus();
+    }
+    const onnx::TensorProto stand_in = FloatStandIn(t, index_.Constant(t.scales_name)->data_type());
+    TensorUse as_float = use;
+    as_float.tensor = const_cast<onnx::TensorProto*>(&stand_in);  // read only: PlanTensor takes its shape
+    as_float.role = t.float_role;
+    as_float.view_shape = {t.layout.rows, t.layout.cols};
+    as_float.elements = nullptr;
+    ONNX_REINIT_ASSIGN_OR_RETURN(const TensorPlan plan, PlanTensor(as_float, policy_));
+    if (plan.regions.empty()) {
+      Skip(use, plan.rule);
+      return absl::OkStatus();
+    }
+    ONNX_REINIT_ASSIGN_OR_RETURN(const TensorValues unstored, UnstoredValues(stand_in, use.name));
+    const PlannedRegion& region = plan.regions.front();
+    FillJob draw{unstored, region.distribution, StreamIdForName(use.name), 0, t.layout.rows * t.layout.cols};
+    draw.shape = {t.layout.rows, t.layout.cols};
+
+    proto::RequantizedTensor& record = NewRecord(use, t.float_role, plan);
+    record.set_count(t.layout.rows * t.layout.cols);
+    record.set_scale(t.scales_name);
+    record.set_zero_point(t.zero_points_name);
+    record.set_axis(1);
+    record.set_bits(t.layout.bits);
+    record.set_block_size(t.layout.block_size);
+    record.add_levels(LevelsOf(t.convention, t.layout.bits));
+    *record.mutable_before() = DequantizedMoments(t, options_.threads);
+    record.set_description(absl::StrFormat("%s -> %d-bit blocks of %d, %s", DescribeDistribution(region.distribution),
+                                           t.layout.bits, t.layout.block_size, DescribeConvention(t)));
+    out_.blockwise.push_back(BlockwiseJob{t, std::move(draw), static_cast<int>(out_.records.size()) - 1});
+    return absl::OkStatus();
+  }
+
+  static std::string DescribeConvention(const BlockwiseTensor& t) {
+    const int64_t half = t.layout.default_zero_point();
+    switch (t.convention) {
+      case BlockConvention::kSignedScale:
+        return absl::StrFormat("scale = -v/%d (v: the block's value of largest |v|), zero point %d", half, half);
+      case BlockConvention::kSymmetric:
+        return absl::StrFormat("scale = max|w|/%d, zero point %d", half - 1, half);
+      case BlockConvention::kMinMax:
+        return absl::StrFormat("scale = (max - min)/%d, zero point = round(-min/scale)", t.layout.max_q());
+    }
+    return "";
   }
 
   // The scale of the activation the op multiplies with its weight, or nullptr.
@@ -602,6 +694,7 @@ class Requantizer {
   }
 
   const ModelIndex index_;
+  int with_activation_scales_ = 0;  // requantized weights whose ops also read calibrated activation scales
   const RequantizeOptions& options_;
   const Policy policy_;
   const DetachedPayloads& payloads_;
@@ -613,7 +706,7 @@ class Requantizer {
 bool MatchesQuantized(const Rule& rule, const TensorUse& use) {
   if (rule.field == Rule::Field::kRole && rule.pattern == RoleName(Role::kQuantized)) return true;
   TensorUse as_float = use;
-  as_float.role = IsQuantizedBias(use) ? Role::kBias : Role::kWeight;
+  as_float.role = FloatRoleOf(use);
   return rule.Matches(as_float);
 }
 

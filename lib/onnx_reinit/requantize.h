@@ -1,13 +1,19 @@
 // --requantize: fresh values for quantized weights, written as integers with new scales.
 //
-// Two layouts hold integer weights (roles.h marks both Role::kQuantized):
+// Three layouts hold integer weights (roles.h marks them Role::kQuantized):
 //   QDQ        int8/uint8 constant -> DequantizeLinear(x, scale, zero_point, axis) [-> Transpose,
 //              Reshape, ...] -> Conv, ConvTranspose, Gemm or MatMul; an int32 bias behind its own
 //              DequantizeLinear (scale x_scale * w_scale, zero point 0), as ONNX Runtime's quantizer
 //              writes them.
 //   QOperator  QLinearConv (w 3, w_scale 4, w_zero_point 5, int32 B 8 with scale x_scale (1) *
 //              w_scale), QLinearMatMul (b 3, b_scale 4, b_zero_point 5); ConvInteger (w 1) and
-//              MatMulInteger (b 1) carry no weight scale and are left unchanged (see below).
+//              MatMulInteger (b 1) carry no weight scale and are left unchanged (see below);
+//              com.microsoft's DynamicQuantizeMatMul and MatMulIntegerToFloat as QLinearMatMul. The
+//              op table (op_table.h) holds the slots.
+//   Blockwise  n-bit integers packed in blocks with a scale (and zero point) each: MatMulNBits,
+//              GatherBlockQuantized (blockwise_tensor.h). Their float values are drawn, quantized
+//              in the model's convention (blockwise.h) and written row chunk by row chunk by
+//              WriteBlockwise, also in external data; the steps below are for the other two.
 //
 // A weight is requantized in three steps:
 //   1. Float values w are drawn exactly as for a float weight of the same name and shape read by the
@@ -34,7 +40,7 @@
 // cannot tie to the weight, so no integers could be given a target float distribution); a scale
 // that another node also reads or that is a graph input (rewriting it would change the other
 // reader, or a runtime may replace it); a weight read by several nodes; int4 and other packed or
-// wider types; blocked quantization (block_size); tensors in external data.
+// wider types; blocked quantization (block_size); QDQ and QOperator tensors in external data.
 #ifndef ONNX_REINIT_REQUANTIZE_H_
 #define ONNX_REINIT_REQUANTIZE_H_
 
@@ -44,6 +50,7 @@
 
 #include "absl/status/statusor.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_reinit/blockwise_tensor.h"
 #include "onnx_reinit/policy.h"
 #include "onnx_reinit/report.pb.h"
 #include "onnx_reinit/roles.h"
@@ -63,6 +70,7 @@ struct Requantization {
   std::vector<proto::SkippedTensor> skipped;      // quantized tensors left unchanged, and why
   std::vector<std::string> warnings;
   std::vector<TensorWrite> writes;                // nothing is written until ApplyWrites
+  std::vector<BlockwiseJob> blockwise;            // computed and written by WriteBlockwise
 };
 
 struct RequantizeOptions {

@@ -78,6 +78,13 @@ absl::StatusOr<proto::ReinitReport> WritePlan(ReinitPlan plan, const RewriteOpti
   fill.copy_gaps = copy_gaps;
   fill.progress = reinit.progress;
   ONNX_REINIT_RETURN_IF_ERROR(WriteFilled(streamed, layout, output.fd(), output.path(), fill));
+  // Blockwise weights in `layout` go to the same offsets of the output, after WriteFilled's copy.
+  auto sink = [&](char* address, const void* bytes, int64_t size) {
+    if (address < layout.data() || address >= layout.data() + layout.size()) return WriteInMemory(address, bytes, size);
+    return WriteAt(output.fd(), static_cast<const char*>(bytes), static_cast<size_t>(size), address - layout.data(),
+                   output.path());
+  };
+  ONNX_REINIT_RETURN_IF_ERROR(WriteBlockwiseWeights(plan, reinit.seed, sink));
   if (reinit.with_statistics) ONNX_REINIT_RETURN_IF_ERROR(AddStatisticsFromFile(before, layout, output, plan));
   return std::move(plan.report);
 }

@@ -117,7 +117,8 @@ class Classifier {
       return Fixed(absl::StrFormat("quantization parameter of %s (input %d)", node.op_type(), i));
     }
     Candidate c = ByMatch(node, i, view, *input);
-    if (input->storage == ValueStorage::kQOperator && !c.misfit && c.role != Role::kOther) c.role = Role::kQuantized;
+    const bool integers = input->storage == ValueStorage::kQOperator || input->storage == ValueStorage::kBlockQuantized;
+    if (integers && !c.misfit && c.role != Role::kOther) c.role = Role::kQuantized;
     return c;
   }
 

@@ -63,8 +63,9 @@ enum class Role {
   kRnnRecurrence,  // LSTM/GRU/RNN R [dirs, gates*H, H]
   kRnnBias,        // LSTM/GRU/RNN B [dirs, 2*gates*H]
   kParameter,      // a learned tensor combined elementwise with an activation (see above)
-  kQuantized,      // an integer weight or bias behind DequantizeLinear (QDQ), or of QLinearConv,
-                   // QLinearMatMul, ConvInteger, MatMulInteger: rewritten only by --requantize
+  kQuantized,      // an integer weight or bias behind DequantizeLinear (QDQ), or read by an op that
+                   // reads integers (op_table.h: QOperator and block-quantized inputs, e.g.
+                   // QLinearConv, MatMulNBits): rewritten only by --requantize
   kOther,          // anything else: left unchanged, with a reason
 };
 

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "onnx_reinit/blockwise_tensor.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/parallel.h"
 #include "onnx_reinit/rng.h"
@@ -324,6 +325,49 @@ void AddToTotals(const TensorValues& tensor, proto::Totals& totals) {
   at->set_bytes(at->bytes() + tensor.size() * ByteWidth(tensor.type()));
 }
 
+namespace {
+
+// Rows for the blockwise-quantized weights (blockwise_tensor.h), after the float tensors: the
+// moments of their dequantized values, and the target std of the float tensor each stands for.
+// Those this version cannot read are left out (--requantize lists them with the reason).
+absl::Status AddBlockwiseRows(onnx::ModelProto& model, const GraphAnalysis& analysis, const StatsOptions& options,
+                              const DetachedPayloads& payloads, proto::StatsReport& report) {
+  std::unordered_map<std::string, onnx::TensorProto*> constants;
+  for (const GraphConstant& constant : ListConstants(model)) constants.emplace(constant.name, constant.tensor);
+  auto find = [&](const std::string& name) {
+    auto it = constants.find(name);
+    return it == constants.end() ? nullptr : it->second;
+  };
+  for (const TensorUse& use : analysis.tensors) {
+    if (!IsBlockwise(use)) continue;
+    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, find, payloads);
+    if (absl::IsFailedPrecondition(bound.status())) continue;
+    ONNX_REINIT_RETURN_IF_ERROR(bound.status());
+    proto::TensorStats& row = *report.add_tensors();
+    row.set_name(use.name);
+    row.set_source(use.source == TensorSource::kInitializer ? "initializer" : "constant_node");
+    row.set_op_type(use.reader->op_type());
+    row.set_node(use.reader->name());
+    row.set_input_index(use.input_index);
+    row.set_role(std::string(RoleName(use.role)));
+    row.set_dtype(absl::StrFormat("uint%d", bound->layout.bits));
+    for (int64_t dim : use.tensor->dims()) row.add_shape(dim);
+    if (use.fans) {
+      row.set_fan_in(use.fans->fan_in);
+      row.set_fan_out(use.fans->fan_out);
+    }
+    CopyMoments(DequantizedMoments(*bound, options.threads), row);
+    if (options.scheme && bound->float_role == Role::kWeight && use.fans) {
+      auto distribution = ResolveDistribution(*options.scheme, *use.fans);
+      if (distribution.ok()) row.set_target_std(DistributionStd(*distribution));
+      if (row.target_std() > 0) row.set_std_ratio(row.std() / row.target_std());
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
                                                      const StatsOptions& options,
                                                      const DetachedPayloads& payloads) {
@@ -343,7 +387,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
   proto::Totals& totals = *report.mutable_totals();
   const GraphAnalysis analysis = AnalyzeGraph(model, AnalysisOptions(), payloads);
   for (const TensorUse& use : analysis.tensors) {
-    if (!FloatTypeOf(use.tensor->data_type())) continue;  // a quantized weight
+    if (!FloatTypeOf(use.tensor->data_type())) continue;  // a quantized weight: below, if blockwise
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
     proto::TensorStats& row = *report.add_tensors();
     row.set_name(use.name);
@@ -388,6 +432,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
       *report.mutable_tensors(static_cast<int>(t))->mutable_histogram() = std::move(histograms[t]);
     }
   }
+  ONNX_REINIT_RETURN_IF_ERROR(AddBlockwiseRows(model, analysis, options, payloads, report));
   return report;
 }
 

@@ -4,9 +4,12 @@
 #include <cmath>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "onnx_reinit/blockwise_tensor.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
@@ -106,6 +109,64 @@ void AddNotAWeight(const TensorUse& use, proto::VerifyReport& report) {
   }
 }
 
+// Findings for the blockwise-quantized weights (blockwise_tensor.h), after the float ones: their
+// dequantized values against the float weight each stands for. (Not spectral: the singular values
+// of a dequantized matrix are not read.)
+absl::Status VerifyBlockwise(onnx::ModelProto& model, const GraphAnalysis& analysis, const VerifyOptions& options,
+                             const DetachedPayloads& payloads, proto::VerifyReport& report) {
+  std::unordered_map<std::string, onnx::TensorProto*> constants;
+  for (const GraphConstant& constant : ListConstants(model)) constants.emplace(constant.name, constant.tensor);
+  auto find = [&](const std::string& name) {
+    auto it = constants.find(name);
+    return it == constants.end() ? nullptr : it->second;
+  };
+  for (const TensorUse& use : analysis.tensors) {
+    if (!IsBlockwise(use)) continue;
+    if (!use.fans) {
+      AddUnread(use, "blockwise-quantized without known fans", *report.add_unjudged());
+      continue;
+    }
+    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, find, payloads);
+    if (absl::IsFailedPrecondition(bound.status())) {
+      AddUnread(use, std::string(bound.status().message()), *report.add_unjudged());
+      continue;
+    }
+    ONNX_REINIT_RETURN_IF_ERROR(bound.status());
+    if (bound->float_role != Role::kWeight) {
+      AddUnread(use, absl::StrFormat("%s: verify checks weights only", RoleName(bound->float_role)),
+                *report.add_unchecked());
+      continue;
+    }
+    auto distribution = ResolveDistribution(options.scheme, *use.fans);
+    if (!distribution.ok()) {
+      AddUnread(use, absl::StrCat("the scheme does not apply: ", distribution.status().message()),
+                *report.add_unjudged());
+      continue;
+    }
+    if (distribution->kind() == proto::Distribution::ORTHOGONAL) {
+      AddUnread(use, "blockwise-quantized: the singular values of its dequantized matrix are not read",
+                *report.add_unjudged());
+      continue;
+    }
+    const int64_t n = bound->layout.rows * bound->layout.cols;
+    proto::VerifyFinding& finding = *report.add_weights();
+    finding.set_name(use.name);
+    finding.set_op_type(use.reader->op_type());
+    finding.set_target_mean(DistributionMean(*distribution));
+    finding.set_target_std(DistributionStd(*distribution));
+    finding.set_std_tolerance(options.std_tolerance.value_or(
+        std::max(kMinimumStdTolerance, kStandardErrors * RelativeStdError(*distribution, n))));
+    finding.set_mean_tolerance(kStandardErrors * finding.target_std() / std::sqrt(static_cast<double>(n)));
+    const proto::Moments moments = DequantizedMoments(*bound, options.threads);
+    finding.set_count(moments.count());
+    finding.set_mean(moments.mean());
+    finding.set_std(moments.std());
+    finding.set_problem(Problem(finding, moments, bound->scales->type(), *distribution));
+    if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
@@ -127,7 +188,7 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
   const GraphAnalysis analysis = AnalyzeGraph(model);
   for (const TensorUse& weight : analysis.tensors) {
     if (weight.role != Role::kWeight) {
-      AddNotAWeight(weight, report);
+      if (!IsBlockwise(weight)) AddNotAWeight(weight, report);  // blockwise ones: VerifyBlockwise
       continue;
     }
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*weight.tensor, weight.name, payloads));
@@ -182,6 +243,7 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
     }
     if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
   }
+  ONNX_REINIT_RETURN_IF_ERROR(VerifyBlockwise(model, analysis, options, payloads, report));
   for (const TensorUse& unreadable : analysis.unreadable) {
     AddUnread(unreadable, NewerDataTypeReason(unreadable.tensor->data_type()), *report.add_unjudged());
   }
