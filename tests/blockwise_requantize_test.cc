@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -320,6 +321,23 @@ TEST(BlockwiseRequantize, VerifyAndStatsReadTheDequantizedValues) {
     EXPECT_NEAR(row.std(), FindRecord(report, row.name())->after().std(), 1e-12) << row.name();
   }
   EXPECT_EQ(rows, 4);
+}
+
+// Orthogonal weights are judged by their singular values, which verify does not read from a
+// dequantized matrix: each blockwise weight is named as not judged, none passes silently.
+TEST(BlockwiseRequantize, VerifyNamesBlockwiseWeightsItCannotJudge) {
+  onnx::ModelProto model = LoadTestdata(kFixture);
+  VerifyOptions verify;
+  verify.scheme.kind = SchemeKind::kOrthogonal;
+  auto report = VerifyModel(model, verify);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->weights_size(), 0);
+  EXPECT_FALSE(report->passed());
+  std::vector<std::string> unjudged;
+  for (const proto::UnreadTensor& entry : report->unjudged()) {
+    if (absl::StrContains(entry.reason(), "blockwise")) unjudged.push_back(entry.name());
+  }
+  EXPECT_THAT(unjudged, ::testing::UnorderedElementsAre("q4_sym.qweight", "q4_zp.qweight", "q8_zp.qweight"));
 }
 
 // A MatMulNBits weight [N, K] = [512, 1024] in each convention: the dequantized std is the scheme's

@@ -154,8 +154,7 @@ absl::Status VerifyBlockwise(onnx::ModelProto& model, const GraphAnalysis& analy
     finding.set_op_type(use.reader->op_type());
     finding.set_target_mean(DistributionMean(*distribution));
     finding.set_target_std(DistributionStd(*distribution));
-    finding.set_std_tolerance(options.std_tolerance.value_or(
-        std::max(kMinimumStdTolerance, kStandardErrors * RelativeStdError(*distribution, n))));
+    finding.set_std_tolerance(StdTolerance(*distribution, n, options.std_tolerance));
     finding.set_mean_tolerance(kStandardErrors * finding.target_std() / std::sqrt(static_cast<double>(n)));
     const proto::Moments moments = DequantizedMoments(*bound, options.threads);
     finding.set_count(moments.count());
