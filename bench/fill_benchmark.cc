@@ -20,7 +20,7 @@
 #include "benchmark/benchmark.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/fill.h"
-#include "onnx_reinit/rng.h"
+#include "onnx_reinit/numerics/rng.h"
 #include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {

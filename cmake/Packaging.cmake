@@ -7,8 +7,8 @@ set(ONNX_REINIT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/onnx_reinit)
 install(TARGETS onnx_reinit EXPORT onnx_reinitTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(EXPORT onnx_reinitTargets NAMESPACE onnx_reinit:: DESTINATION ${ONNX_REINIT_CMAKE_DIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/onnx_reinit/ ${PROJECT_BINARY_DIR}/proto/onnx_reinit/
-                  ${PROJECT_BINARY_DIR}/lib/generated/onnx_reinit/
+install(FILES ${ONNX_REINIT_PUBLIC_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/onnx_reinit)
+install(DIRECTORY ${PROJECT_BINARY_DIR}/proto/onnx_reinit/ ${PROJECT_BINARY_DIR}/lib/generated/onnx_reinit/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/onnx_reinit
         FILES_MATCHING PATTERN "*.h")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/proto/onnx_reinit/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/onnx_reinit FILES_MATCHING PATTERN "*.proto")

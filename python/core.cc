@@ -254,7 +254,8 @@ std::string ReinitializeFile(const std::string& source, const std::string& desti
     report.set_model(source);
     if (report_path.empty()) return report;
     ONNX_REINIT_RETURN_IF_ERROR(
-        WriteReinitReport(report_path, report, source, destination, options.reinit, options.output));
+        WriteReinitReport(report_path, report, source, destination, options.reinit.policy.scheme,
+                          options.reinit.threads, options.output));
     return report;
   });
   return ToJson(ValueOrRaise(std::move(report), Phase::kWork));

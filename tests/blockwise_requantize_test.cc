@@ -19,7 +19,7 @@
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/rewrite.h"
-#include "onnx_reinit/rng.h"
+#include "onnx_reinit/numerics/rng.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/verify.h"
 #include "tests/testing/cli_runner.h"

@@ -5,7 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/reinit.h"
-#include "onnx_reinit/sha256.h"
+#include "onnx_reinit/base/sha256.h"
 #include "onnx_reinit/stats.h"
 #include "tests/testing/model_builder.h"
 

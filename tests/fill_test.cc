@@ -9,7 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "onnx_reinit/rng.h"
+#include "onnx_reinit/numerics/rng.h"
 #include "onnx_reinit/scheme.h"
 #include "tests/testing/model_builder.h"
 

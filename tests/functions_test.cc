@@ -14,8 +14,8 @@
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/rewrite.h"
 #include "onnx_reinit/roles.h"
-#include "onnx_reinit/untie.h"
-#include "onnx_reinit/validate.h"
+#include "onnx_reinit/init/untie.h"
+#include "onnx_reinit/model/validate.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {

@@ -1,4 +1,4 @@
-#include "onnx_reinit/orthogonal.h"
+#include "onnx_reinit/numerics/orthogonal.h"
 
 #include <cmath>
 #include <string>
@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "onnx_reinit/scheme.h"
 #include "onnx_reinit/fill.h"
-#include "onnx_reinit/rng.h"
+#include "onnx_reinit/numerics/rng.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {

@@ -1,4 +1,4 @@
-#include "onnx_reinit/parallel.h"
+#include "onnx_reinit/base/parallel.h"
 
 #include <atomic>
 #include <vector>

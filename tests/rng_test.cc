@@ -1,4 +1,4 @@
-#include "onnx_reinit/rng.h"
+#include "onnx_reinit/numerics/rng.h"
 
 #include <algorithm>
 #include <cmath>

@@ -4,7 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "onnx_reinit/limits.h"
+#include "onnx_reinit/base/limits.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {

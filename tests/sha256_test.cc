@@ -1,4 +1,4 @@
-#include "onnx_reinit/sha256.h"
+#include "onnx_reinit/base/sha256.h"
 
 #include <string>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "onnx_reinit/spectral.h"
+#include "onnx_reinit/numerics/spectral.h"
 
 #include <cmath>
 #include <string>
@@ -9,9 +9,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/fill.h"
-#include "onnx_reinit/rng.h"
+#include "onnx_reinit/numerics/rng.h"
 #include "onnx_reinit/scheme.h"
-#include "onnx_reinit/stats.h"
+#include "onnx_reinit/numerics/moments.h"
 #include "tests/testing/model_builder.h"
 
 namespace onnx_reinit {

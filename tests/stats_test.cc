@@ -1,3 +1,4 @@
+#include "onnx_reinit/numerics/moments.h"
 #include "onnx_reinit/stats.h"
 
 #include <cfloat>
@@ -12,8 +13,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/reinit.h"
-#include "onnx_reinit/rng.h"
-#include "onnx_reinit/sha256.h"
+#include "onnx_reinit/numerics/rng.h"
+#include "onnx_reinit/base/sha256.h"
 #include "onnx_reinit/verify.h"
 #include "tests/testing/model_builder.h"
 

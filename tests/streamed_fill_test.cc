@@ -1,4 +1,4 @@
-#include "onnx_reinit/streamed_fill.h"
+#include "onnx_reinit/init/streamed_fill.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "onnx_reinit/rng.h"
+#include "onnx_reinit/numerics/rng.h"
 #include "onnx_reinit/scheme.h"
 #include "tests/testing/model_builder.h"
 

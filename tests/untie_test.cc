@@ -1,4 +1,4 @@
-#include "onnx_reinit/untie.h"
+#include "onnx_reinit/init/untie.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "onnx_reinit/validate.h"
+#include "onnx_reinit/model/validate.h"
 
 #include <filesystem>
 #include <string>
@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "onnx_reinit/diff.h"
-#include "onnx_reinit/limits.h"
+#include "onnx_reinit/base/limits.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/rewrite.h"

@@ -1,4 +1,4 @@
-#include "onnx_reinit/view_trace.h"
+#include "onnx_reinit/graph/view_trace.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

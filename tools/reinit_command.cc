@@ -124,7 +124,8 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
   if (!report.ok()) return report.status();
   report->set_model(flags.input);
   if (!flags.report.empty()) {
-    ONNX_REINIT_RETURN_IF_ERROR(WriteReinitReport(flags.report, *report, input, output, options, rewrite.output));
+    ONNX_REINIT_RETURN_IF_ERROR(WriteReinitReport(flags.report, *report, input, output, options.policy.scheme,
+                                                  options.threads, rewrite.output));
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

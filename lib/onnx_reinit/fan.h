@@ -24,16 +24,9 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "onnx/onnx_pb.h"
+#include "onnx_reinit/scheme.h"  // Fans
 
 namespace onnx_reinit {
-
-struct Fans {
-  int64_t fan_in = 0;
-  int64_t fan_out = 0;
-  bool operator==(const Fans& other) const {
-    return fan_in == other.fan_in && fan_out == other.fan_out;
-  }
-};
 
 // How an op's input is laid out, for its fans (a column of the op table, op_table.h).
 struct FanRule {

@@ -44,10 +44,18 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "onnx_reinit/fan.h"  // Fans
 #include "onnx_reinit/report.pb.h"
 
 namespace onnx_reinit {
+
+// A weight's fan-in and fan-out, which the fan-dependent schemes scale by (fan.h finds them).
+struct Fans {
+  int64_t fan_in = 0;
+  int64_t fan_out = 0;
+  bool operator==(const Fans& other) const {
+    return fan_in == other.fan_in && fan_out == other.fan_out;
+  }
+};
 
 enum class SchemeKind {
   kZeros,

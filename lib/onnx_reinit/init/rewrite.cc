@@ -1,0 +1,295 @@
+#include "onnx_reinit/rewrite.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "onnx_reinit/external_data.h"
+#include "onnx_reinit/file_util.h"
+#include "onnx_reinit/model_io.h"
+#include "onnx_reinit/numerics/moments.h"
+#include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/init/streamed_fill.h"
+#include "onnx_reinit/init/untie.h"
+
+namespace onnx_reinit {
+namespace {
+
+std::string FileName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool InFile(const TensorValues& values, const MappedFile& file) {
+  const char* address = static_cast<const char*>(values.data());
+  return address >= file.data() && address < file.data() + file.size();
+}
+
+// Completes the report's statistics: the new values of tensors in `layout` are read back from
+// `output`, at the same offsets; the others are in memory.
+absl::Status AddStatisticsFromFile(const std::vector<proto::Moments>& before, const MappedFile& layout,
+                                   const OutputFile& output, ReinitPlan& plan) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(const MappedFile written,
+                               MappedFile::Open(output.fd(), output.path(), MappedFile::Mode::kReadLazy));
+  std::vector<TensorValues> after;
+  for (const TensorValues& values : plan.rewritten) {
+    if (!InFile(values, layout)) {
+      after.push_back(values);
+      continue;
+    }
+    after.push_back(values.Relocated(written.data() + (static_cast<const char*>(values.data()) - layout.data())));
+  }
+  AddStatistics(before, after, plan);
+  return absl::OkStatus();
+}
+
+// The moments of the plan's tensors as they are, when the report needs them.
+std::vector<proto::Moments> MomentsBefore(const ReinitPlan& plan, const ReinitOptions& options) {
+  if (!options.with_statistics) return {};
+  return ComputeMoments(plan.rewritten, plan.threads);
+}
+
+// Carries out `plan`: the values of tensors that are byte ranges of `layout` are streamed into
+// `output` at the same offsets (with every other byte of `layout` when `copy_gaps`: see
+// streamed_fill.h), the others are filled in memory. `before`: the moments of the old values, for
+// ReinitOptions::with_statistics.
+absl::StatusOr<proto::ReinitReport> WritePlan(ReinitPlan plan, const RewriteOptions& options,
+                                             const MappedFile& layout, const OutputFile& output,
+                                             bool copy_gaps, const std::vector<proto::Moments>& before) {
+  const ReinitOptions& reinit = options.reinit;
+  std::vector<FillJob> streamed, in_memory;
+  for (const FillJob& job : plan.jobs) (InFile(job.values, layout) ? streamed : in_memory).push_back(job);
+  Fill(in_memory, reinit.seed, plan.threads);
+  ApplyWrites(plan.requantized);
+
+  StreamedFillOptions fill;
+  fill.seed = reinit.seed;
+  fill.threads = plan.threads;
+  fill.window_bytes = options.window_bytes;
+  fill.copy_gaps = copy_gaps;
+  fill.progress = reinit.progress;
+  ONNX_REINIT_RETURN_IF_ERROR(WriteFilled(streamed, layout, output.fd(), output.path(), fill));
+  // Blockwise weights in `layout` go to the same offsets of the output, after WriteFilled's copy.
+  auto sink = [&](char* address, const void* bytes, int64_t size) {
+    if (address < layout.data() || address >= layout.data() + layout.size()) return WriteInMemory(address, bytes, size);
+    return WriteAt(output.fd(), static_cast<const char*>(bytes), static_cast<size_t>(size), address - layout.data(),
+                   output.path());
+  };
+  ONNX_REINIT_RETURN_IF_ERROR(WriteBlockwiseWeights(plan, reinit.seed, sink));
+  if (reinit.with_statistics) ONNX_REINIT_RETURN_IF_ERROR(AddStatisticsFromFile(before, layout, output, plan));
+  return std::move(plan.report);
+}
+
+// The output must pass the ONNX checker whenever the input does. Re-initialization changes only
+// values, so a failure means the input already failed: that is reported, not fatal. `status` is
+// the output's check.
+absl::Status JudgeCheck(const absl::Status& status, const std::string& input, proto::ReinitReport& report) {
+  if (status.ok()) return status;
+  if (absl::IsUnimplemented(status)) {
+    report.add_warnings(absl::StrCat("ONNX check skipped: ", status.message()));
+    return absl::OkStatus();
+  }
+  if (CheckModelFile(input).ok()) {
+    return absl::InternalError(absl::StrFormat(
+        "the re-initialized model fails the ONNX checker although the input passes: %s",
+        status.message()));
+  }
+  report.add_warnings(absl::StrFormat("%s fails the ONNX checker (unchanged in the output): %s", input,
+                                      status.message()));
+  return absl::OkStatus();
+}
+
+// Writes the output as a copy of the input with the weights' bytes replaced, in one pass.
+// FailedPrecondition (with nothing written) when some tensor to rewrite is not stored in
+// place-rewritable form. `source` is `input`, mapped.
+absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const std::string& output,
+                                                  const RewriteOptions& options) {
+  ReinitOptions reinit = options.reinit;
+  reinit.require_detached = true;
+  ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(source.model(), reinit, source.payloads()));
+  if (reinit.dry_run) return std::move(plan.report);
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile file, OutputFile::Create(output, options.output));
+  const std::vector<proto::Moments> before = MomentsBefore(plan, reinit);
+  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
+                               WritePlan(std::move(plan), options, source.file(), file, /*copy_gaps=*/true, before));
+  ONNX_REINIT_RETURN_IF_ERROR(file.Commit());
+  return report;
+}
+
+// The values of the tensors whose every element `plan` rewrites (identified by TensorValues::data()).
+std::set<const void*> WhollyRewritten(const ReinitPlan& plan) {
+  std::map<const void*, int64_t> covered;
+  for (const FillJob& job : plan.jobs) covered[job.values.data()] += job.region_end() - job.begin;
+  std::set<const void*> whole;
+  for (const TensorValues& values : plan.rewritten) {
+    if (covered[values.data()] == values.size()) whole.insert(values.data());
+  }
+  return whole;
+}
+
+// An error that starts with the input, as ReinitializeFile's errors do.
+absl::Status OverwriteError(const std::string& input, const std::string& written, const std::string& read) {
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: the output %s would overwrite the input%s; choose another output", input, written,
+      read == input ? "" : absl::StrCat("'s data file ", read)));
+}
+
+// Refuses outputs that are files of the input (spelled otherwise, or linked to them): the output
+// appears under its name by a rename, which would replace what is still being read, and the
+// caller's input would be lost.
+absl::Status RefuseOverwritingInputs(const std::string& input, const ExternalData& sources,
+                                     const std::string& output, const std::string& data_path) {
+  std::vector<std::string> read = sources.FilePaths();
+  read.push_back(input);
+  for (const std::string& file : read) {
+    for (const std::string& written : {output, data_path}) {
+      if (SameFile(written, file)) return OverwriteError(input, written, file);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Parses the model file (not its external data), lays out the output's tensors, re-initializes
+// them (external ones in place in the new data file), checks and writes the model.
+absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, const std::string& output,
+                                                 const RewriteOptions& requested) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(input));
+  std::vector<std::string> materialized;
+  if (requested.materialize) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(materialized, MaterializeMissingValues(model, input));
+  }
+  // Untied before the external data is mapped, so that copies of external tensors get a place of
+  // their own in the new data file.
+  UntieResult untied;
+  if (requested.reinit.untie) {
+    untied = UntieTensors(model, requested.reinit);
+  }
+  RewriteOptions options = requested;
+  options.reinit.untie = false;
+  options.reinit.readers_untied = requested.reinit.untie;
+  ONNX_REINIT_ASSIGN_OR_RETURN(const ExternalData sources, ExternalData::Open(model, input));
+  // Read-only views of the input's external tensors: for planning only, never for writing.
+  const DetachedPayloads no_payloads;
+  const DetachedPayloads* input_payloads = &sources.payloads();
+  if (options.layout == RewriteOptions::Layout::kEmbed) {
+    EmbedExternalData(model, sources);
+    input_payloads = &no_payloads;
+  }
+  const bool external = options.layout == RewriteOptions::Layout::kExternal || HasExternalData(model);
+  auto add_notes = [&](proto::ReinitReport& report) {
+    AddUntied(untied, report);
+    if (!materialized.empty()) {
+      report.add_warnings(absl::StrFormat("materialized %d tensors that had no values",
+                                          static_cast<int>(materialized.size())));
+    }
+  };
+  if (options.reinit.dry_run || !external) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
+                                 Reinitialize(model, options.reinit, *input_payloads));
+    add_notes(report);
+    if (options.reinit.dry_run) return report;
+    ONNX_REINIT_RETURN_IF_ERROR(JudgeCheck(CheckModel(model), input, report));
+    ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output, options.output));
+    return report;
+  }
+
+  const std::string data_path = DataFileFor(output);
+  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInputs(input, sources, output, data_path));
+  const int64_t move_threshold =
+      options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
+  // Tensors about to be rewritten whole are not copied into the new data file first.
+  ONNX_REINIT_ASSIGN_OR_RETURN(const ReinitPlan old_plan,
+                               PlanReinitialization(model, options.reinit, sources.payloads()));
+  const std::vector<proto::Moments> before = MomentsBefore(old_plan, options.reinit);
+  const std::set<const void*> rewritten = WhollyRewritten(old_plan);
+  auto overwritten = [&](const onnx::TensorProto& tensor) {
+    const auto& external = sources.payloads().by_tensor;
+    auto payload = external.find(&tensor);
+    const void* bytes = payload != external.end() ? payload->second.data : tensor.raw_data().data();
+    return rewritten.count(bytes) > 0;
+  };
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile data_output, OutputFile::Create(data_path, options.output));
+  ONNX_REINIT_ASSIGN_OR_RETURN(NewDataFile data,
+                               WriteExternalDataLayout(model, sources, std::move(data_output), FileName(data_path),
+                                                       move_threshold, overwritten));
+  ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(model, options.reinit, data.payloads));
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      proto::ReinitReport report,
+      WritePlan(std::move(plan), options, data.file, data.output, /*copy_gaps=*/false, before));
+  add_notes(report);
+  if (model.ByteSizeLong() > static_cast<size_t>(INT_MAX)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: the model would be over protobuf's 2 GiB limit even with its large tensors external; "
+        "lower --size-threshold",
+        output));
+  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile model_output, OutputFile::Create(output, options.output));
+  ONNX_REINIT_RETURN_IF_ERROR(WriteModel(model, model_output));
+
+  // The data file is named first, so that a reader who finds the new model finds its data complete;
+  // the folder lock keeps a concurrent run from committing between the two.
+  const FolderLock lock(output);
+  ONNX_REINIT_RETURN_IF_ERROR(data.output.Commit());
+  const absl::Status committed = model_output.Commit([&](const std::string& provisional) {
+    // The checker looks for the data file beside the model, so it runs on the written files.
+    return JudgeCheck(CheckModelFile(provisional), input, report);
+  });
+  if (!committed.ok()) {
+    ::unlink(data_path.c_str());
+    return committed;
+  }
+  return report;
+}
+
+}  // namespace
+
+std::string DataFileFor(const std::string& output) { return output + ".data"; }
+
+namespace {
+
+absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const std::string& output,
+                                                const RewriteOptions& options) {
+  // Untying changes the model's structure, which the in-place path cannot.
+  if (options.layout != RewriteOptions::Layout::kKeep || options.materialize || options.reinit.untie) {
+    return RewriteParsed(input, output, options);
+  }
+  absl::StatusOr<proto::ReinitReport> in_place;
+  {
+    // Opening the model decides the path: external data, or embedded.
+    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel source, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
+    if (HasExternalData(source.model())) return RewriteParsed(input, output, options);
+    in_place = RewriteInPlace(source, output, options);
+  }
+  if (!absl::IsFailedPrecondition(in_place.status())) return in_place;
+  auto report = RewriteParsed(input, output, options);
+  if (report.ok() && !options.reinit.dry_run) {
+    report->add_notes(absl::StrCat("rewrote the model in memory: ", in_place.status().message()));
+  }
+  return report;
+}
+
+}  // namespace
+
+absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
+                                                     const RewriteOptions& options) {
+  if (SameFile(input, output)) return OverwriteError(input, output, input);
+  absl::StatusOr<proto::ReinitReport> report = RewriteFile(input, output, options);
+  // Errors about the model's contents (a tensor, a rule) come from code that knows no file name;
+  // those about the file itself already start with it. (Whether the message merely contains the
+  // name would miss a short name such as "W", which "tensor 'W' ..." contains.)
+  if (!report.ok() && !absl::StartsWith(report.status().message(), absl::StrCat(input, ": "))) {
+    return WithContext(report.status(), input);
+  }
+  return report;
+}
+
+}  // namespace onnx_reinit
