@@ -80,17 +80,17 @@ TEST(OpTable, DescribesEveryListedInput) {
   EXPECT_EQ(gemm_b->fans(), "[K, N]: fan_in = K, fan_out = N (transB=1: [N, K])");
 }
 
-// The README's "Supported ops" list is the table's (regenerate it with `onnx-reinit ops --markdown`).
-TEST(OpTable, ReadmeListsTheSupportedOpsOfTheTable) {
-  std::ifstream in(std::string(TESTDATA_DIR) + "/../README.md");
+// docs/ops.md's "Supported ops" list is the table's (regenerate it with `onnx-reinit ops --markdown`).
+TEST(OpTable, DocsListTheSupportedOpsOfTheTable) {
+  std::ifstream in(std::string(TESTDATA_DIR) + "/../docs/ops.md");
   ASSERT_TRUE(in.good());
-  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string begin = "<!-- ops:begin (onnx-reinit ops --markdown) -->\n", end = "<!-- ops:end -->";
-  const size_t from = readme.find(begin), to = readme.find(end);
+  const size_t from = page.find(begin), to = page.find(end);
   ASSERT_NE(from, std::string::npos);
   ASSERT_NE(to, std::string::npos);
-  EXPECT_EQ(readme.substr(from + begin.size(), to - from - begin.size()), OpTableMarkdown())
-      << "README.md's supported ops differ from the op table: paste `onnx-reinit ops --markdown` between the markers";
+  EXPECT_EQ(page.substr(from + begin.size(), to - from - begin.size()), OpTableMarkdown())
+      << "docs/ops.md's supported ops differ from the op table: paste `onnx-reinit ops --markdown` between the markers";
 }
 
 }  // namespace
