@@ -98,5 +98,15 @@ TEST(NormPatterns, ATableTiedToADecoderIsAnEmbeddingAndTheTieIsWarned) {
                                                  Not(HasSubstr("--untie")))));
 }
 
+// torch 1.13 exports torch.rsqrt(v) as Div(1, Sqrt(v)): LLaMA's RMSNorm scale w * (x * rsqrt(...)).
+TEST(NormPatterns, TorchRsqrtAsDivOfOneMakesAnRmsNormScale) {
+  for (const char* fixture : {"torch_llama.onnx", "torch_llama_nofold.onnx"}) {
+    onnx::ModelProto model = testing::LoadTestdata(fixture);
+    const GraphAnalysis analysis = AnalyzeGraph(model);
+    // Every RMSNorm scale (all ones) is this one tensor: the exporter merges equal values.
+    EXPECT_EQ(testing::FindUse(analysis, "layers.0.input_layernorm.weight").role, Role::kNormScale) << fixture;
+  }
+}
+
 }  // namespace
 }  // namespace onnx_reinit

@@ -92,6 +92,9 @@ struct OpSpec {
   // Inputs the row does not list: fixed quantization parameters (the QOperator ops) rather than
   // inputs without a role.
   bool unlisted_are_quantization_parameters = false;
+  // The op computes attention, softmax(q k^T) v, itself (transformer_structure.h reads a branch
+  // that holds one as an attention sublayer).
+  bool attention = false;
 
   // The spec of input `index` (or of kAnyInput), or null.
   const InputSpec* Input(int index) const;

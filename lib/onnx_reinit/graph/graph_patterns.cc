@@ -43,6 +43,12 @@ bool GraphPatterns::IsDecomposedNormScale(const onnx::NodeProto& mul) const {
     for (const std::string& factor : scaled->input()) {
       const onnx::NodeProto* reciprocal = ProducedBy(factor, "Reciprocal");
       if (reciprocal != nullptr && ProducedBy(reciprocal->input(0), "Sqrt")) return true;
+      // torch 1.13 writes rsqrt(v) as Div(1, Sqrt(v))
+      const onnx::NodeProto* inverse = ProducedBy(factor, "Div");
+      if (inverse != nullptr && inverse->input_size() == 2 && IsConstant(inverse->input(0)) &&
+          ProducedBy(inverse->input(1), "Sqrt")) {
+        return true;
+      }
     }
   }
   return false;

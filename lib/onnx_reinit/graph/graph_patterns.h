@@ -27,8 +27,9 @@ class GraphPatterns {
 
   // Mul(constant, y), y a normalized activation computed in pieces: the norm's scale. y is
   //   Div(x - mean, Sqrt(...))                      a LayerNorm below opset 17
-  //   Div(x, Sqrt(...)), Mul(x, Reciprocal(Sqrt(...)))
-  //                                                 an RMSNorm (PyTorch writes x * rsqrt(...))
+  //   Div(x, Sqrt(...)), Mul(x, Reciprocal(Sqrt(...))), Mul(x, Div(c, Sqrt(...)))
+  //                                                 an RMSNorm (PyTorch writes x * rsqrt(...);
+  //                                                 torch 1.13's exporter rsqrt as Div(1, Sqrt))
   //   Reshape(InstanceNormalization(...))           PyTorch's GroupNorm below opset 18: x is
   //                                                 reshaped to [N, groups, -1], normalized by an
   //                                                 InstanceNormalization of ones and zeros, and

@@ -152,6 +152,11 @@ OpSpec Op(const char* op_type, std::vector<InputSpec> inputs, int64_t since = 1,
   op.inputs = std::move(inputs);
   return op;
 }
+OpSpec AttentionOp(OpSpec spec) {
+  spec.attention = true;
+  return spec;
+}
+
 OpSpec QuantizedOp(const char* op_type, std::vector<InputSpec> inputs, const char* domain = "") {
   OpSpec op = Op(op_type, std::move(inputs), 1, domain);
   op.unlisted_are_quantization_parameters = true;
@@ -230,9 +235,12 @@ std::vector<OpSpec> BuildTable() {
                                      Table(4, "segment_embedding"), Norm(5, "gamma", Role::kNormScale),
                                      Norm(6, "beta", Role::kNormBias)}, 1, kMicrosoft),
       Op("GroupNorm", {Norm(1, "gamma", Role::kNormScale), Norm(2, "beta", Role::kNormBias)}, 1, kMicrosoft),
-      Op("Attention", {InParts(Weight(1, "weights", RightOperand(nullptr, 2)), -1, 3, "qkv_hidden_sizes", "q, k, v"),
-                       InParts(Bias(2, "bias", 1), 0, 3, "qkv_hidden_sizes", "q, k, v")}, 1, kMicrosoft),
-      Op("MultiHeadAttention", {InParts(BiasOfLayerBefore(3, "bias"), 0, 3, nullptr, "q, k, v")}, 1, kMicrosoft),
+      AttentionOp(Op("Attention",
+                     {InParts(Weight(1, "weights", RightOperand(nullptr, 2)), -1, 3, "qkv_hidden_sizes", "q, k, v"),
+                      InParts(Bias(2, "bias", 1), 0, 3, "qkv_hidden_sizes", "q, k, v")},
+                     1, kMicrosoft)),
+      AttentionOp(Op("MultiHeadAttention", {InParts(BiasOfLayerBefore(3, "bias"), 0, 3, nullptr, "q, k, v")}, 1,
+                     kMicrosoft)),
       Op("FusedMatMul", {UnlessConstant(Weight(0, "A", LeftOperand("transA")), 1), Weight(1, "B", RightOperand("transB"))},
          1, kMicrosoft),
       Op("FusedGemm", {Weight(0, "A", LeftOperand("transA", 2)), Weight(1, "B", RightOperand("transB", 2)),
@@ -244,7 +252,7 @@ std::vector<OpSpec> BuildTable() {
       Op("BiasAdd", {BiasOfLayerBefore(1, "bias")}, 1, kMicrosoft),
       Op("BiasSplitGelu", {BiasOfLayerBefore(1, "bias")}, 1, kMicrosoft),
       Op("RotaryEmbedding", {RotaryCache(2, "cos_cache"), RotaryCache(3, "sin_cache")}, 1, kMicrosoft),
-      Op("GroupQueryAttention", {RotaryCache(7, "cos_cache"), RotaryCache(8, "sin_cache")}, 1, kMicrosoft),
+      AttentionOp(Op("GroupQueryAttention", {RotaryCache(7, "cos_cache"), RotaryCache(8, "sin_cache")}, 1, kMicrosoft)),
       QuantizedOp("DynamicQuantizeMatMul", {QOperator(Weight(1, "B", RightOperand()), 2, 3, -1), Bias(4, "bias", 1)},
                   kMicrosoft),
       QuantizedOp("MatMulIntegerToFloat", {QOperator(Weight(1, "B", RightOperand()), 3, 5, -1), Bias(6, "bias", 1)},

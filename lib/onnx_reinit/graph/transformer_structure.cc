@@ -1,0 +1,306 @@
+#include "onnx_reinit/graph/transformer_structure.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "onnx_reinit/graph_index.h"
+#include "onnx_reinit/op_table.h"
+
+namespace onnx_reinit {
+namespace {
+
+using NodeSet = std::unordered_set<const onnx::NodeProto*>;
+
+// A residual Add and what its branch is.
+struct Residual {
+  const onnx::NodeProto* add = nullptr;
+  const onnx::NodeProto* last = nullptr;  // the branch's last projection
+  NodeSet branch;                         // the nodes on the paths from stream to branch
+  bool attention = false;
+};
+
+class Finder {
+ public:
+  explicit Finder(const GraphAnalysis& analysis) : analysis_(analysis), index_(*analysis.index) {
+    for (const TensorUse& use : analysis.readings) {
+      if (use.reader == nullptr) continue;
+      constant_inputs_.insert({use.reader, use.input_index});
+      if (use.role == Role::kWeight && use.view_shape.size() == 2) linear_[use.reader] = &use;
+      if (use.role == Role::kBias) bias_inputs_.insert({use.reader, use.input_index});
+      if (use.role == Role::kEmbedding) embedding_readers_.insert(use.reader);
+    }
+    for (const onnx::NodeProto* node : index_.nodes()) {
+      for (const std::string& input : node->input()) consumers_[input].push_back(node);
+    }
+  }
+
+  TransformerStructure Find() {
+    TransformerStructure structure;
+    std::vector<Residual> residuals;
+    for (const onnx::NodeProto* node : index_.nodes()) {
+      std::optional<Residual> residual = ReadResidual(*node);
+      if (residual) residuals.push_back(std::move(*residual));
+    }
+    const Residual* pending = nullptr;  // an attention residual waiting for its MLP
+    for (const Residual& residual : residuals) {
+      structure.residual_adds.push_back(residual.add);
+      if (residual.attention) {
+        if (pending != nullptr && structure.doubt.empty()) {
+          structure.doubt = absl::StrFormat("two attention sublayers in a row (%s, then %s)",
+                                            DescribeNode(*pending->add), DescribeNode(*residual.add));
+        }
+        pending = &residual;
+        continue;
+      }
+      if (pending == nullptr) {
+        if (structure.doubt.empty()) {
+          structure.doubt = absl::StrFormat("the MLP sublayer of %s has no attention sublayer before it",
+                                            DescribeNode(*residual.add));
+        }
+        continue;
+      }
+      const int block = static_cast<int>(structure.blocks.size());
+      structure.blocks.push_back(TransformerBlock{pending->add, residual.add});
+      AddAttentionProjections(*pending, block, structure);
+      AddMlpProjections(residual, block, structure);
+      pending = nullptr;
+    }
+    if (pending != nullptr && structure.doubt.empty()) {
+      structure.doubt = absl::StrFormat("the attention sublayer of %s has no MLP sublayer after it",
+                                        DescribeNode(*pending->add));
+    }
+    if (residuals.empty()) {
+      structure.doubt = "no residual Add whose branch ends in a linear projection";
+    }
+    FindPositionalTables(structure);
+    return structure;
+  }
+
+ private:
+  bool IsConstantInput(const onnx::NodeProto& node, int k) const {
+    return constant_inputs_.count({&node, k}) > 0 || index_.FindConstant(node.input(k)) != nullptr;
+  }
+
+  bool IsAttentionOp(const onnx::NodeProto& node) const {
+    const OpSpec* spec = FindOp(node.domain(), node.op_type(), index_.OpsetVersion(node));
+    return spec != nullptr && spec->attention;
+  }
+
+  // The linear projection that computes `value`, perhaps plus a bias; null if none does.
+  const onnx::NodeProto* LastProjection(const std::string& value) const {
+    const onnx::NodeProto* producer = index_.Producer(value);
+    while (producer != nullptr && producer->op_type() == "Add" && producer->input_size() == 2) {
+      const int bias = bias_inputs_.count({producer, 1}) ? 1 : bias_inputs_.count({producer, 0}) ? 0 : -1;
+      if (bias < 0) break;
+      producer = index_.Producer(producer->input(1 - bias));
+    }
+    return producer != nullptr && linear_.count(producer) ? producer : nullptr;
+  }
+
+  // The nodes on the paths from value `from` to value `to`: those reached walking back from `to`
+  // without passing `from`, that `from` reaches. Empty when `to` is not computed from `from`.
+  NodeSet PathNodes(const std::string& from, const std::string& to) const {
+    NodeSet before;
+    std::vector<std::string> values = {to};
+    std::unordered_set<std::string> seen = {to};
+    bool reached = false;
+    while (!values.empty()) {
+      const std::string value = std::move(values.back());
+      values.pop_back();
+      if (value == from) {
+        reached = true;
+        continue;
+      }
+      const onnx::NodeProto* producer = index_.Producer(value);
+      if (producer == nullptr || !before.insert(producer).second) continue;
+      for (const std::string& input : producer->input()) {
+        if (!input.empty() && seen.insert(input).second) values.push_back(input);
+      }
+    }
+    if (!reached) return {};
+    NodeSet path;
+    std::vector<const onnx::NodeProto*> nodes;
+    auto visit_readers = [&](const std::string& value) {
+      auto it = consumers_.find(value);
+      if (it == consumers_.end()) return;
+      for (const onnx::NodeProto* reader : it->second) {
+        if (before.count(reader) && path.insert(reader).second) nodes.push_back(reader);
+      }
+    };
+    visit_readers(from);
+    while (!nodes.empty()) {
+      const onnx::NodeProto* node = nodes.back();
+      nodes.pop_back();
+      for (const std::string& output : node->output()) visit_readers(output);
+    }
+    return path;
+  }
+
+  std::optional<Residual> ReadResidual(const onnx::NodeProto& add) const {
+    if (add.op_type() != "Add" || !IsDefaultDomain(add) || add.input_size() != 2) return std::nullopt;
+    if (IsConstantInput(add, 0) || IsConstantInput(add, 1)) return std::nullopt;
+    for (int k = 0; k < 2; ++k) {
+      const onnx::NodeProto* last = LastProjection(add.input(k));
+      if (last == nullptr) continue;
+      NodeSet branch = PathNodes(add.input(1 - k), add.input(k));
+      if (branch.empty()) continue;
+      Residual residual{&add, last, std::move(branch)};
+      bool projections_before = false;
+      for (const onnx::NodeProto* node : residual.branch) {
+        if ((node->op_type() == "Softmax" && IsDefaultDomain(*node)) || IsAttentionOp(*node)) residual.attention = true;
+        if (node != last && linear_.count(node)) projections_before = true;
+      }
+      if (residual.attention || projections_before) return residual;
+    }
+    return std::nullopt;
+  }
+
+  // The nodes of `within` that `value` is computed from (walking back), or that `node` reaches
+  // (walking forward), the start included.
+  NodeSet Ancestors(const std::string& value, const NodeSet& within) const {
+    NodeSet found;
+    std::vector<std::string> values = {value};
+    while (!values.empty()) {
+      const onnx::NodeProto* producer = index_.Producer(values.back());
+      values.pop_back();
+      if (producer == nullptr || !within.count(producer) || !found.insert(producer).second) continue;
+      for (const std::string& input : producer->input()) values.push_back(input);
+    }
+    return found;
+  }
+  NodeSet Descendants(const onnx::NodeProto& node, const NodeSet& within) const {
+    NodeSet found = {&node};
+    std::vector<const onnx::NodeProto*> nodes = {&node};
+    while (!nodes.empty()) {
+      const onnx::NodeProto* current = nodes.back();
+      nodes.pop_back();
+      for (const std::string& output : current->output()) {
+        auto it = consumers_.find(output);
+        if (it == consumers_.end()) continue;
+        for (const onnx::NodeProto* reader : it->second) {
+          if (within.count(reader) && found.insert(reader).second) nodes.push_back(reader);
+        }
+      }
+    }
+    return found;
+  }
+
+  bool IsActivationMatMul(const onnx::NodeProto& node) const {
+    return (node.op_type() == "MatMul" || node.op_type() == "FusedMatMul") && node.input_size() == 2 &&
+           !IsConstantInput(node, 0) && !IsConstantInput(node, 1);
+  }
+
+  // The values that q, k and v are (in that order) in an attention branch: an attention op's
+  // first three inputs, or the operands of the score MatMul and the v operand of the MatMul after
+  // the Softmax. Empty when the branch has neither.
+  std::vector<std::string> AttentionSlots(const Residual& residual) const {
+    for (const onnx::NodeProto* node : residual.branch) {
+      if (IsAttentionOp(*node) && node->input_size() >= 3) return {node->input(0), node->input(1), node->input(2)};
+    }
+    const onnx::NodeProto* softmax = nullptr;
+    for (const onnx::NodeProto* node : residual.branch) {
+      if (node->op_type() == "Softmax") softmax = node;
+    }
+    if (softmax == nullptr) return {};
+    const NodeSet before = Ancestors(softmax->input(0), residual.branch);
+    const NodeSet after = Descendants(*softmax, residual.branch);
+    const onnx::NodeProto *scores = nullptr, *weighted = nullptr;
+    for (const onnx::NodeProto* node : residual.branch) {
+      if (!IsActivationMatMul(*node)) continue;
+      if (before.count(node)) scores = node;
+      if (after.count(node)) weighted = node;
+    }
+    if (scores == nullptr || weighted == nullptr) return {};
+    const onnx::NodeProto* left = index_.Producer(weighted->input(0));
+    const int v = left != nullptr && after.count(left) ? 1 : 0;
+    return {scores->input(0), scores->input(1), weighted->input(v)};
+  }
+
+  void AddAttentionProjections(const Residual& residual, int block, TransformerStructure& structure) const {
+    structure.projections[linear_.at(residual.last)->name] = {Projection::kAttentionOutput, block};
+    const std::vector<std::string> slots = AttentionSlots(residual);
+    std::vector<NodeSet> feeding;
+    for (const std::string& slot : slots) feeding.push_back(Ancestors(slot, residual.branch));
+    for (const onnx::NodeProto* node : residual.branch) {
+      auto weight = linear_.find(node);
+      if (node == residual.last || weight == linear_.end()) continue;
+      std::vector<int> reached;
+      for (size_t s = 0; s < feeding.size(); ++s) {
+        if (feeding[s].count(node)) reached.push_back(static_cast<int>(s));
+      }
+      static constexpr Projection kBySlot[] = {Projection::kQuery, Projection::kKey, Projection::kValue};
+      if (IsAttentionOp(*node) || reached.size() > 1) {
+        structure.projections[weight->second->name] = {Projection::kPackedQkv, block};
+      } else if (reached.size() == 1) {
+        structure.projections[weight->second->name] = {kBySlot[reached.front()], block};
+      }
+    }
+  }
+
+  void AddMlpProjections(const Residual& residual, int block, TransformerStructure& structure) const {
+    for (const onnx::NodeProto* node : residual.branch) {
+      auto weight = linear_.find(node);
+      if (weight == linear_.end()) continue;
+      structure.projections[weight->second->name] = {
+          node == residual.last ? Projection::kMlpDown : Projection::kMlpUp, block};
+    }
+  }
+
+  // Whether `value` is an embedding Gather's output, or an Add of one (a sum of embeddings).
+  bool IsEmbeddingSum(const std::string& value, int depth = 0) const {
+    const onnx::NodeProto* producer = index_.Producer(value);
+    if (producer == nullptr || depth > 4) return false;
+    if (embedding_readers_.count(producer)) return true;
+    if (producer->op_type() != "Add") return false;
+    return std::any_of(producer->input().begin(), producer->input().end(),
+                       [&](const std::string& input) { return IsEmbeddingSum(input, depth + 1); });
+  }
+
+  void FindPositionalTables(TransformerStructure& structure) const {
+    for (const TensorUse& use : analysis_.tensors) {
+      if (use.role != Role::kParameter || use.reader == nullptr || use.reader->op_type() != "Add" ||
+          use.reader->input_size() != 2 || use.input_index < 0 || use.input_index > 1) {
+        continue;
+      }
+      if (IsEmbeddingSum(use.reader->input(1 - use.input_index))) structure.positional_tables.push_back(use.name);
+    }
+  }
+
+  const GraphAnalysis& analysis_;
+  const GraphIndex& index_;
+  std::set<std::pair<const onnx::NodeProto*, int>> constant_inputs_, bias_inputs_;
+  std::unordered_map<const onnx::NodeProto*, const TensorUse*> linear_;  // reader -> its 2-D weight
+  NodeSet embedding_readers_;
+  std::unordered_map<std::string, std::vector<const onnx::NodeProto*>> consumers_;
+};
+
+}  // namespace
+
+absl::string_view ProjectionName(Projection projection) {
+  switch (projection) {
+    case Projection::kQuery: return "q";
+    case Projection::kKey: return "k";
+    case Projection::kValue: return "v";
+    case Projection::kPackedQkv: return "qkv";
+    case Projection::kAttentionOutput: return "attention output";
+    case Projection::kMlpUp: return "mlp up";
+    case Projection::kMlpDown: return "mlp down";
+  }
+  return "";
+}
+
+int TransformerStructure::Count(Projection projection) const {
+  return static_cast<int>(std::count_if(projections.begin(), projections.end(),
+                                        [&](const auto& entry) { return entry.second.projection == projection; }));
+}
+
+TransformerStructure FindTransformerStructure(const GraphAnalysis& analysis) {
+  if (analysis.index == nullptr) return TransformerStructure{{}, {}, {}, {}, "the graph was not indexed"};
+  return Finder(analysis).Find();
+}
+
+}  // namespace onnx_reinit
