@@ -80,6 +80,31 @@ TEST(StatsReportToHtml, MarksWhatVerifyFailsWithVerifysUniformBand) {
   EXPECT_THAT(Page(inside), Not(HasSubstr("<tr class=\"bad\">")));
 }
 
+// torch_transformer.onnx (PyTorch's TransformerEncoderLayer, opset 14) decomposes its LayerNorms
+// into scalar constants: their histograms go in one collapsed group after every learned tensor's.
+TEST(StatsReportToHtml, PutsFixedConstantsInOneCollapsedGroupAfterTheLearnedTensors) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_transformer.onnx");
+  auto report = ComputeModelStats(model, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  int fixed = 0;
+  for (const proto::TensorStats& t : report->tensors()) fixed += t.fixed();
+  ASSERT_GT(fixed, 0);
+  const std::string page = StatsReportToHtml(*report);
+  const size_t group = page.find("<details id=\"fixed\"><summary>" + std::to_string(fixed) + " fixed constants");
+  ASSERT_NE(group, std::string::npos);
+  const size_t histograms_end = page.find("</section>", group);
+  for (const proto::TensorStats& t : report->tensors()) {
+    const size_t cell = page.find("<div class=\"hist\" data-name=\"" + t.name() + "\"");
+    ASSERT_NE(cell, std::string::npos) << t.name();
+    if (t.fixed()) {
+      EXPECT_GT(cell, group) << t.name();
+      EXPECT_LT(cell, histograms_end) << t.name();
+    } else {
+      EXPECT_LT(cell, group) << t.name();
+    }
+  }
+}
+
 TEST(ComparisonReportHtml, NamesTheFileThatCannotBeRead) {
   const std::string good = testing::TestdataPath("torch_cnn.onnx");
   const std::string bad = testing::TestdataPath("malformed/truncated.onnx");

@@ -10,7 +10,7 @@ namespace onnx_reinit::cli {
 
 void AddOpsFlags(CLI::App& app, OpsFlags& flags) {
   auto* json = app.add_flag("--json", flags.json, "Print the table as JSON");
-  app.add_flag("--markdown", flags.markdown, "Print the README's list of supported ops")->excludes(json);
+  app.add_flag("--markdown", flags.markdown, "Print the supported-ops list of docs/ops.md")->excludes(json);
 }
 
 int RunOps(const OpsFlags& flags) {

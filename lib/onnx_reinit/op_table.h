@@ -2,7 +2,7 @@
 // range), naming each input that holds learned values, its role, the layout its fans are read
 // from (fan.h), its parts (a fused QKV weight, RNN gates) and how its values are stored. Roles
 // (roles.h), fans (fan.h) and placement read this table; adding an op is one row here and a test.
-// `onnx-reinit ops` prints it, and the README's list of supported ops is checked against
+// `onnx-reinit ops` prints it, and the list of supported ops in docs/ops.md is checked against
 // OpTableMarkdown() by a test.
 #ifndef ONNX_REINIT_OP_TABLE_H_
 #define ONNX_REINIT_OP_TABLE_H_
@@ -110,7 +110,7 @@ absl::Span<const OpSpec> OpTable();
 // matches the op's last row.
 const OpSpec* FindOp(absl::string_view domain, absl::string_view op_type, int64_t version = -1);
 
-// The table as a Markdown list, one line per op: what the README's "Supported ops" section holds.
+// The table as a Markdown list, one line per op: what docs/ops.md's list of supported ops holds.
 std::string OpTableMarkdown();
 
 // The table with one entry per input, as `onnx-reinit ops` prints it.

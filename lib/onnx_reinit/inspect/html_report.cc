@@ -65,6 +65,7 @@ h2{font-size:15px;margin:0 0 10px;font-weight:600}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:50%;margin:0 4px 0 12px;vertical-align:-1px}
 svg text{font-size:11px;fill:#5f6b7e}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:8px}
+details summary{cursor:pointer;color:#5f6b7e;margin:12px 0 8px}
 .hist{border:1px solid #e2e5ea;border-radius:5px;padding:4px 5px 2px;font-size:11px;overflow:hidden}
 .hist.bad{border-color:#d6453d;background:#fff5f4}
 .hist .n{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;color:#1d2330}
@@ -221,6 +222,28 @@ std::string HistogramCell(const std::vector<const proto::TensorStats*>& versions
   return cell;
 }
 
+// Weights first, then the other learned tensors, in graph order; the fixed constants (scalars,
+// shapes, masks: most of a decomposed LayerNorm's constants) in one collapsed group after them.
+std::string HistogramGrids(const std::vector<std::vector<const proto::TensorStats*>>& versions,
+                           const std::vector<std::string>& colors) {
+  std::string weights, learned, fixed;
+  int64_t fixed_count = 0;
+  for (const auto& v : versions) {
+    const proto::TensorStats& t = *v.back();
+    std::string& group = t.fixed() ? fixed : t.role() == "weight" ? weights : learned;
+    absl::StrAppend(&group, HistogramCell(v, colors), "\n");
+    fixed_count += t.fixed();
+  }
+  std::string html = absl::StrCat("<div class=\"grid\">", weights, learned, "</div>");
+  if (fixed_count > 0) {
+    absl::StrAppendFormat(&html,
+                          "<details id=\"fixed\"><summary>%d fixed constants (scalars, shapes, masks, "
+                          "quantization parameters: never rewritten)</summary><div class=\"grid\">%s</div></details>",
+                          fixed_count, fixed);
+  }
+  return html;
+}
+
 std::string NumberCell(double x) { return absl::StrFormat("<td data-v=\"%.17g\">%s</td>", x, Number(x)); }
 std::string OptionalCell(bool present, double x) { return present ? NumberCell(x) : "<td data-v=\"-1e308\"></td>"; }
 
@@ -313,9 +336,8 @@ std::string Page(const std::string& title, const std::string& subtitle, const st
     absl::StrAppendFormat(&html, "<p class=\"legend\"><i style=\"background:%s\"></i>%s<i style=\"background:%s\"></i>%s - each between its own min and max</p>",
                           colors[0], labels[0], colors[1], labels[1]);
   }
-  absl::StrAppend(&html, "<div class=\"grid\">");
-  for (const auto& v : versions) absl::StrAppend(&html, HistogramCell(v, colors), "\n");
-  absl::StrAppend(&html, "</div></section>\n<section id=\"table\"><h2>Tensors</h2>"
+  absl::StrAppend(&html, HistogramGrids(versions, colors));
+  absl::StrAppend(&html, "</section>\n<section id=\"table\"><h2>Tensors</h2>"
                          "<input type=\"search\" id=\"filter\" placeholder=\"Filter by name, op, role, dtype...\">"
                          "<div class=\"scroll\"><table id=\"tensors\"><thead><tr>");
   for (const char* column : {"#", "tensor", "consumer", "role", "dtype", "shape", "count", "mean", "std", "min", "max",

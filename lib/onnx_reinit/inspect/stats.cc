@@ -201,6 +201,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
     row.set_node(use.reader ? use.reader->name() : "");
     row.set_input_index(use.input_index);
     row.set_role(std::string(RoleName(use.role)));
+    if (use.fixed) row.set_fixed(true);
     row.set_dtype(std::string(FloatTypeName(values.type())));
     for (int64_t dim : use.tensor->dims()) row.add_shape(dim);
     const bool has_fans = use.fans && use.role != Role::kBias;
