@@ -17,6 +17,7 @@
 #include "onnx_reinit/init/untie.h"
 #include "onnx_reinit/model/validate.h"
 #include "tests/testing/model_builder.h"
+#include "tests/testing/temp_dir.h"
 
 namespace onnx_reinit {
 namespace {
@@ -58,12 +59,6 @@ double Std(const std::vector<double>& values) {
 
 class FunctionTwins : public ::testing::TestWithParam<Twins> {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "functions_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Re-initializes `fixture` into the temporary folder with `layout`, and loads the result.
   onnx::ModelProto Rewrite(const std::string& fixture, RewriteOptions::Layout layout, const std::string& output) {
@@ -79,7 +74,8 @@ class FunctionTwins : public ::testing::TestWithParam<Twins> {
     return model.ok() ? *std::move(model) : onnx::ModelProto();
   }
 
-  fs::path dir_;
+  testing::TempDir temp_;
+  fs::path dir_ = temp_.path();
 };
 
 TEST_P(FunctionTwins, EveryLearnedTensorGetsTheRoleAndFansItHasInTheFlatModel) {

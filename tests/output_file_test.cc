@@ -24,6 +24,7 @@
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/rewrite.h"
 #include "tests/testing/model_builder.h"
+#include "tests/testing/temp_dir.h"
 
 namespace onnx_reinit {
 namespace {
@@ -93,12 +94,6 @@ void Report(int fd, const std::string& text) {
 // A fresh folder per test, and output files created in it with `options_`.
 class OutputFolderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "output_file_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
   std::vector<std::string> Entries() const {
@@ -115,7 +110,8 @@ class OutputFolderTest : public ::testing::Test {
     return *std::move(file);
   }
 
-  std::string dir_;
+  testing::TempDir temp_;
+  std::string dir_ = temp_.path();
   OutputOptions options_;
 };
 

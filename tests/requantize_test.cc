@@ -15,6 +15,7 @@
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/rewrite.h"
 #include "tests/testing/model_builder.h"
+#include "tests/testing/temp_dir.h"
 
 namespace onnx_reinit {
 namespace {
@@ -417,15 +418,10 @@ TEST(Requantize, LeavesAScaleThatIsAGraphInputUnchanged) {
 
 class RequantizeFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "requantize_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
 
-  std::filesystem::path dir_;
+  testing::TempDir temp_;
+  std::filesystem::path dir_ = temp_.path();
 };
 
 // The file-to-file path writes what the in-memory one computes; the new scales are payloads too,

@@ -12,6 +12,7 @@
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/policy.h"
 #include "tests/testing/model_builder.h"
+#include "tests/testing/temp_dir.h"
 
 namespace onnx_reinit {
 namespace {
@@ -22,12 +23,6 @@ using ::testing::HasSubstr;
 
 class RewriteTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "rewrite_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
 
@@ -86,7 +81,8 @@ class RewriteTest : public ::testing::Test {
     return values;
   }
 
-  fs::path dir_;
+  testing::TempDir temp_;
+  fs::path dir_ = temp_.path();
 };
 
 TEST_F(RewriteTest, InPlaceRewriteEqualsTheInMemoryResultByteForByte) {

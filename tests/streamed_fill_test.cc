@@ -14,6 +14,7 @@
 #include "onnx_reinit/numerics/rng.h"
 #include "onnx_reinit/scheme.h"
 #include "tests/testing/model_builder.h"
+#include "tests/testing/temp_dir.h"
 
 namespace onnx_reinit {
 namespace {
@@ -34,9 +35,6 @@ class StreamedFillTest : public ::testing::Test {
   };
 
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "streamed_fill_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     std::mt19937 random(7);
     auto gap = [&](int64_t bytes) {
       for (int64_t k = 0; k < bytes; ++k) content_.push_back(static_cast<char>(random()));
@@ -64,7 +62,6 @@ class StreamedFillTest : public ::testing::Test {
     ASSERT_TRUE(mapped.ok()) << mapped.status();
     layout_ = *std::move(mapped);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // The jobs of the tensors, bound at `base` (a copy of the file's content, or the mapping).
   std::vector<FillJob> Jobs(char* base) {
@@ -112,7 +109,8 @@ class StreamedFillTest : public ::testing::Test {
     return status;
   }
 
-  fs::path dir_;
+  testing::TempDir temp_;
+  fs::path dir_ = temp_.path();
   std::string content_;
   std::vector<Tensor> tensors_;
   std::string layout_path_;

@@ -24,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/model_builder.h"
+#include "tests/testing/temp_dir.h"
 
 extern char** environ;
 
@@ -35,32 +36,6 @@ using ::testing::StartsWith;
 
 // CLI11's hint after a parse error; not part of the error itself.
 constexpr char kCli11Hint[] = "Run with --help for more information.";
-
-// A directory made with mkdtemp, removed with its contents at the end of the scope.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp",
-                                       "/onnx_reinit_cli_test.XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp(" << pattern << ") failed";
-    }
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code error;
-    fs::remove_all(path_, error);
-  }
-
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -34,49 +34,37 @@ FanRule BiasOf(int weight_input) {
 }
 
 // Inputs, by what they hold.
-InputSpec Weight(int index, const char* name, FanRule fans) {
-  InputSpec spec;
-  spec.index = index;
-  spec.name = name;
-  spec.role = Role::kWeight;
-  spec.fans = fans;
-  return spec;
-}
-InputSpec Bias(int index, const char* name, int weight_input) {
-  InputSpec spec;
-  spec.index = index;
-  spec.name = name;
-  spec.role = Role::kBias;
-  spec.fans = BiasOf(weight_input);
-  return spec;
-}
-InputSpec Norm(int index, const char* name, Role role) {
+InputSpec Input(int index, const char* name, Role role = Role::kOther) {
   InputSpec spec;
   spec.index = index;
   spec.name = name;
   spec.role = role;
   return spec;
 }
+InputSpec Weight(int index, const char* name, FanRule fans) {
+  InputSpec spec = Input(index, name, Role::kWeight);
+  spec.fans = fans;
+  return spec;
+}
+InputSpec Bias(int index, const char* name, int weight_input) {
+  InputSpec spec = Input(index, name, Role::kBias);
+  spec.fans = BiasOf(weight_input);
+  return spec;
+}
+InputSpec Norm(int index, const char* name, Role role) { return Input(index, name, role); }
 InputSpec Fixed(int index, const char* name, const char* what) {
-  InputSpec spec;
-  spec.index = index;
-  spec.name = name;
+  InputSpec spec = Input(index, name);
   spec.fixed = what;
   return spec;
 }
 // An input without a role that is worth naming (it may hold learned values onnx-reinit leaves).
 InputSpec Unhandled(int index, const char* name, const char* note) {
-  InputSpec spec;
-  spec.index = index;
-  spec.name = name;
+  InputSpec spec = Input(index, name);
   spec.note = note;
   return spec;
 }
 InputSpec Matched(int index, const char* name, Role role, Match match) {
-  InputSpec spec;
-  spec.index = index;
-  spec.name = name;
-  spec.role = role;
+  InputSpec spec = Input(index, name, role);
   spec.match = match;
   return spec;
 }
