@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
+#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -234,126 +236,135 @@ bool ViewTracer::PassesOn(const onnx::NodeProto& node, int i) {
   return Trace(node.output(0)) != nullptr;
 }
 
+// The ops followed through their input 0, by how they map its elements (Concat, which reads all its
+// inputs, is followed on its own).
+enum class ViewTracer::ViewOp { kNone, kSame, kTranspose, kFlatten, kSqueeze, kUnsqueeze, kReshape, kSlice, kSplit, kGather };
+
+ViewTracer::ViewOp ViewTracer::ViewOpOf(const onnx::NodeProto& node) {
+  static const auto* const kOps = new std::unordered_map<std::string, ViewOp>{
+      {"Identity", ViewOp::kSame},   {"DequantizeLinear", ViewOp::kSame}, {"Transpose", ViewOp::kTranspose},
+      {"Flatten", ViewOp::kFlatten}, {"Squeeze", ViewOp::kSqueeze},       {"Unsqueeze", ViewOp::kUnsqueeze},
+      {"Reshape", ViewOp::kReshape}, {"Slice", ViewOp::kSlice},           {"Split", ViewOp::kSplit},
+      {"Gather", ViewOp::kGather}};
+  if (node.op_type() == "Cast") return IsFloatCast(node) ? ViewOp::kSame : ViewOp::kNone;
+  auto it = kOps->find(node.op_type());
+  return it == kOps->end() ? ViewOp::kNone : it->second;
+}
+
+namespace {
+
+// Gives `view` the shape and pieces of `mapped`, keeping its sources (with their paths), or the
+// reason its elements are not known.
+void SetElements(absl::StatusOr<ElementMap> mapped, TracedView& view) {
+  if (!mapped.ok()) {
+    view.why = std::string(mapped.status().message());
+    return;
+  }
+  std::vector<MappedSource> sources = std::move(view.map.sources);
+  view.map = *std::move(mapped);
+  view.map.sources = std::move(sources);
+}
+
+void AddToPaths(const onnx::NodeProto& node, TracedView& view) {
+  if (node.op_type() == "Identity") return;
+  for (MappedSource& source : view.map.sources) source.path.push_back(node.op_type());
+}
+
+absl::StatusOr<ElementMap> TransposeElements(const onnx::NodeProto& node, const ElementMap& in) {
+  std::string why;
+  if (!TransposeView(node, in.shape, why)) return absl::InvalidArgumentError(why);
+  Shape perm;
+  if (auto attribute = IntsAttribute(node, "perm")) {
+    perm = *attribute;
+  } else {
+    for (int64_t axis = static_cast<int64_t>(in.shape.size()) - 1; axis >= 0; --axis) perm.push_back(axis);
+  }
+  return TransposeMap(in, perm);
+}
+
+}  // namespace
+
 std::unique_ptr<TracedView> ViewTracer::Follow(const onnx::NodeProto& node, int output, int depth) {
   if (!IsDefaultDomain(node)) return nullptr;
-  const std::string& op = node.op_type();
-  auto ints = [&](int i) { return InputInts(node, i, depth); };
-  auto view = std::make_unique<TracedView>();
-  absl::StatusOr<ElementMap> mapped = absl::UnknownError("");
-
-  if (op == "Concat") {
-    std::vector<const TracedView*> parts;
-    for (const std::string& input : node.input()) {
-      parts.push_back(TraceAt(input, depth));
-      if (parts.back() == nullptr) return nullptr;
-    }
-    std::vector<ElementMap> maps;
-    for (const TracedView* part : parts) {
-      for (size_t k = 0; k < part->map.sources.size(); ++k) {
-        const MappedSource& source = part->map.sources[k];
-        auto it = std::find_if(view->map.sources.begin(), view->map.sources.end(),
-                               [&](const MappedSource& s) { return s.name == source.name; });
-        if (it == view->map.sources.end()) {
-          view->map.sources.push_back(source);
-          view->dequantize.push_back(part->dequantize[k]);
-        } else if (view->dequantize[it - view->map.sources.begin()] == nullptr) {
-          view->dequantize[it - view->map.sources.begin()] = part->dequantize[k];
-        }
-      }
-      if (!part->exact() && view->why.empty()) view->why = part->why;
-      view->depth = std::max(view->depth, part->depth + 1);
-      maps.push_back(part->map);
-    }
-    if (view->exact()) {
-      mapped = ConcatMaps(maps, IntAttribute(node, "axis", 0));
-      if (mapped.ok()) mapped->sources = view->map.sources;  // the same order, with the first paths
-    }
-  } else {
-    const bool followed = op == "Identity" || op == "Transpose" || op == "Reshape" || op == "Squeeze" ||
-                          op == "Unsqueeze" || op == "Flatten" || op == "DequantizeLinear" ||
-                          op == "Slice" || op == "Split" || op == "Gather" ||
-                          (op == "Cast" && IsFloatCast(node));
-    if (!followed || node.input_size() == 0) return nullptr;
-    const TracedView* data = TraceAt(node.input(0), depth);
-    if (data == nullptr) return nullptr;
-    std::optional<Ints> indices;
-    if (op == "Gather" && !(indices = ints(1))) return nullptr;  // computed indices: a table lookup
-    *view = *data;
-    view->depth = data->depth + 1;
-    if (op == "DequantizeLinear") {
-      for (const onnx::NodeProto*& dequantize : view->dequantize) {
-        if (dequantize == nullptr) dequantize = &node;
-      }
-    }
-    if (view->exact()) {
-      const ElementMap& in = data->map;
-      const int64_t rank = static_cast<int64_t>(in.shape.size());
-      if (op == "Identity" || op == "Cast" || op == "DequantizeLinear") {
-        mapped = in;
-      } else if (op == "Transpose") {
-        std::string why;
-        const std::optional<Shape> shape = TransposeView(node, in.shape, why);
-        if (!shape) {
-          mapped = absl::InvalidArgumentError(why);
-        } else {
-          Shape perm;
-          if (auto attribute = IntsAttribute(node, "perm")) {
-            perm = *attribute;
-          } else {
-            for (int64_t axis = rank - 1; axis >= 0; --axis) perm.push_back(axis);
-          }
-          mapped = TransposeMap(in, perm);
-        }
-      } else if (op == "Flatten") {
-        std::string why;
-        mapped = Reshaped(in, Checked(FlattenView(node, in.shape, why), why));
-      } else if (op == "Squeeze" || op == "Unsqueeze") {
-        std::optional<Shape> axes = IntsAttribute(node, "axes");
-        if (!axes && node.input_size() > 1 && !node.input(1).empty()) {
-          if (auto given = ints(1)) axes = given->values;
-        } else if (!axes && op == "Squeeze") {
-          axes = Shape();
-        }
-        if (!axes) {
-          mapped = absl::FailedPreconditionError(absl::StrCat(op, " axes are computed, not constant"));
-        } else {
-          std::string why;
-          mapped = Reshaped(in, Checked(op == "Squeeze" ? SqueezeView(*axes, in.shape, why)
-                                                        : UnsqueezeView(*axes, in.shape, why), why));
-        }
-      } else if (op == "Reshape") {
-        std::optional<Ints> target = ints(1);
-        if (!target) {
-          mapped = Computed(node, "shape is");
-        } else {
-          std::string why;
-          mapped = Reshaped(in, Checked(ReshapeView(node, target->values, in.shape, why), why));
-        }
-      } else if (op == "Slice") {
-        mapped = SliceView(node, in, depth);
-      } else if (op == "Split") {
-        mapped = SplitView(node, in, output, depth);
-      } else {  // Gather
-        auto axis = NormalizeAxis(node, IntAttribute(node, "axis", 0), rank);
-        mapped = axis.ok() ? GatherMap(in, *axis, indices->values, indices->dims)
-                           : absl::StatusOr<ElementMap>(axis.status());
-      }
+  if (node.op_type() == "Concat") return FollowConcat(node, depth);
+  const ViewOp op = ViewOpOf(node);
+  if (op == ViewOp::kNone || node.input_size() == 0) return nullptr;
+  const TracedView* data = TraceAt(node.input(0), depth);
+  if (data == nullptr) return nullptr;
+  if (op == ViewOp::kGather && !InputInts(node, 1, depth)) return nullptr;  // computed indices: a table lookup
+  auto view = std::make_unique<TracedView>(*data);
+  view->depth = data->depth + 1;
+  if (node.op_type() == "DequantizeLinear") {
+    for (const onnx::NodeProto*& dequantize : view->dequantize) {
+      if (dequantize == nullptr) dequantize = &node;
     }
   }
-
-  if (view->exact()) {
-    if (mapped.ok()) {
-      std::vector<MappedSource> sources = std::move(view->map.sources);
-      view->map = *std::move(mapped);
-      view->map.sources = std::move(sources);
-    } else {
-      view->why = std::string(mapped.status().message());
-    }
-  }
-  if (op != "Identity") {
-    for (MappedSource& source : view->map.sources) source.path.push_back(op);
-  }
+  if (view->exact()) SetElements(MapElements(op, node, data->map, output, depth), *view);
+  AddToPaths(node, *view);
   return view;
+}
+
+std::unique_ptr<TracedView> ViewTracer::FollowConcat(const onnx::NodeProto& node, int depth) {
+  auto view = std::make_unique<TracedView>();
+  std::vector<ElementMap> maps;
+  for (const std::string& input : node.input()) {
+    const TracedView* part = TraceAt(input, depth);
+    if (part == nullptr) return nullptr;
+    for (size_t k = 0; k < part->map.sources.size(); ++k) {
+      const MappedSource& source = part->map.sources[k];
+      auto it = std::find_if(view->map.sources.begin(), view->map.sources.end(),
+                             [&](const MappedSource& s) { return s.name == source.name; });
+      if (it == view->map.sources.end()) {
+        view->map.sources.push_back(source);
+        view->dequantize.push_back(part->dequantize[k]);
+      } else if (view->dequantize[it - view->map.sources.begin()] == nullptr) {
+        view->dequantize[it - view->map.sources.begin()] = part->dequantize[k];
+      }
+    }
+    if (!part->exact() && view->why.empty()) view->why = part->why;
+    view->depth = std::max(view->depth, part->depth + 1);
+    maps.push_back(part->map);
+  }
+  if (view->exact()) SetElements(ConcatMaps(maps, IntAttribute(node, "axis", 0)), *view);
+  AddToPaths(node, *view);
+  return view;
+}
+
+absl::StatusOr<ElementMap> ViewTracer::MapElements(ViewOp op, const onnx::NodeProto& node, const ElementMap& in,
+                                                   int output, int depth) {
+  std::string why;
+  switch (op) {
+    case ViewOp::kSame: return in;
+    case ViewOp::kTranspose: return TransposeElements(node, in);
+    case ViewOp::kFlatten: return Reshaped(in, Checked(FlattenView(node, in.shape, why), why));
+    case ViewOp::kSqueeze:
+    case ViewOp::kUnsqueeze: {
+      std::optional<Shape> axes = IntsAttribute(node, "axes");
+      if (!axes && node.input_size() > 1 && !node.input(1).empty()) {
+        if (auto given = InputInts(node, 1, depth)) axes = given->values;
+      } else if (!axes && op == ViewOp::kSqueeze) {
+        axes = Shape();
+      }
+      if (!axes) return absl::FailedPreconditionError(absl::StrCat(node.op_type(), " axes are computed, not constant"));
+      return Reshaped(in, Checked(op == ViewOp::kSqueeze ? SqueezeView(*axes, in.shape, why)
+                                                         : UnsqueezeView(*axes, in.shape, why), why));
+    }
+    case ViewOp::kReshape: {
+      std::optional<Ints> target = InputInts(node, 1, depth);
+      if (!target) return Computed(node, "shape is");
+      return Reshaped(in, Checked(ReshapeView(node, target->values, in.shape, why), why));
+    }
+    case ViewOp::kSlice: return SliceView(node, in, depth);
+    case ViewOp::kSplit: return SplitView(node, in, output, depth);
+    case ViewOp::kGather: {
+      std::optional<Ints> indices = InputInts(node, 1, depth);
+      auto axis = NormalizeAxis(node, IntAttribute(node, "axis", 0), static_cast<int64_t>(in.shape.size()));
+      if (!axis.ok()) return axis.status();
+      return GatherMap(in, *axis, indices->values, indices->dims);
+    }
+    case ViewOp::kNone: break;
+  }
+  return absl::InternalError("not a followed op");
 }
 
 std::optional<ViewTracer::Ints> ViewTracer::InputInts(const onnx::NodeProto& node, int i, int depth) {

@@ -71,7 +71,13 @@ class ViewTracer {
   };
 
   std::optional<Ints> IntsOf(const std::string& name, int depth);
+  enum class ViewOp;
+  static ViewOp ViewOpOf(const onnx::NodeProto& node);
+
   std::unique_ptr<TracedView> Follow(const onnx::NodeProto& node, int output, int depth);
+  std::unique_ptr<TracedView> FollowConcat(const onnx::NodeProto& node, int depth);
+  absl::StatusOr<ElementMap> MapElements(ViewOp op, const onnx::NodeProto& node, const ElementMap& in, int output,
+                                         int depth);
   absl::StatusOr<ElementMap> SliceView(const onnx::NodeProto& node, const ElementMap& in, int depth);
   absl::StatusOr<ElementMap> SplitView(const onnx::NodeProto& node, const ElementMap& in, int output, int depth);
   std::optional<Ints> InputInts(const onnx::NodeProto& node, int i, int depth);
