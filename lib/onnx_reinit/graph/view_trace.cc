@@ -453,56 +453,85 @@ absl::StatusOr<ElementMap> ViewTracer::SplitView(const onnx::NodeProto& node, co
   return SliceMap(in, {AxisSelection{*axis, start, 1, sizes[output]}});
 }
 
+namespace {
+
+// x op y for op Add, Sub, Mul or Div (truncating, as ONNX's integer Div); nullopt on overflow or a
+// division by zero.
+std::optional<int64_t> Arithmetic(const std::string& op, int64_t x, int64_t y) {
+  if (op == "Div") {
+    if (y == 0 || (y == -1 && x == std::numeric_limits<int64_t>::min())) return std::nullopt;
+    return x / y;
+  }
+  int64_t value;
+  const bool overflow = op == "Add"   ? __builtin_add_overflow(x, y, &value)
+                        : op == "Sub" ? __builtin_sub_overflow(x, y, &value)
+                                      : __builtin_mul_overflow(x, y, &value);
+  if (overflow) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
 std::optional<ViewTracer::Ints> ViewTracer::IntsOf(const std::string& name, int depth) {
   if (depth > kMaxRecursion) {
     truncated_ = true;
     return std::nullopt;
   }
-  if (const Constant* constant = index_.FindConstant(name)) {
-    std::optional<Shape> values = index_.ConstantInts(name);
-    if (!values) return std::nullopt;
-    Ints result{*values, Shape(constant->tensor->dims().begin(), constant->tensor->dims().end())};
-    int64_t count = 1;
-    for (int64_t dim : result.dims) {
-      if (dim < 0 || __builtin_mul_overflow(count, dim, &count)) return std::nullopt;
-    }
-    if (count != static_cast<int64_t>(result.values.size())) return std::nullopt;
-    return result;
-  }
+  if (index_.FindConstant(name) != nullptr) return ConstantIntsOf(name);
   const onnx::NodeProto* node = index_.Producer(name);
   if (node == nullptr || !IsDefaultDomain(*node) || node->input_size() == 0) return std::nullopt;
-  const std::string& op = node->op_type();
-  if (op == "Shape") {
-    const TracedView* view = TraceAt(node->input(0), depth + 1);
-    if (view == nullptr || !view->exact()) return std::nullopt;
-    const int64_t rank = static_cast<int64_t>(view->map.shape.size());
-    int64_t start = IntAttribute(*node, "start", 0), end = IntAttribute(*node, "end", rank);
-    if (start < 0) start += rank;
-    if (end < 0) end += rank;
-    start = std::clamp<int64_t>(start, 0, rank);
-    end = std::clamp<int64_t>(end, start, rank);
-    Shape values(view->map.shape.begin() + start, view->map.shape.begin() + end);
-    return Ints{values, {static_cast<int64_t>(values.size())}};
-  }
+  if (node->op_type() == "Shape") return ShapeOf(*node, depth);
   std::vector<Ints> in;
   for (const std::string& input : node->input()) {
     std::optional<Ints> value = input.empty() ? std::nullopt : IntsOf(input, depth + 1);
     if (!value) {
-      if (op == "Squeeze" || op == "Unsqueeze") break;  // the axes may be an attribute
+      if (node->op_type() == "Squeeze" || node->op_type() == "Unsqueeze") break;  // the axes may be an attribute
       return std::nullopt;
     }
     in.push_back(*std::move(value));
   }
   if (in.empty()) return std::nullopt;
-  if (op == "Identity" || (op == "Cast" && IsIntCast(*node))) return in[0];
+  return FoldInts(*node, in);
+}
+
+std::optional<ViewTracer::Ints> ViewTracer::ConstantIntsOf(const std::string& name) const {
+  const Constant& constant = *index_.FindConstant(name);
+  std::optional<Shape> values = index_.ConstantInts(name);
+  if (!values) return std::nullopt;
+  Ints result{*values, Shape(constant.tensor->dims().begin(), constant.tensor->dims().end())};
+  if (std::any_of(result.dims.begin(), result.dims.end(), [](int64_t dim) { return dim < 0; })) return std::nullopt;
+  const std::optional<int64_t> count = ShapeProduct(result.dims);
+  if (!count || *count != static_cast<int64_t>(result.values.size())) return std::nullopt;
+  return result;
+}
+
+// Shape of a traced view: its dims from `start` to `end` (clamped, negative from the end).
+std::optional<ViewTracer::Ints> ViewTracer::ShapeOf(const onnx::NodeProto& node, int depth) {
+  const TracedView* view = TraceAt(node.input(0), depth + 1);
+  if (view == nullptr || !view->exact()) return std::nullopt;
+  const int64_t rank = static_cast<int64_t>(view->map.shape.size());
+  int64_t start = IntAttribute(node, "start", 0), end = IntAttribute(node, "end", rank);
+  if (start < 0) start += rank;
+  if (end < 0) end += rank;
+  start = std::clamp<int64_t>(start, 0, rank);
+  end = std::clamp<int64_t>(end, start, rank);
+  Shape values(view->map.shape.begin() + start, view->map.shape.begin() + end);
+  return Ints{values, {static_cast<int64_t>(values.size())}};
+}
+
+// What an exporter computes from constant shapes: Identity, integer Cast, Squeeze, Unsqueeze,
+// Gather of a vector, Add, Sub, Mul, Div and Concat of integers known from `in`.
+std::optional<ViewTracer::Ints> ViewTracer::FoldInts(const onnx::NodeProto& node, const std::vector<Ints>& in) {
+  const std::string& op = node.op_type();
+  if (op == "Identity" || (op == "Cast" && IsIntCast(node))) return in[0];
   if (op == "Squeeze" || op == "Unsqueeze") {
-    Shape axes = in.size() > 1 ? in[1].values : IntsAttribute(*node, "axes").value_or(Shape());
+    Shape axes = in.size() > 1 ? in[1].values : IntsAttribute(node, "axes").value_or(Shape());
     std::string why;
     std::optional<Shape> dims = op == "Squeeze" ? SqueezeView(axes, in[0].dims, why) : UnsqueezeView(axes, in[0].dims, why);
     if (!dims) return std::nullopt;
     return Ints{in[0].values, *dims};
   }
-  if (op == "Gather" && in.size() == 2 && in[0].dims.size() == 1 && IntAttribute(*node, "axis", 0) == 0) {
+  if (op == "Gather" && in.size() == 2 && in[0].dims.size() == 1 && IntAttribute(node, "axis", 0) == 0) {
     Ints result{{}, in[1].dims};
     const int64_t size = static_cast<int64_t>(in[0].values.size());
     for (int64_t index : in[1].values) {
@@ -512,34 +541,7 @@ std::optional<ViewTracer::Ints> ViewTracer::IntsOf(const std::string& name, int 
     }
     return result;
   }
-  if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && in.size() == 2) {
-    const Ints& a = in[0];
-    const Ints& b = in[1];
-    if (a.dims != b.dims && a.values.size() != 1 && b.values.size() != 1) return std::nullopt;
-    // Dims come from the model, the values' count from their storage: they need not agree.
-    if (a.values.empty() || b.values.empty() ||
-        (a.values.size() != b.values.size() && a.values.size() != 1 && b.values.size() != 1)) {
-      return std::nullopt;
-    }
-    Ints result{{}, a.values.size() == 1 && b.values.size() != 1 ? b.dims
-                    : b.values.size() == 1 && a.values.size() != 1 ? a.dims
-                    : a.dims.size() >= b.dims.size() ? a.dims : b.dims};
-    const size_t n = std::max(a.values.size(), b.values.size());
-    for (size_t k = 0; k < n; ++k) {
-      const int64_t x = a.values[a.values.size() == 1 ? 0 : k], y = b.values[b.values.size() == 1 ? 0 : k];
-      int64_t value;
-      if (op == "Div") {
-        if (y == 0 || (y == -1 && x == std::numeric_limits<int64_t>::min())) return std::nullopt;
-        value = x / y;
-      } else if (op == "Add" ? __builtin_add_overflow(x, y, &value)
-                 : op == "Sub" ? __builtin_sub_overflow(x, y, &value)
-                               : __builtin_mul_overflow(x, y, &value)) {
-        return std::nullopt;
-      }
-      result.values.push_back(value);
-    }
-    return result;
-  }
+  if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && in.size() == 2) return Broadcast(op, in[0], in[1]);
   if (op == "Concat") {
     Ints result{{}, {0}};
     for (const Ints& part : in) {
@@ -550,6 +552,28 @@ std::optional<ViewTracer::Ints> ViewTracer::IntsOf(const std::string& name, int 
     return result;
   }
   return std::nullopt;
+}
+
+// `op` of `a` and `b` of the same dims, or one of them a single value.
+std::optional<ViewTracer::Ints> ViewTracer::Broadcast(const std::string& op, const Ints& a, const Ints& b) {
+  if (a.dims != b.dims && a.values.size() != 1 && b.values.size() != 1) return std::nullopt;
+  // Dims come from the model, the values' count from their storage: they need not agree.
+  if (a.values.empty() || b.values.empty() ||
+      (a.values.size() != b.values.size() && a.values.size() != 1 && b.values.size() != 1)) {
+    return std::nullopt;
+  }
+  Ints result{{}, a.values.size() == 1 && b.values.size() != 1   ? b.dims
+                  : b.values.size() == 1 && a.values.size() != 1 ? a.dims
+                  : a.dims.size() >= b.dims.size()               ? a.dims
+                                                                 : b.dims};
+  const size_t n = std::max(a.values.size(), b.values.size());
+  for (size_t k = 0; k < n; ++k) {
+    const std::optional<int64_t> value =
+        Arithmetic(op, a.values[a.values.size() == 1 ? 0 : k], b.values[b.values.size() == 1 ? 0 : k]);
+    if (!value) return std::nullopt;
+    result.values.push_back(*value);
+  }
+  return result;
 }
 
 }  // namespace onnx_reinit

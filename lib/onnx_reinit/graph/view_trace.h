@@ -71,6 +71,10 @@ class ViewTracer {
   };
 
   std::optional<Ints> IntsOf(const std::string& name, int depth);
+  std::optional<Ints> ConstantIntsOf(const std::string& name) const;
+  std::optional<Ints> ShapeOf(const onnx::NodeProto& node, int depth);
+  static std::optional<Ints> FoldInts(const onnx::NodeProto& node, const std::vector<Ints>& in);
+  static std::optional<Ints> Broadcast(const std::string& op, const Ints& a, const Ints& b);
   enum class ViewOp;
   static ViewOp ViewOpOf(const onnx::NodeProto& node);
 
