@@ -1,24 +1,35 @@
 #!/usr/bin/python3
-"""Benchmarks onnx-reinit against baselines measured in the same run.
+"""Measures onnx-reinit against the goals of its performance issue, each against its baseline in
+the same run.
 
-Each round runs every command of a scenario once, in turn (interleaved, so that drift in machine
-load hits all of them alike); the table shows medians over the rounds, the ratio to the scenario's
-baseline, and each command's peak RSS. Models are generated once into --workdir.
+Every round runs every selected command once, in turn, starting one command further on each round
+(interleaved, so that drift in the machine's load hits all of them alike). Each row of the table
+is a command against its baseline: medians and min-max over the rounds, the ratio of the medians
+and the range of the per-round ratios, and the goal. The machine's load average is printed before
+and after: figures from a loaded machine (load >= 0.5) are not idle figures, and goals checked on
+one are unverified. Models are generated once into --workdir, without torch.
 
-    bench/bench.py [--binary build/tools/onnx-reinit] [--rounds 5] [--workdir /tmp/onnx-reinit-bench]
-                   [--only reinit,fsync,stats,big]
-    bench/bench.py --python [--python-path build/python]   # the Python module against the CLI
+    bench/bench.py [--binary build/tools/onnx-reinit] [--rounds 9] [--workdir /tmp/onnx-reinit-bench]
+                   [--only vgg,inspect,graph,python,files,big] [--cold-rounds 3] [--check] [--markdown]
+
+Groups: vgg (re-initializing a VGG16-shaped model, 528 MiB, into a new file and over an existing
+one, against cp and the write-only floor; --report FILE.html; peak RSS), inspect (stats, --hist,
+--html, verify --spectral against cat), graph (a 40,000-node chain against a 10,000-node one),
+python (reinitialize_file against the CLI), files (one external file per tensor against cp -r),
+big (the 2.5 GiB one-file external-data model against cp of its data file: needs ~8 GiB of disk,
+off by default). Cold-cache rows drop the page cache before every command (root only: the output
+says when the machine does not allow it). --check exits 1 when a ratio misses its goal.
 
 Needs Debian's python3-onnx and python3-numpy (to generate the models) and time (GNU time, for the
 peak RSS).
 """
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import time
-
 
 def gemm_stack_model(initializers, width, name):
     """A model chaining one Gemm (transB=1) per initializer, each [width, width] float32."""
@@ -85,11 +96,9 @@ def make_vgg16(path, seed=0):
     os.replace(tmp, path)
 
 
-def make_external_gemm_stack(path, layers, width, seed=0, trained_like=False):
-    """A model of `layers` Gemm layers of [width, width] float32 weights (transB=1), every weight in
-    the data file path + ".data" (at 4096-aligned offsets): fresh N(0, 0.02) draws, or with
-    `trained_like` draws plus a rank-4 structure, rescaled to std 0.02 (a trained matrix's outlying
-    singular values with a fresh one's moments)."""
+def make_external_gemm_stack(path, layers, width, seed=0):
+    """A model of `layers` Gemm layers of [width, width] float32 weights (transB=1), every weight
+    N(0, 0.02) and in the data file path + ".data" (at 4096-aligned offsets)."""
     import numpy as np
     from onnx import TensorProto
 
@@ -98,13 +107,7 @@ def make_external_gemm_stack(path, layers, width, seed=0, trained_like=False):
     initializers, offset = [], 0
     with open(path + ".data", "wb") as data:
         for i in range(layers):
-            weight = rng.standard_normal((width, width), dtype=np.float32)
-            if trained_like:
-                structure = rng.standard_normal((width, 4), dtype=np.float32) @ rng.standard_normal(
-                    (4, width), dtype=np.float32)
-                weight += np.float32(0.5) * structure
-                weight *= np.float32(1 / weight.std())
-            weight = (weight * np.float32(0.02)).tobytes()
+            weight = (rng.standard_normal((width, width), dtype=np.float32) * np.float32(0.02)).tobytes()
             offset = (offset + 4095) // 4096 * 4096
             data.seek(offset)
             data.write(weight)
@@ -122,12 +125,49 @@ def make_external_gemm_stack(path, layers, width, seed=0, trained_like=False):
         f.write(gemm_stack_model(initializers, width, "gemm_stack_external").SerializeToString())
 
 
-def run(command, shell=False):
-    """Runs a command with its output discarded; returns (seconds, peak RSS in bytes).
+def make_chain(path, nodes, width=8, seed=0):
+    """A chain of `nodes` nodes: nodes/2 linear layers (MatMul by a [width, width] weight, then
+    Add of a [width] bias), so as many initializers as nodes."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
 
-    The peak RSS comes from GNU time (Debian package `time`): a child's own getrusage would also
-    count the memory of the process that forked it."""
-    if shell:
+    rng = np.random.default_rng(seed)
+    graph_nodes, initializers, previous = [], [], "x"
+    for i in range(nodes // 2):
+        weight = numpy_helper.from_array(rng.standard_normal((width, width), dtype=np.float32), f"layer{i}.weight")
+        bias = numpy_helper.from_array(np.zeros(width, np.float32), f"layer{i}.bias")
+        initializers += [weight, bias]
+        graph_nodes.append(helper.make_node("MatMul", [previous, weight.name], [f"mm{i}"], name=f"layer{i}.matmul"))
+        graph_nodes.append(helper.make_node("Add", [f"mm{i}", bias.name], [f"h{i}"], name=f"layer{i}.add"))
+        previous = f"h{i}"
+    graph = helper.make_graph(
+        graph_nodes, f"chain{nodes}",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+        [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [1, width])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def make_per_tensor_files(model_path, folder):
+    """The model at `model_path` with every tensor of at least 1 KiB in a file of its own, as
+    torch.onnx exports models over 2 GiB (vit_h_14, for instance): folder/model.onnx."""
+    import onnx
+
+    model = onnx.load(model_path)
+    os.makedirs(folder + ".tmp", exist_ok=True)
+    onnx.save_model(model, os.path.join(folder + ".tmp", "model.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=False, size_threshold=1024)
+    os.replace(folder + ".tmp", folder)
+
+
+def run(command):
+    """Runs a command (a list, or a string for sh -c) with its output discarded; returns (seconds,
+    peak RSS in bytes). The peak RSS comes from GNU time: a child's own getrusage would also count
+    the memory of the process that forked it."""
+    if isinstance(command, str):
         command = ["sh", "-c", command]
     rss_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"bench-rss-{os.getpid()}")
     start = time.perf_counter()
@@ -142,208 +182,302 @@ def run(command, shell=False):
 
 def remove(paths):
     for path in paths:
-        if os.path.exists(path):
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
             os.remove(path)
 
 
-def scenario(title, commands, rounds, outputs=()):
-    """commands: [(label, command, shell)], the first is the baseline. Output goes to /dev/null.
+def drop_page_cache():
+    """Writes back dirty pages and drops the clean ones; False where the machine does not allow it."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("1")
+        return True
+    except OSError:
+        return False
 
-    The files in `outputs` are deleted (untimed) before every command, so that each command writes
-    new files, as on a first run. (Overwriting instead favours cp: it truncates the old file and
-    reuses its page-cache pages at once, while onnx-reinit writes a new file and renames it over
-    the old one only at the end - on this VM fresh pages cost several times more.)"""
-    times = {label: [] for label, _, _ in commands}
-    peaks = {label: 0 for label, _, _ in commands}
-    for label, command, shell in commands:  # warm-up: page cache and binaries
-        remove(outputs)
-        run(command, shell)
-    for _ in range(rounds):
-        for label, command, shell in commands:
-            remove(outputs)
-            seconds, peak = run(command, shell)
-            times[label].append(seconds)
-            peaks[label] = max(peaks[label], peak)
-    baseline = statistics.median(times[commands[0][0]])
-    print(f"\n{title} (median of {rounds} interleaved rounds)")
-    print(f"  {'command':<44} {'median s':>9} {'ratio':>7} {'peak RSS':>10}")
-    for label, _, _ in commands:
-        median = statistics.median(times[label])
-        print(f"  {label:<44} {median:>9.3f} {median / baseline:>6.2f}x {peaks[label] / 2**20:>7.0f} MiB")
+
+class Command:
+    """A command timed in every round. `fresh`: files removed (untimed) before each run, so that
+    it writes new ones; `existing`: (source, copy) pairs copied (untimed) before each run, so that
+    it writes over them; `cold`: the page cache is dropped (untimed) before each run."""
+
+    def __init__(self, label, command, fresh=(), existing=(), cold=False):
+        self.label, self.command, self.fresh, self.existing, self.cold = label, command, fresh, existing, cold
+        self.seconds, self.peak_rss = [], 0
+
+    def prepare(self):
+        remove(self.fresh)
+        for source, copy in self.existing:
+            shutil.copyfile(source, copy)
+        if self.cold:
+            drop_page_cache()
+
+    def measure(self):
+        self.prepare()
+        seconds, peak = run(self.command)
+        self.seconds.append(seconds)
+        self.peak_rss = max(self.peak_rss, peak)
+
+    def median(self):
+        return statistics.median(self.seconds)
+
+
+class Row:
+    """One goal: `candidate`'s median time over `baseline`'s (a Command), or its peak RSS over a
+    number of bytes (`baseline` an int), at most `goal` (None: shown, not a goal)."""
+
+    def __init__(self, what, candidate, baseline, goal):
+        self.what, self.candidate, self.baseline, self.goal = what, candidate, baseline, goal
+
+    def ratio(self):
+        if isinstance(self.baseline, int):
+            return self.candidate.peak_rss / self.baseline
+        return self.candidate.median() / self.baseline.median()
+
+    def round_ratios(self):
+        """The ratios of the same rounds (both commands ran one after the other)."""
+        if isinstance(self.baseline, int):
+            return [self.ratio()]
+        return [c / b for c, b in zip(self.candidate.seconds, self.baseline.seconds)]
+
+    def met(self):
+        return self.goal is None or self.ratio() <= self.goal
+
+
+def seconds_range(command):
+    return f"{command.median():.3f} ({min(command.seconds):.3f}-{max(command.seconds):.3f})"
+
+
+def print_rows(rows, markdown):
+    if markdown:
+        print("| goal | command | median s (min-max) | baseline | median s (min-max) | ratio (per-round range) "
+              "| goal | met |")
+        print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        ratios = row.round_ratios()
+        ratio = f"{row.ratio():.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+        goal = "-" if row.goal is None else f"<= {row.goal:g}x"
+        met = "-" if row.goal is None else ("yes" if row.met() else "NO")
+        if isinstance(row.baseline, int):
+            candidate = f"peak RSS {row.candidate.peak_rss / 2**20:.0f} MiB"
+            baseline, base_seconds = "model size", f"{row.baseline / 2**20:.0f} MiB"
+            ratio = f"{row.ratio():.3f}x"
+        else:
+            candidate, baseline, base_seconds = seconds_range(row.candidate), row.baseline.label, seconds_range(
+                row.baseline)
+        if markdown:
+            print(f"| {row.what} | `{row.candidate.label}` | {candidate} | `{baseline}` | {base_seconds} | {ratio} "
+                  f"| {goal} | {met} |")
+        else:
+            print(f"\n{row.what}\n  {row.candidate.label:<60} {candidate}\n  {baseline:<60} {base_seconds}\n"
+                  f"  ratio {ratio}, goal {goal}: {met}")
+
+
+def load():
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def generate(path, *arguments):
+    """Generates a model in a child process, so that this process stays small while it times others."""
+    if not os.path.exists(path):
+        print(f"generating {path}", file=sys.stderr)
+        subprocess.run([sys.executable, __file__, "--make"] + [str(a) for a in arguments], check=True)
+    return path
+
+
+def vgg_rows(binary, work, model, cold):
+    """Re-initialization of VGG16 into a new file and over an existing one, against cp and the
+    write-only floor (dd from /dev/zero of as many bytes); --report FILE.html; peak RSS."""
+    size = os.path.getsize(model)
+    out, html = os.path.join(work, "out.onnx"), os.path.join(work, "report.html")
+    reinit = [binary, model, "--scheme", "he", "-o", out, "-q"]
+    floor = f"dd if=/dev/zero of='{out}' bs=8M count={size} iflag=count_bytes status=none"
+    new = dict(fresh=[out, html])
+    over = dict(existing=[(model, out)])
+    commands = {
+        "cp": Command("cp MODEL OUT", ["cp", model, out], **new),
+        "dd": Command("dd if=/dev/zero of=OUT (same bytes)", floor, **new),
+        "reinit": Command("onnx-reinit MODEL --scheme he -o OUT", reinit, **new),
+        "report": Command("onnx-reinit ... --report FILE.html", reinit + ["--report", html], **new),
+        "cp over": Command("cp MODEL OUT (OUT exists)", ["cp", model, out], **over),
+        "dd over": Command("dd ... of=OUT (OUT exists)", floor, **over),
+        "reinit over": Command("onnx-reinit MODEL --scheme he -o OUT (OUT exists)", reinit, **over),
+    }
+    rows = [
+        Row("re-initialize VGG16 into a new file vs cp", commands["reinit"], commands["cp"], 1.1),
+        Row("... vs the write-only floor", commands["reinit"], commands["dd"], 1.05),
+        Row("(the floor vs cp)", commands["dd"], commands["cp"], None),
+        Row("re-initialize VGG16 over an existing file vs cp", commands["reinit over"], commands["cp over"], 1.1),
+        Row("... vs the write-only floor", commands["reinit over"], commands["dd over"], 1.05),
+        Row("--report FILE.html vs plain", commands["report"], commands["reinit"], 2.0),
+        Row("peak RSS of the re-initialization vs the model", commands["reinit"], size, 0.05),
+    ]
+    if cold:
+        cold_cp = Command("cp MODEL OUT (cold cache)", ["cp", model, out], cold=True, **new)
+        cold_reinit = Command("onnx-reinit MODEL --scheme he -o OUT (cold cache)", reinit, cold=True, **new)
+        commands.update({"cold cp": cold_cp, "cold reinit": cold_reinit})
+        rows.append(Row("cold cache: re-initialize VGG16 vs cp", cold_reinit, cold_cp, None))
+    return list(commands.values()), rows
+
+
+def inspect_rows(binary, work, model, cold):
+    """stats, --hist, --html and verify --spectral against reading the file."""
+    html = os.path.join(work, "stats.html")
+    cat = Command("cat MODEL > /dev/null", ["cat", model])
+    stats = Command("onnx-reinit stats MODEL", [binary, "stats", model])
+    hist = Command("onnx-reinit stats MODEL --hist", [binary, "stats", model, "--hist"])
+    page = Command("onnx-reinit stats MODEL --html FILE", [binary, "stats", model, "--html", html], fresh=[html])
+    spectral = Command("onnx-reinit verify MODEL --spectral",
+                       [binary, "verify", model, "--scheme", "normal", "--std", "0.02", "--spectral"])
+    commands = [cat, stats, hist, page, spectral]
+    rows = [Row("stats vs cat", stats, cat, 1.3), Row("stats --hist vs cat", hist, cat, 2.0),
+            Row("stats --html vs cat", page, cat, 2.0), Row("verify --spectral vs cat", spectral, cat, 4.0)]
+    if cold:
+        cold_cat = Command("cat MODEL > /dev/null (cold cache)", ["cat", model], cold=True)
+        cold_stats = Command("onnx-reinit stats MODEL (cold cache)", [binary, "stats", model], cold=True)
+        commands += [cold_cat, cold_stats]
+        rows.append(Row("cold cache: stats vs cat", cold_stats, cold_cat, None))
+    return commands, rows
+
+
+CHAIN_NODES = (10000, 40000)
+
+
+def graph_rows(binary, work):
+    """The analysis of a chain of 40,000 nodes against one of 10,000 (a dry run: analysis and plan,
+    nothing written)."""
+    commands = []
+    for nodes in CHAIN_NODES:
+        chain = generate(os.path.join(work, f"chain{nodes}.onnx"), "chain", os.path.join(work, f"chain{nodes}.onnx"),
+                         nodes)
+        commands.append(Command(f"onnx-reinit CHAIN{nodes} --scheme he --dry-run -q",
+                                [binary, chain, "--scheme", "he", "--dry-run", "-q"]))
+    return commands, [Row("graph analysis: 40,000-node chain vs 10,000", commands[1], commands[0], 4.0)]
+
+
+def python_rows(binary, work, model, python_path):
+    out = os.path.join(work, "py_out.onnx")
+    cli = Command("onnx-reinit MODEL --scheme he -o OUT", [binary, model, "--scheme", "he", "-o", out, "-q"],
+                  fresh=[out])
+    module = Command("python3: onnx_reinit.reinitialize_file(MODEL, OUT, 'he')",
+                     f"PYTHONPATH='{python_path}' '{sys.executable}' -c \"import onnx_reinit; "
+                     f"onnx_reinit.reinitialize_file('{model}', '{out}', 'he')\"", fresh=[out])
+    return [cli, module], [Row("Python reinitialize_file vs the CLI (VGG16)", module, cli, 1.1)]
+
+
+def files_rows(binary, work, model):
+    """A model with one external file per tensor (as torch exports vit_h_14) against cp -r."""
+    folder = os.path.join(work, "per_tensor")
+    generate(folder, "per-tensor", model, folder)
+    copy, out = os.path.join(work, "per_tensor_copy"), os.path.join(work, "per_tensor_out")
+    cp = Command("cp -r FOLDER COPY", ["cp", "-r", folder, copy], fresh=[copy])
+    reinit = Command("mkdir OUT && onnx-reinit FOLDER/model.onnx --scheme he -o OUT/model.onnx",
+                     f"mkdir '{out}' && '{binary}' '{folder}/model.onnx' --scheme he -o '{out}/model.onnx' -q",
+                     fresh=[out])
+    return [cp, reinit], [Row("one external file per tensor (VGG16) vs cp -r", reinit, cp, 1.0)]
+
+
+def big_rows(binary, work):
+    big = os.path.join(work, "gemm_external_2560mb.onnx")  # 40 x 64 MiB in big.data
+    generate(big, "external-gemm-stack", big, 40, 4096)
+    out = os.path.join(work, "big_out.onnx")
+    cp = Command("cp MODEL.data OUT.data", ["cp", big + ".data", out + ".data"], fresh=[out, out + ".data"])
+    reinit = Command("onnx-reinit BIG --scheme he -o OUT", [binary, big, "--scheme", "he", "-o", out, "-q"],
+                     fresh=[out, out + ".data"])
+    return [cp, reinit], [Row("2.5 GiB one-file external-data model vs cp of its data file", reinit, cp, 1.2)]
+
+
+def make(kind, *arguments):
+    if kind == "vgg16":
+        make_vgg16(arguments[0])
+    elif kind == "chain":
+        make_chain(arguments[0], int(arguments[1]))
+    elif kind == "per-tensor":
+        make_per_tensor_files(arguments[0], arguments[1])
+    elif kind == "external-gemm-stack":
+        make_external_gemm_stack(arguments[0], int(arguments[1]), int(arguments[2]))
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--make-vgg16":
-        make_vgg16(sys.argv[2])
-        return
-    if len(sys.argv) in (5, 6) and sys.argv[1] == "--make-external-gemm-stack":
-        make_external_gemm_stack(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
-                                 trained_like=sys.argv[5:] == ["trained-like"])
+    if len(sys.argv) > 2 and sys.argv[1] == "--make":
+        make(*sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default="build/tools/onnx-reinit")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--workdir", default="/tmp/onnx-reinit-bench")
-    parser.add_argument("--big-rounds", type=int, default=1,
-                        help="rounds for the > 2 GiB external-data model (0 skips it)")
-    parser.add_argument("--only", default="reinit,fsync,stats,big",
-                        help="comma-separated scenarios to run: reinit, fsync, stats, big")
-    parser.add_argument("--python", action="store_true",
-                        help="only the Python module's scenarios (call overhead; reinitialize_file's memory)")
     parser.add_argument("--python-path", default="build/python", help="where the onnx_reinit package is")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--cold-rounds", type=int, default=3,
+                        help="rounds with the page cache dropped before each command (0: none)")
+    parser.add_argument("--workdir", default="/tmp/onnx-reinit-bench")
+    parser.add_argument("--only", default="vgg,inspect,graph,python,files",
+                        help="comma-separated groups: vgg, inspect, graph, python, files, big (big: ~8 GiB of disk)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a ratio misses its goal")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args()
     binary = os.path.abspath(args.binary)
-    os.makedirs(args.workdir, exist_ok=True)
-    if args.python:
-        python_scenarios(binary, os.path.abspath(args.python_path), args)
-        return
-
-    model = os.path.join(args.workdir, "vgg16.onnx")  # 138 M float32 weights: 528 MiB
-    if not os.path.exists(model):
-        print(f"generating {model}", file=sys.stderr)
-        # In a child process, so that this process stays small while it times the others.
-        subprocess.run([sys.executable, __file__, "--make-vgg16", model], check=True)
-    size = os.path.getsize(model)
-    print(f"model: {model} ({size / 2**20:.0f} MiB), {os.cpu_count()} cores")
-
+    work = args.workdir
+    os.makedirs(work, exist_ok=True)
     only = set(args.only.split(","))
-    output = os.path.join(args.workdir, "out.onnx")
-    html = os.path.join(args.workdir, "report.html")
-    numpy_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "numpy_reinit.py")
-    if "reinit" in only:
-        scenario("re-initialize (he) vs copying the file", [
-            ("cp MODEL OUT", ["cp", model, output], False),
-            ("onnx-reinit MODEL --scheme he -o OUT", [binary, model, "--scheme", "he", "-o", output, "-q"], False),
-            ("onnx-reinit ... --scheme he_uniform", [binary, model, "--scheme", "he_uniform", "-o", output, "-q"],
-             False),
-            ("onnx-reinit ... --scheme he --threads 1", [binary, model, "--scheme", "he", "-o", output, "-q",
-                                                         "--threads", "1"], False),
-            ("onnx + numpy script (bench/numpy_reinit.py)", [sys.executable, numpy_script, model, output], False),
-        ], args.rounds, outputs=[output])
+    cold_allowed = drop_page_cache()
+    cold = args.cold_rounds > 0 and cold_allowed
 
-    if "fsync" in only:
-        scenario("durable writes (--fsync) vs copying and flushing the file", [
-            ("cp MODEL OUT && sync OUT", f"cp '{model}' '{output}' && sync '{output}'", True),
-            ("onnx-reinit MODEL --scheme he -o OUT --fsync", [binary, model, "--scheme", "he", "-o", output, "-q",
-                                                              "--fsync"], False),
-        ], args.rounds, outputs=[output])
+    model = generate(os.path.join(work, "vgg16.onnx"), "vgg16", os.path.join(work, "vgg16.onnx"))
+    commands, rows = [], []
+    for group, make_group in (
+            ("vgg", lambda: vgg_rows(binary, work, model, cold)),
+            ("inspect", lambda: inspect_rows(binary, work, model, cold)),
+            ("graph", lambda: graph_rows(binary, work)),
+            ("python", lambda: python_rows(binary, work, model, os.path.abspath(args.python_path))),
+            ("files", lambda: files_rows(binary, work, model)),
+            ("big", lambda: big_rows(binary, work))):
+        if group in only:
+            group_commands, group_rows = make_group()
+            commands += group_commands
+            rows += group_rows
+    if "big" in only:
+        free = shutil.disk_usage(work).free
+        if free < 6 << 30:
+            sys.exit(f"bench: the big group needs ~6 GiB free in {work} beyond its model; {free / 2**30:.1f} GiB free")
 
-    if "stats" in only:
-        scenario("stats vs reading the file", [
-            ("cat MODEL > /dev/null", ["cat", model], False),
-            ("onnx-reinit stats MODEL", [binary, "stats", model], False),
-            ("onnx-reinit stats MODEL --threads 1", [binary, "stats", model, "--threads", "1"], False),
-            ("onnx-reinit stats MODEL --hist", [binary, "stats", model, "--hist"], False),
-            ("onnx-reinit stats MODEL --html FILE", [binary, "stats", model, "--html", html], False),
-            ("onnx-reinit stats MODEL --spectral", [binary, "stats", model, "--spectral"], False),
-            ("onnx-reinit verify MODEL --spectral", [binary, "verify", model, "--scheme", "normal", "--std", "0.02",
-                                                      "--spectral"], False),
-        ], args.rounds, outputs=[html])
-
-    if "big" in only and args.big_rounds > 0:
-        big_scenarios(binary, args)
-
-
-def big_scenarios(binary, args):
-    """The 2.5 GiB external-data model: re-initialized (with and without the HTML report) and
-    inspected. verify must pass on the original (fresh N(0, 0.02) draws) and on the he output."""
-    big = big_external_model(args.workdir)
-    size = os.path.getsize(big + ".data")
-    print(f"\nexternal-data model: {big} ({size / 2**30:.2f} GiB of weights in {os.path.basename(big)}.data)")
-    big_out = os.path.join(args.workdir, "big_out.onnx")
-    html = os.path.join(args.workdir, "big_report.html")
-    scenario("> 2 GiB model with external data", [
-        ("cp MODEL.data OUT.data", ["cp", big + ".data", big_out + ".data"], False),
-        ("onnx-reinit MODEL --scheme he -o OUT", [binary, big, "--scheme", "he", "-o", big_out, "-q"], False),
-        ("onnx-reinit ... --report FILE.html", [binary, big, "--scheme", "he", "-o", big_out, "-q",
-                                                "--report", html], False),
-    ], args.big_rounds, outputs=[big_out, big_out + ".data", html])
-
-    he = os.path.join(args.workdir, "big_he.onnx")  # what verify checks after a re-initialization
-    if not os.path.exists(he):
-        run([binary, big, "--scheme", "he", "-o", he, "-q"])
-    scenario("> 2 GiB model with external data: inspection", [
-        ("cat MODEL.data > /dev/null", ["cat", big + ".data"], False),
-        ("onnx-reinit stats MODEL", [binary, "stats", big], False),
-        ("onnx-reinit stats MODEL --html FILE", [binary, "stats", big, "--html", html], False),
-        ("onnx-reinit stats MODEL --spectral", [binary, "stats", big, "--spectral"], False),
-        ("onnx-reinit verify MODEL --spectral", [binary, "verify", big, "--scheme", "normal", "--std",
-                                                              "0.02", "--spectral"], False),
-        ("onnx-reinit verify OUT --spectral (he)", [binary, "verify", he, "--scheme", "he", "--spectral"],
-         False),
-    ], args.big_rounds, outputs=[html])
-
-    trained = big_external_model(args.workdir, trained_like=True)
-    print("\n> 2 GiB model with trained-like weights (rank 4 plus noise, rescaled to std 0.02)")
-    fresh_std = ["--scheme", "normal", "--std", "0.02"]
-    check_verdict([binary, "verify", trained] + fresh_std, 0, "verify passes it on the moments alone")
-    check_verdict([binary, "verify", trained] + fresh_std + ["--spectral"], 1, "verify --spectral fails it")
-
-
-def big_external_model(workdir, trained_like=False):
-    name = "gemm_external_2560mb_trained_like.onnx" if trained_like else "gemm_external_2560mb.onnx"
-    big = os.path.join(workdir, name)  # 40 x 64 MiB in big.data
-    if not os.path.exists(big):  # written last, after its data file
-        print(f"generating {big} and its data file", file=sys.stderr)
-        subprocess.run([sys.executable, __file__, "--make-external-gemm-stack", big, "40", "4096"] +
-                       (["trained-like"] if trained_like else []), check=True)
-    return big
-
-
-def check_verdict(command, expected_status, what):
-    """Runs a verify command untimed and exits unless its status is the expected one."""
-    status = subprocess.run(command, stdout=subprocess.DEVNULL).returncode
-    if status != expected_status:
-        sys.exit(f"bench: {what}: exit status {status}, expected {expected_status}: {command}")
-    print(f"  ok: {what}")
-
-
-def python_scenarios(binary, python_path, args):
-    """The module's cost over the CLI's: per call on a small model, and reinitialize_file's memory."""
-    small = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "torch_cnn.onnx")
-    output = os.path.join(args.workdir, "small_out.onnx")
-    env_python = f"PYTHONPATH={python_path} {sys.executable}"
-    scenario("small model (torch_cnn.onnx, 554 values): a CLI run vs a Python process", [
-        ("onnx-reinit MODEL --scheme he -o OUT", [binary, small, "--scheme", "he", "-o", output, "-q"], False),
-        ("python3: import onnx_reinit; reinitialize_file",
-         f"{env_python} -c \"import onnx_reinit; onnx_reinit.reinitialize_file('{small}', '{output}', 'he')\"",
-         True),
-        ("python3: import onnx, onnx_reinit; reinitialize(ModelProto)",
-         f"{env_python} -c \"import onnx, onnx_reinit; onnx_reinit.reinitialize(onnx.load('{small}'), 'he')\"",
-         True),
-    ], args.rounds, outputs=[output])
-
-    # In one process: the call itself, against the CLI's whole run measured above.
-    sys.path.insert(0, python_path)
-    import onnx
-    import onnx_reinit
-    model = onnx.load(small)
-    data = model.SerializeToString()
-    calls = {
-        "reinitialize(ModelProto)": lambda: onnx_reinit.reinitialize(model, "he"),
-        "reinitialize(bytes)": lambda: onnx_reinit.reinitialize(data, "he"),
-        "reinitialize(bytes, statistics=False)": lambda: onnx_reinit.reinitialize(data, "he", statistics=False),
-        "reinitialize_file": lambda: onnx_reinit.reinitialize_file(small, output, "he"),
-    }
-    cli = statistics.median(run([binary, small, "--scheme", "he", "-o", output, "-q"])[0] for _ in range(args.rounds))
-    print(f"\n  in-process calls on the small model (median of 200), against a CLI run ({cli * 1e3:.2f} ms)")
-    for label, call in calls.items():
-        times = []
-        for _ in range(200):
-            start = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - start)
-        median = statistics.median(times)
-        print(f"  {label:<44} {median * 1e3:>7.3f} ms {median / cli:>6.3f}x")
-
-    big = big_external_model(args.workdir)
-    big_out = os.path.join(args.workdir, "big_out.onnx")
-    scenario("> 2 GiB model with external data: the CLI vs reinitialize_file", [
-        ("onnx-reinit MODEL --scheme he -o OUT", [binary, big, "--scheme", "he", "-o", big_out, "-q"], False),
-        ("python3: reinitialize_file(MODEL, OUT, 'he')",
-         f"{env_python} -c \"import onnx_reinit; onnx_reinit.reinitialize_file('{big}', '{big_out}', 'he')\"",
-         True),
-    ], max(args.big_rounds, 1), outputs=[big_out, big_out + ".data"])
+    warm, cold_commands = [c for c in commands if not c.cold], [c for c in commands if c.cold]
+    load_before = load()
+    print(f"onnx-reinit bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+          f"{load_before}")
+    print(f"VGG16-shaped model: {os.path.getsize(model) / 2**20:.0f} MiB; {args.rounds} rounds warm (after one "
+          f"warm-up run each), " + (
+              f"{args.cold_rounds} rounds cold (page cache dropped before each command)" if cold else
+              "no cold-cache rows: --cold-rounds 0" if cold_allowed else
+              "no cold-cache rows: this machine does not let us drop the page cache (/proc/sys/vm/drop_caches "
+              "needs root)"))
+    for command in warm:  # warm-up: page cache and binaries
+        command.prepare()
+        run(command.command)
+    for rounds, timed in ((args.rounds, warm), (args.cold_rounds, cold_commands)):
+        for r in range(rounds):
+            start = r % len(timed) if timed else 0
+            for command in timed[start:] + timed[:start]:
+                command.measure()
+    per_node = None
+    graph = [row for row in rows if row.what.startswith("graph analysis")]
+    if graph:
+        small, large = graph[0].baseline, graph[0].candidate
+        per_node = (large.median() - small.median()) / (CHAIN_NODES[1] - CHAIN_NODES[0])
+    load_after = load()
+    print_rows(rows, args.markdown)
+    if per_node is not None:
+        print(f"\ngraph analysis: {per_node * 1e6:.1f} us per node (the 30,000 nodes between the two chains)")
+    loaded = max(float(x) for x in (load_before.split()[2], load_after.split()[2])) >= 0.5
+    print(f"\nbefore: {load_before}; after: {load_after}")
+    if loaded:
+        print("LOADED MACHINE (load >= 0.5): these are not idle figures, and the goals are unverified")
+    missed = [row.what for row in rows if not row.met()]
+    print(f"{len(rows) - len(missed)} of {len(rows)} rows within their goals" +
+          (f"; missed: {'; '.join(missed)}" if missed else ""))
+    if args.check and missed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
