@@ -1,5 +1,9 @@
 #include "onnx_reinit/op_table.h"
 
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -337,11 +341,27 @@ absl::Span<const OpSpec> OpTable() {
   return *table;
 }
 
+namespace {
+
+// The table's rows by op type, in table order: FindOp runs for every node of a graph.
+const std::unordered_map<std::string_view, std::vector<const OpSpec*>>& RowsByOpType() {
+  static const auto* const rows = [] {
+    auto* by_type = new std::unordered_map<std::string_view, std::vector<const OpSpec*>>();
+    for (const OpSpec& op : OpTable()) (*by_type)[op.op_type].push_back(&op);
+    return by_type;
+  }();
+  return *rows;
+}
+
+}  // namespace
+
 const OpSpec* FindOp(absl::string_view domain, absl::string_view op_type, int64_t version) {
+  const auto rows = RowsByOpType().find(std::string_view(op_type.data(), op_type.size()));
+  if (rows == RowsByOpType().end()) return nullptr;
   const OpSpec* found = nullptr;
-  for (const OpSpec& op : OpTable()) {
-    if (op.op_type != op_type || !SameDomain(op.domain, domain)) continue;
-    if (version < 0 || (op.since <= version && version <= op.until)) found = &op;
+  for (const OpSpec* op : rows->second) {
+    if (!SameDomain(op->domain, domain)) continue;
+    if (version < 0 || (op->since <= version && version <= op->until)) found = op;
   }
   return found;
 }

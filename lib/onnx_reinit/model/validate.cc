@@ -23,8 +23,8 @@ using AttributeType = onnx::AttributeProto::AttributeType;
 // The attributes that roles.cc and fan.cc read, with the type they must have. A wrong type would be
 // read as the default (0, empty) and silently give other roles or fans.
 struct AttributeRule {
-  const char* op;
-  const char* attribute;
+  absl::string_view op;  // compared with every node's op type
+  absl::string_view attribute;
   AttributeType type;
 };
 constexpr AttributeRule kRoleAttributes[] = {
@@ -192,13 +192,13 @@ absl::Status CheckAcyclic(const onnx::GraphProto& graph) {
 class Validator {
  public:
   absl::Status Graph(const onnx::GraphProto& graph, int depth) {
-    std::vector<std::string> added;  // this graph's names, forgotten when it is done
-    auto define = [&](const std::string& name, std::string what) -> absl::Status {
+    std::vector<std::string_view> added;  // this graph's names, forgotten when it is done
+    auto define = [&](const std::string& name, Definition what) -> absl::Status {
       if (name.empty()) return absl::OkStatus();
       auto [it, inserted] = defined_.emplace(name, what);
       if (!inserted) {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "'%s' is defined twice: as %s and as %s", name, it->second, what));
+            "'%s' is defined twice: as %s and as %s", name, it->second.Describe(), what.Describe()));
       }
       added.push_back(name);
       return absl::OkStatus();
@@ -206,17 +206,29 @@ class Validator {
     absl::Status status = DefineNames(graph, depth, define);
     if (status.ok()) status = CheckAcyclic(graph);
     if (status.ok()) status = Subgraphs(graph, depth);
-    for (const std::string& name : added) defined_.erase(name);
+    for (std::string_view name : added) defined_.erase(name);
     return status;
   }
 
  private:
+  // What defines a name, described only for an error: a model has a name per value.
+  struct Definition {
+    const char* kind;  // "a graph input", "an initializer"; nullptr for a node's output
+    bool in_subgraph = false;
+    const onnx::NodeProto* node = nullptr;
+
+    std::string Describe() const {
+      if (node != nullptr) return absl::StrCat("the output of ", NodeLabel(*node));
+      return absl::StrCat(kind, in_subgraph ? " of a subgraph" : "");
+    }
+  };
+
   template <typename Define>
   absl::Status DefineNames(const onnx::GraphProto& graph, int depth, Define& define) {
-    const char* where = depth == 0 ? "" : " of a subgraph";
+    const bool nested = depth > 0;
     std::unordered_set<std::string_view> inputs, initializers;
     for (const onnx::ValueInfoProto& input : graph.input()) {
-      ONNX_REINIT_RETURN_IF_ERROR(define(input.name(), absl::StrCat("a graph input", where)));
+      ONNX_REINIT_RETURN_IF_ERROR(define(input.name(), Definition{"a graph input", nested}));
       inputs.insert(input.name());
     }
     auto define_initializer = [&](const std::string& name) -> absl::Status {
@@ -225,7 +237,7 @@ class Validator {
       }
       // An initializer that is also a graph input is a default the runtime may override.
       if (inputs.count(name)) return absl::OkStatus();
-      return define(name, absl::StrCat("an initializer", where));
+      return define(name, Definition{"an initializer", nested});
     };
     for (const onnx::TensorProto& initializer : graph.initializer()) {
       ONNX_REINIT_RETURN_IF_ERROR(define_initializer(initializer.name()));
@@ -236,7 +248,7 @@ class Validator {
     }
     for (const onnx::NodeProto& node : graph.node()) {
       for (const std::string& output : node.output()) {
-        ONNX_REINIT_RETURN_IF_ERROR(define(output, absl::StrCat("the output of ", NodeLabel(node))));
+        ONNX_REINIT_RETURN_IF_ERROR(define(output, Definition{nullptr, nested, &node}));
       }
       ONNX_REINIT_RETURN_IF_ERROR(CheckRoleAttributes(node));
       if (const onnx::TensorProto* value = ConstantValue(node)) {
@@ -263,7 +275,8 @@ class Validator {
     return absl::OkStatus();
   }
 
-  std::unordered_map<std::string, std::string> defined_;  // name -> what defines it
+  // Names of the graphs being walked (views into the model, which outlives the walk).
+  std::unordered_map<std::string_view, Definition> defined_;
 };
 
 // Model-local functions: one per domain and name (a call must name one body), and the body's
