@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,15 @@ class ExternalData {
   // The data files read, by their real paths.
   std::vector<std::string> FilePaths() const;
 
+  // Makes `tensor`, which has no values (a stripped tensor being materialized), an external tensor
+  // of `length` zero bytes that are in no file: they read as zeros from an anonymous mapping (which
+  // takes no memory) and WriteExternalDataLayout gives them their place without copying anything.
+  // ResourceExhausted, naming the tensor, when the address space cannot hold them.
+  absl::Status AddUnwritten(onnx::TensorProto& tensor, int64_t length);
+
  private:
   std::map<std::string, MappedFile> files_;
+  std::vector<std::shared_ptr<char>> unwritten_;  // the anonymous mappings of AddUnwritten
   DetachedPayloads payloads_;
   std::map<const onnx::TensorProto*, Source> sources_;
 };
@@ -68,11 +76,13 @@ struct NewDataFile {
 // name, relative to the output model's folder), the new offset and length. A `checksum` entry is
 // dropped, since the values are about to change. The file is `data`, not yet committed.
 // With `move_threshold` >= 0, embedded tensors whose raw_data holds at least that many bytes are
-// moved into the data file too (tensors in typed fields stay embedded). Tensors for which
-// `overwritten` is true get their place but not their bytes, which the caller is about to write.
+// moved into the data file too (tensors in typed fields stay embedded), and so are those for which
+// `moved_out` is true whatever their size. Tensors for which `overwritten` is true get their place
+// but not their bytes, which the caller is about to write.
 absl::StatusOr<NewDataFile> WriteExternalDataLayout(
     onnx::ModelProto& model, const ExternalData& sources, OutputFile data, const std::string& location, int64_t move_threshold = -1,
-    const std::function<bool(const onnx::TensorProto&)>& overwritten = nullptr);
+    const std::function<bool(const onnx::TensorProto&)>& overwritten = nullptr,
+    const std::function<bool(const onnx::TensorProto&)>& moved_out = nullptr);
 
 // Brings the bytes of every external tensor into its raw_data, making the model self-contained.
 void EmbedExternalData(onnx::ModelProto& model, const ExternalData& sources);

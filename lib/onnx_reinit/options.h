@@ -43,6 +43,10 @@ absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given,
                                                 const proto::Recipe& file = proto::Recipe(),
                                                 absl::string_view file_name = "");
 
+// The one recipe that `given` over `file` amount to, as ToRewriteOptions reads them (given's rules
+// first): what a stripped model stores (strip.h).
+proto::Recipe EffectiveRecipe(const proto::Recipe& given, const proto::Recipe& file);
+
 }  // namespace onnx_reinit
 
 #endif  // ONNX_REINIT_OPTIONS_H_

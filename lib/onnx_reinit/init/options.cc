@@ -139,12 +139,28 @@ absl::StatusOr<SchemeOptions> SchemeFromOptions(const proto::Recipe& o) {
   return scheme;
 }
 
-absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, const proto::Recipe& file,
-                                                absl::string_view file_name) {
+namespace {
+
+// `given` over `file`: set fields of `given` replace the file's; the rules are given's only.
+proto::Recipe Overlay(const proto::Recipe& given, const proto::Recipe& file) {
   proto::Recipe o = file;
   if (!given.scheme().empty()) ClearSchemeParameters(o);
   o.clear_rules();
-  o.MergeFrom(given);  // set fields of `given` replace the file's; the rules are given's only
+  o.MergeFrom(given);
+  return o;
+}
+
+}  // namespace
+
+proto::Recipe EffectiveRecipe(const proto::Recipe& given, const proto::Recipe& file) {
+  proto::Recipe o = Overlay(given, file);
+  o.mutable_rules()->MergeFrom(file.rules());
+  return o;
+}
+
+absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, const proto::Recipe& file,
+                                                absl::string_view file_name) {
+  const proto::Recipe o = Overlay(given, file);
 
   RewriteOptions options;
   ReinitOptions& reinit = options.reinit;

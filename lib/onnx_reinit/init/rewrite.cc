@@ -18,6 +18,8 @@
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/numerics/moments.h"
 #include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/init/rewrite_parsed.h"
+#include "onnx_reinit/model/stripped.h"
 #include "onnx_reinit/init/streamed_fill.h"
 #include "onnx_reinit/init/untie.h"
 
@@ -125,7 +127,8 @@ absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const st
   return report;
 }
 
-// The values of the tensors whose every element `plan` rewrites (identified by TensorValues::data()).
+}  // namespace
+
 std::set<const void*> WhollyRewritten(const ReinitPlan& plan) {
   std::map<const void*, int64_t> covered;
   for (const FillJob& job : plan.jobs) covered[job.values.data()] += job.region_end() - job.begin;
@@ -135,6 +138,8 @@ std::set<const void*> WhollyRewritten(const ReinitPlan& plan) {
   }
   return whole;
 }
+
+namespace {
 
 // An error that starts with the input, as ReinitializeFile's errors do.
 absl::Status OverwriteError(const std::string& input, const std::string& written, const std::string& read) {
@@ -158,11 +163,13 @@ absl::Status RefuseOverwritingInputs(const std::string& input, const ExternalDat
   return absl::OkStatus();
 }
 
-// Parses the model file (not its external data), lays out the output's tensors, re-initializes
-// them (external ones in place in the new data file), checks and writes the model.
-absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, const std::string& output,
-                                                 const RewriteOptions& requested) {
-  ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(input));
+}  // namespace
+
+// Lays out the output's tensors, re-initializes them (external ones in place in the new data file),
+// checks and writes the model.
+absl::StatusOr<proto::ReinitReport> RewriteParsedModel(const std::string& input, const std::string& output,
+                                                      const RewriteOptions& requested, ParsedInput parsed) {
+  onnx::ModelProto& model = parsed.model;
   std::vector<std::string> materialized;
   if (requested.materialize) {
     ONNX_REINIT_ASSIGN_OR_RETURN(materialized, MaterializeMissingValues(model, input));
@@ -176,7 +183,8 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
   RewriteOptions options = requested;
   options.reinit.untie = false;
   options.reinit.readers_untied = requested.reinit.untie;
-  ONNX_REINIT_ASSIGN_OR_RETURN(const ExternalData sources, ExternalData::Open(model, input));
+  ONNX_REINIT_ASSIGN_OR_RETURN(ExternalData sources, ExternalData::Open(model, input));
+  if (parsed.prepare) ONNX_REINIT_RETURN_IF_ERROR(parsed.prepare(model, sources));
   // Read-only views of the input's external tensors: for planning only, never for writing.
   const DetachedPayloads no_payloads;
   const DetachedPayloads* input_payloads = &sources.payloads();
@@ -184,7 +192,9 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
     EmbedExternalData(model, sources);
     input_payloads = &no_payloads;
   }
-  const bool external = options.layout == RewriteOptions::Layout::kExternal || HasExternalData(model);
+  if (options.layout == RewriteOptions::Layout::kEmbed) parsed.moved_out.clear();
+  const bool external = options.layout == RewriteOptions::Layout::kExternal || HasExternalData(model) ||
+                        !parsed.moved_out.empty();
   auto add_notes = [&](proto::ReinitReport& report) {
     AddUntied(untied, report);
     if (!materialized.empty()) {
@@ -197,6 +207,7 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
                                  Reinitialize(model, options.reinit, *input_payloads));
     add_notes(report);
     if (options.reinit.dry_run) return report;
+    if (parsed.check) ONNX_REINIT_RETURN_IF_ERROR(parsed.check(model, no_payloads));
     ONNX_REINIT_RETURN_IF_ERROR(JudgeCheck(CheckModel(model), input, report));
     ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output, options.output));
     return report;
@@ -220,12 +231,15 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
   ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile data_output, OutputFile::Create(data_path, options.output));
   ONNX_REINIT_ASSIGN_OR_RETURN(NewDataFile data,
                                WriteExternalDataLayout(model, sources, std::move(data_output), FileName(data_path),
-                                                       move_threshold, overwritten));
+                                                       move_threshold, overwritten, [&](const onnx::TensorProto& tensor) {
+                                                         return parsed.moved_out.count(tensor.name()) > 0;
+                                                       }));
   ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(model, options.reinit, data.payloads));
   ONNX_REINIT_ASSIGN_OR_RETURN(
       proto::ReinitReport report,
       WritePlan(std::move(plan), options, data.file, data.output, /*copy_gaps=*/false, before));
   add_notes(report);
+  if (parsed.check) ONNX_REINIT_RETURN_IF_ERROR(parsed.check(model, data.payloads));
   if (model.ByteSizeLong() > static_cast<size_t>(INT_MAX)) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: the model would be over protobuf's 2 GiB limit even with its large tensors external; "
@@ -250,11 +264,20 @@ absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, cons
   return report;
 }
 
-}  // namespace
-
 std::string DataFileFor(const std::string& output) { return output + ".data"; }
 
 namespace {
+
+absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, const std::string& output,
+                                                 const RewriteOptions& options) {
+  ParsedInput parsed;
+  ONNX_REINIT_ASSIGN_OR_RETURN(parsed.model, LoadModel(input));
+  if (options.materialize) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<StripManifest> manifest, ReadStripManifest(parsed.model));
+    if (manifest) return MaterializeStripped(input, output, options, std::move(parsed.model), *manifest);
+  }
+  return RewriteParsedModel(input, output, options, std::move(parsed));
+}
 
 absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const std::string& output,
                                                 const RewriteOptions& options) {

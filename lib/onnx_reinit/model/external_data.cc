@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "onnx_reinit/base/checked_math.h"
+#include "onnx_reinit/model/stripped.h"
 #include "onnx_reinit/status_macros.h"
 
 namespace onnx_reinit {
@@ -69,34 +71,6 @@ absl::StatusOr<std::string> RealPath(const onnx::TensorProto& tensor, const std:
                                                        status.message()));
   }
   return std::string(resolved);
-}
-
-// Replaces `tensor`'s values with `bytes` zero bytes of raw_data. The size comes from the file's
-// dims, so more than the machine's memory, or a failed allocation, is an error naming the tensor.
-absl::Status ZeroedRawData(onnx::TensorProto& tensor, int64_t bytes) {
-  const int64_t memory = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
-  if (memory > 0 && bytes > memory) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "tensor '%s': materializing it takes %d bytes, more than this machine's memory", tensor.name(), bytes));
-  }
-  try {
-    std::string zeros(static_cast<size_t>(bytes), '\0');
-    tensor.clear_external_data();
-    tensor.clear_data_location();
-    tensor.set_raw_data(std::move(zeros));
-  } catch (const std::exception&) {  // std::bad_alloc, std::length_error
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "tensor '%s': cannot allocate %d bytes to materialize it", tensor.name(), bytes));
-  }
-  return absl::OkStatus();
-}
-
-// The model doc_string without the mark Polygraphy appends ("<doc>-TRT_WEIGHTLESS", or the mark alone).
-std::string WithoutWeightlessMark(const std::string& doc) {
-  const std::string suffix = absl::StrCat("-", kWeightlessMark);
-  if (doc == kWeightlessMark) return "";
-  if (absl::EndsWith(doc, suffix)) return doc.substr(0, doc.size() - suffix.size());
-  return doc;
 }
 
 }  // namespace
@@ -153,6 +127,27 @@ absl::StatusOr<ExternalData> ExternalData::Open(onnx::ModelProto& model, const s
   return data;
 }
 
+absl::Status ExternalData::AddUnwritten(onnx::TensorProto& tensor, int64_t length) {
+  void* zeros = ::mmap(nullptr, static_cast<size_t>(std::max<int64_t>(length, 1)), PROT_READ,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (zeros == MAP_FAILED) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("tensor '%s': cannot map %d bytes to materialize it", tensor.name(), length));
+  }
+  unwritten_.emplace_back(static_cast<char*>(zeros), [length](char* address) {
+    ::munmap(address, static_cast<size_t>(std::max<int64_t>(length, 1)));
+  });
+  tensor.clear_raw_data();
+  tensor.clear_external_data();
+  tensor.set_data_location(onnx::TensorProto::EXTERNAL);
+  DetachedPayload payload;
+  payload.data = unwritten_.back().get();
+  payload.size = length;
+  payloads_.by_tensor[&tensor] = payload;
+  sources_[&tensor] = Source{nullptr, 0, length};
+  return absl::OkStatus();
+}
+
 std::vector<std::string> ExternalData::FilePaths() const {
   std::vector<std::string> paths;
   for (const auto& [path, file] : files_) paths.push_back(path);
@@ -161,7 +156,8 @@ std::vector<std::string> ExternalData::FilePaths() const {
 
 absl::StatusOr<NewDataFile> WriteExternalDataLayout(
     onnx::ModelProto& model, const ExternalData& sources, OutputFile data, const std::string& location,
-    int64_t move_threshold, const std::function<bool(const onnx::TensorProto&)>& overwritten) {
+    int64_t move_threshold, const std::function<bool(const onnx::TensorProto&)>& overwritten,
+    const std::function<bool(const onnx::TensorProto&)>& moved_out) {
   NewDataFile out{std::move(data), MappedFile(), DetachedPayloads()};
   const int fd = out.output.fd();
   const std::string& data_path = out.output.path();
@@ -179,8 +175,9 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(
     const int64_t offset = *padded / kExternalDataAlignment * kExternalDataAlignment;
     auto source = sources.sources().find(&tensor);
     if (source == sources.sources().end()) {
-      if (move_threshold < 0 || tensor.data_location() == onnx::TensorProto::EXTERNAL ||
-          !tensor.has_raw_data() || length == 0 || length < move_threshold) {
+      const bool by_size = move_threshold >= 0 && length >= move_threshold;
+      if (!(by_size || (moved_out && moved_out(tensor))) || tensor.data_location() == onnx::TensorProto::EXTERNAL ||
+          !tensor.has_raw_data() || length == 0) {
         continue;
       }
       // Moved out, a float payload that does not fit its shape would become an external range
@@ -199,7 +196,8 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(
       continue;
     }
     const ExternalData::Source& from = source->second;
-    if (!overwritten || !overwritten(tensor)) {
+    // Unwritten tensors (no file) are zeros, which the data file holds until written.
+    if (from.file != nullptr && (!overwritten || !overwritten(tensor))) {
       ONNX_REINIT_RETURN_IF_ERROR(CopyRange(*from.file, from.offset, fd, offset, from.length, data_path));
     }
     placed.emplace_back(&tensor, offset, length);
@@ -261,7 +259,7 @@ absl::StatusOr<std::vector<std::string>> MaterializeMissingValues(onnx::ModelPro
       return absl::InvalidArgumentError(absl::StrFormat(
           "tensor '%s' has no values and is not floating-point, so it cannot be materialized", tensor.name()));
     }
-    ONNX_REINIT_RETURN_IF_ERROR(ZeroedRawData(tensor, *count * ByteWidth(*type)));
+    ONNX_REINIT_RETURN_IF_ERROR(GiveZeroedValues(tensor, *count * ByteWidth(*type)));
     if (IsMarkedWeightless(tensor)) tensor.clear_doc_string();  // it has values now
     materialized.push_back(tensor.name());
   }
