@@ -26,6 +26,7 @@
 #include "onnx_reinit/rewrite.h"
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/strip.h"
 #include "onnx_reinit/verify.h"
 #include "onnx_reinit/version.h"
 
@@ -134,21 +135,48 @@ void SetField(proto::Recipe& recipe, const std::string& key, py::handle value) {
   }
 }
 
-// The options given as keyword arguments (None already left out), plus `recipe`: a recipe file's
+// Runs `work` (returning absl::StatusOr<T>) without the GIL.
+template <typename Work>
+auto WithoutGil(Work work) {
+  py::gil_scoped_release release;
+  return work();
+}
+
+// The options given as keyword arguments (None already left out), and `recipe`: a recipe file's
 // path, whose options the given ones override.
-RewriteOptions ToOptions(const py::dict& given) {
+struct GivenRecipes {
   proto::Recipe options, file;
   std::string file_name;
+};
+GivenRecipes ReadGiven(const py::dict& given) {
+  GivenRecipes recipes;
   for (const auto& [key_handle, value] : given) {
     const std::string key = py::str(key_handle);
     if (key == "recipe") {
-      file_name = py::str(value);
-      file = ValueOrRaise(ReadRecipe(file_name), Phase::kOptions);
+      recipes.file_name = py::str(value);
+      recipes.file = ValueOrRaise(ReadRecipe(recipes.file_name), Phase::kOptions);
     } else {
-      SetField(options, key, value);
+      SetField(recipes.options, key, value);
     }
   }
-  return ValueOrRaise(ToRewriteOptions(options, file, file_name), Phase::kOptions);
+  return recipes;
+}
+
+RewriteOptions ToOptions(const py::dict& given) {
+  const GivenRecipes recipes = ReadGiven(given);
+  return ValueOrRaise(ToRewriteOptions(recipes.options, recipes.file, recipes.file_name), Phase::kOptions);
+}
+
+// The options for ReinitializeFile of `source`: with materialize, a stripped model's own recipe.
+RewriteOptions ToFileOptions(const std::string& source, const py::dict& given) {
+  const GivenRecipes recipes = ReadGiven(given);
+  if (recipes.options.materialize()) {
+    const proto::Recipe effective = EffectiveRecipe(recipes.options, recipes.file);
+    std::optional<RewriteOptions> stored =
+        ValueOrRaise(WithoutGil([&] { return MaterializeOptions(source, effective); }), Phase::kOptions);
+    if (stored) return *std::move(stored);
+  }
+  return ValueOrRaise(ToRewriteOptions(recipes.options, recipes.file, recipes.file_name), Phase::kOptions);
 }
 
 proto::Recipe SchemeOnly(const py::dict& given) {
@@ -200,13 +228,6 @@ class Model {
   DetachedPayloads no_payloads_;
 };
 
-// Runs `work` (returning absl::StatusOr<T>) without the GIL.
-template <typename Work>
-auto WithoutGil(Work work) {
-  py::gil_scoped_release release;
-  return work();
-}
-
 // A model file through the library's file call (`of_file`: StatsFile, VerifyFile), serialized
 // bytes through its model call (`of_model`) with the errors naming "model"; without the GIL.
 template <typename Report, typename OfFile, typename OfModel>
@@ -246,7 +267,7 @@ py::tuple Reinitialize(py::bytes model_bytes, const py::dict& given, bool statis
 
 std::string ReinitializeFile(const std::string& source, const std::string& destination, const py::dict& given,
                              bool statistics, const std::string& report_path) {
-  RewriteOptions options = ToOptions(given);
+  RewriteOptions options = ToFileOptions(source, given);
   options.reinit.with_statistics = statistics || ReportNeedsStatistics(report_path);
   absl::StatusOr<proto::ReinitReport> report = WithoutGil([&]() -> absl::StatusOr<proto::ReinitReport> {
     ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
@@ -259,6 +280,17 @@ std::string ReinitializeFile(const std::string& source, const std::string& desti
     return report;
   });
   return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
+}
+
+// The report of the direct run, with the names of the stripped tensors and the bytes of their values.
+py::tuple StripFile(const std::string& source, const std::string& destination, const py::dict& given) {
+  const GivenRecipes recipes = ReadGiven(given);
+  ValueOrRaise(ToRewriteOptions(recipes.options, recipes.file, recipes.file_name), Phase::kOptions);
+  const proto::Recipe recipe = EffectiveRecipe(recipes.options, recipes.file);
+  if (const absl::Status refused = CheckStripRecipe(recipe); !refused.ok()) Raise(refused, Phase::kOptions);
+  StripResult result = ValueOrRaise(WithoutGil([&] { return onnx_reinit::StripFile(source, destination, recipe); }),
+                                    Phase::kWork);
+  return py::make_tuple(ToJson(result.report), result.stripped, result.stripped_bytes);
 }
 
 std::string Stats(py::handle source, const py::dict& scheme, int threads, int histogram_bins, bool hash) {
@@ -331,6 +363,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("reinitialize", &Reinitialize, py::arg("model"), py::arg("options"), py::arg("statistics"));
   m.def("reinitialize_file", &ReinitializeFile, py::arg("source"), py::arg("destination"), py::arg("options"),
         py::arg("statistics"), py::arg("report"));
+  m.def("strip_file", &StripFile, py::arg("source"), py::arg("destination"), py::arg("options"));
   m.def("stats", &Stats, py::arg("model"), py::arg("scheme"), py::arg("threads"), py::arg("histogram_bins"),
         py::arg("hash"));
   m.def("verify", &Verify, py::arg("model"), py::arg("scheme"), py::arg("tolerance"), py::arg("threads"),

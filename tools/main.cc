@@ -9,6 +9,7 @@
 #include "tools/ops_command.h"
 #include "tools/reinit_command.h"
 #include "tools/stats_command.h"
+#include "tools/strip_command.h"
 #include "tools/verify_command.h"
 
 namespace {
@@ -62,6 +63,15 @@ int main(int argc, char** argv) {
         "  onnx-reinit diff a.onnx b.onnx --json\n",
         argc - 1, argv + 1, AddDiffFlags, RunDiff);
   }
+  if (command == "strip") {
+    return ParseAndRun<ReinitFlags>(
+        "Writes the model without the values the recipe re-initializes (marked as Polygraphy's\n"
+        "weight-strip marks them), with the recipe and each tensor's SHA-256 in its metadata;\n"
+        "onnx-reinit SMALL.onnx --materialize -o FULL.onnx regenerates them bit for bit.",
+        "  onnx-reinit strip model.onnx --scheme he --seed 7 -o small.onnx\n"
+        "  onnx-reinit small.onnx --materialize -o full.onnx   # = onnx-reinit model.onnx --scheme he --seed 7\n",
+        argc - 1, argv + 1, AddReinitFlags, RunStrip);
+  }
   if (command == "ops") {
     return ParseAndRun<OpsFlags>(
         "The ops onnx-reinit knows: per input, its role, the layout its fans are read from, its parts\n"
@@ -74,7 +84,7 @@ int main(int argc, char** argv) {
       "Re-initializes the tensors of an ONNX model by role - weights with a fan-aware scheme,\n"
       "biases, norms, embeddings and RNN tensors with their defaults or --rule overrides - and\n"
       "writes a new model with everything else unchanged.\n"
-      "Other commands: onnx-reinit stats|verify|diff|ops ... (each with --help)",
+      "Other commands: onnx-reinit strip|stats|verify|diff|ops ... (each with --help)",
       "  onnx-reinit model.onnx --scheme he                      # writes model.reinit.onnx\n"
       "  onnx-reinit model.onnx --scheme kaiming_uniform --seed 7 -o out.onnx\n"
       "  onnx-reinit model.onnx --scheme he --rule 'name:.*head.*=normal:std=0.02' --dry-run\n"

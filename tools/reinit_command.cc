@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -21,6 +22,7 @@
 #include "onnx_reinit/report_file.h"
 #include "onnx_reinit/rewrite.h"
 #include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/strip.h"
 #include "tools/scheme_flags.h"
 #include "tools/stdio.h"
 #include "tools/text_table.h"
@@ -78,7 +80,16 @@ absl::StatusOr<RewriteOptions> OptionsFromFlags(const ReinitFlags& flags) {
   if (!flags.recipe.empty()) {
     ONNX_REINIT_ASSIGN_OR_RETURN(recipe, ReadRecipe(flags.recipe));
   }
-  ONNX_REINIT_ASSIGN_OR_RETURN(RewriteOptions options, ToRewriteOptions(flags.options, recipe, flags.recipe));
+  RewriteOptions options;
+  std::optional<RewriteOptions> stored;
+  if (flags.options.materialize() && flags.input != kStdio) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(stored, MaterializeOptions(flags.input, EffectiveRecipe(flags.options, recipe)));
+  }
+  if (stored) {
+    options = *std::move(stored);
+  } else {
+    ONNX_REINIT_ASSIGN_OR_RETURN(options, ToRewriteOptions(flags.options, recipe, flags.recipe));
+  }
   options.reinit.with_statistics = ReportNeedsStatistics(flags.report);
   return options;
 }
@@ -267,7 +278,9 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
   app.add_flag_callback("--embed", [&o] { o.set_embed(true); },
                         "Bring external tensors into the model (it must fit protobuf's 2 GiB limit)");
   app.add_flag_callback("--materialize", [&o] { o.set_materialize(true); },
-                        "Fill weight-stripped tensors (no values, or a missing data file) with fresh values");
+                        "Regenerate the values of a model written by onnx-reinit strip (its stored recipe, "
+                        "each tensor checked against its SHA-256); other weight-stripped tensors (no values, "
+                        "or a missing data file) get fresh values");
   app.add_flag("--fsync", flags.fsync,
                "Flush the outputs and their folder to disk before reporting success, so that they "
                "survive a power loss");

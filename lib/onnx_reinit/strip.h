@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "onnx_reinit/output_file.h"
@@ -35,10 +36,18 @@ inline constexpr int64_t kFillContract = 1;
 // EffectiveRecipe in options.h) regenerates: the top-level initializers it rewrites whole, stored
 // in raw_data or external data. Tensors that keep their values stay, external ones embedded. The
 // hashes come from a direct run written to a temporary folder beside `output` and removed after.
-// Returns that run's report, with a note on what was stripped. InvalidArgument for --untie
-// (strip the untied model instead), --dry-run, --materialize and a model stripped already.
-absl::StatusOr<proto::ReinitReport> StripFile(const std::string& input, const std::string& output,
-                                              const proto::Recipe& recipe, const OutputOptions& output_options = {});
+// InvalidArgument for a recipe CheckStripRecipe refuses and for a model stripped already.
+struct StripResult {
+  proto::ReinitReport report;        // the direct run's
+  std::vector<std::string> stripped;  // the tensors left out, in graph order
+  int64_t stripped_bytes = 0;         // the bytes of their values
+};
+absl::StatusOr<StripResult> StripFile(const std::string& input, const std::string& output,
+                                      const proto::Recipe& recipe, const OutputOptions& output_options = {});
+
+// InvalidArgument when `recipe` cannot be stripped with: --untie (it changes the model's structure:
+// strip the untied model instead), --dry-run, --materialize.
+absl::Status CheckStripRecipe(const proto::Recipe& recipe);
 
 // The options that materialize the stripped model `input`: its stored recipe with the layout and
 // work options of `given` (external_data, embed, size_threshold, threads, dry_run); nullopt when

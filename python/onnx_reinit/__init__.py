@@ -24,7 +24,7 @@ from onnx_reinit import _core
 __version__ = _core.__version__
 ModelError = _core.ModelError
 
-__all__ = ["reinitialize", "reinitialize_file", "stats", "verify", "diff", "VerifyResult", "ModelError",
+__all__ = ["reinitialize", "reinitialize_file", "strip_file", "stats", "verify", "diff", "VerifyResult", "ModelError",
            "__version__"]
 
 
@@ -104,7 +104,9 @@ def reinitialize_file(src, dst, scheme=None, *, report=None, **options):
     name, a symlink or a hard link) or that would replace one of its data files raises ValueError.
     On error nothing is written.
     Takes the options of :func:`reinitialize`, plus external_data, size_threshold, embed and
-    materialize (the flags of the same names). statistics=True adds the moments before and after,
+    materialize (the flags of the same names). With materialize=True, a model written by
+    :func:`strip_file` is regenerated with its stored recipe (give no scheme or other option that
+    changes values), every tensor checked against its SHA-256. statistics=True adds the moments before and after,
     as ``--report`` does: two more passes over the weights, whose pages then count in the RSS.
     report: also write the report there, as ``--report`` does: JSON (with the moments), or for a
     path ending in ".html" a self-contained page with the statistics of ``src`` and ``dst`` side
@@ -116,6 +118,28 @@ def reinitialize_file(src, dst, scheme=None, *, report=None, **options):
         given["recipe"] = _os.fspath(given["recipe"])
     report_path = "" if report is None else _os.fspath(report)
     return _json.loads(_core.reinitialize_file(_os.fspath(src), _os.fspath(dst), given, statistics, report_path))
+
+
+def strip_file(src, dst, scheme=None, **options):
+    """Write ``dst``: the model file ``src`` without the values that re-initializing it with these
+    options would write, as ``onnx-reinit strip`` does; return the report of that re-initialization
+    (a dict) with ``stripped`` (the names of the tensors left out) and ``stripped_bytes``.
+
+    The stripped tensors keep their names, shapes and types and carry Polygraphy's weight-strip
+    marks; the recipe and each tensor's SHA-256 are in the model's metadata_props.
+    ``reinitialize_file(dst, full, materialize=True)`` writes exactly the bytes that
+    ``reinitialize_file(src, full, scheme, **options)`` writes, or raises ModelError naming the
+    first tensor whose values do not match their hash. Takes the options of
+    :func:`reinitialize_file` but statistics, report, dry_run, untie and materialize.
+    """
+    given = _given(dict(scheme=scheme, **options))
+    if "recipe" in given:
+        given["recipe"] = _os.fspath(given["recipe"])
+    report, stripped, stripped_bytes = _core.strip_file(_os.fspath(src), _os.fspath(dst), given)
+    report = _json.loads(report)
+    report["stripped"] = list(stripped)
+    report["stripped_bytes"] = stripped_bytes
+    return report
 
 
 def stats(model, scheme=None, *, threads=0, histogram=False, hash=False, **scheme_parameters):

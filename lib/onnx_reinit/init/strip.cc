@@ -114,11 +114,16 @@ absl::Status Refuse(absl::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<proto::ReinitReport> StripFile(const std::string& input, const std::string& output,
-                                              const proto::Recipe& recipe, const OutputOptions& output_options) {
+absl::Status CheckStripRecipe(const proto::Recipe& recipe) {
   if (recipe.untie()) return Refuse("--untie changes the model's structure: strip the untied model instead");
   if (recipe.dry_run()) return Refuse("--dry-run writes nothing: run it without strip to see the plan");
   if (recipe.materialize()) return Refuse("--materialize: materialize the model first, then strip it");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StripResult> StripFile(const std::string& input, const std::string& output,
+                                      const proto::Recipe& recipe, const OutputOptions& output_options) {
+  ONNX_REINIT_RETURN_IF_ERROR(CheckStripRecipe(recipe));
   if (SameFile(input, output)) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%s: the output %s would overwrite the input; choose another output", input, output));
@@ -139,7 +144,8 @@ absl::StatusOr<proto::ReinitReport> StripFile(const std::string& input, const st
   RewriteOptions direct = options;
   direct.output = OutputOptions();
   const std::string full = scratch.path() + "/full.onnx";
-  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, ReinitializeFile(input, full, direct));
+  StripResult result;
+  ONNX_REINIT_ASSIGN_OR_RETURN(result.report, ReinitializeFile(input, full, direct));
   ONNX_REINIT_ASSIGN_OR_RETURN(const Digests digests, InitializerDigests(full));
 
   StripManifest manifest;
@@ -148,7 +154,6 @@ absl::StatusOr<proto::ReinitReport> StripFile(const std::string& input, const st
   ClearWorkOptions(stored);
   google::protobuf::TextFormat::PrintToString(stored, &manifest.recipe);
   ONNX_REINIT_ASSIGN_OR_RETURN(const ExternalData sources, ExternalData::Open(model, input));
-  int64_t stripped_bytes = 0;
   for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
     StrippedTensor entry;
     entry.name = tensor.name();
@@ -159,7 +164,8 @@ absl::StatusOr<proto::ReinitReport> StripFile(const std::string& input, const st
       entry.bytes = digest.bytes;
       if (tensor.has_doc_string()) entry.doc_string = tensor.doc_string();
       StripValues(tensor);
-      stripped_bytes += digest.bytes;
+      result.stripped.push_back(tensor.name());
+      result.stripped_bytes += digest.bytes;
     } else if (entry.external) {
       const DetachedPayload& payload = sources.payloads().by_tensor.at(&tensor);
       tensor.set_raw_data(payload.data, static_cast<size_t>(payload.size));
@@ -172,9 +178,7 @@ absl::StatusOr<proto::ReinitReport> StripFile(const std::string& input, const st
   }
   ONNX_REINIT_RETURN_IF_ERROR(AddStripManifest(manifest, model));
   ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output, output_options));
-  report.add_notes(absl::StrFormat("stripped %d tensors (%d bytes of values)", static_cast<int>(regenerated.size()),
-                                   stripped_bytes));
-  return report;
+  return result;
 }
 
 absl::StatusOr<std::optional<RewriteOptions>> MaterializeOptions(const std::string& input,
