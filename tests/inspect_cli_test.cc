@@ -194,6 +194,14 @@ TEST(StatsCli, CsvAndJsonExcludeEachOther) {
   EXPECT_EQ(result.status, 2) << result;
 }
 
+TEST(StatsCli, ExitsTwoOnBadOptionsAndOneOnABadModelOrAnUnwritableFile) {
+  TempDir dir;
+  const std::string model = CopyFixture(dir, "torch_cnn.onnx");
+  EXPECT_EQ(RunTool({"stats", model, "--scheme", "he", "--std", "2"}).status, 2);
+  EXPECT_EQ(RunTool({"stats", CopyFixture(dir, "malformed/truncated.onnx")}).status, 1);
+  EXPECT_EQ(RunTool({"stats", model, "--html", dir / "no/dir/r.html"}).status, 1);
+}
+
 TEST(StatsCli, BadModelIsAnError) {
   TempDir dir;
   ExpectOneLineError(RunTool({"stats", CopyFixture(dir, "malformed/truncated.onnx")}),

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/diff.h"
 #include "onnx_reinit/json_output.h"
+#include "tools/exit_status.h"
 #include "tools/text_table.h"
 
 namespace onnx_reinit::cli {
@@ -65,10 +66,7 @@ void AddDiffFlags(CLI::App& app, DiffFlags& flags) {
 
 int RunDiff(const DiffFlags& flags) {
   const absl::StatusOr<proto::DiffReport> report = DiffFiles(flags.model_a, flags.model_b, flags.threads);
-  if (!report.ok()) {
-    std::cerr << "onnx-reinit: error: " << report.status().message() << "\n";
-    return 2;
-  }
+  if (!report.ok()) return ReportError(report.status(), CommandType::kVerdict);
   std::cout << (flags.json ? ToJson(*report) : FormatDiff(*report));
   return report->differing() == 0 ? 0 : 1;
 }

@@ -4,7 +4,9 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/version.h"
+#include "tools/exit_status.h"
 #include "tools/diff_command.h"
 #include "tools/ops_command.h"
 #include "tools/reinit_command.h"
@@ -14,7 +16,7 @@
 
 namespace {
 
-// Parses argv into `flags` with `add_flags`, then runs `run`. Usage errors are one line and exit 2.
+// Parses argv into `flags` with `add_flags`, then runs `run`. Flag errors are usage errors.
 template <typename Flags>
 int ParseAndRun(const std::string& description, const std::string& examples, int argc, char** argv,
                 void (*add_flags)(CLI::App&, Flags&), int (*run)(const Flags&)) {
@@ -29,8 +31,8 @@ int ParseAndRun(const std::string& description, const std::string& examples, int
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
-    std::cerr << "onnx-reinit: error: " << e.what() << " (see --help)\n";
-    return 2;  // usage errors exit 2, as in grep and diff
+    return ReportError(onnx_reinit::UsageError(std::string(e.what()) + " (see --help)"),
+                       onnx_reinit::cli::CommandType::kAction);
   }
   return run(flags);
 }

@@ -15,14 +15,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "onnx_reinit/recipe.pb.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/external_data.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
-#include "onnx_reinit/reinit.h"
 #include "onnx_reinit/report_file.h"
 #include "onnx_reinit/rewrite.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/strip.h"
+#include "tools/exit_status.h"
 #include "tools/scheme_flags.h"
 #include "tools/stdio.h"
 #include "tools/text_table.h"
@@ -74,7 +75,8 @@ std::string FormatSkipped(const proto::ReinitReport& report) {
   return table.Render(TerminalWidth());
 }
 
-// The library options for the flags and the recipe; an error here is a usage error.
+// The library options for the flags and the recipe (its errors are usage errors, or a recipe file
+// that cannot be read).
 absl::StatusOr<RewriteOptions> OptionsFromFlags(const ReinitFlags& flags) {
   proto::Recipe recipe;
   if (!flags.recipe.empty()) {
@@ -209,7 +211,7 @@ absl::Status RunWithStdio(const ReinitFlags& flags, RewriteOptions options) {
     std::vector<std::pair<std::string, std::string>> scratch_names;
     if (from_stdin) scratch_names.push_back({input, kStdio});
     if (to_stdout) scratch_names.push_back({output, kStdio});
-    return absl::Status(status.code(), absl::StrReplaceAll(status.message(), scratch_names));
+    return WithMessage(status, absl::StrReplaceAll(status.message(), scratch_names));
   }
   if (!to_stdout || !std::filesystem::exists(output)) return absl::OkStatus();  // --dry-run
   return CopyFileToStream(output, STDOUT_FILENO, "stdout");
@@ -324,20 +326,14 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
 int RunReinit(const ReinitFlags& flags) {
   absl::StatusOr<RewriteOptions> options = OptionsFromFlags(flags);
   if (options.ok() && flags.input == kStdio && flags.output.empty()) {
-    options =
-        absl::InvalidArgumentError("the model comes from stdin (-): give -o OUT.onnx, or -o - for stdout");
+    options = UsageError("the model comes from stdin (-): give -o OUT.onnx, or -o - for stdout");
   }
   if (options.ok() && flags.output == kStdio && options->layout == RewriteOptions::Layout::kExternal) {
-    options = absl::InvalidArgumentError("-o -: --external-data writes a second file: give -o OUT.onnx");
+    options = UsageError("-o -: --external-data writes a second file: give -o OUT.onnx");
   }
-  if (!options.ok()) {
-    std::cerr << "onnx-reinit: error: " << options.status().message() << "\n";
-    return 2;
-  }
+  if (!options.ok()) return ReportError(options.status(), CommandType::kAction);
   const absl::Status status = RunWithStdio(flags, *std::move(options));
-  if (status.ok()) return 0;
-  std::cerr << "onnx-reinit: error: " << status.message() << "\n";
-  return IsStrictViolation(status) ? 2 : 1;
+  return status.ok() ? 0 : ReportError(status, CommandType::kAction);
 }
 
 }  // namespace onnx_reinit::cli

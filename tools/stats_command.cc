@@ -13,6 +13,7 @@
 #include "onnx_reinit/stats.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/json_output.h"
+#include "tools/exit_status.h"
 #include "tools/scheme_flags.h"
 #include "tools/text_table.h"
 
@@ -147,22 +148,12 @@ void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
 }
 
 int RunStats(const StatsFlags& flags) {
-  if (!flags.scheme.scheme().empty()) {
-    if (auto scheme = SchemeFromOptions(flags.scheme); !scheme.ok()) {
-      std::cerr << "onnx-reinit: error: " << scheme.status().message() << "\n";
-      return 2;
-    }
-  }
   const absl::StatusOr<proto::StatsReport> report = Compute(flags);
-  if (!report.ok()) {
-    std::cerr << "onnx-reinit: error: " << report.status().message() << "\n";
-    return 1;
-  }
+  if (!report.ok()) return ReportError(report.status(), CommandType::kAction);
   if (!flags.html.empty()) {
     if (const absl::Status written = WriteFileAtomically(flags.html, StatsReportToHtml(*report));
         !written.ok()) {
-      std::cerr << "onnx-reinit: error: " << written.message() << "\n";
-      return 1;
+      return ReportError(written, CommandType::kAction);
     }
   }
   if (flags.json) {

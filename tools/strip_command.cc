@@ -5,19 +5,22 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/byte_size.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/report_file.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/strip.h"
+#include "tools/exit_status.h"
 #include "tools/stdio.h"
 
 namespace onnx_reinit::cli {
 namespace {
 
-// The recipe the flags and the recipe file amount to; an error here is a usage error.
+// The recipe the flags and the recipe file amount to (its errors are usage errors, or a recipe file
+// that cannot be read).
 absl::StatusOr<proto::Recipe> RecipeFromFlags(const ReinitFlags& flags) {
   if (flags.input == kStdio || flags.output == kStdio) {
-    return absl::InvalidArgumentError("strip reads and writes files: give paths instead of -");
+    return UsageError("strip reads and writes files: give paths instead of -");
   }
   proto::Recipe file;
   if (!flags.recipe.empty()) {
@@ -38,10 +41,7 @@ std::string DefaultStrippedPath(const std::string& input) {
 
 int RunStrip(const ReinitFlags& flags) {
   const absl::StatusOr<proto::Recipe> recipe = RecipeFromFlags(flags);
-  if (!recipe.ok()) {
-    std::cerr << "onnx-reinit: error: " << recipe.status().message() << "\n";
-    return 2;
-  }
+  if (!recipe.ok()) return ReportError(recipe.status(), CommandType::kAction);
   const std::string output = flags.output.empty() ? DefaultStrippedPath(flags.input) : flags.output;
   OutputOptions written;
   written.fsync = flags.fsync;
@@ -52,10 +52,7 @@ int RunStrip(const ReinitFlags& flags) {
     status = WriteReinitReport(flags.report, result->report, flags.input, output, options->reinit.policy.scheme,
                                options->reinit.threads, written);
   }
-  if (!status.ok()) {
-    std::cerr << "onnx-reinit: error: " << status.message() << "\n";
-    return 1;
-  }
+  if (!status.ok()) return ReportError(status, CommandType::kAction);
   if (flags.quiet) return 0;
   for (const std::string& warning : result->report.warnings()) {
     std::cerr << "onnx-reinit: warning: " << warning << "\n";

@@ -13,6 +13,7 @@
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
 #include "onnx_reinit/verify.h"
+#include "tools/exit_status.h"
 #include "tools/scheme_flags.h"
 #include "tools/text_table.h"
 
@@ -110,17 +111,11 @@ void AddVerifyFlags(CLI::App& app, VerifyFlags& flags) {
 
 int RunVerify(const VerifyFlags& flags) {
   const absl::StatusOr<SchemeOptions> scheme = SchemeFromOptions(flags.scheme);
-  if (!scheme.ok()) {
-    std::cerr << "onnx-reinit: error: " << scheme.status().message() << "\n";
-    return 2;
-  }
+  if (!scheme.ok()) return ReportError(scheme.status(), CommandType::kVerdict);
   const absl::StatusOr<std::vector<proto::VerifyReport>> reports = Compute(flags, *scheme);
   absl::Status written = reports.status();
   if (written.ok() && !flags.junit.empty()) written = WriteFileAtomically(flags.junit, VerifyReportsToJunit(*reports));
-  if (!written.ok()) {
-    std::cerr << "onnx-reinit: error: " << written.message() << "\n";
-    return 2;
-  }
+  if (!written.ok()) return ReportError(written, CommandType::kVerdict);
   bool passed = true;
   for (const proto::VerifyReport& report : *reports) {
     std::cout << Format(report, flags.format);

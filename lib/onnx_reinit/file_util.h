@@ -12,7 +12,8 @@
 
 namespace onnx_reinit {
 
-// "<context>: <strerror(error)>", with the status code that fits the errno (NotFound for ENOENT...).
+// "<context>: <strerror(error)>", of kind ErrorKind::kFile, with the status code that fits the errno
+// (NotFound for ENOENT, PermissionDenied for EACCES and EPERM, else Unavailable).
 absl::Status ErrnoError(const std::string& context, int error);
 
 // Closes the descriptor on every path out of a scope.

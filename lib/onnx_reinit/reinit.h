@@ -15,7 +15,7 @@
 // Every choice the user makes takes effect or is reported: a rule that matches no tensor, or
 // only tensors an earlier rule or the selection takes, is a warning; so is a run that rewrites
 // nothing, and the parameters that keep their trained values are named in one warning. With
-// ReinitOptions::strict the first two are errors (IsStrictViolation) before anything is written.
+// ReinitOptions::strict the first two are errors (ErrorKind::kStrict, errors.h) before anything is written.
 #ifndef ONNX_REINIT_REINIT_H_
 #define ONNX_REINIT_REINIT_H_
 
@@ -65,8 +65,8 @@ struct ReinitOptions {
   bool with_statistics = false;
   // Plan only: report what would be written, and leave the model unchanged.
   bool dry_run = false;
-  // Fail with FailedPrecondition, before writing anything, when a tensor to rewrite has no entry
-  // in the detached payloads (for callers that write payloads in place in a file).
+  // Fail (ErrorKind::kNotInPlace, errors.h), before writing anything, when a tensor to rewrite has
+  // no entry in the detached payloads (for callers that write payloads in place in a file).
   bool require_detached = false;
   // Give quantized weights (and their int32 biases) new integers and scales (requantize.h). Off:
   // they are listed in the report's `skipped` and left unchanged.
@@ -88,7 +88,7 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
 // file, see streamed_fill.h): the plan holds the report Reinitialize would return (without
 // statistics) and the fill jobs that produce the new values; requantized tensors are computed
 // already and written by ApplyWrites (requantize.h). Nothing is written yet. With
-// require_detached, requantizing anything is FailedPrecondition: it is done in memory.
+// require_detached, requantizing anything is an ErrorKind::kNotInPlace error: it is done in memory.
 struct ReinitPlan {
   proto::ReinitReport report;
   std::vector<FillJob> jobs;            // in report order; a tensor's regions are consecutive
@@ -105,9 +105,6 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
 absl::Status WriteBlockwiseWeights(ReinitPlan& plan, uint64_t seed, const ByteSink& sink);
 // A ByteSink for tensors whose values are in memory (writable).
 absl::Status WriteInMemory(char* address, const void* bytes, int64_t size);
-
-// Whether `status` is a ReinitOptions::strict refusal (a usage problem rather than a bad model).
-bool IsStrictViolation(const absl::Status& status);
 
 // Completes the plan's report for ReinitOptions::with_statistics: each record's `before` moments
 // from `before` (ComputeMoments of plan.rewritten before the fill), its `after` moments and the

@@ -10,14 +10,20 @@
 
 namespace onnx_reinit {
 
-// `status` with "<context>: " before its message, keeping its code and payloads (OK stays OK).
-inline absl::Status WithContext(const absl::Status& status, absl::string_view context) {
+// `status` with `message` instead of its own, keeping its code and payloads (its ErrorKind); OK
+// stays OK.
+inline absl::Status WithMessage(const absl::Status& status, absl::string_view message) {
   if (status.ok()) return status;
-  absl::Status result(status.code(), absl::StrCat(context, ": ", status.message()));
+  absl::Status result(status.code(), message);
   status.ForEachPayload([&result](absl::string_view type_url, const absl::Cord& payload) {
     result.SetPayload(type_url, payload);
   });
   return result;
+}
+
+// `status` with "<context>: " before its message, keeping its code and payloads (OK stays OK).
+inline absl::Status WithContext(const absl::Status& status, absl::string_view context) {
+  return WithMessage(status, absl::StrCat(context, ": ", status.message()));
 }
 
 }  // namespace onnx_reinit

@@ -11,13 +11,15 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "onnx_reinit/errors.h"
 
 namespace onnx_reinit {
 absl::Status ErrnoError(const std::string& context, int error) {
   const std::string message = absl::StrFormat("%s: %s", context, std::strerror(error));
-  if (error == ENOENT) return absl::NotFoundError(message);
-  if (error == EACCES || error == EPERM) return absl::PermissionDeniedError(message);
-  return absl::UnavailableError(message);
+  const absl::Status status = error == ENOENT                    ? absl::NotFoundError(message)
+                              : error == EACCES || error == EPERM ? absl::PermissionDeniedError(message)
+                                                                  : absl::UnavailableError(message);
+  return WithErrorKind(status, ErrorKind::kFile);
 }
 
 FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {

@@ -12,10 +12,18 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/status_macros.h"
 
 namespace onnx_reinit {
 namespace {
+
+// The options are the caller's: every error in them is a usage error.
+template <typename T>
+absl::StatusOr<T> AsUsageError(absl::StatusOr<T> result) {
+  if (!result.ok()) return WithErrorKind(result.status(), ErrorKind::kUsage);
+  return result;
+}
 
 bool HasSchemeParameters(const proto::Recipe& o) {
   return o.has_value() || o.has_low() || o.has_high() || o.has_mean() || o.has_std() || !o.mode().empty() ||
@@ -84,9 +92,7 @@ absl::StatusOr<RewriteOptions::Layout> Layout(const proto::Recipe& o) {
                            : RewriteOptions::Layout::kKeep;
 }
 
-}  // namespace
-
-absl::StatusOr<proto::Recipe> ParseRecipe(absl::string_view text, absl::string_view source) {
+absl::StatusOr<proto::Recipe> ParseRecipeText(absl::string_view text, absl::string_view source) {
   // Collects the parser's first error, with its line and column, instead of logging to stderr.
   class FirstError : public google::protobuf::io::ErrorCollector {
    public:
@@ -104,14 +110,7 @@ absl::StatusOr<proto::Recipe> ParseRecipe(absl::string_view text, absl::string_v
   return recipe;
 }
 
-absl::StatusOr<proto::Recipe> ReadRecipe(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot read the recipe", path));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return ParseRecipe(text, path);
-}
-
-absl::StatusOr<SchemeOptions> SchemeFromOptions(const proto::Recipe& o) {
+absl::StatusOr<SchemeOptions> SchemeFrom(const proto::Recipe& o) {
   if (o.scheme().empty()) return absl::InvalidArgumentError("give --scheme (or a --recipe with a scheme)");
   if (absl::StrContains(o.scheme(), ':')) {
     if (HasSchemeParameters(o)) {
@@ -139,8 +138,6 @@ absl::StatusOr<SchemeOptions> SchemeFromOptions(const proto::Recipe& o) {
   return scheme;
 }
 
-namespace {
-
 // `given` over `file`: set fields of `given` replace the file's; the rules are given's only.
 proto::Recipe Overlay(const proto::Recipe& given, const proto::Recipe& file) {
   proto::Recipe o = file;
@@ -150,22 +147,14 @@ proto::Recipe Overlay(const proto::Recipe& given, const proto::Recipe& file) {
   return o;
 }
 
-}  // namespace
-
-proto::Recipe EffectiveRecipe(const proto::Recipe& given, const proto::Recipe& file) {
-  proto::Recipe o = Overlay(given, file);
-  o.mutable_rules()->MergeFrom(file.rules());
-  return o;
-}
-
-absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, const proto::Recipe& file,
-                                                absl::string_view file_name) {
+absl::StatusOr<RewriteOptions> RewriteOptionsFrom(const proto::Recipe& given, const proto::Recipe& file,
+                                                  absl::string_view file_name) {
   const proto::Recipe o = Overlay(given, file);
 
   RewriteOptions options;
   ReinitOptions& reinit = options.reinit;
   Policy& policy = reinit.policy;
-  ONNX_REINIT_ASSIGN_OR_RETURN(policy.scheme, SchemeFromOptions(o));
+  ONNX_REINIT_ASSIGN_OR_RETURN(policy.scheme, SchemeFrom(o));
   ONNX_REINIT_RETURN_IF_ERROR(AddRules(o.rules(), "", policy.rules));
   ONNX_REINIT_RETURN_IF_ERROR(AddRules(file.rules(), file_name, policy.rules));
   ONNX_REINIT_ASSIGN_OR_RETURN(
@@ -203,6 +192,36 @@ absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, cons
   }
   options.materialize = o.materialize();
   return options;
+}
+
+}  // namespace
+
+absl::StatusOr<proto::Recipe> ParseRecipe(absl::string_view text, absl::string_view source) {
+  return AsUsageError(ParseRecipeText(text, source));
+}
+
+absl::StatusOr<proto::Recipe> ReadRecipe(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return WithErrorKind(absl::NotFoundError(absl::StrFormat("%s: cannot read the recipe", path)), ErrorKind::kFile);
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ParseRecipe(text, path);
+}
+
+absl::StatusOr<SchemeOptions> SchemeFromOptions(const proto::Recipe& options) {
+  return AsUsageError(SchemeFrom(options));
+}
+
+absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, const proto::Recipe& file,
+                                                absl::string_view file_name) {
+  return AsUsageError(RewriteOptionsFrom(given, file, file_name));
+}
+
+proto::Recipe EffectiveRecipe(const proto::Recipe& given, const proto::Recipe& file) {
+  proto::Recipe o = Overlay(given, file);
+  o.mutable_rules()->MergeFrom(file.rules());
+  return o;
 }
 
 }  // namespace onnx_reinit

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/fill.h"
 #include "onnx_reinit/base/parallel.h"
 #include "onnx_reinit/numerics/rng.h"
@@ -24,7 +24,10 @@
 namespace onnx_reinit {
 namespace {
 
-constexpr absl::string_view kStrictPayload = "onnx-reinit/strict";
+// A refusal of ReinitOptions::require_detached, saying why the model must be rewritten in memory.
+absl::Status NotInPlace(absl::string_view why) {
+  return WithErrorKind(absl::FailedPreconditionError(why), ErrorKind::kNotInPlace);
+}
 
 void AddSkipped(const TensorUse& use, absl::string_view reason, proto::ReinitReport& report) {
   proto::SkippedTensor& skipped = *report.add_skipped();
@@ -124,9 +127,8 @@ absl::Status CheckEffects(const std::vector<RuleEffect>& effects, const std::vec
             : ""));
   }
   if (options.strict && !problems.empty()) {
-    absl::Status status = absl::InvalidArgumentError(absl::StrCat("--strict: ", problems.front()));
-    status.SetPayload(kStrictPayload, absl::Cord("1"));
-    return status;
+    return WithErrorKind(absl::InvalidArgumentError(absl::StrCat("--strict: ", problems.front())),
+                         ErrorKind::kStrict);
   }
   for (std::string& problem : problems) report.add_warnings(std::move(problem));
   return absl::OkStatus();
@@ -204,11 +206,11 @@ absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analy
   ONNX_REINIT_ASSIGN_OR_RETURN(Requantization requantization,
                                PlanRequantization(model, analysis, requantize, payloads));
   if (options.require_detached && !requantization.writes.empty()) {
-    return absl::FailedPreconditionError("requantized tensors are rewritten in memory");
+    return NotInPlace("requantized tensors are rewritten in memory");
   }
   for (const BlockwiseJob& job : requantization.blockwise) {
     if (options.require_detached && !job.tensor.detached) {
-      return absl::FailedPreconditionError("a blockwise weight's tensors are not all in place-rewritable form");
+      return NotInPlace("a blockwise weight's tensors are not all in place-rewritable form");
     }
   }
   proto::ReinitReport& report = plan.report;
@@ -309,10 +311,9 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
       continue;
     }
     if (options.require_detached && !payloads.by_tensor.count(use.tensor)) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("'%s' cannot be rewritten in place (%s)", use.name,
-                          use.source == TensorSource::kInitializer ? "its values are varints"
-                                                                   : "a Constant node's value"));
+      return NotInPlace(absl::StrFormat("'%s' cannot be rewritten in place (%s)", use.name,
+                                        use.source == TensorSource::kInitializer ? "its values are varints"
+                                                                                 : "a Constant node's value"));
     }
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
     *report.add_tensors() = DescribeTensor(use, values, tensor_plan);
@@ -345,10 +346,6 @@ absl::Status WriteBlockwiseWeights(ReinitPlan& plan, uint64_t seed, const ByteSi
 absl::Status WriteInMemory(char* address, const void* bytes, int64_t size) {
   std::memcpy(address, bytes, static_cast<size_t>(size));
   return absl::OkStatus();
-}
-
-bool IsStrictViolation(const absl::Status& status) {
-  return status.GetPayload(kStrictPayload).has_value();
 }
 
 void AddStatistics(const std::vector<proto::Moments>& before, const std::vector<TensorValues>& after,

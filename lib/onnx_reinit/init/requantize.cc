@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "onnx_reinit/blockwise_tensor.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/fill.h"
 #include "onnx_reinit/op_table.h"
 #include "onnx_reinit/numerics/rng.h"
@@ -324,8 +325,9 @@ class Requantizer {
 
   absl::Status CheckInMemory(const std::string& name, const onnx::TensorProto& tensor) const {
     if (payloads_.by_tensor.count(&tensor) == 0) return absl::OkStatus();
-    return absl::FailedPreconditionError(
-        absl::StrFormat("'%s' is requantized, which is done in memory, not in place", name));
+    return WithErrorKind(absl::FailedPreconditionError(absl::StrFormat(
+                             "'%s' is requantized, which is done in memory, not in place", name)),
+                         ErrorKind::kNotInPlace);
   }
 
   // The float values the policy gives `use` in the role `role` (a float weight's, or a bias's).

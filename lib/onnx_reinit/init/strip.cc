@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "google/protobuf/text_format.h"
 #include "onnx_reinit/base/sha256.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/external_data.h"
 #include "onnx_reinit/file_util.h"
 #include "onnx_reinit/init/rewrite_parsed.h"
@@ -108,9 +109,8 @@ absl::StatusOr<Digests> InitializerDigests(const std::string& path) {
   return digests;
 }
 
-absl::Status Refuse(absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("strip: ", what));
-}
+// A recipe strip cannot honour: the caller's to change.
+absl::Status Refuse(absl::string_view what) { return UsageError(absl::StrCat("strip: ", what)); }
 
 }  // namespace
 

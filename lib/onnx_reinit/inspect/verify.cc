@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/blockwise_tensor.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/numerics/moments.h"
 #include "onnx_reinit/stats.h"
@@ -172,11 +173,14 @@ absl::Status VerifyBlockwise(onnx::ModelProto& model, const GraphAnalysis& analy
 absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
                                                 const VerifyOptions& options,
                                                 const DetachedPayloads& payloads) {
-  ONNX_REINIT_RETURN_IF_ERROR(Validate(options.scheme));
+  // The scheme is the caller's choice: its errors are usage errors.
+  ONNX_REINIT_RETURN_IF_ERROR(WithErrorKind(Validate(options.scheme), ErrorKind::kUsage));
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
   if (options.scheme.kind == SchemeKind::kIdentity || options.scheme.kind == SchemeKind::kDirac) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "verify checks moments, which do not characterize scheme '%s'", SchemeName(options.scheme.kind)));
+    return WithErrorKind(absl::InvalidArgumentError(absl::StrFormat(
+                             "verify checks moments, which do not characterize scheme '%s'",
+                             SchemeName(options.scheme.kind))),
+                         ErrorKind::kUsage);
   }
   proto::VerifyReport report;
   report.set_version(kVersion);

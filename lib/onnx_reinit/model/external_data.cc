@@ -66,9 +66,7 @@ absl::StatusOr<ExternalRef> ReadRef(const onnx::TensorProto& tensor) {
 absl::StatusOr<std::string> RealPath(const onnx::TensorProto& tensor, const std::string& path) {
   char resolved[PATH_MAX];
   if (::realpath(path.c_str(), resolved) == nullptr) {
-    const absl::Status status = ErrnoError(path, errno);
-    return absl::Status(status.code(), absl::StrFormat("tensor '%s': external data: %s", tensor.name(),
-                                                       status.message()));
+    return WithContext(ErrnoError(path, errno), absl::StrFormat("tensor '%s': external data", tensor.name()));
   }
   return std::string(resolved);
 }

@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/file_util.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/model/validate.h"
@@ -178,7 +179,8 @@ absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
     done += static_cast<size_t>(got);
   }
   if (done != bytes.size()) {
-    return absl::UnavailableError(absl::StrFormat("%s: file shrank while being read", path));
+    return WithErrorKind(absl::UnavailableError(absl::StrFormat("%s: file shrank while being read", path)),
+                         ErrorKind::kFile);
   }
 
   return ParseModel(bytes, path);
