@@ -52,8 +52,8 @@ absl::Status CheckStripRecipe(const proto::Recipe& recipe);
 // The options that materialize the stripped model `input`: its stored recipe with the layout and
 // work options of `given` (external_data, embed, size_threshold, threads, dry_run); nullopt when
 // `input` is not a stripped model (then --materialize fills missing values with a given recipe).
-// InvalidArgument when `given` sets an option that changes values (the stored recipe decides them),
-// or the model was stripped under another fill contract.
+// A usage error (errors.h) when `given` sets an option that changes values (the stored recipe
+// decides them); InvalidArgument when the model was stripped under another fill contract.
 absl::StatusOr<std::optional<RewriteOptions>> MaterializeOptions(const std::string& input,
                                                                  const proto::Recipe& given);
 

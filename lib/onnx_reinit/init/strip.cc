@@ -195,7 +195,7 @@ absl::StatusOr<std::optional<RewriteOptions>> MaterializeOptions(const std::stri
   proto::Recipe values = given;
   ClearWorkOptions(values);
   if (values.ByteSizeLong() != 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
+    return UsageError(absl::StrFormat(
         "%s carries its recipe, which decides the values: with --materialize give only --external-data, "
         "--embed, --size-threshold, --threads or --dry-run",
         input));
