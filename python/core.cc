@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "onnx/onnx_pb.h"
 #include "onnx_reinit/ci_formats.h"
 #include "onnx_reinit/diff.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/json_output.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
@@ -38,28 +38,31 @@ namespace {
 // onnx_reinit.ModelError, a ValueError: the model cannot be re-initialized or read as it is.
 PyObject* model_error = nullptr;
 
-// What went wrong decides the Python exception: bad options are ValueError, files OSError (with
-// the errno-like subclass), anything else the model's fault.
-enum class Phase { kOptions, kWork };
-
-[[noreturn]] void Raise(const absl::Status& status, Phase phase) {
-  PyObject* type = model_error;
-  if (phase == Phase::kOptions && status.code() == absl::StatusCode::kInvalidArgument) {
-    type = PyExc_ValueError;
-  } else if (status.code() == absl::StatusCode::kNotFound) {
-    type = PyExc_FileNotFoundError;
-  } else if (status.code() == absl::StatusCode::kPermissionDenied) {
-    type = PyExc_PermissionError;
-  } else if (status.code() == absl::StatusCode::kUnavailable) {
-    type = PyExc_OSError;
+// The Python exception for the error's kind (errors.h), never for its wording: usage errors are
+// ValueError, files OSError (the subclass the errno gave: FileNotFoundError, PermissionError),
+// anything else (the model, --strict) ModelError.
+PyObject* ExceptionType(const absl::Status& status) {
+  switch (ErrorKindOf(status)) {
+    case ErrorKind::kUsage: return PyExc_ValueError;
+    case ErrorKind::kFile:
+      if (status.code() == absl::StatusCode::kNotFound) return PyExc_FileNotFoundError;
+      if (status.code() == absl::StatusCode::kPermissionDenied) return PyExc_PermissionError;
+      return PyExc_OSError;
+    case ErrorKind::kModel:
+    case ErrorKind::kStrict:
+    case ErrorKind::kNotInPlace: return model_error;
   }
-  PyErr_SetString(type, std::string(status.message()).c_str());
+  return model_error;
+}
+
+[[noreturn]] void Raise(const absl::Status& status) {
+  PyErr_SetString(ExceptionType(status), std::string(status.message()).c_str());
   throw py::error_already_set();
 }
 
 template <typename T>
-T ValueOrRaise(absl::StatusOr<T> value, Phase phase) {
-  if (!value.ok()) Raise(value.status(), phase);
+T ValueOrRaise(absl::StatusOr<T> value) {
+  if (!value.ok()) Raise(value.status());
   return *std::move(value);
 }
 
@@ -154,7 +157,7 @@ GivenRecipes ReadGiven(const py::dict& given) {
     const std::string key = py::str(key_handle);
     if (key == "recipe") {
       recipes.file_name = py::str(value);
-      recipes.file = ValueOrRaise(ReadRecipe(recipes.file_name), Phase::kOptions);
+      recipes.file = ValueOrRaise(ReadRecipe(recipes.file_name));
     } else {
       SetField(recipes.options, key, value);
     }
@@ -164,7 +167,7 @@ GivenRecipes ReadGiven(const py::dict& given) {
 
 RewriteOptions ToOptions(const py::dict& given) {
   const GivenRecipes recipes = ReadGiven(given);
-  return ValueOrRaise(ToRewriteOptions(recipes.options, recipes.file, recipes.file_name), Phase::kOptions);
+  return ValueOrRaise(ToRewriteOptions(recipes.options, recipes.file, recipes.file_name));
 }
 
 // The options for ReinitializeFile of `source`: with materialize, a stripped model's own recipe.
@@ -173,10 +176,10 @@ RewriteOptions ToFileOptions(const std::string& source, const py::dict& given) {
   if (recipes.options.materialize()) {
     const proto::Recipe effective = EffectiveRecipe(recipes.options, recipes.file);
     std::optional<RewriteOptions> stored =
-        ValueOrRaise(WithoutGil([&] { return MaterializeOptions(source, effective); }), Phase::kOptions);
+        ValueOrRaise(WithoutGil([&] { return MaterializeOptions(source, effective); }));
     if (stored) return *std::move(stored);
   }
-  return ValueOrRaise(ToRewriteOptions(recipes.options, recipes.file, recipes.file_name), Phase::kOptions);
+  return ValueOrRaise(ToRewriteOptions(recipes.options, recipes.file, recipes.file_name));
 }
 
 proto::Recipe SchemeOnly(const py::dict& given) {
@@ -244,9 +247,7 @@ absl::StatusOr<Report> Inspect(Model& model, OfFile of_file, OfModel of_model) {
 py::tuple Reinitialize(py::bytes model_bytes, const py::dict& given, bool statistics) {
   RewriteOptions options = ToOptions(given);
   if (options.layout != RewriteOptions::Layout::kKeep || options.materialize) {
-    Raise(absl::InvalidArgumentError(
-              "external_data, embed and materialize apply to files: use reinitialize_file"),
-          Phase::kOptions);
+    Raise(UsageError("external_data, embed and materialize apply to files: use reinitialize_file"));
   }
   options.reinit.with_statistics = statistics;
   Model model(model_bytes);
@@ -261,7 +262,7 @@ py::tuple Reinitialize(py::bytes model_bytes, const py::dict& given, bool statis
         }
         return report;
       });
-  const std::string json = ToJson(ValueOrRaise(report, Phase::kWork));
+  const std::string json = ToJson(ValueOrRaise(report));
   return py::make_tuple(options.reinit.dry_run ? py::object(py::none()) : py::object(py::bytes(written)), json);
 }
 
@@ -279,17 +280,16 @@ std::string ReinitializeFile(const std::string& source, const std::string& desti
                           options.reinit.threads, options.output));
     return report;
   });
-  return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
+  return ToJson(ValueOrRaise(std::move(report)));
 }
 
 // The report of the direct run, with the names of the stripped tensors and the bytes of their values.
 py::tuple StripFile(const std::string& source, const std::string& destination, const py::dict& given) {
   const GivenRecipes recipes = ReadGiven(given);
-  ValueOrRaise(ToRewriteOptions(recipes.options, recipes.file, recipes.file_name), Phase::kOptions);
+  ValueOrRaise(ToRewriteOptions(recipes.options, recipes.file, recipes.file_name));
   const proto::Recipe recipe = EffectiveRecipe(recipes.options, recipes.file);
-  if (const absl::Status refused = CheckStripRecipe(recipe); !refused.ok()) Raise(refused, Phase::kOptions);
-  StripResult result = ValueOrRaise(WithoutGil([&] { return onnx_reinit::StripFile(source, destination, recipe); }),
-                                    Phase::kWork);
+  if (const absl::Status refused = CheckStripRecipe(recipe); !refused.ok()) Raise(refused);
+  StripResult result = ValueOrRaise(WithoutGil([&] { return onnx_reinit::StripFile(source, destination, recipe); }));
   return py::make_tuple(ToJson(result.report), result.stripped, result.stripped_bytes);
 }
 
@@ -300,35 +300,30 @@ std::string Stats(py::handle source, const py::dict& scheme, int threads, int hi
   options.hash = hash;
   const proto::Recipe scheme_options = SchemeOnly(scheme);
   if (!scheme_options.scheme().empty()) {
-    options.scheme = ValueOrRaise(SchemeFromOptions(scheme_options), Phase::kOptions);
+    options.scheme = ValueOrRaise(SchemeFromOptions(scheme_options));
   }
   Model model(source);
   absl::StatusOr<proto::StatsReport> report = Inspect<proto::StatsReport>(
       model, [&](const std::string& path) { return StatsFile(path, options); },
       [&](onnx::ModelProto& proto) { return ComputeModelStats(proto, options); });
-  return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
+  return ToJson(ValueOrRaise(std::move(report)));
 }
 
 py::tuple Verify(py::handle source, const py::dict& scheme, std::optional<double> tolerance, int threads,
                  const std::string& junit) {
   VerifyOptions options;
-  options.scheme = ValueOrRaise(SchemeFromOptions(SchemeOnly(scheme)), Phase::kOptions);
+  options.scheme = ValueOrRaise(SchemeFromOptions(SchemeOnly(scheme)));
   options.std_tolerance = tolerance;
   options.threads = threads;
   Model model(source);
   absl::StatusOr<proto::VerifyReport> report = Inspect<proto::VerifyReport>(
       model, [&](const std::string& path) { return VerifyFile(path, options); },
       [&](onnx::ModelProto& proto) { return VerifyModel(proto, options); });
-  // verify's refusals (a scheme whose moments say nothing) are about the options.
-  if (!report.ok() && report.status().code() == absl::StatusCode::kInvalidArgument &&
-      absl::StrContains(report.status().message(), "verify checks moments")) {
-    Raise(report.status(), Phase::kOptions);
-  }
   if (report.ok() && !junit.empty()) {
     const absl::Status written = WithoutGil([&] { return WriteFileAtomically(junit, VerifyReportsToJunit({*report})); });
-    if (!written.ok()) Raise(written, Phase::kWork);
+    if (!written.ok()) Raise(written);
   }
-  const proto::VerifyReport& done = ValueOrRaise(std::move(report), Phase::kWork);
+  const proto::VerifyReport& done = ValueOrRaise(std::move(report));
   return py::make_tuple(ToJson(done), VerifyReportToGithub(done));
 }
 
@@ -344,7 +339,7 @@ std::string Diff(py::handle source_a, py::handle source_b, int threads) {
     report->set_model_b(b.path());
     return report;
   });
-  return ToJson(ValueOrRaise(std::move(report), Phase::kWork));
+  return ToJson(ValueOrRaise(std::move(report)));
 }
 
 }  // namespace

@@ -156,6 +156,24 @@ def test_bad_options_are_value_errors_that_say_what_is_valid():
         assert not isinstance(error.value, onnx_reinit.ModelError)
 
 
+def test_the_exception_class_follows_the_kind_of_error_not_its_wording(tmp_path):
+    model = onnx.load(str(CNN))
+    # Usage errors, found before or during the work, are plain ValueErrors whatever they say.
+    for call in (lambda: onnx_reinit.verify(CNN, "identity"),
+                 lambda: onnx_reinit.verify(model, "dirac"),
+                 lambda: onnx_reinit.reinitialize(model, "he", external_data=True),
+                 lambda: onnx_reinit.reinitialize_file(CNN, tmp_path / "out.onnx", "he", bias="ones")):
+        with pytest.raises(ValueError) as error:
+            call()
+        assert type(error.value) is ValueError, error.value
+    # --strict refusals and the model's faults are ModelErrors.
+    for call in (lambda: onnx_reinit.reinitialize(model, "he", only="nothing", strict=True),
+                 lambda: onnx_reinit.reinitialize(b"not a model", "he")):
+        with pytest.raises(onnx_reinit.ModelError):
+            call()
+    assert not (tmp_path / "out.onnx").exists()
+
+
 def test_malformed_models_raise_model_error_and_files_os_error(tmp_path):
     assert issubclass(onnx_reinit.ModelError, ValueError)
     with pytest.raises(onnx_reinit.ModelError, match="not an ONNX model"):
