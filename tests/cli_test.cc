@@ -412,6 +412,7 @@ TEST(Cli, RefusesToOverwriteTheInput) {
     SCOPED_TRACE(output);
     const CommandResult result = RunTool({input, "--scheme", "he", "-o", output});
     ExpectOneLineError(result, {output, "overwrite the input"});
+    EXPECT_EQ(result.status, 2) << result;  // a usage error
     EXPECT_EQ(ReadFile(input), before);
     EXPECT_THAT(ListDir(dir.path()), ElementsAre("link.onnx", "torch_cnn.onnx"));
   }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/external_data.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/policy.h"
@@ -224,6 +225,42 @@ TEST_F(RewriteTest, AnOutputThatIsTheInputUnderAnyNameIsRefusedAndTheInputKept) 
   }
   EXPECT_TRUE(fs::is_symlink(Path("symlink.onnx")));
   EXPECT_EQ(fs::hard_link_count(input), 2u);
+}
+
+// "<input>: " once at the start, and nowhere else in the message.
+void ExpectNamesInputOnce(const absl::Status& status, const std::string& input) {
+  const std::string message(status.message());
+  EXPECT_THAT(message, ::testing::StartsWith(input + ": "));
+  EXPECT_EQ(message.find(input, 1), std::string::npos) << message;
+}
+
+TEST_F(RewriteTest, ErrorsNameTheInputOnceOnEveryPath) {
+  const std::string input = Path("model.onnx");
+  ASSERT_TRUE(SaveModel(testing::LoadTestdata("torch_cnn.onnx"), input).ok());
+  // Opening it (a missing file), the in-place path (a rule), the parsing path (--embed), a refusal.
+  RewriteOptions rule = Options();
+  rule.reinit.policy.rules.push_back(*ParseRule("role:bias=orthogonal"));
+  RewriteOptions embedded = rule;
+  embedded.layout = RewriteOptions::Layout::kEmbed;
+  const std::string missing = Path("missing.onnx");
+  ExpectNamesInputOnce(ReinitializeFile(missing, Path("out.onnx"), Options()).status(), missing);
+  ExpectNamesInputOnce(ReinitializeFile(input, Path("out.onnx"), rule).status(), input);
+  ExpectNamesInputOnce(ReinitializeFile(input, Path("out.onnx"), embedded).status(), input);
+  fs::create_symlink("model.onnx", Path("link.onnx"));
+  ExpectNamesInputOnce(ReinitializeFile(input, Path("link.onnx"), Options()).status(), input);
+  EXPECT_FALSE(fs::exists(Path("out.onnx")));
+}
+
+TEST_F(RewriteTest, ErrorsCarryTheirKind) {
+  const std::string input = Path("model.onnx");
+  ASSERT_TRUE(SaveModel(testing::LoadTestdata("torch_cnn.onnx"), input).ok());
+  EXPECT_EQ(ErrorKindOf(ReinitializeFile(input, input, Options()).status()), ErrorKind::kUsage);
+  EXPECT_EQ(ErrorKindOf(ReinitializeFile(Path("missing.onnx"), Path("out.onnx"), Options()).status()),
+            ErrorKind::kFile);
+  RewriteOptions strict = Options();
+  strict.reinit.strict = true;
+  strict.reinit.policy.rules.push_back(*ParseRule("name:nothing=zeros"));
+  EXPECT_EQ(ErrorKindOf(ReinitializeFile(input, Path("out.onnx"), strict).status()), ErrorKind::kStrict);
 }
 
 TEST_F(RewriteTest, AnOutputOrOutputDataFileThatIsAnInputDataFileIsRefusedAndTheDataKept) {

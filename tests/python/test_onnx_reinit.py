@@ -116,8 +116,9 @@ def test_reinitialize_file_never_overwrites_its_input(tmp_path):
     os.symlink("m.onnx", tmp_path / "link.onnx")
     os.link(model, tmp_path / "hard.onnx")
     for output in (model, str(model), tmp_path / "link.onnx", tmp_path / "hard.onnx"):
-        with pytest.raises(ValueError, match="overwrite the input"):
+        with pytest.raises(ValueError, match="overwrite the input") as error:
             onnx_reinit.reinitialize_file(model, output, "he")
+        assert type(error.value) is ValueError  # the caller's mistake, not the model's
     assert model.read_bytes() == CNN.read_bytes()
     # The output's data file (out.onnx.data) would be the input's data file.
     run_cli(CNN, "--scheme", "he", "-q", "--external-data", "--size-threshold", "64", "-o", tmp_path / "ext.onnx")

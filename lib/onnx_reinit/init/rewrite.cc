@@ -10,9 +10,9 @@
 #include <set>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/external_data.h"
 #include "onnx_reinit/file_util.h"
 #include "onnx_reinit/model_io.h"
@@ -111,7 +111,7 @@ absl::Status JudgeCheck(const absl::Status& status, const std::string& input, pr
 }
 
 // Writes the output as a copy of the input with the weights' bytes replaced, in one pass.
-// FailedPrecondition (with nothing written) when some tensor to rewrite is not stored in
+// ErrorKind::kNotInPlace (with nothing written) when some tensor to rewrite is not stored in
 // place-rewritable form. `source` is `input`, mapped.
 absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const std::string& output,
                                                   const RewriteOptions& options) {
@@ -141,11 +141,10 @@ std::set<const void*> WhollyRewritten(const ReinitPlan& plan) {
 
 namespace {
 
-// An error that starts with the input, as ReinitializeFile's errors do.
+// The refusal of an output `written` that is the file `read` of the input: the caller's mistake.
 absl::Status OverwriteError(const std::string& input, const std::string& written, const std::string& read) {
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "%s: the output %s would overwrite the input%s; choose another output", input, written,
-      read == input ? "" : absl::StrCat("'s data file ", read)));
+  return UsageError(absl::StrFormat("the output %s would overwrite the input%s; choose another output", written,
+                                    read == input ? "" : absl::StrCat("'s data file ", read)));
 }
 
 // Refuses outputs that are files of the input (spelled otherwise, or linked to them): the output
@@ -268,15 +267,29 @@ std::string DataFileFor(const std::string& output) { return output + ".data"; }
 
 namespace {
 
-absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, const std::string& output,
-                                                 const RewriteOptions& options) {
-  ParsedInput parsed;
-  ONNX_REINIT_ASSIGN_OR_RETURN(parsed.model, LoadModel(input));
+// ReinitializeFile's errors name the input once: those of opening it (MappedModel::Open,
+// LoadModel) name it already, and those of the work after it get it here.
+absl::StatusOr<proto::ReinitReport> NamingInput(const std::string& input,
+                                                absl::StatusOr<proto::ReinitReport> report) {
+  if (!report.ok()) return WithContext(report.status(), input);
+  return report;
+}
+
+// The parsing path for `parsed`, just loaded from `input`.
+absl::StatusOr<proto::ReinitReport> RewriteLoaded(const std::string& input, const std::string& output,
+                                                 const RewriteOptions& options, ParsedInput parsed) {
   if (options.materialize) {
     ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<StripManifest> manifest, ReadStripManifest(parsed.model));
     if (manifest) return MaterializeStripped(input, output, options, std::move(parsed.model), *manifest);
   }
   return RewriteParsedModel(input, output, options, std::move(parsed));
+}
+
+absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, const std::string& output,
+                                                 const RewriteOptions& options) {
+  ParsedInput parsed;
+  ONNX_REINIT_ASSIGN_OR_RETURN(parsed.model, LoadModel(input));
+  return NamingInput(input, RewriteLoaded(input, output, options, std::move(parsed)));
 }
 
 absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const std::string& output,
@@ -292,7 +305,8 @@ absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const 
     if (HasExternalData(source.model())) return RewriteParsed(input, output, options);
     in_place = RewriteInPlace(source, output, options);
   }
-  if (!absl::IsFailedPrecondition(in_place.status())) return in_place;
+  // A model that must be rewritten in memory takes the parsing path; why becomes a note.
+  if (ErrorKindOf(in_place.status()) != ErrorKind::kNotInPlace) return NamingInput(input, std::move(in_place));
   auto report = RewriteParsed(input, output, options);
   if (report.ok() && !options.reinit.dry_run) {
     report->add_notes(absl::StrCat("rewrote the model in memory: ", in_place.status().message()));
@@ -304,15 +318,8 @@ absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const 
 
 absl::StatusOr<proto::ReinitReport> ReinitializeFile(const std::string& input, const std::string& output,
                                                      const RewriteOptions& options) {
-  if (SameFile(input, output)) return OverwriteError(input, output, input);
-  absl::StatusOr<proto::ReinitReport> report = RewriteFile(input, output, options);
-  // Errors about the model's contents (a tensor, a rule) come from code that knows no file name;
-  // those about the file itself already start with it. (Whether the message merely contains the
-  // name would miss a short name such as "W", which "tensor 'W' ..." contains.)
-  if (!report.ok() && !absl::StartsWith(report.status().message(), absl::StrCat(input, ": "))) {
-    return WithContext(report.status(), input);
-  }
-  return report;
+  if (SameFile(input, output)) return WithContext(OverwriteError(input, output, input), input);
+  return RewriteFile(input, output, options);
 }
 
 }  // namespace onnx_reinit

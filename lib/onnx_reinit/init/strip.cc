@@ -125,7 +125,7 @@ absl::StatusOr<StripResult> StripFile(const std::string& input, const std::strin
                                       const proto::Recipe& recipe, const OutputOptions& output_options) {
   ONNX_REINIT_RETURN_IF_ERROR(CheckStripRecipe(recipe));
   if (SameFile(input, output)) {
-    return absl::InvalidArgumentError(
+    return UsageError(
         absl::StrFormat("%s: the output %s would overwrite the input; choose another output", input, output));
   }
   ONNX_REINIT_ASSIGN_OR_RETURN(RewriteOptions options, ToRewriteOptions(recipe));
