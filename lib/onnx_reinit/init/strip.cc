@@ -1,6 +1,8 @@
 #include "onnx_reinit/strip.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -12,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/text_format.h"
+#include "onnx_reinit/base/parallel.h"
 #include "onnx_reinit/base/sha256.h"
 #include "onnx_reinit/errors.h"
 #include "onnx_reinit/external_data.h"
@@ -59,13 +62,38 @@ void ClearWorkOptions(proto::Recipe& recipe) {
   recipe.clear_strict();
 }
 
-// The bytes of `tensor`'s values: its payload in `payloads`, or its raw_data.
-absl::string_view StoredBytes(const onnx::TensorProto& tensor, const DetachedPayloads& payloads) {
+// The bytes of `tensor`'s values: its payload in `payloads` (a mapped file's), or its raw_data.
+struct StoredBytes {
+  absl::string_view bytes;
+  bool mapped = false;
+};
+StoredBytes StoredBytesOf(const onnx::TensorProto& tensor, const DetachedPayloads& payloads) {
   auto payload = payloads.by_tensor.find(&tensor);
   if (payload != payloads.by_tensor.end()) {
-    return absl::string_view(payload->second.data, static_cast<size_t>(payload->second.size));
+    return {absl::string_view(payload->second.data, static_cast<size_t>(payload->second.size)), true};
   }
-  return tensor.raw_data();
+  return {tensor.raw_data(), false};
+}
+
+// The SHA-256 (hex) of each of `values`, on up to `threads` threads. Pages of mapped files are
+// released as they are hashed, so hashing a data file of any size takes no memory.
+std::vector<std::string> HashAll(const std::vector<StoredBytes>& values, int threads) {
+  constexpr size_t kChunk = size_t{64} << 20;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<std::string> hashes(values.size());
+  ParallelFor(static_cast<int64_t>(values.size()), ResolveThreadCount(threads), [&](int64_t i) {
+    const StoredBytes& value = values[static_cast<size_t>(i)];
+    Sha256 sha;
+    for (size_t done = 0; done < value.bytes.size(); done += kChunk) {
+      const absl::string_view chunk = value.bytes.substr(done, kChunk);
+      sha.Update(chunk);
+      const uintptr_t begin = (reinterpret_cast<uintptr_t>(chunk.data()) + page - 1) / page * page;
+      const uintptr_t end = (reinterpret_cast<uintptr_t>(chunk.data()) + chunk.size()) / page * page;
+      if (value.mapped && end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    }
+    hashes[static_cast<size_t>(i)] = HexDigest(sha.Finish());
+  });
+  return hashes;
 }
 
 // The names of the top-level initializers that `options` rewrites whole (read from the input,
@@ -98,13 +126,18 @@ struct Digest {
   int64_t bytes = 0;
 };
 using Digests = std::map<std::string, Digest>;
-absl::StatusOr<Digests> InitializerDigests(const std::string& path) {
+absl::StatusOr<Digests> InitializerDigests(const std::string& path, int threads) {
   ONNX_REINIT_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(path));
   ONNX_REINIT_ASSIGN_OR_RETURN(const ExternalData data, ExternalData::Open(model, path));
-  std::map<std::string, Digest> digests;
+  std::vector<StoredBytes> values;
   for (const onnx::TensorProto& tensor : model.graph().initializer()) {
-    const absl::string_view bytes = StoredBytes(tensor, data.payloads());
-    digests[tensor.name()] = Digest{Sha256Hex(bytes), static_cast<int64_t>(bytes.size())};
+    values.push_back(StoredBytesOf(tensor, data.payloads()));
+  }
+  const std::vector<std::string> hashes = HashAll(values, threads);
+  Digests digests;
+  for (int i = 0; i < model.graph().initializer_size(); ++i) {
+    digests[model.graph().initializer(i).name()] =
+        Digest{hashes[static_cast<size_t>(i)], static_cast<int64_t>(values[static_cast<size_t>(i)].bytes.size())};
   }
   return digests;
 }
@@ -146,7 +179,7 @@ absl::StatusOr<StripResult> StripFile(const std::string& input, const std::strin
   const std::string full = scratch.path() + "/full.onnx";
   StripResult result;
   ONNX_REINIT_ASSIGN_OR_RETURN(result.report, ReinitializeFile(input, full, direct));
-  ONNX_REINIT_ASSIGN_OR_RETURN(const Digests digests, InitializerDigests(full));
+  ONNX_REINIT_ASSIGN_OR_RETURN(const Digests digests, InitializerDigests(full, options.reinit.threads));
 
   StripManifest manifest;
   manifest.fill_contract = kFillContract;
@@ -243,10 +276,17 @@ absl::StatusOr<proto::ReinitReport> MaterializeStripped(const std::string& input
     return absl::OkStatus();
   };
   parsed.check = [&](onnx::ModelProto& written, const DetachedPayloads& payloads) -> absl::Status {
+    std::vector<const onnx::TensorProto*> tensors;
+    std::vector<StoredBytes> values;
     for (const onnx::TensorProto& tensor : written.graph().initializer()) {
-      auto found = stripped.find(tensor.name());
-      if (found == stripped.end()) continue;
-      if (Sha256Hex(StoredBytes(tensor, payloads)) != found->second->sha256) {
+      if (!stripped.count(tensor.name())) continue;
+      tensors.push_back(&tensor);
+      values.push_back(StoredBytesOf(tensor, payloads));
+    }
+    const std::vector<std::string> hashes = HashAll(values, options.reinit.threads);
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const onnx::TensorProto& tensor = *tensors[i];
+      if (hashes[i] != stripped.at(tensor.name())->sha256) {
         return absl::DataLossError(absl::StrFormat(
             "tensor '%s': the regenerated values do not match the SHA-256 the stripped model holds (stripped "
             "by a version with another fill contract, or the metadata was changed); nothing written",
