@@ -50,7 +50,8 @@ PyObject* ExceptionType(const absl::Status& status) {
       return PyExc_OSError;
     case ErrorKind::kModel:
     case ErrorKind::kStrict:
-    case ErrorKind::kNotInPlace: return model_error;
+    case ErrorKind::kNotInPlace:
+    case ErrorKind::kUnsupported: return model_error;
   }
   return model_error;
 }

@@ -23,6 +23,7 @@ TEST(ExitStatus, OfAnActionIsTwoForUsageAndStrictAndOneOtherwiseWhateverTheMessa
     EXPECT_EQ(ActionExit(status, ErrorKind::kModel), 1);
     EXPECT_EQ(ActionExit(status, ErrorKind::kFile), 1);
     EXPECT_EQ(ActionExit(status, ErrorKind::kNotInPlace), 1);
+    EXPECT_EQ(ActionExit(status, ErrorKind::kUnsupported), 1);
     EXPECT_EQ(ExitStatusFor(status, CommandType::kAction), 1);  // no kind: the model's
   }
 }

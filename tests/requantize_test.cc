@@ -388,6 +388,17 @@ onnx::ModelProto TwoQdqWeights(bool shared_scale, uint8_t zero_point = 128) {
   return model;
 }
 
+TEST(Requantize, WarnsOnlyAboutTensorsItCouldNotRequantizeNotThoseTheUserLeftOut) {
+  onnx::ModelProto model = TwoQdqWeights(/*shared_scale=*/false);
+  ReinitOptions options = Requantize();
+  options.policy.rules.push_back(*ParseRule("name:a_q=keep"));
+  options.exclude = *NamePattern::Compile("b_q");
+  const proto::ReinitReport report = ReinitOk(model, options);
+  EXPECT_THAT(FindSkipped(report, "a_q")->reason(), HasSubstr("--rule name:a_q=keep"));
+  EXPECT_EQ(FindSkipped(report, "b_q")->reason(), "not selected (--only/--exclude)");
+  EXPECT_THAT(report.warnings(), ::testing::Not(Contains(HasSubstr("quantized tensors unchanged"))));
+}
+
 TEST(Requantize, LeavesWeightsWithASharedScaleUnchangedAndSaysWhy) {
   onnx::ModelProto model = TwoQdqWeights(/*shared_scale=*/true);
   const onnx::ModelProto original = model;

@@ -13,7 +13,8 @@ int ExitStatusFor(const absl::Status& status, CommandType type) {
     case ErrorKind::kStrict: return kExitUsage;
     case ErrorKind::kModel:
     case ErrorKind::kFile:
-    case ErrorKind::kNotInPlace: return 1;
+    case ErrorKind::kNotInPlace:
+    case ErrorKind::kUnsupported: return 1;
   }
   return 1;
 }

@@ -42,7 +42,7 @@ struct BlockwiseTensor {
 bool IsBlockwise(const TensorUse& use);
 
 // Binds `use` (IsBlockwise) to its tensors, found by name through `constant`; their bytes are read
-// from `payloads` where it holds them. FailedPrecondition, saying why, for the forms this version
+// from `payloads` where it holds them. ErrorKind::kUnsupported, saying why, for the forms this version
 // does not read: a g_idx, int4/uint4 data, float zero points, integers in int32_data, tensors in
 // external data without a payload, shapes that do not fit the op's attributes.
 absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use,

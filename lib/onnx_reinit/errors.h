@@ -26,6 +26,9 @@ enum class ErrorKind {
   // ReinitOptions::require_detached refused a model that must be rewritten in memory (values not
   // stored in place-rewritable form, requantization); ReinitializeFile then takes that path.
   kNotInPlace,
+  // A tensor is stored in a form this version does not read (BindBlockwise: a g_idx, int4 tables,
+  // ...); callers that can leave it unchanged name it instead of failing.
+  kUnsupported,
 };
 
 // `status` with `kind` (replacing any earlier kind); OK stays OK.
@@ -37,7 +40,7 @@ ErrorKind ErrorKindOf(const absl::Status& status);
 // An InvalidArgument error of kind kUsage.
 absl::Status UsageError(absl::string_view message);
 
-// "model", "usage", "file", "strict", "not_in_place".
+// "model", "usage", "file", "strict", "not_in_place", "unsupported".
 absl::string_view ErrorKindName(ErrorKind kind);
 
 }  // namespace onnx_reinit

@@ -8,7 +8,7 @@ namespace {
 
 constexpr absl::string_view kKindPayload = "onnx-reinit/error-kind";
 constexpr ErrorKind kKinds[] = {ErrorKind::kModel, ErrorKind::kUsage, ErrorKind::kFile, ErrorKind::kStrict,
-                                ErrorKind::kNotInPlace};
+                                ErrorKind::kNotInPlace, ErrorKind::kUnsupported};
 
 }  // namespace
 
@@ -19,6 +19,7 @@ absl::string_view ErrorKindName(ErrorKind kind) {
     case ErrorKind::kFile: return "file";
     case ErrorKind::kStrict: return "strict";
     case ErrorKind::kNotInPlace: return "not_in_place";
+    case ErrorKind::kUnsupported: return "unsupported";
   }
   return "model";
 }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/graph_index.h"
 #include "onnx_reinit/op_table.h"
 #include "onnx_reinit/base/parallel.h"
@@ -17,7 +18,9 @@ namespace {
 // Rows are drawn, quantized and dequantized in chunks of about this many values.
 constexpr int64_t kChunkValues = int64_t{1} << 18;
 
-absl::Status Unsupported(std::string why) { return absl::FailedPreconditionError(std::move(why)); }
+absl::Status Unsupported(std::string why) {
+  return WithErrorKind(absl::FailedPreconditionError(std::move(why)), ErrorKind::kUnsupported);
+}
 
 const std::string* Input(const onnx::NodeProto& node, int i) {
   return i < node.input_size() && !node.input(i).empty() ? &node.input(i) : nullptr;

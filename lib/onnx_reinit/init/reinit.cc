@@ -17,6 +17,7 @@
 #include "onnx_reinit/numerics/moments.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
+#include "onnx_reinit/init/skip_reason.h"
 #include "onnx_reinit/init/untie.h"
 #include "onnx_reinit/model/validate.h"
 #include "onnx_reinit/version.h"
@@ -245,7 +246,7 @@ absl::Status RefuseUnreadable(const GraphAnalysis& analysis, const ReinitOptions
     if (!seen.insert(use.tensor).second) continue;
     const Selected selected = Select(use, options);
     if (!selected.kept) {
-      AddSkipped(use, "not selected (--only/--exclude)", report);
+      AddSkipped(use, SkipReason::NotSelected().text, report);
       continue;
     }
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, options.policy, selected.by_name));
@@ -295,7 +296,7 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
     }
     const Selected selected = Select(use, options);
     if (!selected.kept) {
-      AddSkipped(use, "not selected (--only/--exclude)", report);
+      AddSkipped(use, SkipReason::NotSelected().text, report);
       continue;
     }
     ONNX_REINIT_ASSIGN_OR_RETURN(const int64_t count, ElementCount(*use.tensor, use.name));

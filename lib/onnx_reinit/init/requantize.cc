@@ -22,6 +22,7 @@
 #include "onnx_reinit/scheme.h"
 #include "onnx_reinit/numerics/moments.h"
 #include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/init/skip_reason.h"
 
 namespace onnx_reinit {
 namespace {
@@ -278,15 +279,19 @@ class Requantizer {
   }
 
  private:
-  void Skip(const TensorUse& use, const std::string& reason) {
+  // Leaves `use` unchanged for `reason`; those the user did not choose are named in one warning.
+  void Skip(const TensorUse& use, const SkipReason& reason) {
     proto::SkippedTensor& skipped = out_.skipped.emplace_back();
     skipped.set_name(use.name);
     skipped.set_role(std::string(RoleName(use.role)));
     skipped.set_op_type(use.reader->op_type());
     skipped.set_consumer(use.reader->name());
     skipped.set_input_index(use.input_index);
-    skipped.set_reason(reason);
+    skipped.set_reason(reason.text);
+    if (!reason.Chosen()) not_requantized_.push_back(absl::StrFormat("'%s' (%s)", use.name, reason.text));
   }
+  // ... because this version cannot requantize it as it is (`why`).
+  void Skip(const TensorUse& use, std::string why) { Skip(use, SkipReason{SkipReason::Cause::kOther, std::move(why)}); }
 
   void Summarize() {
     if (with_activation_scales_ > 0) {
@@ -295,15 +300,10 @@ class Requantizer {
           "calibrated on the old weights and are kept: recalibrate them before using the model's outputs",
           with_activation_scales_));
     }
-    std::vector<std::string> left;
-    for (const proto::SkippedTensor& skipped : out_.skipped) {
-      if (skipped.reason() != "not selected (--only/--exclude)" && skipped.reason().rfind("--rule ", 0) != 0) {
-        left.push_back(absl::StrFormat("'%s' (%s)", skipped.name(), skipped.reason()));
-      }
-    }
-    if (!left.empty()) {
+    if (!not_requantized_.empty()) {
       out_.warnings.push_back(absl::StrFormat("--requantize left %d quantized tensors unchanged: %s",
-                                              static_cast<int>(left.size()), absl::StrJoin(left, "; ")));
+                                              static_cast<int>(not_requantized_.size()),
+                                              absl::StrJoin(not_requantized_, "; ")));
     }
   }
 
@@ -337,7 +337,7 @@ class Requantizer {
     as_float.role = role;
     ONNX_REINIT_ASSIGN_OR_RETURN(plan, PlanTensor(as_float, policy_));
     if (plan.regions.empty()) {
-      Skip(use, plan.rule);
+      Skip(use, SkipReason::Of(plan, policy_));
       return std::optional<std::vector<double>>();
     }
     onnx::TensorProto scratch;
@@ -376,7 +376,7 @@ class Requantizer {
   absl::StatusOr<std::optional<WeightScales>> Weight(const TensorUse& use) {
     const std::optional<WeightScales> unchanged;
     if (options_.select && !options_.select(use)) {
-      Skip(use, "not selected (--only/--exclude)");
+      Skip(use, SkipReason::NotSelected());
       return unchanged;
     }
     const ScaleSlots slots = SlotsOf(use);
@@ -494,12 +494,12 @@ class Requantizer {
   // are computed and written later, row chunk by row chunk (WriteBlockwise).
   absl::Status Blockwise(const TensorUse& use) {
     if (options_.select && !options_.select(use)) {
-      Skip(use, "not selected (--only/--exclude)");
+      Skip(use, SkipReason::NotSelected());
       return absl::OkStatus();
     }
     absl::StatusOr<BlockwiseTensor> bound =
         BindBlockwise(use, [&](const std::string& name) { return index_.Constant(name); }, payloads_);
-    if (absl::IsFailedPrecondition(bound.status())) {
+    if (ErrorKindOf(bound.status()) == ErrorKind::kUnsupported) {
       Skip(use, std::string(bound.status().message()));
       return absl::OkStatus();
     }
@@ -523,7 +523,7 @@ class Requantizer {
     as_float.elements = nullptr;
     ONNX_REINIT_ASSIGN_OR_RETURN(const TensorPlan plan, PlanTensor(as_float, policy_));
     if (plan.regions.empty()) {
-      Skip(use, plan.rule);
+      Skip(use, SkipReason::Of(plan, policy_));
       return absl::OkStatus();
     }
     ONNX_REINIT_ASSIGN_OR_RETURN(const TensorValues unstored, UnstoredValues(stand_in, use.name));
@@ -576,7 +576,7 @@ class Requantizer {
 
   absl::Status Bias(const TensorUse& use, const TensorUse& weight, const WeightScales& weight_scales) {
     if (options_.select && !options_.select(use)) {
-      Skip(use, "not selected (--only/--exclude)");
+      Skip(use, SkipReason::NotSelected());
       return absl::OkStatus();
     }
     std::string x_scale_name;
@@ -699,6 +699,7 @@ class Requantizer {
   int with_activation_scales_ = 0;  // requantized weights whose ops also read calibrated activation scales
   const RequantizeOptions& options_;
   const Policy policy_;
+  std::vector<std::string> not_requantized_;  // "'NAME' (why)" of the tensors left unchanged, not by choice
   const DetachedPayloads& payloads_;
   Requantization& out_;
 };

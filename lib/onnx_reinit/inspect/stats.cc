@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "onnx_reinit/blockwise_tensor.h"
+#include "onnx_reinit/errors.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/numerics/moments.h"
 #include "onnx_reinit/base/parallel.h"
@@ -146,7 +147,7 @@ absl::Status AddBlockwiseRows(onnx::ModelProto& model, const GraphAnalysis& anal
   for (const TensorUse& use : analysis.tensors) {
     if (!IsBlockwise(use)) continue;
     absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, find, payloads);
-    if (absl::IsFailedPrecondition(bound.status())) continue;
+    if (ErrorKindOf(bound.status()) == ErrorKind::kUnsupported) continue;
     ONNX_REINIT_RETURN_IF_ERROR(bound.status());
     proto::TensorStats& row = *report.add_tensors();
     row.set_name(use.name);

@@ -129,7 +129,7 @@ absl::Status VerifyBlockwise(onnx::ModelProto& model, const GraphAnalysis& analy
       continue;
     }
     absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, find, payloads);
-    if (absl::IsFailedPrecondition(bound.status())) {
+    if (ErrorKindOf(bound.status()) == ErrorKind::kUnsupported) {
       AddUnread(use, std::string(bound.status().message()), *report.add_unjudged());
       continue;
     }
