@@ -353,7 +353,7 @@ absl::StatusOr<Rule> ParseRule(absl::string_view text) {
   rule.text = std::string(text);
   // The pattern may itself hold '=' (in a regex): split at the first '=' followed by a valid spec.
   // When no split works, the first one's error is the likeliest to help.
-  absl::Status first_error = absl::InvalidArgumentError("no '='");
+  std::optional<absl::Status> first_error;
   size_t split = absl::string_view::npos;
   for (size_t at = text.find('='); at != absl::string_view::npos; at = text.find('=', at + 1)) {
     const absl::string_view target = text.substr(at + 1);
@@ -368,7 +368,7 @@ absl::StatusOr<Rule> ParseRule(absl::string_view text) {
       split = at;
       break;
     }
-    if (first_error.message() == "no '='") first_error = scheme.status();
+    if (!first_error) first_error = scheme.status();
   }
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -376,7 +376,7 @@ absl::StatusOr<Rule> ParseRule(absl::string_view text) {
         "or =keep)",
         text, why));
   };
-  if (split == absl::string_view::npos) return bad(first_error.message());
+  if (split == absl::string_view::npos) return bad(first_error ? first_error->message() : "no '='");
   const absl::string_view pattern = text.substr(0, split);
   const std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pattern, absl::MaxSplits(':', 1));
   rule.pattern = std::string(kv.second);
