@@ -227,5 +227,40 @@ TEST(SchemeFromOptions, ReadsTheParameterFields) {
   EXPECT_THAT(SchemeFromOptions(options).status().message(), HasSubstr("unknown mode 'fan_sideways'"));
 }
 
+TEST(ToRewriteOptions, APresetSetsTheSchemeAndRoleDefaultsAndTheGivenFlagsStillWin) {
+  const Policy bert = Options(Recipe(R"pb(preset: "bert" initializer_range: 0.05)pb")).reinit.policy;
+  EXPECT_EQ(bert.preset, "bert");
+  EXPECT_EQ(bert.scheme.kind, SchemeKind::kNormal);
+  EXPECT_EQ(bert.scheme.std, 0.05);
+  EXPECT_EQ(bert.embedding, EmbeddingInit::kScheme);
+  EXPECT_EQ(Options(Recipe(R"pb(preset: "bert" bias: "torch")pb")).reinit.policy.bias, BiasInit::kTorch);
+
+  const Policy keras = Options(Recipe(R"pb(preset: "keras")pb")).reinit.policy;
+  EXPECT_EQ(keras.scheme.kind, SchemeKind::kXavierUniform);
+  EXPECT_EQ(keras.lstm_forget_bias, 1.0);
+  ASSERT_EQ(keras.preset_rules.size(), 1u);
+  EXPECT_EQ(keras.preset_rules[0].text, "preset keras: embedding U(-0.05, 0.05)");
+  EXPECT_TRUE(keras.rules.empty());  // the user's rules stay the user's
+  EXPECT_EQ(Options(Recipe(R"pb(preset: "torch")pb")).reinit.policy.scheme.kind, SchemeKind::kTorch);
+}
+
+TEST(ToRewriteOptions, APresetAndASchemeReplaceEachOtherFromARecipeFileButNotInOneSource) {
+  EXPECT_EQ(Options(Recipe(R"pb(preset: "gpt2")pb"), Recipe(R"pb(scheme: "he" std: 1)pb")).reinit.policy.preset,
+            "gpt2");
+  const Policy scheme = Options(Recipe(R"pb(scheme: "he")pb"), Recipe(R"pb(preset: "gpt2")pb")).reinit.policy;
+  EXPECT_EQ(scheme.preset, "");
+  EXPECT_EQ(scheme.scheme.kind, SchemeKind::kHeNormal);
+  EXPECT_THAT(Error(Recipe(R"pb(preset: "gpt2" scheme: "he")pb")), HasSubstr("give --preset or --scheme"));
+  EXPECT_THAT(Error(Recipe(R"pb(preset: "gpt2" std: 0.1)pb")), HasSubstr("give --preset or --scheme"));
+}
+
+TEST(ToRewriteOptions, PresetMistakesAreNamed) {
+  EXPECT_EQ(Error(Recipe(R"pb(preset: "gtp2")pb")), "--preset 'gtp2': choose torch, keras, bert, gpt2, llama");
+  EXPECT_THAT(Error(Recipe(R"pb(scheme: "he" initializer_range: 0.1)pb")),
+              HasSubstr("--initializer-range goes with --preset"));
+  EXPECT_THAT(Error(Recipe(R"pb(preset: "keras" initializer_range: 0.1)pb")), HasSubstr("not 'keras'"));
+  EXPECT_THAT(Error(Recipe(R"pb(preset: "bert" initializer_range: -1)pb")), HasSubstr("must be a positive number"));
+}
+
 }  // namespace
 }  // namespace onnx_reinit

@@ -74,6 +74,26 @@ TEST(TransformerStructure, BlocksAreInGraphOrderWithTheirProjections) {
   EXPECT_EQ(structure.projections.count("lm_head.weight"), 0u);  // after the blocks
 }
 
+// nn.TransformerEncoderLayer: one packed in_proj MatMul Sliced into q, k and v, and an out_proj Gemm
+// whose output is reshaped and transposed back before the residual Add.
+TEST(TransformerStructure, TorchEncoderLayerIsOneBlockWithAPackedQkv) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_transformer.onnx");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  const TransformerStructure structure = FindTransformerStructure(analysis);
+  EXPECT_EQ(structure.doubt, "");
+  EXPECT_EQ(structure.blocks.size(), 1u);
+  EXPECT_EQ(structure.projections.at("onnx::MatMul_127").projection, Projection::kPackedQkv);
+  EXPECT_EQ(structure.projections.at("layer.self_attn.out_proj.weight").projection, Projection::kAttentionOutput);
+  EXPECT_EQ(structure.projections.at("onnx::MatMul_147").projection, Projection::kMlpUp);
+  EXPECT_EQ(structure.projections.at("onnx::MatMul_148").projection, Projection::kMlpDown);
+}
+
+TEST(TransformerStructure, ResidualMlpsWithoutAttentionAreNoBlocksAndSayWhy) {
+  onnx::ModelProto model = testing::LoadTestdata("torch_functions_flat.onnx");
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  EXPECT_THAT(FindTransformerStructure(analysis).doubt, ::testing::HasSubstr("has no attention sublayer before it"));
+}
+
 TEST(TransformerStructure, FoldedPositionLookupIsAPositionalTable) {
   onnx::ModelProto model = testing::LoadTestdata("torch_bert.onnx");
   const GraphAnalysis analysis = AnalyzeGraph(model);

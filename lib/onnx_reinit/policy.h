@@ -22,6 +22,7 @@
 #ifndef ONNX_REINIT_POLICY_H_
 #define ONNX_REINIT_POLICY_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,6 +72,12 @@ struct Rule {
 
 absl::StatusOr<Rule> ParseRule(absl::string_view text);
 
+// A rule for one tensor, by name: what a preset's structural rule gives it (see Policy).
+struct TensorRule {
+  SchemeOptions scheme;
+  std::string text;  // for reports: "preset gpt2: residual projection (attention output, block 1 of 2) ..."
+};
+
 struct Policy {
   SchemeOptions scheme;
   BiasInit bias = BiasInit::kZeros;
@@ -78,6 +85,15 @@ struct Policy {
   RecurrenceInit recurrence = RecurrenceInit::kOrthogonal;
   std::optional<double> lstm_forget_bias;
   std::vector<Rule> rules;  // first match wins; checked before the role defaults
+  // A preset (init/preset.h) sets the fields above and these: its name (the role defaults are
+  // reported as "preset NAME: ROLE"), its std (initializer_range) for the structural rules, the
+  // rules it adds by role (tried after `rules`) and the ones it gives single tensors from the
+  // structure found in the graph (tried after `rules`, before `preset_rules`). So --rule
+  // overrides a preset as it overrides a scheme.
+  std::string preset;
+  double preset_std = 0;
+  std::vector<Rule> preset_rules;
+  std::map<std::string, TensorRule> tensor_rules;  // by tensor name
 };
 
 // One write: elements [begin, end) of the tensor, from one distribution.

@@ -54,6 +54,8 @@ def test_version_is_the_clis():
      dict(scheme="xavier_uniform", lstm_forget_bias=1, seed=42)),
     (VIT, ["--scheme", "he", "--bias", "torch", "--untie", "--rule", "role:parameter=normal:std=0.02"],
      dict(scheme="he", bias="torch", untie=True, rules=["role:parameter=normal:std=0.02"])),
+    (TESTDATA / "torch_gpt2.onnx", ["--preset", "gpt2", "--initializer-range", "0.03"],
+     dict(preset="gpt2", initializer_range=0.03)),
 ])
 def test_same_arguments_give_the_same_values_as_the_cli(tmp_path, fixture, args, kwargs):
     run_cli(fixture, *args, "-q", "-o", tmp_path / "cli.onnx")

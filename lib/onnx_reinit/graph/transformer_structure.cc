@@ -90,13 +90,21 @@ class Finder {
     return spec != nullptr && spec->attention;
   }
 
-  // The linear projection that computes `value`, perhaps plus a bias; null if none does.
+  // The linear projection that computes `value`, perhaps plus a bias, perhaps re-viewed (PyTorch's
+  // MultiheadAttention reshapes and transposes its out_proj Gemm's output back); null if none.
   const onnx::NodeProto* LastProjection(const std::string& value) const {
     const onnx::NodeProto* producer = index_.Producer(value);
-    while (producer != nullptr && producer->op_type() == "Add" && producer->input_size() == 2) {
-      const int bias = bias_inputs_.count({producer, 1}) ? 1 : bias_inputs_.count({producer, 0}) ? 0 : -1;
-      if (bias < 0) break;
-      producer = index_.Producer(producer->input(1 - bias));
+    while (producer != nullptr && producer->input_size() >= 1 && IsDefaultDomain(*producer)) {
+      int next = -1;
+      if (producer->op_type() == "Add" && producer->input_size() == 2) {
+        next = bias_inputs_.count({producer, 1}) ? 0 : bias_inputs_.count({producer, 0}) ? 1 : -1;
+      } else if (producer->op_type() == "Reshape" || producer->op_type() == "Transpose" ||
+                 producer->op_type() == "Identity" ||
+                 producer->op_type() == "Squeeze" || producer->op_type() == "Unsqueeze") {
+        next = 0;
+      }
+      if (next < 0) break;
+      producer = index_.Producer(producer->input(next));
     }
     return producer != nullptr && linear_.count(producer) ? producer : nullptr;
   }

@@ -14,6 +14,7 @@
 #include "google/protobuf/text_format.h"
 #include "onnx_reinit/errors.h"
 #include "onnx_reinit/status_macros.h"
+#include "onnx_reinit/init/preset.h"
 
 namespace onnx_reinit {
 namespace {
@@ -141,10 +142,35 @@ absl::StatusOr<SchemeOptions> SchemeFrom(const proto::Recipe& o) {
 // `given` over `file`: set fields of `given` replace the file's; the rules are given's only.
 proto::Recipe Overlay(const proto::Recipe& given, const proto::Recipe& file) {
   proto::Recipe o = file;
-  if (!given.scheme().empty()) ClearSchemeParameters(o);
+  if (!given.scheme().empty() || !given.preset().empty()) {  // one replaces the other, with its parameters
+    ClearSchemeParameters(o);
+    o.clear_scheme();
+    o.clear_preset();
+    o.clear_initializer_range();
+  }
   o.clear_rules();
   o.MergeFrom(given);
   return o;
+}
+
+// The scheme, or the preset (init/preset.h) that sets the scheme and more; not both.
+absl::Status SetSchemeOrPreset(const proto::Recipe& o, Policy& policy) {
+  if (o.preset().empty()) {
+    if (o.has_initializer_range()) {
+      return absl::InvalidArgumentError("--initializer-range goes with --preset bert, gpt2 or llama");
+    }
+    ONNX_REINIT_ASSIGN_OR_RETURN(policy.scheme, SchemeFrom(o));
+    return absl::OkStatus();
+  }
+  if (!o.scheme().empty() || HasSchemeParameters(o)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--preset %s sets the scheme: give --preset or --scheme (and its parameters), not both; "
+        "change single tensors with --rule",
+        o.preset()));
+  }
+  return ApplyPreset(o.preset(), o.has_initializer_range() ? std::optional<double>(o.initializer_range())
+                                                           : std::nullopt,
+                     policy);
 }
 
 absl::StatusOr<RewriteOptions> RewriteOptionsFrom(const proto::Recipe& given, const proto::Recipe& file,
@@ -154,19 +180,27 @@ absl::StatusOr<RewriteOptions> RewriteOptionsFrom(const proto::Recipe& given, co
   RewriteOptions options;
   ReinitOptions& reinit = options.reinit;
   Policy& policy = reinit.policy;
-  ONNX_REINIT_ASSIGN_OR_RETURN(policy.scheme, SchemeFrom(o));
+  ONNX_REINIT_RETURN_IF_ERROR(SetSchemeOrPreset(o, policy));
   ONNX_REINIT_RETURN_IF_ERROR(AddRules(o.rules(), "", policy.rules));
   ONNX_REINIT_RETURN_IF_ERROR(AddRules(file.rules(), file_name, policy.rules));
-  ONNX_REINIT_ASSIGN_OR_RETURN(
-      policy.bias,
-      Choice<BiasInit>("--bias", o.bias(), {{"zeros", BiasInit::kZeros}, {"torch", BiasInit::kTorch}}));
-  ONNX_REINIT_ASSIGN_OR_RETURN(policy.embedding, Choice<EmbeddingInit>("--embedding", o.embedding(),
-                                                                       {{"normal", EmbeddingInit::kNormal},
-                                                                        {"scheme", EmbeddingInit::kScheme}}));
-  ONNX_REINIT_ASSIGN_OR_RETURN(policy.recurrence,
-                               Choice<RecurrenceInit>("--rnn-recurrence", o.rnn_recurrence(),
-                                                      {{"orthogonal", RecurrenceInit::kOrthogonal},
-                                                       {"scheme", RecurrenceInit::kScheme}}));
+  // A preset sets these role defaults; the flags given with it still win.
+  const bool preset = !o.preset().empty();
+  if (!preset || !o.bias().empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(
+        policy.bias,
+        Choice<BiasInit>("--bias", o.bias(), {{"zeros", BiasInit::kZeros}, {"torch", BiasInit::kTorch}}));
+  }
+  if (!preset || !o.embedding().empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(policy.embedding, Choice<EmbeddingInit>("--embedding", o.embedding(),
+                                                                         {{"normal", EmbeddingInit::kNormal},
+                                                                          {"scheme", EmbeddingInit::kScheme}}));
+  }
+  if (!preset || !o.rnn_recurrence().empty()) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(policy.recurrence,
+                                 Choice<RecurrenceInit>("--rnn-recurrence", o.rnn_recurrence(),
+                                                        {{"orthogonal", RecurrenceInit::kOrthogonal},
+                                                         {"scheme", RecurrenceInit::kScheme}}));
+  }
   ONNX_REINIT_ASSIGN_OR_RETURN(reinit.analysis.convtranspose_input_channel_fans,
                                Choice<bool>("--convtranspose-fan", o.convtranspose_fan(),
                                             {{"torch", false}, {"input_channels", true}}));

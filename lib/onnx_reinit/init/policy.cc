@@ -415,6 +415,15 @@ absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy
     ONNX_REINIT_RETURN_IF_ERROR(PlanScheme(use, rule.scheme, planner));
     return planner.Finish(std::string(SchemeName(rule.scheme.kind)), why, index);
   }
+  if (auto it = policy.tensor_rules.find(use.name); it != policy.tensor_rules.end() && use.role != Role::kOther) {
+    ONNX_REINIT_RETURN_IF_ERROR(PlanScheme(use, it->second.scheme, planner));
+    return planner.Finish(std::string(SchemeName(it->second.scheme.kind)), it->second.text);
+  }
+  for (const Rule& rule : policy.preset_rules) {
+    if (!rule.Matches(use)) continue;
+    ONNX_REINIT_RETURN_IF_ERROR(PlanScheme(use, rule.scheme, planner));
+    return planner.Finish(std::string(SchemeName(rule.scheme.kind)), rule.text);
+  }
   if (!HasRoleDefault(use.role)) {
     if (!selected_by_name) {
       return planner.Finish("keep", use.role == Role::kParameter
@@ -425,7 +434,9 @@ absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy
     return planner.Finish(std::string(SchemeName(policy.scheme.kind)), "--only");
   }
   ONNX_REINIT_ASSIGN_OR_RETURN(std::string scheme, PlanDefault(use, policy, planner));
-  return planner.Finish(std::move(scheme), absl::StrCat("default for ", RoleName(use.role)));
+  return planner.Finish(std::move(scheme), policy.preset.empty()
+                                               ? absl::StrCat("default for ", RoleName(use.role))
+                                               : absl::StrCat("preset ", policy.preset, ": ", RoleName(use.role)));
 }
 
 }  // namespace onnx_reinit

@@ -17,6 +17,7 @@
 #include "onnx_reinit/numerics/moments.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/tensor_data.h"
+#include "onnx_reinit/init/preset.h"
 #include "onnx_reinit/init/skip_reason.h"
 #include "onnx_reinit/init/untie.h"
 #include "onnx_reinit/model/validate.h"
@@ -90,11 +91,12 @@ std::vector<RuleEffect> RuleEffects(const GraphAnalysis& analysis, const ReinitO
   return effects;
 }
 
-// The warnings (or, strict, the error) for tensors read by ops the op table does not know and no
-// rule covers, rules that take no effect, and runs that rewrite nothing.
+// The warnings (or, strict, the error) for `problems` (a preset's rules the graph cannot support),
+// tensors read by ops the op table does not know and no rule covers, rules that take no effect,
+// and runs that rewrite nothing.
 absl::Status CheckEffects(const std::vector<RuleEffect>& effects, const std::vector<std::string>& unjudged,
-                          const ReinitOptions& options, proto::ReinitReport& report) {
-  std::vector<std::string> problems;
+                          std::vector<std::string> problems, const ReinitOptions& options,
+                          proto::ReinitReport& report) {
   if (!unjudged.empty()) {
     problems.push_back(absl::StrFormat(
         "%d tensor%s read by ops not in the op table left unchanged: %s; give %s a rule (op:DOMAIN::OP=..., "
@@ -197,10 +199,10 @@ void FillInBatches(const std::vector<FillJob>& jobs, const ReinitOptions& option
   }
 }
 
-absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analysis, const ReinitOptions& options,
-                             const DetachedPayloads& payloads, ReinitPlan& plan) {
+absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analysis, const Policy& policy,
+                             const ReinitOptions& options, const DetachedPayloads& payloads, ReinitPlan& plan) {
   RequantizeOptions requantize;
-  requantize.policy = &options.policy;
+  requantize.policy = &policy;
   requantize.seed = options.seed;
   requantize.threads = plan.threads;
   requantize.select = [&options](const TensorUse& use) { return Select(use, options).kept; };
@@ -239,7 +241,7 @@ absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analy
 
 // A learned tensor of a data type onnx-reinit does not know cannot be filled: refused when the
 // options would rewrite it, tolerated (left as it is, like any integer tensor) when they would not.
-absl::Status RefuseUnreadable(const GraphAnalysis& analysis, const ReinitOptions& options,
+absl::Status RefuseUnreadable(const GraphAnalysis& analysis, const Policy& policy, const ReinitOptions& options,
                               proto::ReinitReport& report) {
   std::set<const onnx::TensorProto*> seen;  // a tensor with several readers is judged by its first
   for (const TensorUse& use : analysis.unreadable) {
@@ -249,7 +251,7 @@ absl::Status RefuseUnreadable(const GraphAnalysis& analysis, const ReinitOptions
       AddSkipped(use, SkipReason::NotSelected().text, report);
       continue;
     }
-    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, options.policy, selected.by_name));
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, policy, selected.by_name));
     if (tensor_plan.regions.empty()) {
       AddSkipped(use, tensor_plan.rule, report);
       continue;
@@ -271,20 +273,23 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
 
   GraphAnalysis analysis = AnalyzeGraph(model, options.analysis, payloads);
+  Policy policy = options.policy;  // with the rules a preset takes from the graph's structure
+  std::vector<std::string> preset_problems = ExpandPreset(analysis, policy);
   ReinitPlan plan;
   plan.threads = ResolveThreadCount(options.threads);
   proto::ReinitReport& report = plan.report;
-  report.set_scheme(std::string(SchemeName(options.policy.scheme.kind)));
+  report.set_scheme(policy.preset.empty() ? std::string(SchemeName(policy.scheme.kind))
+                                          : absl::StrCat("preset ", policy.preset));
   report.set_seed(options.seed);
   report.set_version(kVersion);
   report.set_dry_run(options.dry_run);
   for (std::string& warning : analysis.warnings) report.add_warnings(std::move(warning));
   if (!options.readers_untied) {
-    for (std::string& warning : DisagreeingReaderWarnings(analysis, options.policy, payloads)) {
+    for (std::string& warning : DisagreeingReaderWarnings(analysis, policy, payloads)) {
       report.add_warnings(std::move(warning));
     }
   }
-  ONNX_REINIT_RETURN_IF_ERROR(RefuseUnreadable(analysis, options, report));
+  ONNX_REINIT_RETURN_IF_ERROR(RefuseUnreadable(analysis, policy, options, report));
 
   std::vector<std::string> kept_parameters;
   std::vector<std::string> unjudged;  // read by ops the op table does not know, no rule for them
@@ -304,7 +309,7 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
       report.add_warnings(absl::StrFormat("'%s' has no elements; nothing to initialize", use.name));
       continue;
     }
-    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, options.policy, selected.by_name));
+    ONNX_REINIT_ASSIGN_OR_RETURN(TensorPlan tensor_plan, PlanTensor(use, policy, selected.by_name));
     if (tensor_plan.regions.empty()) {
       if (use.role == Role::kParameter && tensor_plan.rule_index < 0) kept_parameters.push_back(use.name);
       if (use.unknown_op && tensor_plan.rule_index < 0) unjudged.push_back(use.name);
@@ -328,10 +333,10 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
       plan.jobs.push_back(std::move(job));
     }
   }
-  if (options.requantize) ONNX_REINIT_RETURN_IF_ERROR(PlanRequantized(model, analysis, options, payloads, plan));
+  if (options.requantize) ONNX_REINIT_RETURN_IF_ERROR(PlanRequantized(model, analysis, policy, options, payloads, plan));
   WarnKeptParameters(kept_parameters, report);
   report.set_unknown_op_tensors(static_cast<int64_t>(unjudged.size()));
-  ONNX_REINIT_RETURN_IF_ERROR(CheckEffects(RuleEffects(analysis, options), unjudged, options, report));
+  ONNX_REINIT_RETURN_IF_ERROR(CheckEffects(RuleEffects(analysis, options), unjudged, std::move(preset_problems), options, report));
   return plan;
 }
 
