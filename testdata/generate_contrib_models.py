@@ -172,8 +172,52 @@ def cuda_only():
     save(graph, "ort_contrib_cuda_noort.onnx")
 
 
+def qgemm():
+    """QGemm as ONNX Runtime's quantizer writes a Gemm (QOperator format): uint8 activations, int8
+    weights with per-column scales, an int32 bias quantized with a_scale * b_scale. One QGemm with
+    transB = 1 (B [N, K], scales along axis 0), one with transB = 0 (B [K, N], along axis 1)."""
+    local = np.random.default_rng(4242)
+    K, N1, N2 = 16, 8, 4
+
+    def int8_per_column(w, axis):
+        scale = (np.abs(w).max(axis=1 - axis) / 127).astype(np.float32)
+        shape = [-1, 1] if axis == 0 else [1, -1]
+        return np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(np.int8), scale
+
+    def tensor(name, values, dtype):
+        values = np.asarray(values)
+        return helper.make_tensor(name, dtype, values.shape, values.tobytes(), raw=True)
+
+    w1, s1 = int8_per_column((local.standard_normal((N1, K)) * TRAINED_STD).astype(np.float32), 0)
+    w2, s2 = int8_per_column((local.standard_normal((N1, N2)) * TRAINED_STD).astype(np.float32), 1)
+    a_scale, h_scale = np.float32(0.02), np.float32(0.05)
+    b1 = np.rint(local.standard_normal(N1) * 0.1 / (a_scale * s1)).astype(np.int32)
+    b2 = np.rint(local.standard_normal(N2) * 0.1 / (h_scale * s2)).astype(np.int32)
+    initializers = [
+        tensor("a_scale", a_scale, TensorProto.FLOAT), tensor("a_zero_point", np.uint8(128), TensorProto.UINT8),
+        tensor("fc1_B", w1, TensorProto.INT8), tensor("fc1_B_scale", s1, TensorProto.FLOAT),
+        tensor("fc1_B_zero_point", np.zeros(N1, np.int8), TensorProto.INT8), tensor("fc1_C", b1, TensorProto.INT32),
+        tensor("h_scale", h_scale, TensorProto.FLOAT), tensor("h_zero_point", np.uint8(128), TensorProto.UINT8),
+        tensor("fc2_B", w2, TensorProto.INT8), tensor("fc2_B_scale", s2, TensorProto.FLOAT),
+        tensor("fc2_B_zero_point", np.zeros(N2, np.int8), TensorProto.INT8), tensor("fc2_C", b2, TensorProto.INT32),
+        tensor("y_scale", np.float32(0.05), TensorProto.FLOAT), tensor("y_zero_point", np.uint8(128), TensorProto.UINT8),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "a_scale", "a_zero_point"], ["x_q"], name="quantize_x"),
+        ms("QGemm", ["x_q", "a_scale", "a_zero_point", "fc1_B", "fc1_B_scale", "fc1_B_zero_point", "fc1_C",
+                     "h_scale", "h_zero_point"], ["fc1"], transB=1),
+        ms("QGemm", ["fc1", "h_scale", "h_zero_point", "fc2_B", "fc2_B_scale", "fc2_B_zero_point", "fc2_C",
+                     "y_scale", "y_zero_point"], ["fc2"]),
+        helper.make_node("DequantizeLinear", ["fc2", "y_scale", "y_zero_point"], ["y"], name="dequantize_y"),
+    ]
+    graph = helper.make_graph(nodes, "qgemm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, K])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, N2])], initializers)
+    save(graph, "ort_contrib_qgemm.onnx")
+
+
 if __name__ == "__main__":
     bert_layer()
     attention_qkv_sizes()
     llm_layer()
     cuda_only()
+    qgemm()

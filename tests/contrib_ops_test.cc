@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -206,6 +207,34 @@ TEST(ContribOps, CnnSavedByOrtsExtendedOptimizer) {
 TEST(ContribOps, TransformerSavedByOrtsOptimizer) {
   ExpectSameRolesAsTheExport("ort_extended_torch_transformer.onnx", "torch_transformer.onnx");
   ExpectSameRolesAsTheExport("ort_all_torch_transformer.onnx", "torch_transformer.onnx");
+}
+
+// QGemm's B has its per-column scales along the axis of N: axis 0 of [N, K] with transB = 1, axis
+// 1 of [K, N] without; its int32 bias C is requantized in steps of a_scale (input 1) * b_scale.
+TEST(ContribOps, QGemmWeightsAndBiasesAreRequantizedAlongTheColumnsOfB) {
+  onnx::ModelProto model = LoadTestdata("ort_contrib_qgemm.onnx");
+  ReinitOptions options;
+  options.policy.scheme.kind = SchemeKind::kHeNormal;
+  options.requantize = true;
+  auto report = Reinitialize(model, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::map<std::string, const proto::RequantizedTensor*> by_name;
+  for (const proto::RequantizedTensor& record : report->requantized()) by_name[record.name()] = &record;
+  ASSERT_EQ(by_name.size(), 4u);
+  EXPECT_EQ(by_name["fc1_B"]->axis(), 0);
+  EXPECT_EQ(by_name["fc1_B"]->fan_in(), 16);
+  EXPECT_EQ(by_name["fc2_B"]->axis(), 1);
+  EXPECT_EQ(by_name["fc2_B"]->fan_in(), 8);
+  const std::vector<double> a_scale = ReadValues(*FindInitializer(model, "a_scale"));
+  const std::vector<double> h_scale = ReadValues(*FindInitializer(model, "h_scale"));
+  for (const auto& [bias, weight, activation] : {std::make_tuple("fc1_C", "fc1_B", a_scale[0]),
+                                                std::make_tuple("fc2_C", "fc2_B", h_scale[0])}) {
+    const proto::RequantizedTensor& record = *by_name[bias];
+    ASSERT_EQ(record.scales_size(), by_name[weight]->scales_size()) << bias;
+    for (int g = 0; g < record.scales_size(); ++g) {
+      EXPECT_DOUBLE_EQ(record.scales(g), activation * by_name[weight]->scales(g)) << bias << " " << g;
+    }
+  }
 }
 
 }  // namespace

@@ -58,6 +58,12 @@ struct QuantSlots {
   int scale = -1;        // the op's input holding the scale; -1 none
   int zero_point = -1;   // the op's input holding the zero point; -1 none
   int axis = 0;          // the weight's axis of per-axis scales; < 0 from the end
+  // When this attribute is 1 the per-axis scales run along the other of the last two axes (QGemm's
+  // transB: B [N, K] has its column scales along axis -2).
+  const char* axis_swap_attribute = nullptr;
+  // For an int32 bias: the op's input holding the activation's scale (the bias's scale is it times
+  // the weight's); -1: the scale of the DequantizeLinear that makes the op's input 0.
+  int activation_scale = -1;
 };
 
 // One input of an op and what it holds.

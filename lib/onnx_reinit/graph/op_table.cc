@@ -85,9 +85,16 @@ InputSpec Recurrent(int index, const char* name, Role role, int gates, const cha
   return spec;
 }
 // Integers the op reads itself, with the scale and zero point at those inputs.
-InputSpec QOperator(InputSpec spec, int scale, int zero_point, int axis) {
+InputSpec QOperator(InputSpec spec, int scale, int zero_point, int axis, const char* axis_swap_attribute = nullptr) {
   spec.storage = ValueStorage::kQOperator;
-  spec.quant = QuantSlots{scale, zero_point, axis};
+  spec.quant = QuantSlots{scale, zero_point, axis, axis_swap_attribute};
+  return spec;
+}
+// An int32 bias of a QOperator op, in steps of the activation's scale (at input `activation_scale`)
+// times the weight's.
+InputSpec Int32Bias(InputSpec spec, int activation_scale) {
+  spec = QOperator(spec, -1, -1, 0);
+  spec.quant.activation_scale = activation_scale;
   return spec;
 }
 // The integers a DequantizeLinear makes floats of, for the op that reads its output.
@@ -209,7 +216,7 @@ std::vector<OpSpec> BuildTable() {
           Fixed(2, "x_zero_point", "quantization parameter of DequantizeLinear")}),
       Op("QuantizeLinear", {Fixed(1, "y_scale", "quantization parameter of QuantizeLinear"),
                             Fixed(2, "y_zero_point", "quantization parameter of QuantizeLinear")}),
-      QuantizedOp("QLinearConv", {QOperator(Weight(3, "w", Conv()), 4, 5, 0), QOperator(Bias(8, "B", 3), -1, -1, 0)}),
+      QuantizedOp("QLinearConv", {QOperator(Weight(3, "w", Conv()), 4, 5, 0), Int32Bias(Bias(8, "B", 3), 1)}),
       QuantizedOp("QLinearMatMul", {QOperator(Weight(3, "b", RightOperand()), 4, 5, -1)}),
       QuantizedOp("ConvInteger", {QOperator(Weight(1, "w", Conv()), -1, 3, 0)}),
       QuantizedOp("MatMulInteger", {QOperator(Weight(1, "B", RightOperand()), -1, 3, -1)}),
@@ -246,6 +253,9 @@ std::vector<OpSpec> BuildTable() {
       Op("RotaryEmbedding", {RotaryCache(2, "cos_cache"), RotaryCache(3, "sin_cache")}, 1, kMicrosoft),
       AttentionOp(Op("GroupQueryAttention", {RotaryCache(7, "cos_cache"), RotaryCache(8, "sin_cache")}, 1, kMicrosoft)),
       QuantizedOp("DynamicQuantizeMatMul", {QOperator(Weight(1, "B", RightOperand()), 2, 3, -1), Bias(4, "bias", 1)},
+                  kMicrosoft),
+      QuantizedOp("QGemm", {QOperator(Weight(3, "B", RightOperand("transB", 2)), 4, 5, -1, "transB"),
+                            Int32Bias(Bias(6, "C", 3), 1)},
                   kMicrosoft),
       QuantizedOp("MatMulIntegerToFloat", {QOperator(Weight(1, "B", RightOperand()), 3, 5, -1), Bias(6, "bias", 1)},
                   kMicrosoft),

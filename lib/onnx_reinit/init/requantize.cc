@@ -176,15 +176,29 @@ Role FloatRoleOf(const TensorUse& use) {
                                                                                              : Role::kWeight;
 }
 
+// The int32 bias input of a QOperator op (QLinearConv, QGemm) in the op table; -1 when it has none.
+int QOperatorBiasInput(const onnx::NodeProto& node) {
+  const OpSpec* op = FindOp(node.domain(), node.op_type());
+  if (op == nullptr) return -1;
+  for (const InputSpec& input : op->inputs) {
+    if (input.role == Role::kBias && input.storage == ValueStorage::kQOperator) return input.index;
+  }
+  return -1;
+}
+
 bool IsQuantizedBias(const TensorUse& use) {
+  const int qoperator_bias = QOperatorBiasInput(*use.reader);
+  if (qoperator_bias >= 0) return use.input_index == qoperator_bias;
   const std::string& op = use.reader->op_type();
-  if (op == "QLinearConv") return use.input_index == 8;
   return use.dequantize != nullptr && use.input_index == 2 &&
          (op == "Conv" || op == "ConvTranspose" || op == "Gemm");
 }
 
 // The slot of a node's bias, when it has one.
-int BiasInput(const onnx::NodeProto& node) { return node.op_type() == "QLinearConv" ? 8 : 2; }
+int BiasInput(const onnx::NodeProto& node) {
+  const int qoperator_bias = QOperatorBiasInput(node);
+  return qoperator_bias >= 0 ? qoperator_bias : 2;
+}
 
 // Which scale group each element of a tensor belongs to: 0 for one scale per tensor (axis -1),
 // else its index along `axis`.
@@ -365,7 +379,11 @@ class Requantizer {
     const OpSpec* op = FindOp(use.reader->domain(), use.reader->op_type());
     const QuantSlots quant = op != nullptr && op->Input(use.input_index) != nullptr ? op->Input(use.input_index)->quant
                                                                                     : QuantSlots{};
-    return ScaleSlots{use.reader, quant.scale, quant.zero_point, quant.axis};
+    int axis = quant.axis;
+    if (quant.axis_swap_attribute != nullptr && IntAttribute(*use.reader, quant.axis_swap_attribute, 0) == 1) {
+      axis = axis == -1 ? -2 : -1;
+    }
+    return ScaleSlots{use.reader, quant.scale, quant.zero_point, axis};
   }
 
   static const std::string* Input(const onnx::NodeProto& node, int i) {
@@ -560,10 +578,12 @@ class Requantizer {
   }
 
   // The scale of the activation the op multiplies with its weight, or nullptr.
-  onnx::TensorProto* ActivationScale(const onnx::NodeProto& op, std::string& name) const {
+  onnx::TensorProto* ActivationScale(const onnx::NodeProto& op, int bias_input, std::string& name) const {
     const std::string* scale = nullptr;
-    if (op.op_type() == "QLinearConv") {
-      scale = Input(op, 1);
+    const OpSpec* spec = FindOp(op.domain(), op.op_type());
+    const InputSpec* bias = spec != nullptr ? spec->Input(bias_input) : nullptr;
+    if (bias != nullptr && bias->quant.activation_scale >= 0) {
+      scale = Input(op, bias->quant.activation_scale);
     } else if (const onnx::NodeProto* producer = op.input_size() > 0 ? index_.Producer(op.input(0)) : nullptr;
                producer != nullptr && producer->op_type() == "DequantizeLinear") {
       scale = Input(*producer, 1);
@@ -580,7 +600,7 @@ class Requantizer {
       return absl::OkStatus();
     }
     std::string x_scale_name;
-    onnx::TensorProto* x_scale = ActivationScale(*use.reader, x_scale_name);
+    onnx::TensorProto* x_scale = ActivationScale(*use.reader, use.input_index, x_scale_name);
     if (use.tensor->data_type() != onnx::TensorProto::INT32) {
       Skip(use, "not an int32 bias");
       return absl::OkStatus();
