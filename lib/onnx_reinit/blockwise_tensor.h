@@ -48,6 +48,9 @@ bool IsBlockwise(const TensorUse& use);
 absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use,
                                              const std::function<onnx::TensorProto*(const std::string&)>& constant,
                                              const DetachedPayloads& payloads);
+// The same, with the tensors found in the graph's index (GraphAnalysis::index).
+absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use, const GraphIndex& index,
+                                             const DetachedPayloads& payloads);
 
 // The moments of the dequantized values (q - zp) * scale, in a fixed order of row chunks: the same
 // for any thread count.

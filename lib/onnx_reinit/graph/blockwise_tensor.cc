@@ -113,6 +113,15 @@ bool IsBlockwise(const TensorUse& use) {
   return input != nullptr && input->storage == ValueStorage::kBlockQuantized;
 }
 
+absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use, const GraphIndex& index,
+                                             const DetachedPayloads& payloads) {
+  auto find = [&index](const std::string& name) -> onnx::TensorProto* {
+    const Constant* constant = index.FindConstant(name);
+    return constant == nullptr ? nullptr : constant->tensor;
+  };
+  return BindBlockwise(use, find, payloads);
+}
+
 absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use,
                                              const std::function<onnx::TensorProto*(const std::string&)>& constant,
                                              const DetachedPayloads& payloads) {

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 #include <string>
-#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -136,17 +135,11 @@ namespace {
 // Rows for the blockwise-quantized weights (blockwise_tensor.h), after the float tensors: the
 // moments of their dequantized values, and the target std of the float tensor each stands for.
 // Those this version cannot read are left out (--requantize lists them with the reason).
-absl::Status AddBlockwiseRows(onnx::ModelProto& model, const GraphAnalysis& analysis, const StatsOptions& options,
+absl::Status AddBlockwiseRows(const GraphAnalysis& analysis, const StatsOptions& options,
                               const DetachedPayloads& payloads, proto::StatsReport& report) {
-  std::unordered_map<std::string, onnx::TensorProto*> constants;
-  for (const GraphConstant& constant : ListConstants(model)) constants.emplace(constant.name, constant.tensor);
-  auto find = [&](const std::string& name) {
-    auto it = constants.find(name);
-    return it == constants.end() ? nullptr : it->second;
-  };
   for (const TensorUse& use : analysis.tensors) {
     if (!IsBlockwise(use)) continue;
-    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, find, payloads);
+    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, *analysis.index, payloads);
     if (ErrorKindOf(bound.status()) == ErrorKind::kUnsupported) continue;
     ONNX_REINIT_RETURN_IF_ERROR(bound.status());
     proto::TensorStats& row = *report.add_tensors();
@@ -239,7 +232,7 @@ absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
       *report.mutable_tensors(static_cast<int>(t))->mutable_histogram() = std::move(histograms[t]);
     }
   }
-  ONNX_REINIT_RETURN_IF_ERROR(AddBlockwiseRows(model, analysis, options, payloads, report));
+  ONNX_REINIT_RETURN_IF_ERROR(AddBlockwiseRows(analysis, options, payloads, report));
   return report;
 }
 

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -114,21 +113,15 @@ void AddNotAWeight(const TensorUse& use, proto::VerifyReport& report) {
 // Findings for the blockwise-quantized weights (blockwise_tensor.h), after the float ones: their
 // dequantized values against the float weight each stands for. (Not spectral: the singular values
 // of a dequantized matrix are not read.)
-absl::Status VerifyBlockwise(onnx::ModelProto& model, const GraphAnalysis& analysis, const VerifyOptions& options,
+absl::Status VerifyBlockwise(const GraphAnalysis& analysis, const VerifyOptions& options,
                              const DetachedPayloads& payloads, proto::VerifyReport& report) {
-  std::unordered_map<std::string, onnx::TensorProto*> constants;
-  for (const GraphConstant& constant : ListConstants(model)) constants.emplace(constant.name, constant.tensor);
-  auto find = [&](const std::string& name) {
-    auto it = constants.find(name);
-    return it == constants.end() ? nullptr : it->second;
-  };
   for (const TensorUse& use : analysis.tensors) {
     if (!IsBlockwise(use)) continue;
     if (!use.fans) {
       AddUnread(use, "blockwise-quantized without known fans", *report.add_unjudged());
       continue;
     }
-    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, find, payloads);
+    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, *analysis.index, payloads);
     if (ErrorKindOf(bound.status()) == ErrorKind::kUnsupported) {
       AddUnread(use, std::string(bound.status().message()), *report.add_unjudged());
       continue;
@@ -247,7 +240,7 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
     }
     if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
   }
-  ONNX_REINIT_RETURN_IF_ERROR(VerifyBlockwise(model, analysis, options, payloads, report));
+  ONNX_REINIT_RETURN_IF_ERROR(VerifyBlockwise(analysis, options, payloads, report));
   for (const TensorUse& unreadable : analysis.unreadable) {
     AddUnread(unreadable, NewerDataTypeReason(unreadable.tensor->data_type()), *report.add_unjudged());
   }
