@@ -26,7 +26,7 @@
 namespace onnx_reinit {
 namespace {
 
-constexpr int64_t kFillElements = int64_t{64} << 20;  // 64 Mi
+constexpr int64_t kFillElements = int64_t{64} << 20;    // 64 Mi
 constexpr int64_t kKernelElements = int64_t{64} << 10;  // 64 Ki values: 256 KiB of float, 512 KiB of double
 constexpr uint64_t kSeed = 1234;
 
@@ -54,9 +54,7 @@ onnx::TensorProto& Tensor(int32_t data_type) {
     tensor->set_name("w");
     tensor->set_data_type(data_type);
     tensor->add_dims(kFillElements);
-    const int width = data_type == onnx::TensorProto::DOUBLE  ? 8
-                      : data_type == onnx::TensorProto::FLOAT ? 4
-                                                              : 2;
+    const int width = data_type == onnx::TensorProto::DOUBLE ? 8 : data_type == onnx::TensorProto::FLOAT ? 4 : 2;
     tensor->mutable_raw_data()->assign(static_cast<size_t>(kFillElements) * width, '\x01');
   }
   return *tensor;
@@ -108,13 +106,29 @@ void BM_Fill(benchmark::State& state, int32_t data_type, proto::Distribution d, 
 }
 
 BENCHMARK_CAPTURE(BM_Fill, normal_f32, onnx::TensorProto::FLOAT, Normal(), "normal_f32")
-    ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Fill, uniform_f32, onnx::TensorProto::FLOAT, Uniform(), "uniform_f32")
-    ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Fill, normal_f16, onnx::TensorProto::FLOAT16, Normal(), "normal_f16")
-    ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Fill, normal_f64, onnx::TensorProto::DOUBLE, Normal(), "normal_f64")
-    ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgName("threads")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // EncodeRange (kernel + rounding and encoding to the type) into an L2-sized buffer, one thread: the
 // work per window of a streamed rewrite.

@@ -47,9 +47,9 @@ constexpr size_t kMaxTensors = 8;
 
 struct Fixture {
   std::string root, folder;
-  std::string real_folder;                     // realpath of `folder`
-  std::map<std::string, std::string> files;    // path -> contents, of every regular file
-  std::vector<std::string> entries;            // of `folder`, sorted
+  std::string real_folder;                   // realpath of `folder`
+  std::map<std::string, std::string> files;  // path -> contents, of every regular file
+  std::vector<std::string> entries;          // of `folder`, sorted
 };
 
 std::string Pattern(size_t size, char seed) {
@@ -112,8 +112,10 @@ onnx::ModelProto ModelFromLines(absl::string_view text) {
     AddEntry(tensor, "offset", fields[1]);
     AddEntry(tensor, "length", fields[2]);
     int dtype = 1;
-    if (fields[3] != "-" && absl::SimpleAtoi(fields[3], &dtype)) tensor.set_data_type(dtype);
-    else tensor.set_data_type(1);
+    if (fields[3] != "-" && absl::SimpleAtoi(fields[3], &dtype))
+      tensor.set_data_type(dtype);
+    else
+      tensor.set_data_type(1);
     for (absl::string_view dim : absl::StrSplit(fields[4], ',', absl::SkipEmpty())) {
       int64_t value;
       if (absl::SimpleAtoi(dim, &value)) tensor.add_dims(value);
@@ -156,8 +158,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const Fixture& fixture = TheFixture();
   const uint8_t flags = data[0];
-  const onnx::ModelProto model =
-      ModelFromLines(absl::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+  const onnx::ModelProto model = ModelFromLines(absl::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
   if ((flags & 4) && DeclaredElements(model) > kMaxMaterializedElements) return 0;
   const std::string model_path = fixture.folder + "/model.onnx";
   WriteFile(model_path, model.SerializeAsString());

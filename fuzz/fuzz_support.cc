@@ -18,8 +18,7 @@ namespace fs = std::filesystem;
 const std::string& ScratchFolder() {
   static const std::string* const folder = [] {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/onnx_reinit_fuzz.XXXXXX");
+    std::string pattern = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/onnx_reinit_fuzz.XXXXXX");
     if (::mkdtemp(pattern.data()) == nullptr) PromiseBroken("scratch folder", pattern);
     std::atexit([] {
       std::error_code ignored;

@@ -42,8 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t separator = rest.find(kDataSeparator);
   const absl::string_view model_bytes = rest.substr(0, separator);
   const bool with_data = separator != absl::string_view::npos;
-  const absl::string_view data_bytes =
-      with_data ? rest.substr(separator + kDataSeparator.size()) : absl::string_view();
+  const absl::string_view data_bytes = with_data ? rest.substr(separator + kDataSeparator.size()) : absl::string_view();
 
   RewriteOptions options;
   options.layout = (flags & 3) == 1   ? RewriteOptions::Layout::kExternal

@@ -253,16 +253,14 @@ py::tuple Reinitialize(py::bytes model_bytes, const py::dict& given, bool statis
   options.reinit.with_statistics = statistics;
   Model model(model_bytes);
   std::string written;
-  const absl::StatusOr<proto::ReinitReport> report =
-      WithoutGil([&]() -> absl::StatusOr<proto::ReinitReport> {
-        ONNX_REINIT_RETURN_IF_ERROR(model.Open());
-        ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
-                                     onnx_reinit::Reinitialize(model.proto(), options.reinit));
-        if (!options.reinit.dry_run && !model.proto().SerializeToString(&written)) {
-          return absl::InvalidArgumentError("model: the result does not serialize (over 2 GiB?)");
-        }
-        return report;
-      });
+  const absl::StatusOr<proto::ReinitReport> report = WithoutGil([&]() -> absl::StatusOr<proto::ReinitReport> {
+    ONNX_REINIT_RETURN_IF_ERROR(model.Open());
+    ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, onnx_reinit::Reinitialize(model.proto(), options.reinit));
+    if (!options.reinit.dry_run && !model.proto().SerializeToString(&written)) {
+      return absl::InvalidArgumentError("model: the result does not serialize (over 2 GiB?)");
+    }
+    return report;
+  });
   const std::string json = ToJson(ValueOrRaise(report));
   return py::make_tuple(options.reinit.dry_run ? py::object(py::none()) : py::object(py::bytes(written)), json);
 }
@@ -276,9 +274,9 @@ std::string ReinitializeFile(const std::string& source, const std::string& desti
                                  onnx_reinit::ReinitializeFile(source, destination, options));
     report.set_model(source);
     if (report_path.empty()) return report;
-    ONNX_REINIT_RETURN_IF_ERROR(
-        WriteReinitReport(report_path, report, source, destination, options.reinit.policy.scheme,
-                          options.reinit.threads, options.output));
+    ONNX_REINIT_RETURN_IF_ERROR(WriteReinitReport(report_path, report, source, destination,
+                                                  options.reinit.policy.scheme, options.reinit.threads,
+                                                  options.output));
     return report;
   });
   return ToJson(ValueOrRaise(std::move(report)));
@@ -321,7 +319,8 @@ py::tuple Verify(py::handle source, const py::dict& scheme, std::optional<double
       model, [&](const std::string& path) { return VerifyFile(path, options); },
       [&](onnx::ModelProto& proto) { return VerifyModel(proto, options); });
   if (report.ok() && !junit.empty()) {
-    const absl::Status written = WithoutGil([&] { return WriteFileAtomically(junit, VerifyReportsToJunit({*report})); });
+    const absl::Status written =
+        WithoutGil([&] { return WriteFileAtomically(junit, VerifyReportsToJunit({*report})); });
     if (!written.ok()) Raise(written);
   }
   const proto::VerifyReport& done = ValueOrRaise(std::move(report));

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what onnx-reinit needs from Debian (only what is missing), then configures and builds it
 # in ./build. With --tests it also installs the test consumers (Debian's python3-onnx; Node.js and
-# npm for onnxruntime-node, which the build installs from npm into build/tests/ort) and chromium,
-# which renders the HTML reports headless.
+# npm for onnxruntime-node, which the build installs from npm into build/tests/ort), chromium,
+# which renders the HTML reports headless, and clang-format 14, which checks the sources' format.
 # With --sanitizers it also installs clang 14 and its sanitizer and libFuzzer runtimes, for the
 # sanitizer and fuzzer builds of scripts/ci-sanitizers.sh (the build in ./build stays GCC's).
 # Usage: scripts/setup.sh [--tests] [--sanitizers]
@@ -21,7 +21,7 @@ done
 packages=(cmake g++ make pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libcli11-dev libeigen3-dev libhwy-dev libre2-dev
           python3-dev pybind11-dev)
 if ((with_tests)); then
-  packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3-onnx python3-pytest python3-numpy dpkg-dev chromium)
+  packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3-onnx python3-pytest python3-numpy dpkg-dev chromium clang-format-14)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 # llvm-14 brings llvm-symbolizer, which turns sanitizer reports' addresses into file:line.

@@ -28,17 +28,17 @@
 namespace onnx_reinit {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::UnorderedElementsAre;
 using testing::AddInitializer;
 using testing::AddInput;
 using testing::AddNode;
 using testing::FindInitializer;
+using ::testing::HasSubstr;
 using testing::LoadTestdata;
 using testing::NewModel;
 using testing::ReadValues;
 using testing::SetIntAttribute;
 using testing::TempDir;
+using ::testing::UnorderedElementsAre;
 
 constexpr char kFixture[] = "quantized_nbits.onnx";
 // Its blockwise weights: name -> bits, block size, rows, columns, zero-point tensor.
@@ -104,8 +104,10 @@ const uint8_t* Bytes(const onnx::TensorProto& tensor) {
 TEST(BlockwiseRequantize, ListsBlockwiseWeightsAsQuantizedWithTheFansOfTheirAttributes) {
   onnx::ModelProto model = LoadTestdata(kFixture);
   const GraphAnalysis analysis = AnalyzeGraph(model);
-  const std::map<std::string, Fans> fans = {{"embed.qweight", {64, 40}}, {"q4_sym.qweight", {64, 48}},
-                                            {"q4_zp.qweight", {48, 40}},  {"q8_zp.qweight", {40, 24}},
+  const std::map<std::string, Fans> fans = {{"embed.qweight", {64, 40}},
+                                            {"q4_sym.qweight", {64, 48}},
+                                            {"q4_zp.qweight", {48, 40}},
+                                            {"q8_zp.qweight", {40, 24}},
                                             {"head.qweight", {24, 16}}};
   for (const auto& [name, expected] : fans) {
     const TensorUse& use = testing::FindUse(analysis, name);
@@ -204,10 +206,10 @@ TEST(BlockwiseRequantize, KeepsDtypesShapesAndEveryOtherByte) {
     EXPECT_EQ(after.raw_data().size(), before.raw_data().size());
     if (after.SerializeAsString() != before.SerializeAsString()) changed.push_back(before.name());
   }
-  EXPECT_THAT(changed, UnorderedElementsAre("embed.qweight", "embed.scales", "q4_sym.qweight", "q4_sym.scales",
-                                            "q4_zp.qweight", "q4_zp.scales", "q4_zp.qzeros", "q4_zp.bias",
-                                            "q8_zp.qweight", "q8_zp.scales", "q8_zp.qzeros", "head.qweight",
-                                            "head.scales"));
+  EXPECT_THAT(changed,
+              UnorderedElementsAre("embed.qweight", "embed.scales", "q4_sym.qweight", "q4_sym.scales", "q4_zp.qweight",
+                                   "q4_zp.scales", "q4_zp.qzeros", "q4_zp.bias", "q8_zp.qweight", "q8_zp.scales",
+                                   "q8_zp.qzeros", "head.qweight", "head.scales"));
   onnx::ModelProto without_initializers = model, original_without = original;
   without_initializers.mutable_graph()->clear_initializer();
   original_without.mutable_graph()->clear_initializer();
@@ -354,15 +356,15 @@ TEST(BlockwiseRequantize, DequantizedStdIsTheTargetWithinSamplingTolerance) {
   };
   for (const Case& c : {Case{4, 32, false, -0.01f}, Case{4, 32, false, 0.01f}, Case{4, 16, true, 0.01f},
                         Case{8, 32, true, 0.01f}, Case{8, 64, false, -0.01f}}) {
-    SCOPED_TRACE(absl::StrFormat("bits %d, block %d, zero points %d, old scale %g", c.bits, c.block_size,
-                                 c.zero_points, c.old_scale));
+    SCOPED_TRACE(absl::StrFormat("bits %d, block %d, zero points %d, old scale %g", c.bits, c.block_size, c.zero_points,
+                                 c.old_scale));
     constexpr int64_t kN = 512, kK = 1024;
     const int64_t blocks = kK / c.block_size;
     onnx::ModelProto model = NewModel();
     onnx::GraphProto& graph = *model.mutable_graph();
     AddInput(graph, "x", {1, kK});
-    onnx::TensorProto* b = AddInitializer(graph, "w", {kN, blocks, c.block_size * c.bits / 8},
-                                          onnx::TensorProto::UINT8);
+    onnx::TensorProto* b =
+        AddInitializer(graph, "w", {kN, blocks, c.block_size * c.bits / 8}, onnx::TensorProto::UINT8);
     b->set_raw_data(std::string(kN * blocks * c.block_size * c.bits / 8, '\0'));
     onnx::TensorProto* scales = AddInitializer(graph, "w_scales", {kN, blocks});
     std::vector<float> old(kN * blocks, c.old_scale);

@@ -76,8 +76,7 @@ TEST(Blockwise, QuantizedBlocksReachTheirLevelsAndDequantizeWithinAStep) {
           for (int64_t b = 0; b < layout.blocks(); ++b) {
             const double scale = scales[r * layout.blocks() + b];
             EXPECT_EQ(scale, RoundTo(FloatType::kFloat16, scale));
-            EXPECT_EQ(scale < 0, convention == BlockConvention::kSignedScale &&
-                                     scale != 0 && std::signbit(scale));
+            EXPECT_EQ(scale < 0, convention == BlockConvention::kSignedScale && scale != 0 && std::signbit(scale));
             const int z = zp ? UnpackValue(&zero_points[r * layout.zero_point_row_bytes()], b, bits)
                              : static_cast<int>(layout.default_zero_point());
             int largest = 0, low = 1 << bits, high = -1;
@@ -87,7 +86,8 @@ TEST(Blockwise, QuantizedBlocksReachTheirLevelsAndDequantizeWithinAStep) {
               largest = std::max(largest, std::abs(q - z));
               low = std::min(low, q);
               high = std::max(high, q);
-              EXPECT_LE(std::abs(back[r * layout.cols + k] - w[r * layout.cols + k]), std::abs(scale) * error_steps * 1.001)
+              EXPECT_LE(std::abs(back[r * layout.cols + k] - w[r * layout.cols + k]),
+                        std::abs(scale) * error_steps * 1.001)
                   << bits << " bits, row " << r << ", column " << k;
             }
             if (zp) {

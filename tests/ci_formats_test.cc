@@ -20,10 +20,12 @@ TEST(EscapeGithub, EscapesAsGithubsToolkit) {
 TEST(EscapeXml, EscapesMarkupAndReplacesWhatXmlCannotHold) {
   EXPECT_EQ(EscapeXml(R"(<a href="x">&'</a>)"), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
   EXPECT_EQ(EscapeXml("tab\tnew\nline"), "tab\tnew\nline");
-  EXPECT_EQ(EscapeXml(std::string("nul\0bell\a", 9)), "nul\xEF\xBF\xBD" "bell\xEF\xBF\xBD");
+  EXPECT_EQ(EscapeXml(std::string("nul\0bell\a", 9)),
+            "nul\xEF\xBF\xBD"
+            "bell\xEF\xBF\xBD");
   EXPECT_EQ(EscapeXml("caf\xC3\xA9 \xE2\x82\xAC"), "caf\xC3\xA9 \xE2\x82\xAC");  // UTF-8 kept
-  EXPECT_EQ(EscapeXml("\xFF\xC3"), "\xEF\xBF\xBD\xEF\xBF\xBD");                   // not UTF-8
-  EXPECT_EQ(EscapeXml("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");   // a surrogate
+  EXPECT_EQ(EscapeXml("\xFF\xC3"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // not UTF-8
+  EXPECT_EQ(EscapeXml("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
 }
 
 proto::VerifyReport Report() {

@@ -78,10 +78,10 @@ TEST(CliConventions, StdioErrorsAreOneLineAndNameTheDash) {
 TEST(CliConventions, ExternalDataThroughStdioIsAClearError) {
   TempDir dir;
   const std::string input = CopyFixture(dir, "torch_cnn.onnx");
-  ASSERT_EQ(RunTool({input, "--scheme", "he", "-q", "--external-data", "--size-threshold", "64", "-o",
-                     dir / "ext.onnx"})
-                .status,
-            0);
+  ASSERT_EQ(
+      RunTool({input, "--scheme", "he", "-q", "--external-data", "--size-threshold", "64", "-o", dir / "ext.onnx"})
+          .status,
+      0);
 
   ExpectOneLineError(RunTool({dir / "ext.onnx", "--scheme", "he", "-o", "-"}), {"-o -", "external data"});
   ExpectOneLineError(RunTool({"-", "--scheme", "he", "-o", dir / "out.onnx"}, dir / "ext.onnx"),
@@ -110,8 +110,8 @@ TEST(CliConventions, UnknownSchemeSuggestsTheClosestName) {
 
 TEST(CliConventions, HelpEndsWithExamples) {
   for (const std::string command : {"", "stats", "verify", "diff"}) {
-    const CommandResult result = RunTool(command.empty() ? std::vector<std::string>{"--help"}
-                                                         : std::vector<std::string>{command, "--help"});
+    const CommandResult result =
+        RunTool(command.empty() ? std::vector<std::string>{"--help"} : std::vector<std::string>{command, "--help"});
     ASSERT_EQ(result.status, 0) << result;
     const std::string examples = result.out.substr(result.out.rfind("Examples:"));
     EXPECT_THAT(examples, HasSubstr("  onnx-reinit " + command)) << command;
@@ -124,9 +124,8 @@ TEST(CliConventions, ManPageDocumentsEveryFlag) {
   const std::regex flag("--[a-z][a-z-]+");
   std::set<std::string> flags;
   for (const std::string command : {"", "stats", "verify", "diff"}) {
-    const std::string help = RunTool(command.empty() ? std::vector<std::string>{"--help"}
-                                                     : std::vector<std::string>{command, "--help"})
-                                 .out;
+    const std::string help =
+        RunTool(command.empty() ? std::vector<std::string>{"--help"} : std::vector<std::string>{command, "--help"}).out;
     for (auto it = std::sregex_iterator(help.begin(), help.end(), flag); it != std::sregex_iterator(); ++it) {
       flags.insert(it->str());
     }

@@ -190,8 +190,7 @@ TEST(Cli, SeedDecidesTheBytes) {
     const std::string again = ReinitBytes(dir, fixture, "b.onnx", {"--seed", "1234"});
     const std::string other = ReinitBytes(dir, fixture, "c.onnx", {"--seed", "1235"});
     const std::string by_default = ReinitBytes(dir, fixture, "d.onnx", {});
-    const std::string explicit_default =
-        ReinitBytes(dir, fixture, "e.onnx", {"--seed", std::to_string(kDefaultSeed)});
+    const std::string explicit_default = ReinitBytes(dir, fixture, "e.onnx", {"--seed", std::to_string(kDefaultSeed)});
     ASSERT_FALSE(first.empty());
     EXPECT_TRUE(first == again) << "the same seed gave different bytes";
     EXPECT_TRUE(first != other) << "another seed gave the same bytes";
@@ -209,8 +208,7 @@ TEST(Cli, OnlyRewritesTheMatchingWeights) {
   const std::string only = dir / "only.onnx";
   ASSERT_EQ(RunTool({input, "--scheme", "he", "--seed", "7", "-q", "-o", full}).status, 0);
 
-  const CommandResult result =
-      RunTool({input, "--scheme", "he", "--seed", "7", "--only", "^fc\\.weight$", "-o", only});
+  const CommandResult result = RunTool({input, "--scheme", "he", "--seed", "7", "--only", "^fc\\.weight$", "-o", only});
 
   ASSERT_EQ(result.status, 0) << result;
   const std::vector<std::string> lines = Lines(result.out);
@@ -241,8 +239,8 @@ TEST(Cli, ExcludeKeepsTheMatchingWeights) {
   const std::string excluded = dir / "excluded.onnx";
   ASSERT_EQ(RunTool({input, "--scheme", "normal", "--std", "0.5", "-q", "-o", full}).status, 0);
 
-  const CommandResult result = RunTool(
-      {input, "--scheme", "normal", "--std", "0.5", "-q", "--exclude", "f16", "-o", excluded});
+  const CommandResult result =
+      RunTool({input, "--scheme", "normal", "--std", "0.5", "-q", "--exclude", "f16", "-o", excluded});
 
   ASSERT_EQ(result.status, 0) << result;
   for (const std::string name : {"w_f16_raw", "w_f16_int32_data"}) {
@@ -255,8 +253,7 @@ TEST(Cli, ExcludeKeepsTheMatchingWeights) {
     EXPECT_NE(InitializerValues(excluded, name), InitializerValues(original, name));
   }
   // Behind a Cast to float it is still a weight, and matches the exclusion pattern only by name.
-  EXPECT_NE(InitializerValues(full, "w_bf16_raw_behind_cast"),
-            InitializerValues(original, "w_bf16_raw_behind_cast"));
+  EXPECT_NE(InitializerValues(full, "w_bf16_raw_behind_cast"), InitializerValues(original, "w_bf16_raw_behind_cast"));
   EXPECT_EQ(ReadFile(input), ReadFile(original)) << "the input was modified";
 }
 
@@ -264,8 +261,7 @@ TEST(Cli, ConstantSchemeWritesTheValue) {
   TempDir dir;
   const std::string input = CopyFixture(dir, "int_and_shape.onnx");
   const std::string output = dir / "c.onnx";
-  const CommandResult result =
-      RunTool({input, "--scheme", "constant", "--value", "0.25", "-o", output});
+  const CommandResult result = RunTool({input, "--scheme", "constant", "--value", "0.25", "-o", output});
 
   ASSERT_EQ(result.status, 0) << result;
   EXPECT_THAT(InitializerValues(output, "conv_W"), ::testing::Each(0.25));
@@ -273,8 +269,7 @@ TEST(Cli, ConstantSchemeWritesTheValue) {
   EXPECT_THAT(InitializerValues(output, "conv_B"), ::testing::Each(0.0));  // a bias: zeros
   for (const std::string name : {"reshape_shape", "mul_scale", "add_bias"}) {
     SCOPED_TRACE(name);
-    EXPECT_EQ(InitializerBytes(output, name),
-              InitializerBytes(TestdataPath("int_and_shape.onnx"), name));
+    EXPECT_EQ(InitializerBytes(output, name), InitializerBytes(TestdataPath("int_and_shape.onnx"), name));
   }
   EXPECT_EQ(ReadFile(input), ReadFile(TestdataPath("int_and_shape.onnx")));
 }
@@ -314,8 +309,9 @@ TEST(Cli, AmbiguousModelsAreRefusedBeforeWritingAnything) {
       {"identity_cycle.onnx", "node 'identity_a' (Identity) depends on its own output (a cycle in the graph)"},
       {"gemm_transb_string.onnx", "node 'gemm' (Gemm): attribute 'transB' must be INT"},
       {"undefined_dtype.onnx", "tensor 'W' has data type UNDEFINED"},
-      {"float8_weight.onnx", "tensor 'W' (weight of MatMul 'matmul') has data type FLOAT8E4M3FN (17), which "
-                             "onnx-reinit cannot fill"},
+      {"float8_weight.onnx",
+       "tensor 'W' (weight of MatMul 'matmul') has data type FLOAT8E4M3FN (17), which "
+       "onnx-reinit cannot fill"},
   };
   for (const auto& [name, problem] : cases) {
     for (const std::vector<std::string>& flags : {std::vector<std::string>{}, {"--external-data"}, {"--dry-run"}}) {
@@ -392,11 +388,9 @@ TEST(Cli, OutOfRangeParametersAreErrors) {
   const std::string input = CopyFixture(dir, "torch_cnn.onnx");
 
   ExpectOneLineError(RunTool({input, "--scheme", "normal", "--std", "-1"}), {"--std"});
-  ExpectOneLineError(RunTool({input, "--scheme", "uniform", "--low", "2", "--high", "1"}),
-                     {"--low", "--high"});
+  ExpectOneLineError(RunTool({input, "--scheme", "uniform", "--low", "2", "--high", "1"}), {"--low", "--high"});
   ExpectUsageError(RunTool({input, "--scheme", "he", "--threads", "2000"}), {"--threads"});
-  ExpectUsageError(RunTool({input, "--scheme", "he", "--mode", "fan_sideways"}),
-                   {"fan_sideways", "fan_in"});
+  ExpectUsageError(RunTool({input, "--scheme", "he", "--mode", "fan_sideways"}), {"fan_sideways", "fan_in"});
   ExpectOneLineError(RunTool({input, "--scheme", "he", "--only", "("}), {"--only"});
   EXPECT_THAT(ListDir(dir.path()), ElementsAre("torch_cnn.onnx"));
 }
@@ -455,20 +449,20 @@ TEST(Cli, HelpListsEverySchemeAndTheDefaultSeed) {
 
   EXPECT_EQ(result.status, 0) << result;
   EXPECT_EQ(result.err, "");
-  const std::vector<std::string> schemes = {
-      "zeros",       "ones",        "constant",   "uniform",      "normal",       "xavier_uniform",
-      "xavier_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "xavier", "he"};
+  const std::vector<std::string> schemes = {"zeros",     "ones",           "constant",      "uniform",
+                                            "normal",    "xavier_uniform", "xavier_normal", "he_uniform",
+                                            "he_normal", "lecun_uniform",  "lecun_normal",  "xavier",
+                                            "he"};
   for (const std::string& scheme : schemes) EXPECT_THAT(result.out, HasSubstr(scheme));
   for (const std::string& scheme : SchemeNames()) EXPECT_THAT(result.out, HasSubstr(scheme));
 
   const std::vector<std::string> lines = Lines(result.out);
-  auto seed_line = std::find_if(lines.begin(), lines.end(), [](const std::string& line) {
-    return absl::StrContains(line, "--seed");
-  });
+  auto seed_line = std::find_if(lines.begin(), lines.end(),
+                                [](const std::string& line) { return absl::StrContains(line, "--seed"); });
   ASSERT_NE(seed_line, lines.end()) << result;
   EXPECT_THAT(*seed_line, HasSubstr(absl::StrCat("=", kDefaultSeed))) << *seed_line;
-  for (const std::string flag : {"--output", "--threads", "--only", "--exclude", "--quiet",
-                                 "--value", "--std", "--mode", "--nonlinearity", "--gain"}) {
+  for (const std::string flag : {"--output", "--threads", "--only", "--exclude", "--quiet", "--value", "--std",
+                                 "--mode", "--nonlinearity", "--gain"}) {
     EXPECT_THAT(result.out, HasSubstr(flag));
   }
 }
@@ -500,9 +494,8 @@ TEST(Cli, RulesOverrideTheRoleDefaults) {
   TempDir dir;
   const std::string input = CopyFixture(dir, "torch_cnn.onnx");
   const std::string output = dir / "out.onnx";
-  const CommandResult result =
-      RunTool({input, "--scheme", "he", "-o", output, "--rule", "role:bias=keep", "--rule",
-               "name:fc\\.weight=normal:std=0.02", "--rule", "op:Conv=ones"});
+  const CommandResult result = RunTool({input, "--scheme", "he", "-o", output, "--rule", "role:bias=keep", "--rule",
+                                        "name:fc\\.weight=normal:std=0.02", "--rule", "op:Conv=ones"});
   ASSERT_EQ(result.status, 0) << result;
   const std::string original = TestdataPath("torch_cnn.onnx");
   EXPECT_EQ(InitializerBytes(output, "fc.bias"), InitializerBytes(original, "fc.bias"));
@@ -523,19 +516,16 @@ TEST(Cli, RecipeGivesTheSameBytesAsTheEquivalentFlags) {
             "rules: \"name:emb\\\\..*=normal:std=0.1\"\n"
             "seed: 42\n"
             "lstm_forget_bias: 1\n");
-  const CommandResult from_recipe =
-      RunTool({input, "--recipe", dir / "recipe.textproto", "-o", dir / "a.onnx", "-q"});
+  const CommandResult from_recipe = RunTool({input, "--recipe", dir / "recipe.textproto", "-o", dir / "a.onnx", "-q"});
   ASSERT_EQ(from_recipe.status, 0) << from_recipe;
   const CommandResult from_flags =
       RunTool({input, "--scheme", "xavier_uniform", "--rule", "role:bias=keep", "--rule",
-               "name:emb\\..*=normal:std=0.1", "--seed", "42", "--lstm-forget-bias", "1", "-o",
-               dir / "b.onnx", "-q"});
+               "name:emb\\..*=normal:std=0.1", "--seed", "42", "--lstm-forget-bias", "1", "-o", dir / "b.onnx", "-q"});
   ASSERT_EQ(from_flags.status, 0) << from_flags;
   EXPECT_EQ(ReadFile(dir / "a.onnx"), ReadFile(dir / "b.onnx"));
 
   // Flags win over the recipe.
-  ASSERT_EQ(RunTool({input, "--recipe", dir / "recipe.textproto", "--seed", "43", "-o", dir / "c.onnx", "-q"})
-                .status,
+  ASSERT_EQ(RunTool({input, "--recipe", dir / "recipe.textproto", "--seed", "43", "-o", dir / "c.onnx", "-q"}).status,
             0);
   EXPECT_NE(ReadFile(dir / "c.onnx"), ReadFile(dir / "a.onnx"));
 }
@@ -601,7 +591,8 @@ TEST(Cli, StrictRefusesARuleWithoutEffectWithExitTwoAndNoOutput) {
   const CommandResult strict =
       RunTool({input, "--scheme", "he", "--rule", "name:pos_embedding=zeros", "--strict", "-o", output});
   EXPECT_EQ(strict.status, 2) << strict;
-  EXPECT_THAT(strict.err, HasSubstr("error: " + input + ": --strict: rule 'name:pos_embedding=zeros' matches no tensor"));
+  EXPECT_THAT(strict.err,
+              HasSubstr("error: " + input + ": --strict: rule 'name:pos_embedding=zeros' matches no tensor"));
   EXPECT_FALSE(std::filesystem::exists(output));
   const CommandResult nothing = RunTool({input, "--scheme", "he", "--only", "nothing", "--strict", "-o", output});
   EXPECT_EQ(nothing.status, 2) << nothing;

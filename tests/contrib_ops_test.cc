@@ -69,9 +69,7 @@ void ExpectHeDefaults(const std::string& fixture) {
     ASSERT_NE(after, nullptr) << use.name;
     const std::vector<double> values = ReadValues(*after);
     switch (use.role) {
-      case Role::kWeight:
-        ExpectStd(values, std::sqrt(2.0 / use.fans->fan_in), fixture + " " + use.name);
-        break;
+      case Role::kWeight: ExpectStd(values, std::sqrt(2.0 / use.fans->fan_in), fixture + " " + use.name); break;
       case Role::kEmbedding: ExpectStd(values, 1.0, fixture + " " + use.name); break;
       case Role::kBias:
       case Role::kNormBias: EXPECT_THAT(values, ::testing::Each(0.0)) << use.name; break;
@@ -87,32 +85,31 @@ void ExpectHeDefaults(const std::string& fixture) {
 }
 
 TEST(ContribOps, BertLayerAsOrtsTransformerOptimizerWritesIt) {
-  ExpectRolesAndFans(
-      "ort_contrib_bert.onnx",
-      {
-          // EmbedLayerNormalization: tables [V, H] as nn.Embedding (fan_in = H), then its LayerNorm.
-          {"word_embedding", {Role::kEmbedding, 32, 16}},
-          {"position_embedding", {Role::kEmbedding, 32, 4}},
-          {"segment_embedding", {Role::kEmbedding, 32, 2}},
-          {"emb_gamma", {Role::kNormScale}},
-          {"emb_beta", {Role::kNormBias}},
-          // Attention: weights [in, 3 * hidden], each of Q, K, V a [32, 32] layer; bias of fan_in 32.
-          {"qkv_weight", {Role::kWeight, 32, 32}},
-          {"qkv_bias", {Role::kBias, 32}},
-          // SkipLayerNormalization's bias is the dense MatMul's (fan_in 32 and 64).
-          {"attn_out_bias", {Role::kBias, 32}},
-          {"ln1_gamma", {Role::kNormScale}},
-          {"ln1_beta", {Role::kNormBias}},
-          {"ffn_in_bias", {Role::kBias, 32}},  // BiasGelu
-          {"ffn_out_weight", {Role::kWeight, 64, 32}},
-          {"ffn_out_bias", {Role::kBias, 64}},
-          {"head_bias", {Role::kBias, 32}},  // FastGelu
-          {"qkv_packed_bias", {Role::kBias, 32}},  // MultiHeadAttention, after the q MatMul
-          {"fused_weight", {Role::kWeight, 32, 16}},  // FusedMatMul B [N, K] with transB=1
-          {"rms_scale", {Role::kNormScale}},  // SimplifiedLayerNormalization, default domain
-          {"skip_rms_gamma", {Role::kNormScale}},
-          {"skip_rms_bias", {Role::kBias, 32}},  // after the FusedMatMul
-      });
+  ExpectRolesAndFans("ort_contrib_bert.onnx",
+                     {
+                         // EmbedLayerNormalization: tables [V, H] as nn.Embedding (fan_in = H), then its LayerNorm.
+                         {"word_embedding", {Role::kEmbedding, 32, 16}},
+                         {"position_embedding", {Role::kEmbedding, 32, 4}},
+                         {"segment_embedding", {Role::kEmbedding, 32, 2}},
+                         {"emb_gamma", {Role::kNormScale}},
+                         {"emb_beta", {Role::kNormBias}},
+                         // Attention: weights [in, 3 * hidden], each of Q, K, V a [32, 32] layer; bias of fan_in 32.
+                         {"qkv_weight", {Role::kWeight, 32, 32}},
+                         {"qkv_bias", {Role::kBias, 32}},
+                         // SkipLayerNormalization's bias is the dense MatMul's (fan_in 32 and 64).
+                         {"attn_out_bias", {Role::kBias, 32}},
+                         {"ln1_gamma", {Role::kNormScale}},
+                         {"ln1_beta", {Role::kNormBias}},
+                         {"ffn_in_bias", {Role::kBias, 32}},  // BiasGelu
+                         {"ffn_out_weight", {Role::kWeight, 64, 32}},
+                         {"ffn_out_bias", {Role::kBias, 64}},
+                         {"head_bias", {Role::kBias, 32}},           // FastGelu
+                         {"qkv_packed_bias", {Role::kBias, 32}},     // MultiHeadAttention, after the q MatMul
+                         {"fused_weight", {Role::kWeight, 32, 16}},  // FusedMatMul B [N, K] with transB=1
+                         {"rms_scale", {Role::kNormScale}},          // SimplifiedLayerNormalization, default domain
+                         {"skip_rms_gamma", {Role::kNormScale}},
+                         {"skip_rms_bias", {Role::kBias, 32}},  // after the FusedMatMul
+                     });
   ExpectHeDefaults("ort_contrib_bert.onnx");
 }
 
@@ -158,14 +155,14 @@ TEST(ContribOps, LlmLayerAsTheGenaiBuilderWritesIt) {
 
 TEST(ContribOps, CudaOnlyOpsNhwcConvGroupNormBiasAddBiasSplitGelu) {
   ExpectRolesAndFans("ort_contrib_cuda_noort.onnx", {
-                                                         // NhwcConv W [M, kH, kW, C]: 8 * 9 in, 16 * 9 out.
-                                                         {"nhwc_weight", {Role::kWeight, 72, 144}},
-                                                         {"nhwc_bias", {Role::kBias, 72}},
-                                                         {"gn_gamma", {Role::kNormScale}},
-                                                         {"gn_beta", {Role::kNormBias}},
-                                                         {"add_bias", {Role::kBias}},
-                                                         {"split_bias", {Role::kBias}},
-                                                     });
+                                                        // NhwcConv W [M, kH, kW, C]: 8 * 9 in, 16 * 9 out.
+                                                        {"nhwc_weight", {Role::kWeight, 72, 144}},
+                                                        {"nhwc_bias", {Role::kBias, 72}},
+                                                        {"gn_gamma", {Role::kNormScale}},
+                                                        {"gn_beta", {Role::kNormBias}},
+                                                        {"add_bias", {Role::kBias}},
+                                                        {"split_bias", {Role::kBias}},
+                                                    });
   ExpectHeDefaults("ort_contrib_cuda_noort.onnx");
 }
 
@@ -227,8 +224,8 @@ TEST(ContribOps, QGemmWeightsAndBiasesAreRequantizedAlongTheColumnsOfB) {
   EXPECT_EQ(by_name["fc2_B"]->fan_in(), 8);
   const std::vector<double> a_scale = ReadValues(*FindInitializer(model, "a_scale"));
   const std::vector<double> h_scale = ReadValues(*FindInitializer(model, "h_scale"));
-  for (const auto& [bias, weight, activation] : {std::make_tuple("fc1_C", "fc1_B", a_scale[0]),
-                                                std::make_tuple("fc2_C", "fc2_B", h_scale[0])}) {
+  for (const auto& [bias, weight, activation] :
+       {std::make_tuple("fc1_C", "fc1_B", a_scale[0]), std::make_tuple("fc2_C", "fc2_B", h_scale[0])}) {
     const proto::RequantizedTensor& record = *by_name[bias];
     ASSERT_EQ(record.scales_size(), by_name[weight]->scales_size()) << bias;
     for (int g = 0; g < record.scales_size(); ++g) {

@@ -20,7 +20,9 @@ struct Labelled {
   std::vector<std::pair<int, int64_t>> at;  // row-major: (source, source element)
 };
 
-int64_t Count(const Shape& shape) { return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>()); }
+int64_t Count(const Shape& shape) {
+  return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
+}
 
 Shape Unravel(int64_t flat, const Shape& shape) {
   Shape index(shape.size());
@@ -135,10 +137,10 @@ TEST(ResolveSliceAxis, FollowsTheOnnxClampingRules) {
     return std::vector<int64_t>{s.start, s.step, s.count};
   };
   EXPECT_THAT(resolve(0, 10, 1), ElementsAre(0, 1, 10));
-  EXPECT_THAT(resolve(-3, 100, 1), ElementsAre(7, 1, 3));       // x[-3:100] = 7, 8, 9
-  EXPECT_THAT(resolve(2, -2, 3), ElementsAre(2, 3, 2));         // x[2:-2:3] = 2, 5
-  EXPECT_THAT(resolve(-1, -11, -1), ElementsAre(9, -1, 10));    // x[::-1]: end -11 -> -1
-  EXPECT_THAT(resolve(100, -100, -2), ElementsAre(9, -2, 5));   // 9, 7, 5, 3, 1
+  EXPECT_THAT(resolve(-3, 100, 1), ElementsAre(7, 1, 3));      // x[-3:100] = 7, 8, 9
+  EXPECT_THAT(resolve(2, -2, 3), ElementsAre(2, 3, 2));        // x[2:-2:3] = 2, 5
+  EXPECT_THAT(resolve(-1, -11, -1), ElementsAre(9, -1, 10));   // x[::-1]: end -11 -> -1
+  EXPECT_THAT(resolve(100, -100, -2), ElementsAre(9, -2, 5));  // 9, 7, 5, 3, 1
   EXPECT_THAT(resolve(INT64_MIN, INT64_MAX, 1), ElementsAre(0, 1, 10));
   EXPECT_THAT(resolve(INT64_MAX, INT64_MIN, -1), ElementsAre(9, -1, 10));
   EXPECT_THAT(resolve(5, 5, 1), ElementsAre(5, 1, 0));
@@ -203,12 +205,13 @@ TEST(ElementMap, ReshapeOfATransposeIsExact) {
 
 TEST(ElementMap, UnitAxesComeAndGoWithoutCuttingPieces) {
   const ElementMap w = ElementMap::Whole("w", {8, 2});
-  const ElementMap halves = *ConcatMaps({*SliceMap(w, {*ResolveSliceAxis(0, 8, 4, 8, 1)}),
-                                         *SliceMap(w, {*ResolveSliceAxis(0, 8, 0, 4, 1)})}, 0);
+  const ElementMap halves = *ConcatMaps(
+      {*SliceMap(w, {*ResolveSliceAxis(0, 8, 4, 8, 1)}), *SliceMap(w, {*ResolveSliceAxis(0, 8, 0, 4, 1)})}, 0);
   const ElementMap unsqueezed = *ReshapeMap(halves, {1, 8, 1, 2});
   EXPECT_EQ(unsqueezed.pieces.size(), 2u);
   Labelled expected = RefConcat({RefSlice(Source(0, {8, 2}), {AxisSelection{0, 4, 1, 4}}),
-                                 RefSlice(Source(0, {8, 2}), {AxisSelection{0, 0, 1, 4}})}, 0);
+                                 RefSlice(Source(0, {8, 2}), {AxisSelection{0, 0, 1, 4}})},
+                                0);
   expected.shape = {1, 8, 1, 2};
   ExpectSame(unsqueezed, expected);
 }

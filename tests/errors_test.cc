@@ -16,8 +16,8 @@
 namespace onnx_reinit {
 namespace {
 
-constexpr ErrorKind kAllKinds[] = {ErrorKind::kModel, ErrorKind::kUsage, ErrorKind::kFile, ErrorKind::kStrict,
-                                   ErrorKind::kNotInPlace, ErrorKind::kUnsupported};
+constexpr ErrorKind kAllKinds[] = {ErrorKind::kModel,  ErrorKind::kUsage,      ErrorKind::kFile,
+                                   ErrorKind::kStrict, ErrorKind::kNotInPlace, ErrorKind::kUnsupported};
 
 TEST(ErrorKind, IsReadBackWhateverTheCodeAndMessage) {
   for (ErrorKind kind : kAllKinds) {

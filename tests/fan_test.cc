@@ -45,12 +45,12 @@ TEST(FansForWeight, ConvTransposeFollowsTorchConvention) {
 }
 
 TEST(FansForWeight, GemmBReadsTransB) {
-  EXPECT_EQ(FansOf(Node("Gemm"), 1, {4, 6}), (Fans{4, 6}));                   // [K, N]
+  EXPECT_EQ(FansOf(Node("Gemm"), 1, {4, 6}), (Fans{4, 6}));                       // [K, N]
   EXPECT_EQ(FansOf(Node("Gemm", {{"transB", 1}}), 1, {10, 16}), (Fans{16, 10}));  // [N, K]
 }
 
 TEST(FansForWeight, GemmAReadsTransA) {
-  EXPECT_EQ(FansOf(Node("Gemm"), 0, {3, 7}), (Fans{7, 3}));                    // [M, K]
+  EXPECT_EQ(FansOf(Node("Gemm"), 0, {3, 7}), (Fans{7, 3}));                   // [M, K]
   EXPECT_EQ(FansOf(Node("Gemm", {{"transA", 1}}), 0, {2, 7}), (Fans{2, 7}));  // [K, M]
 }
 

@@ -64,8 +64,8 @@ struct FilledTensor {
 };
 
 // Builds a tensor of `count` elements of `data_type` and fills it with `distribution`.
-void FillOne(FilledTensor& out, int32_t data_type, int64_t count, const proto::Distribution& d,
-             int threads = 2, uint64_t seed = kSeed, const std::string& name = "w") {
+void FillOne(FilledTensor& out, int32_t data_type, int64_t count, const proto::Distribution& d, int threads = 2,
+             uint64_t seed = kSeed, const std::string& name = "w") {
   out.tensor.set_name(name);
   testing::SetTensor(out.tensor, {count}, data_type);
   auto values = TensorValues::Bind(out.tensor, name);
@@ -125,8 +125,7 @@ TEST_P(FillDistribution, ConstantWritesTheRoundedValueEverywhere) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFloatTypes, FillDistribution,
-                         ::testing::ValuesIn(testing::kFloatTypes),
+INSTANTIATE_TEST_SUITE_P(AllFloatTypes, FillDistribution, ::testing::ValuesIn(testing::kFloatTypes),
                          testing::FloatTypeParamName);
 
 TEST(Fill, UniformBoundsHoldAfterRoundingToNarrowTypes) {
@@ -155,8 +154,8 @@ TEST(Fill, Float64ValuesUseDoublePrecision) {
 std::string Bytes(const FilledTensor& filled) { return filled.tensor.SerializeAsString(); }
 
 TEST(Fill, OutputDoesNotDependOnTheThreadCount) {
-  for (int32_t type : {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
-                       onnx::TensorProto::FLOAT16, onnx::TensorProto::BFLOAT16}) {
+  for (int32_t type :
+       {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE, onnx::TensorProto::FLOAT16, onnx::TensorProto::BFLOAT16}) {
     FilledTensor one, two, seven;
     // An odd size, so that chunk and block boundaries fall mid-block.
     FillOne(one, type, 300007, Normal(0, 1), 1);
@@ -202,9 +201,8 @@ TEST(Fill, ATensorsValuesDoNotDependOnOtherJobs) {
   onnx::TensorProto a, b;
   testing::SetTensor(a, {5000});
   testing::SetTensor(b, {70000});
-  std::vector<FillJob> jobs = {
-      FillJob{*TensorValues::Bind(b, "b"), Uniform(0, 1), StreamIdForName("b")},
-      FillJob{*TensorValues::Bind(a, "a"), Normal(0, 1), StreamIdForName("a")}};
+  std::vector<FillJob> jobs = {FillJob{*TensorValues::Bind(b, "b"), Uniform(0, 1), StreamIdForName("b")},
+                               FillJob{*TensorValues::Bind(a, "a"), Normal(0, 1), StreamIdForName("a")}};
   Fill(jobs, kSeed, 3);
   EXPECT_EQ(a.raw_data(), alone.tensor.raw_data());
 }
@@ -243,7 +241,7 @@ proto::Distribution TruncatedNormal(double mean, double std, double low, double 
 // Moments of the standard normal truncated to [-c, c], from the recurrence
 // m_k = (k - 1) m_{k-2} - (b^{k-1} phi(b) - a^{k-1} phi(a)) / Z with a = -c, b = c, Z = 1 - 2 Phi(-c).
 struct StandardTruncatedMoments {
-  double m2, m4;  // E[X^2], E[X^4]
+  double m2, m4;      // E[X^2], E[X^4]
   double within_one;  // P(|X| <= 1)
 };
 StandardTruncatedMoments SymmetricTruncatedMoments(double c) {
@@ -292,14 +290,14 @@ TEST_P(FillDistribution, TruncatedNormalIsCutAtTwoStdsWithoutCorrection) {
 }
 
 TEST_P(FillDistribution, TruncatedVarianceScalingHasTheTargetStd) {
-  for (SchemeKind kind : {SchemeKind::kHeTruncatedNormal, SchemeKind::kXavierTruncatedNormal,
-                          SchemeKind::kLecunTruncatedNormal}) {
+  for (SchemeKind kind :
+       {SchemeKind::kHeTruncatedNormal, SchemeKind::kXavierTruncatedNormal, SchemeKind::kLecunTruncatedNormal}) {
     SchemeOptions options;
     options.kind = kind;
     const Fans fans{50, 30};
     auto d = ResolveDistribution(options, fans);
     ASSERT_TRUE(d.ok());
-    const double target = kind == SchemeKind::kHeTruncatedNormal      ? std::sqrt(2.0 / 50)
+    const double target = kind == SchemeKind::kHeTruncatedNormal       ? std::sqrt(2.0 / 50)
                           : kind == SchemeKind::kXavierTruncatedNormal ? std::sqrt(2.0 / 80)
                                                                        : std::sqrt(1.0 / 50);
     FilledTensor filled;
@@ -344,9 +342,9 @@ TEST(Fill, TruncatedNormalUsesOneUniformPerElementThroughTheInverseCdf) {
     const double cdf_a = NormalCdf(-2), width = NormalCdf(2) - cdf_a;
     for (int64_t i = 0; i < 1001; ++i) {
       const PhiloxBlock words = RandomBlock(kSeed, StreamIdForName("w"), double_grade ? i / 2 : i / 4);
-      const double u = double_grade ? UnitOpen52(static_cast<uint64_t>(words[2 * (i % 2) + 1]) << 32 |
-                                                 words[2 * (i % 2)])
-                                    : UnitOpen23(words[i % 4]);
+      const double u = double_grade
+                           ? UnitOpen52(static_cast<uint64_t>(words[2 * (i % 2) + 1]) << 32 | words[2 * (i % 2)])
+                           : UnitOpen23(words[i % 4]);
       const double expected = mean + std * NormalQuantile(cdf_a + u * width);
       ASSERT_EQ(values.Read(i), RoundTo(values.type(), expected)) << "element " << i;
     }
@@ -354,8 +352,8 @@ TEST(Fill, TruncatedNormalUsesOneUniformPerElementThroughTheInverseCdf) {
 }
 
 TEST(Fill, TruncatedNormalDoesNotDependOnTheThreadCountOrSplit) {
-  for (int32_t type : {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE,
-                       onnx::TensorProto::FLOAT16, onnx::TensorProto::BFLOAT16}) {
+  for (int32_t type :
+       {onnx::TensorProto::FLOAT, onnx::TensorProto::DOUBLE, onnx::TensorProto::FLOAT16, onnx::TensorProto::BFLOAT16}) {
     const proto::Distribution d = TruncatedNormal(0, 1, -2, 2);
     FilledTensor one, two, seven;
     FillOne(one, type, 300007, d, 1);
@@ -391,8 +389,8 @@ std::vector<proto::Distribution> EveryKind() {
   proto::Distribution identity;
   identity.set_kind(proto::Distribution::IDENTITY);
   identity.set_gain(2.0);
-  return {Normal(0, 1), Normal(0.5, 0.02), Uniform(-1, 1), Uniform(-0.1, 0.3),
-          TruncatedNormal(0, 1, -2, 2), constant, orthogonal, identity};
+  return {Normal(0, 1), Normal(0.5, 0.02), Uniform(-1, 1), Uniform(-0.1, 0.3), TruncatedNormal(0, 1, -2, 2),
+          constant,     orthogonal,        identity};
 }
 
 // SampleRange over [begin, end) cut at `cuts` equals one whole call, bit for bit.
@@ -440,7 +438,7 @@ TEST(Fill, EveryKindAndTypeGivesTheSameBytesOnAnyThreadCount) {
   for (int32_t type : testing::kFloatTypes) {
     for (proto::Distribution d : EveryKind()) {
       if (d.kind() == proto::Distribution::ORTHOGONAL) d = Normal(0, 1);  // tested below
-      if (d.kind() == proto::Distribution::IDENTITY) continue;           // needs a 2-D shape
+      if (d.kind() == proto::Distribution::IDENTITY) continue;            // needs a 2-D shape
       FilledTensor one, two, seven;
       FillOne(one, type, 300009, d, 1);
       FillOne(two, type, 300009, d, 2);
@@ -457,8 +455,7 @@ TEST(Fill, EveryKindAndTypeGivesTheSameBytesOnAnyThreadCount) {
       FillJob ortho{*TensorValues::Bind(a, "a"), EveryKind()[6], StreamIdForName("a")};
       ortho.shape = {96, 80};
       FillJob uniform{*TensorValues::Bind(b, "b"), Uniform(-2, 3), StreamIdForName("b")};
-      FillJob normal_region{*TensorValues::Bind(c, "c"), Normal(1, 3), StreamIdForName("c"), 12345 + 3,
-                            2 * 12345 + 1};
+      FillJob normal_region{*TensorValues::Bind(c, "c"), Normal(1, 3), StreamIdForName("c"), 12345 + 3, 2 * 12345 + 1};
       Fill({ortho, uniform, normal_region}, kSeed, threads);
       return a.SerializeAsString() + b.SerializeAsString() + c.SerializeAsString();
     };
@@ -505,8 +502,8 @@ TEST(Fill, EverySimdTargetGivesTheSameBytes) {
   const std::vector<std::string> targets = SimdTargets();
   ASSERT_FALSE(targets.empty());
   for (int32_t type : testing::kFloatTypes) {
-    for (const proto::Distribution& d : {Normal(0, 1), Normal(-0.5, 0.02), Uniform(-1, 1),
-                                         TruncatedNormal(0, 1, -2, 2)}) {
+    for (const proto::Distribution& d :
+         {Normal(0, 1), Normal(-0.5, 0.02), Uniform(-1, 1), TruncatedNormal(0, 1, -2, 2)}) {
       std::string reference;
       for (const std::string& target : targets) {
         ASSERT_TRUE(UseSimdTarget(target));
@@ -566,8 +563,8 @@ std::vector<double> TorchDirac(const std::vector<int64_t>& shape, int64_t groups
 }
 
 TEST(Fill, IdentityIsGainTimesEye) {
-  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{3, 5}, std::vector<int64_t>{5, 3},
-                                            std::vector<int64_t>{4, 4}}) {
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{3, 5}, std::vector<int64_t>{5, 3}, std::vector<int64_t>{4, 4}}) {
     const std::vector<double> w = FillStructured(Structured(proto::Distribution::IDENTITY, 2.5), shape);
     for (int64_t r = 0; r < shape[0]; ++r) {
       for (int64_t c = 0; c < shape[1]; ++c) {
@@ -591,8 +588,7 @@ TEST(Fill, DiracMatchesTorchForEveryRankAndGroups) {
       {{3, 3, 3, 3, 3}, 1},  // 3-D conv
   };
   for (const auto& c : kCases) {
-    const std::vector<double> w =
-        FillStructured(Structured(proto::Distribution::DIRAC, 1.0), c.shape, c.groups);
+    const std::vector<double> w = FillStructured(Structured(proto::Distribution::DIRAC, 1.0), c.shape, c.groups);
     EXPECT_EQ(w, TorchDirac(c.shape, c.groups)) << "shape[0] " << c.shape[0] << ", groups " << c.groups;
   }
   const std::vector<double> grouped = FillStructured(Structured(proto::Distribution::DIRAC, 1.0), {6, 2, 3}, 2);
@@ -610,8 +606,7 @@ TEST(Fill, StructuredRegionsUseTheirOwnShape) {
   const std::vector<double> before = testing::ReadValues(tensor);
   std::vector<FillJob> jobs;
   for (int gate = 0; gate < 2; ++gate) {
-    FillJob job{*TensorValues::Bind(tensor, "w"), Structured(proto::Distribution::IDENTITY, 1.0),
-                StreamIdForName("w")};
+    FillJob job{*TensorValues::Bind(tensor, "w"), Structured(proto::Distribution::IDENTITY, 1.0), StreamIdForName("w")};
     job.begin = gate * 9;
     job.end = (gate + 1) * 9;
     job.shape = {3, 3};
@@ -637,8 +632,7 @@ TEST(CheckFillJob, NamesTheRankIdentityAndDiracNeed) {
   EXPECT_EQ(CheckFillJob(job).message(), "dirac: dim 0 (2) is not divisible by groups (3)");
   job.groups = 1;
   job.shape = {6, 4};
-  EXPECT_THAT(std::string(CheckFillJob(job).message()),
-              ::testing::HasSubstr("dirac needs a tensor of rank 3, 4 or 5"));
+  EXPECT_THAT(std::string(CheckFillJob(job).message()), ::testing::HasSubstr("dirac needs a tensor of rank 3, 4 or 5"));
 }
 
 }  // namespace

@@ -59,7 +59,6 @@ double Std(const std::vector<double>& values) {
 
 class FunctionTwins : public ::testing::TestWithParam<Twins> {
  protected:
-
   // Re-initializes `fixture` into the temporary folder with `layout`, and loads the result.
   onnx::ModelProto Rewrite(const std::string& fixture, RewriteOptions::Layout layout, const std::string& output) {
     RewriteOptions options;
@@ -157,8 +156,9 @@ TEST(Functions, CallsThatReadABodyConstantWithOtherFansAreWarnedAbout) {
   // without suggesting --untie (every call shares the body's constant).
   auto report = Reinitialize(model, He());
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_THAT(report->warnings(), Contains(AllOf(HasSubstr("'Proj::P' is read by 2 nodes that need 2 different values"),
-                                                 HasSubstr("Gemm 'proj2/gemm' (fan_in 4)"), Not(HasSubstr("--untie")))));
+  EXPECT_THAT(report->warnings(),
+              Contains(AllOf(HasSubstr("'Proj::P' is read by 2 nodes that need 2 different values"),
+                             HasSubstr("Gemm 'proj2/gemm' (fan_in 4)"), Not(HasSubstr("--untie")))));
 }
 
 TEST(Functions, UntieLeavesBodyConstantsTiedAndSaysWhy) {
@@ -166,7 +166,8 @@ TEST(Functions, UntieLeavesBodyConstantsTiedAndSaysWhy) {
   const std::string before = model.SerializeAsString();
   const UntieResult result = UntieTensors(model, He());
   EXPECT_TRUE(result.copies.empty());
-  EXPECT_THAT(result.warnings, Contains(HasSubstr("'Proj::P' stays tied: it is a constant in the body of function 'Proj'")));
+  EXPECT_THAT(result.warnings,
+              Contains(HasSubstr("'Proj::P' stays tied: it is a constant in the body of function 'Proj'")));
   EXPECT_EQ(model.SerializeAsString(), before);
 }
 

@@ -92,10 +92,10 @@ TEST(NormPatterns, ATableTiedToADecoderIsAnEmbeddingAndTheTieIsWarned) {
   options.policy.scheme.kind = SchemeKind::kHeNormal;
   auto report = Reinitialize(model, options);
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_THAT(report->warnings(), Contains(AllOf(HasSubstr("'table' is read by 2 nodes that need 2 different values"),
-                                                 HasSubstr("as embedding of Gather 'gather'"),
-                                                 HasSubstr("as weight of FusedMatMul 'decoder'"),
-                                                 Not(HasSubstr("--untie")))));
+  EXPECT_THAT(report->warnings(),
+              Contains(AllOf(HasSubstr("'table' is read by 2 nodes that need 2 different values"),
+                             HasSubstr("as embedding of Gather 'gather'"),
+                             HasSubstr("as weight of FusedMatMul 'decoder'"), Not(HasSubstr("--untie")))));
 }
 
 // torch 1.13 exports torch.rsqrt(v) as Div(1, Sqrt(v)): LLaMA's RMSNorm scale w * (x * rsqrt(...)).

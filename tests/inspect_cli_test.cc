@@ -61,7 +61,7 @@ TEST(OpsCli, JsonAndMarkdownAreTheTable) {
   const CommandResult json = RunTool({"ops", "--json"});
   ASSERT_EQ(json.status, 0) << json;
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(ParseJson<proto::OpTableListing>(json.out),
-                                                                  DescribeOpTable()));
+                                                                 DescribeOpTable()));
   const CommandResult markdown = RunTool({"ops", "--markdown"});
   ASSERT_EQ(markdown.status, 0) << markdown;
   EXPECT_EQ(markdown.out, OpTableMarkdown());
@@ -74,8 +74,8 @@ TEST(StatsCli, TablePrintsEveryFloatTensorAndTotals) {
   ASSERT_EQ(result.status, 0) << result;
   const std::vector<std::string> lines = Lines(result.out);
   ASSERT_EQ(lines.size(), 6u) << result;
-  EXPECT_THAT(lines[0], AllOf(StartsWith("tensor"), HasSubstr("mean"), HasSubstr("std"),
-                              HasSubstr("zeros"), HasSubstr("fan_in")));
+  EXPECT_THAT(lines[0], AllOf(StartsWith("tensor"), HasSubstr("mean"), HasSubstr("std"), HasSubstr("zeros"),
+                              HasSubstr("fan_in")));
   EXPECT_THAT(lines[1], AllOf(StartsWith("conv_W"), HasSubstr("Conv:1"), HasSubstr("weight")));
   EXPECT_EQ(lines[5], "4 tensors, 369 parameters; float32 1.44 KiB");
 }
@@ -85,11 +85,12 @@ TEST(StatsCli, JsonCarriesEveryField) {
   const CommandResult result =
       RunTool({"stats", CopyFixture(dir, "torch_cnn.onnx"), "--json", "--scheme", "he", "--hist"});
   ASSERT_EQ(result.status, 0) << result;
-  for (const char* field : {"\"model\"", "\"tensors\"", "\"totals\"", "\"name\"", "\"op_type\"",
-                            "\"input_index\"", "\"role\"", "\"dtype\"", "\"shape\"", "\"count\"",
-                            "\"mean\"", "\"std\"", "\"min\"", "\"max\"", "\"zeros\"", "\"nan\"",
-                            "\"inf\"", "\"fan_in\"", "\"fan_out\"", "\"target_std\"",
-                            "\"std_ratio\"", "\"histogram\"", "\"bytes_per_dtype\""}) {
+  for (const char* field : {"\"model\"",     "\"tensors\"",     "\"totals\"",         "\"name\"",
+                            "\"op_type\"",   "\"input_index\"", "\"role\"",           "\"dtype\"",
+                            "\"shape\"",     "\"count\"",       "\"mean\"",           "\"std\"",
+                            "\"min\"",       "\"max\"",         "\"zeros\"",          "\"nan\"",
+                            "\"inf\"",       "\"fan_in\"",      "\"fan_out\"",        "\"target_std\"",
+                            "\"std_ratio\"", "\"histogram\"",   "\"bytes_per_dtype\""}) {
     EXPECT_THAT(result.out, HasSubstr(field));
   }
   const auto report = ParseJson<proto::StatsReport>(result.out);
@@ -160,9 +161,11 @@ TEST(StatsCli, CsvHasTheJsonNumbersExactly) {
     ASSERT_EQ(row.size(), header.size());
     EXPECT_EQ(row[column("name")], expected.name());
     EXPECT_EQ(row[column("shape")], absl::StrCat("[", absl::StrJoin(expected.shape(), ", "), "]"));
-    for (const auto& [name, value] : std::vector<std::pair<std::string, double>>{
-             {"mean", expected.mean()}, {"std", expected.std()}, {"min", expected.min()},
-             {"max", expected.max()}, {"zeros", expected.zeros()}}) {
+    for (const auto& [name, value] : std::vector<std::pair<std::string, double>>{{"mean", expected.mean()},
+                                                                                 {"std", expected.std()},
+                                                                                 {"min", expected.min()},
+                                                                                 {"max", expected.max()},
+                                                                                 {"zeros", expected.zeros()}}) {
       EXPECT_EQ(std::strtod(row[column(name)].c_str(), nullptr), value) << expected.name() << " " << name;
     }
     EXPECT_EQ(row[column("fan_in")], expected.has_fan_in() ? absl::StrCat(expected.fan_in()) : "");
@@ -234,8 +237,7 @@ TEST(VerifyCli, PassesOnAFreshReinitAndFailsOnAnotherScheme) {
 
 TEST(VerifyCli, FailsOnPyTorchDefaultWeightsAgainstHe) {
   TempDir dir;
-  const CommandResult result =
-      RunTool({"verify", CopyFixture(dir, "torch_cnn.onnx"), "--scheme", "he", "--json"});
+  const CommandResult result = RunTool({"verify", CopyFixture(dir, "torch_cnn.onnx"), "--scheme", "he", "--json"});
   EXPECT_EQ(result.status, 1) << result;
   const auto report = ParseJson<proto::VerifyReport>(result.out);
   EXPECT_EQ(report.failed(), 4);
@@ -247,7 +249,7 @@ TEST(InspectCli, TensorsOfNewerDataTypesAreNamedNotLeftOut) {
   const CommandResult stats = RunTool({"stats", model});
   ASSERT_EQ(stats.status, 0) << stats;
   EXPECT_EQ(Lines(stats.out).back(),
-              "not read: 1 tensor of data types newer than this build's ONNX library: 'W' (FLOAT8E4M3FN)");
+            "not read: 1 tensor of data types newer than this build's ONNX library: 'W' (FLOAT8E4M3FN)");
   const auto json = ParseJson<proto::StatsReport>(RunTool({"stats", model, "--json"}).out);
   ASSERT_EQ(json.unread_size(), 1);
   EXPECT_EQ(json.unread(0).name(), "W");
@@ -279,11 +281,11 @@ TEST(VerifyCli, GithubFormatAnnotatesEachFailingWeight) {
   const CommandResult result = RunTool({"verify", model, "--scheme", "he", "--format", "github"});
   EXPECT_EQ(result.status, 1) << result;
   const std::vector<std::string> lines = Lines(result.out);
-  const auto annotations = std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
-    return absl::StartsWith(line, "::error file=");
-  });
+  const auto annotations = std::count_if(
+      lines.begin(), lines.end(), [](const std::string& line) { return absl::StartsWith(line, "::error file="); });
   EXPECT_EQ(annotations, 4);  // the four weights with PyTorch's default init
-  EXPECT_THAT(lines[0], StartsWith("::error file=" + model + ",title=onnx%3A%3AConv_23::'onnx::Conv_23' does not "
+  EXPECT_THAT(lines[0], StartsWith("::error file=" + model +
+                                   ",title=onnx%3A%3AConv_23::'onnx::Conv_23' does not "
                                    "match he_normal: std "));
   EXPECT_THAT(result.out, HasSubstr("FAILED: 4 of 4 weights"));
   EXPECT_EQ(RunTool({"verify", model, "--scheme", "he", "--format", "yaml"}).status, 2);
@@ -295,7 +297,8 @@ TEST(VerifyCli, JunitIsWrittenForSeveralModelsAndNotOnError) {
   const std::string original = CopyFixture(dir, "torch_cnn.onnx");
   const CommandResult result = RunTool({"verify", fresh, original, "--scheme", "he", "--junit", dir / "v.xml"});
   EXPECT_EQ(result.status, 1) << result;
-  EXPECT_THAT(result.out, AllOf(HasSubstr("ok: 4 weights of " + fresh), HasSubstr("FAILED: 4 of 4 weights of " + original)));
+  EXPECT_THAT(result.out,
+              AllOf(HasSubstr("ok: 4 weights of " + fresh), HasSubstr("FAILED: 4 of 4 weights of " + original)));
   const std::string xml = ReadFile(dir / "v.xml");
   EXPECT_THAT(xml, HasSubstr(R"(<testsuites name="onnx-reinit verify" tests="8" failures="4" skipped="0">)"));
 
@@ -310,8 +313,7 @@ TEST(VerifyCli, ErrorsExitTwo) {
   TempDir dir;
   const CommandResult missing_scheme = RunTool({"verify", CopyFixture(dir, "torch_cnn.onnx")});
   EXPECT_EQ(missing_scheme.status, 2) << missing_scheme;
-  const CommandResult bad_model =
-      RunTool({"verify", CopyFixture(dir, "malformed/empty.onnx"), "--scheme", "he"});
+  const CommandResult bad_model = RunTool({"verify", CopyFixture(dir, "malformed/empty.onnx"), "--scheme", "he"});
   EXPECT_EQ(bad_model.status, 2) << bad_model;
 }
 
@@ -327,8 +329,8 @@ TEST(DiffCli, ExitCodesFollowDiff) {
 
   const CommandResult changed = RunTool({"diff", original, reinitialized});
   EXPECT_EQ(changed.status, 1) << changed;
-  EXPECT_THAT(changed.out, AllOf(HasSubstr("fc.weight"), HasSubstr("values"),
-                                 HasSubstr("4 tensors differ, 4 identical")));
+  EXPECT_THAT(changed.out,
+              AllOf(HasSubstr("fc.weight"), HasSubstr("values"), HasSubstr("4 tensors differ, 4 identical")));
   EXPECT_THAT(changed.out, ::testing::Not(HasSubstr("fc.bias")));
 
   const CommandResult structural = RunTool({"diff", original, CopyFixture(dir, "torch_dcgan.onnx")});
@@ -352,8 +354,8 @@ TEST(DiffCli, JsonListsTheDifferences) {
 TEST(ReinitCli, ReportHasStatisticsBeforeAndAfter) {
   TempDir dir;
   const std::string report_path = dir / "report.json";
-  const CommandResult result = RunTool({CopyFixture(dir, "torch_cnn.onnx"), "--scheme", "he",
-                                        "-o", dir / "out.onnx", "--report", report_path, "-q"});
+  const CommandResult result = RunTool(
+      {CopyFixture(dir, "torch_cnn.onnx"), "--scheme", "he", "-o", dir / "out.onnx", "--report", report_path, "-q"});
   ASSERT_EQ(result.status, 0) << result;
   const auto report = ParseJson<proto::ReinitReport>(ReadFile(report_path));
   ASSERT_EQ(report.tensors_size(), 8);

@@ -44,8 +44,7 @@ TEST(LoadModel, MissingFileIsNotFoundAndNamesThePath) {
 }
 
 TEST(LoadModel, RejectsFilesThatAreNotModels) {
-  for (const char* file : {"malformed/empty.onnx", "malformed/not_a_model.onnx",
-                           "malformed/truncated.onnx"}) {
+  for (const char* file : {"malformed/empty.onnx", "malformed/not_a_model.onnx", "malformed/truncated.onnx"}) {
     auto model = LoadModel(TestdataPath(file));
     EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << file;
     EXPECT_THAT(std::string(model.status().message()), HasSubstr(file));
@@ -59,8 +58,8 @@ TEST(ParseModel, GivesLoadModelsModelAndNamesTheBytesInErrors) {
   auto parsed = ParseModel(bytes, "model");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->SerializeAsString(), LoadTestdata("torch_cnn.onnx").SerializeAsString());
-  for (const char* file : {"malformed/not_a_model.onnx", "malformed/truncated.onnx",
-                           "malformed/duplicate_initializer.onnx"}) {
+  for (const char* file :
+       {"malformed/not_a_model.onnx", "malformed/truncated.onnx", "malformed/duplicate_initializer.onnx"}) {
     auto refused = ParseModel(ReadFile(TestdataPath(file)), "in memory");
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << file;
     EXPECT_THAT(std::string(refused.status().message()), ::testing::StartsWith("in memory: ")) << file;
@@ -105,8 +104,7 @@ TEST_F(TempDir, FailedSaveLeavesNoFileBehind) {
 }
 
 // The values of every float initializer, read through `payloads` where they are detached.
-std::vector<std::vector<double>> InitializerValues(onnx::ModelProto& model,
-                                                   const DetachedPayloads& payloads) {
+std::vector<std::vector<double>> InitializerValues(onnx::ModelProto& model, const DetachedPayloads& payloads) {
   std::vector<std::vector<double>> all;
   for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) {
     if (!FloatTypeOf(tensor.data_type())) continue;
@@ -120,13 +118,12 @@ std::vector<std::vector<double>> InitializerValues(onnx::ModelProto& model,
 }
 
 TEST(MappedModel, SeesTheSameModelAsLoadModelWithPayloadsInTheMapping) {
-  for (const char* file : {"torch_cnn.onnx", "dtypes.onnx", "constant_weights.onnx",
-                           "int_and_shape.onnx", "torch_dcgan.onnx"}) {
+  for (const char* file :
+       {"torch_cnn.onnx", "dtypes.onnx", "constant_weights.onnx", "int_and_shape.onnx", "torch_dcgan.onnx"}) {
     auto mapped = MappedModel::Open(TestdataPath(file));
     ASSERT_TRUE(mapped.ok()) << mapped.status();
     onnx::ModelProto loaded = LoadTestdata(file);
-    EXPECT_EQ(InitializerValues(mapped->model(), mapped->payloads()),
-              InitializerValues(loaded, DetachedPayloads()))
+    EXPECT_EQ(InitializerValues(mapped->model(), mapped->payloads()), InitializerValues(loaded, DetachedPayloads()))
         << file;
     // Apart from the detached value fields, the two parses agree field for field.
     for (onnx::TensorProto& tensor : *loaded.mutable_graph()->mutable_initializer()) {
@@ -156,8 +153,7 @@ TEST(MappedModel, DetachesRawAndPackedValuesButNotVarints) {
 }
 
 TEST(MappedModel, RejectsFilesThatAreNotModelsLikeLoadModel) {
-  for (const char* file : {"malformed/empty.onnx", "malformed/not_a_model.onnx",
-                           "malformed/truncated.onnx"}) {
+  for (const char* file : {"malformed/empty.onnx", "malformed/not_a_model.onnx", "malformed/truncated.onnx"}) {
     auto mapped = MappedModel::Open(TestdataPath(file));
     ASSERT_FALSE(mapped.ok()) << file;
     EXPECT_EQ(mapped.status().message(), LoadModel(TestdataPath(file)).status().message());
@@ -177,7 +173,7 @@ TEST_F(TempDir, MappedModelKeepsUnknownGroupsLikeLoadModel) {
     group->AddGroup(1)->AddLengthDelimited(2, "nested");
   };
   add_group(model, 99);
-  add_group(*model.mutable_graph(), 14);  // the field number of quantization_annotation
+  add_group(*model.mutable_graph(), 14);                         // the field number of quantization_annotation
   add_group(*model.mutable_graph()->mutable_initializer(0), 9);  // ... and of raw_data
   const fs::path path = dir_ / "groups.onnx";
   std::ofstream(path, std::ios::binary) << model.SerializeAsString();
@@ -186,8 +182,7 @@ TEST_F(TempDir, MappedModelKeepsUnknownGroupsLikeLoadModel) {
   auto mapped = MappedModel::Open(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_TRUE(mapped.ok()) << mapped.status();
-  EXPECT_EQ(InitializerValues(mapped->model(), mapped->payloads()),
-            InitializerValues(*loaded, DetachedPayloads()));
+  EXPECT_EQ(InitializerValues(mapped->model(), mapped->payloads()), InitializerValues(*loaded, DetachedPayloads()));
   const onnx::GraphProto& graph = mapped->model().graph();
   EXPECT_EQ(graph.GetReflection()->GetUnknownFields(graph).field_count(), 1);
 }
@@ -196,7 +191,7 @@ TEST_F(TempDir, MappedModelRefusesMalformedGroupsLikeLoadModel) {
   const std::string model = LoadTestdata("torch_cnn.onnx").SerializeAsString();
   const std::string deep = std::string(150, '\x0b') + std::string(150, '\x0c');  // field 1 groups
   for (const auto& [name, tail] : std::map<std::string, std::string>{
-           {"end_without_start", "\x74"},          // end group 14
+           {"end_without_start", "\x74"},         // end group 14
            {"end_of_another_group", "\x73\x7c"},  // start group 14, end group 15
            {"never_ended", "\x73\x08\x01"},       // start group 14, a varint, then the file ends
            {"nested_past_the_limit", deep}}) {
@@ -225,9 +220,9 @@ TEST_F(TempDir, MappedModelAndLoadModelAgreeOnNestingAtProtobufsLimit) {
     onnx::TypeProto* type = nested_types.mutable_graph()->mutable_input(0)->mutable_type();
     for (int level = 0; level < levels / 2; ++level) type = type->mutable_sequence_type()->mutable_elem_type();
     type->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-    for (const auto& [name, model] : {std::pair{"graph_groups", &graph_groups},
-                                      std::pair{"initializer_groups", &initializer_groups},
-                                      std::pair{"nested_types", &nested_types}}) {
+    for (const auto& [name, model] :
+         {std::pair{"graph_groups", &graph_groups}, std::pair{"initializer_groups", &initializer_groups},
+          std::pair{"nested_types", &nested_types}}) {
       const fs::path path = dir_ / name;
       std::ofstream(path, std::ios::binary | std::ios::trunc) << model->SerializeAsString();
       const absl::Status loaded = LoadModel(path).status();

@@ -27,8 +27,8 @@ TEST(NamePattern, MatchesTakesTheWholeNameAndSearchAnyPart) {
 
 TEST(NamePattern, TheSyntaxUsersWriteForNamesWorks) {
   EXPECT_TRUE(Compiled("^(?:conv|fc)[0-9]+\\.(weight|bias)$").Search("conv12.bias"));
-  EXPECT_TRUE(Compiled("/encoder/layers/encoder_layer_[0-9]{1,2}/mlp/").Search(
-      "/encoder/layers/encoder_layer_11/mlp/mlp.0/MatMul"));
+  EXPECT_TRUE(Compiled("/encoder/layers/encoder_layer_[0-9]{1,2}/mlp/")
+                  .Search("/encoder/layers/encoder_layer_11/mlp/mlp.0/MatMul"));
   EXPECT_TRUE(Compiled("head|classifier").Search("model.classifier.weight"));
   EXPECT_TRUE(Compiled("onnx::MatMul_\\w+").Matches("onnx::MatMul_1234"));
 }

@@ -35,9 +35,9 @@ TEST(OpSpec, AnyInputRowsAnswerForEveryInput) {
 }
 
 TEST(OpSpec, OnlyTheQOperatorAndBlockQuantizedOpsReadIntegers) {
-  const std::set<std::string> reading = {"QLinearConv",           "QLinearMatMul",        "ConvInteger",
-                                         "MatMulInteger",         "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
-                                         "MatMulNBits",           "GatherBlockQuantized",  "QGemm"};
+  const std::set<std::string> reading = {"QLinearConv",   "QLinearMatMul",         "ConvInteger",
+                                         "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
+                                         "MatMulNBits",   "GatherBlockQuantized",  "QGemm"};
   for (const OpSpec& op : OpTable()) EXPECT_EQ(op.ReadsIntegers(), reading.count(op.op_type) > 0) << op.op_type;
 }
 

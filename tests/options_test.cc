@@ -83,10 +83,9 @@ TEST(ToRewriteOptions, UnsetOptionsTakeTheLibraryDefaults) {
 }
 
 TEST(ToRewriteOptions, GivenOptionsWinOverTheFileAndTheirRulesComeFirst) {
-  const proto::Recipe file =
-      Recipe(R"pb(
-        scheme: "xavier_uniform" seed: 42 bias: "torch" rules: "role:bias=keep"
-      )pb");
+  const proto::Recipe file = Recipe(R"pb(
+    scheme: "xavier_uniform" seed: 42 bias: "torch" rules: "role:bias=keep"
+  )pb");
   proto::Recipe given;
   given.set_seed(7);
   given.add_rules("op:Gemm=ones");

@@ -74,8 +74,8 @@ struct Tensor {
   std::vector<FillJob> jobs;
 };
 
-FillJob OrthogonalJob(onnx::TensorProto& tensor, const std::string& name,
-                      const std::vector<int64_t>& shape, double gain) {
+FillJob OrthogonalJob(onnx::TensorProto& tensor, const std::string& name, const std::vector<int64_t>& shape,
+                      double gain) {
   FillJob job{*TensorValues::Bind(tensor, name), Orthogonal(gain), StreamIdForName(name)};
   job.shape = shape;
   return job;
@@ -87,8 +87,8 @@ TEST_P(OrthogonalFill, TallWideSquareAndConvShapesAreOrthogonal) {
   const struct {
     std::vector<int64_t> shape;
     double gain;
-  } kCases[] = {{{300, 100}, 1.0}, {{100, 300}, 1.0}, {{64, 64}, 1.0},
-                {{16, 4, 3, 3}, std::sqrt(2.0)}, {{4, 16, 3, 3}, 0.5}, {{37, 1}, 1.0}};
+  } kCases[] = {{{300, 100}, 1.0},    {{100, 300}, 1.0}, {{64, 64}, 1.0}, {{16, 4, 3, 3}, std::sqrt(2.0)},
+                {{4, 16, 3, 3}, 0.5}, {{37, 1}, 1.0}};
   for (const auto& c : kCases) {
     onnx::TensorProto tensor;
     testing::SetTensor(tensor, c.shape, GetParam());
@@ -102,8 +102,7 @@ TEST_P(OrthogonalFill, TallWideSquareAndConvShapesAreOrthogonal) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFloatTypes, OrthogonalFill,
-                         ::testing::ValuesIn(testing::kFloatTypes),
+INSTANTIATE_TEST_SUITE_P(AllFloatTypes, OrthogonalFill, ::testing::ValuesIn(testing::kFloatTypes),
                          testing::FloatTypeParamName);
 
 TEST(Orthogonal, AColumnIsTheNormalSchemesValuesNormalized) {
@@ -114,8 +113,7 @@ TEST(Orthogonal, AColumnIsTheNormalSchemesValuesNormalized) {
     onnx::TensorProto normal_tensor, orthogonal_tensor;
     testing::SetTensor(normal_tensor, {101}, onnx::TensorProto::DOUBLE);
     testing::SetTensor(orthogonal_tensor, shape, onnx::TensorProto::DOUBLE);
-    Fill({FillJob{*TensorValues::Bind(normal_tensor, "w"), Normal(0, 1), StreamIdForName("w")}},
-         kSeed, 1);
+    Fill({FillJob{*TensorValues::Bind(normal_tensor, "w"), Normal(0, 1), StreamIdForName("w")}}, kSeed, 1);
     Fill({OrthogonalJob(orthogonal_tensor, "w", shape, 1.0)}, kSeed, 1);
     const std::vector<double> z = testing::ReadValues(normal_tensor);
     const std::vector<double> q = testing::ReadValues(orthogonal_tensor);
@@ -137,13 +135,12 @@ TEST(Orthogonal, IsBitIdenticalForAnyThreadCount) {
     testing::SetTensor(tensors[3], {40, 120}, onnx::TensorProto::FLOAT16);
     testing::SetTensor(tensors[4], {50, 50}, onnx::TensorProto::BFLOAT16);
     testing::SetTensor(tensors[5], {3001}, onnx::TensorProto::DOUBLE);
-    std::vector<FillJob> jobs = {
-        OrthogonalJob(tensors[0], "a", {96, 64}, 1.0),
-        OrthogonalJob(tensors[1], "b", {32, 8, 3, 3}, 2.0),
-        FillJob{*TensorValues::Bind(tensors[2], "c"), Normal(0, 1), StreamIdForName("c")},
-        OrthogonalJob(tensors[3], "d", {40, 120}, 1.0),
-        OrthogonalJob(tensors[4], "e", {50, 50}, 1.0),
-        FillJob{*TensorValues::Bind(tensors[5], "f"), Normal(1, 2), StreamIdForName("f")}};
+    std::vector<FillJob> jobs = {OrthogonalJob(tensors[0], "a", {96, 64}, 1.0),
+                                 OrthogonalJob(tensors[1], "b", {32, 8, 3, 3}, 2.0),
+                                 FillJob{*TensorValues::Bind(tensors[2], "c"), Normal(0, 1), StreamIdForName("c")},
+                                 OrthogonalJob(tensors[3], "d", {40, 120}, 1.0),
+                                 OrthogonalJob(tensors[4], "e", {50, 50}, 1.0),
+                                 FillJob{*TensorValues::Bind(tensors[5], "f"), Normal(1, 2), StreamIdForName("f")}};
     Fill(jobs, kSeed, threads);
     std::string all;
     for (const onnx::TensorProto& tensor : tensors) all += tensor.SerializeAsString();
@@ -182,8 +179,7 @@ TEST(Orthogonal, GateBlocksOfARecurrenceWeightAreEachOrthogonal) {
     const std::vector<double> values = testing::ReadValues(tensor);
     const FloatType float_type = *FloatTypeOf(type);
     for (int gate = 0; gate < 2; ++gate) {
-      const std::vector<double> block(values.begin() + gate * kH * kH,
-                                      values.begin() + (gate + 1) * kH * kH);
+      const std::vector<double> block(values.begin() + gate * kH * kH, values.begin() + (gate + 1) * kH * kH);
       EXPECT_LE(GramError(block, kH, kH, 1.0), GramTolerance(float_type, 1.0)) << "gate " << gate;
       // The block from first principles: the normal scheme's values of those elements, QR'd.
       std::vector<double> expected(kH * kH);

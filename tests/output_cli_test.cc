@@ -152,16 +152,18 @@ TEST(OutputCli, TwoRunsWritingOneExternalDataOutputLeaveOneRunsPair) {
 TEST(OutputCli, FsyncWritesTheSameFiles) {
   TempDir dir;
   const std::string input = CopyFixture(dir, "torch_cnn.onnx");
-  for (const std::vector<std::string>& layout : {std::vector<std::string>{}, {"--external-data", "--size-threshold", "64"}}) {
+  for (const std::vector<std::string>& layout :
+       {std::vector<std::string>{}, {"--external-data", "--size-threshold", "64"}}) {
     fs::remove_all(dir / "plain");
     fs::remove_all(dir / "durable");
     fs::create_directory(dir / "plain");
     fs::create_directory(dir / "durable");
-    std::vector<std::string> plain = {input, "--scheme", "he", "-q", "-o", dir / "plain/out.onnx",
-                                      "--report", dir / "plain/report.json"};
+    std::vector<std::string> plain = {
+        input, "--scheme", "he", "-q", "-o", dir / "plain/out.onnx", "--report", dir / "plain/report.json"};
     plain.insert(plain.end(), layout.begin(), layout.end());
-    std::vector<std::string> durable = {input, "--scheme", "he", "-q", "-o", dir / "durable/out.onnx",
-                                        "--report", dir / "durable/report.json", "--fsync"};
+    std::vector<std::string> durable = {
+        input,    "--scheme", "he", "-q", "-o", dir / "durable/out.onnx", "--report", dir / "durable/report.json",
+        "--fsync"};
     durable.insert(durable.end(), layout.begin(), layout.end());
     ASSERT_EQ(RunTool(plain).status, 0);
     const CommandResult result = RunTool(durable);
@@ -204,8 +206,8 @@ TEST(OutputCli, FullDiskIsAnErrorNamingTheFileAndLeavesNothing) {
   const SmallTmpfs disk(dir / "disk", "256k");
   if (!disk.problem().empty()) GTEST_SKIP() << "cannot mount a small tmpfs: " << disk.problem();
   const std::string output = dir / "disk/out.onnx";
-  for (const auto& [flag, named] : {std::pair<std::string, std::string>{"--threads=1", output},
-                                    {"--external-data", output + ".data"}}) {
+  for (const auto& [flag, named] :
+       {std::pair<std::string, std::string>{"--threads=1", output}, {"--external-data", output + ".data"}}) {
     SCOPED_TRACE(flag);
     const CommandResult result = RunTool({input, "--scheme", "he", "-o", output, flag});
     ExpectOneLineError(result, {"cannot write " + named + ": ", std::strerror(ENOSPC)});

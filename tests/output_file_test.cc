@@ -94,7 +94,6 @@ void Report(int fd, const std::string& text) {
 // A fresh folder per test, and output files created in it with `options_`.
 class OutputFolderTest : public ::testing::Test {
  protected:
-
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
   std::vector<std::string> Entries() const {
     std::vector<std::string> names;
@@ -133,10 +132,9 @@ class NamedTemporaryTest : public OutputFolderTest {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(BothKinds, OutputFileTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "NamedTemporary" : "Unnamed";
-                         });
+INSTANTIATE_TEST_SUITE_P(BothKinds, OutputFileTest, ::testing::Bool(), [](const ::testing::TestParamInfo<bool>& info) {
+  return info.param ? "NamedTemporary" : "Unnamed";
+});
 
 TEST_P(OutputFileTest, FileAppearsOnlyAtCommitWithThePlainCreateMode) {
   const mode_t old_mask = ::umask(027);

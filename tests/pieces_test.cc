@@ -12,9 +12,9 @@
 namespace onnx_reinit {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::AddInitializer;
 using testing::AddNode;
+using ::testing::HasSubstr;
 using testing::LoadTestdata;
 using testing::ReadValues;
 using testing::SetIntAttribute;

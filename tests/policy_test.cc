@@ -41,8 +41,7 @@ TEST(ParseSchemeSpec, ReadsParameters) {
 TEST(ParseSchemeSpec, RejectsUnknownKeysBadNumbersAndForeignParameters) {
   EXPECT_THAT(std::string(ParseSchemeSpec("normal:sigma=1").status().message()),
               HasSubstr("unknown parameter 'sigma'"));
-  EXPECT_THAT(std::string(ParseSchemeSpec("normal:std=abc").status().message()),
-              HasSubstr("std=abc is not a number"));
+  EXPECT_THAT(std::string(ParseSchemeSpec("normal:std=abc").status().message()), HasSubstr("std=abc is not a number"));
   EXPECT_FALSE(ParseSchemeSpec("he:std=1").ok());
   EXPECT_FALSE(ParseSchemeSpec("nope").ok());
 }
@@ -73,10 +72,8 @@ TEST(ParseRule, APatternMayContainEqualsSigns) {
 }
 
 TEST(ParseRule, ErrorsNameTheRuleAndTheProblem) {
-  EXPECT_THAT(std::string(ParseRule("role:nope=zeros").status().message()),
-              HasSubstr("unknown role 'nope'"));
-  EXPECT_THAT(std::string(ParseRule("kind:x=zeros").status().message()),
-              HasSubstr("unknown pattern kind 'kind'"));
+  EXPECT_THAT(std::string(ParseRule("role:nope=zeros").status().message()), HasSubstr("unknown role 'nope'"));
+  EXPECT_THAT(std::string(ParseRule("kind:x=zeros").status().message()), HasSubstr("unknown pattern kind 'kind'"));
   EXPECT_THAT(std::string(ParseRule("name:(=zeros").status().message()), HasSubstr("bad regex"));
   EXPECT_THAT(std::string(ParseRule("role:bias").status().message()), HasSubstr("rule 'role:bias'"));
   EXPECT_THAT(std::string(ParseRule("role:bias=normal:sigma=2").status().message()),
@@ -95,9 +92,8 @@ TEST(PlanTensor, RoleDefaultsGiveZerosOnesAndTheScheme) {
     const char* name;
     double value;
   };
-  for (const Expected& e : {Expected{"net.0.bias", 0}, Expected{"net.1.weight", 1},
-                            Expected{"net.1.bias", 0}, Expected{"net.1.running_mean", 0},
-                            Expected{"net.1.running_var", 1}}) {
+  for (const Expected& e : {Expected{"net.0.bias", 0}, Expected{"net.1.weight", 1}, Expected{"net.1.bias", 0},
+                            Expected{"net.1.running_mean", 0}, Expected{"net.1.running_var", 1}}) {
     const TensorPlan plan = Plan(Find(analysis, e.name), He());
     ASSERT_EQ(plan.regions.size(), 1u) << e.name;
     EXPECT_EQ(plan.regions[0].distribution.kind(), proto::Distribution::CONSTANT) << e.name;
@@ -109,8 +105,7 @@ TEST(PlanTensor, FirstMatchingRuleWins) {
   onnx::ModelProto model = testing::LoadTestdata("torch_cnn.onnx");
   const GraphAnalysis analysis = AnalyzeGraph(model);
   Policy policy = He();
-  policy.rules = {*ParseRule("name:fc\\..*=ones"), *ParseRule("op:Gemm=zeros"),
-                  *ParseRule("role:bias=keep")};
+  policy.rules = {*ParseRule("name:fc\\..*=ones"), *ParseRule("op:Gemm=zeros"), *ParseRule("role:bias=keep")};
   const TensorPlan fc = Plan(Find(analysis, "fc.weight"), policy);
   EXPECT_EQ(fc.rule, "--rule name:fc\\..*=ones");
   EXPECT_EQ(fc.regions[0].distribution.value(), 1.0);
@@ -133,8 +128,7 @@ TEST(PlanTensor, TorchSchemeReproducesResetParameters) {
     EXPECT_DOUBLE_EQ(plan.regions[0].distribution.low(), -0.25) << name;
   }
   // Conv2d(3, 8, 3): fan_in 27 for weight and bias alike.
-  EXPECT_DOUBLE_EQ(Plan(Find(analysis, "onnx::Conv_24"), torch).regions[0].distribution.high(),
-                   1 / std::sqrt(27.0));
+  EXPECT_DOUBLE_EQ(Plan(Find(analysis, "onnx::Conv_24"), torch).regions[0].distribution.high(), 1 / std::sqrt(27.0));
 
   onnx::ModelProto lstm = testing::LoadTestdata("lstm_onnx.onnx");  // hidden_size 4
   const GraphAnalysis rnn = AnalyzeGraph(lstm);

@@ -14,10 +14,10 @@
 namespace onnx_reinit {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::FindInitializer;
+using ::testing::HasSubstr;
 using testing::LoadTestdata;
+using ::testing::Not;
 using testing::ReadValues;
 
 ReinitOptions He(int threads = 2, uint64_t seed = 7) {
@@ -75,8 +75,8 @@ TEST(Reinitialize, ReportsEveryWeightWithItsFansAndDistribution) {
 }
 
 TEST(Reinitialize, ChangesOnlyTheValuesOfTensorsWithARole) {
-  for (const char* file : {"constant_weights.onnx", "int_and_shape.onnx", "torch_cnn.onnx",
-                           "torch_dcgan.onnx", "dtypes.onnx", "gemm_layouts.onnx"}) {
+  for (const char* file : {"constant_weights.onnx", "int_and_shape.onnx", "torch_cnn.onnx", "torch_dcgan.onnx",
+                           "dtypes.onnx", "gemm_layouts.onnx"}) {
     onnx::ModelProto original = LoadTestdata(file);
     onnx::ModelProto model = original;
     const proto::ReinitReport report = ReinitOk(model, He());
@@ -118,8 +118,7 @@ TEST(Reinitialize, AnotherSeedGivesOtherValues) {
   onnx::ModelProto a = LoadTestdata("torch_cnn.onnx"), b = a;
   ReinitOk(a, He(2, 1));
   ReinitOk(b, He(2, 2));
-  EXPECT_NE(ReadValues(*FindInitializer(a, "fc.weight")),
-            ReadValues(*FindInitializer(b, "fc.weight")));
+  EXPECT_NE(ReadValues(*FindInitializer(a, "fc.weight")), ReadValues(*FindInitializer(b, "fc.weight")));
 }
 
 TEST(Reinitialize, SelectedTensorsGetTheSameValuesAsInAFullRun) {
@@ -130,8 +129,7 @@ TEST(Reinitialize, SelectedTensorsGetTheSameValuesAsInAFullRun) {
   options.only = *NamePattern::Compile("^gconv\\.weight$");
   const proto::ReinitReport report = ReinitOk(subset, options);
   ASSERT_EQ(report.tensors_size(), 1);
-  EXPECT_EQ(ReadValues(*FindInitializer(subset, "gconv.weight")),
-            ReadValues(*FindInitializer(full, "gconv.weight")));
+  EXPECT_EQ(ReadValues(*FindInitializer(subset, "gconv.weight")), ReadValues(*FindInitializer(full, "gconv.weight")));
   onnx::ModelProto unchanged = original;
   EXPECT_EQ(FindInitializer(subset, "fc.weight")->SerializeAsString(),
             FindInitializer(unchanged, "fc.weight")->SerializeAsString());
@@ -310,8 +308,9 @@ TEST(Reinitialize, ParametersKeepTheirValuesAndAreNamedInOneWarning) {
   const std::vector<double> before = ValuesOf(model, "encoder.pos_embedding");
   const proto::ReinitReport report = ReinitOk(model, He());
   EXPECT_EQ(ValuesOf(model, "encoder.pos_embedding"), before);
-  EXPECT_TRUE(AnyWarningHas(report, "2 parameters keep their trained values: class_token, "
-                                    "encoder.pos_embedding; reset them with --rule role:parameter="));
+  EXPECT_TRUE(AnyWarningHas(report,
+                            "2 parameters keep their trained values: class_token, "
+                            "encoder.pos_embedding; reset them with --rule role:parameter="));
 }
 
 // The warnings about `name`'s readers.
@@ -378,8 +377,7 @@ TEST(Reinitialize, RoleParameterRuleResetsEveryParameter) {
 
 TEST(Reinitialize, NameRuleAppliesWhateverTheRole) {
   onnx::ModelProto model = LoadTestdata("torch_vit.onnx");
-  const proto::ReinitReport report =
-      ReinitOk(model, WithRule("name:encoder\\.pos_embedding=constant:value=0.5"));
+  const proto::ReinitReport report = ReinitOk(model, WithRule("name:encoder\\.pos_embedding=constant:value=0.5"));
   for (double v : ValuesOf(model, "encoder.pos_embedding")) ASSERT_EQ(v, 0.5);
   EXPECT_TRUE(AnyWarningHas(report, "1 parameter keeps its trained values: class_token"));
 }
@@ -465,7 +463,8 @@ TEST(Reinitialize, TensorsOfOpsNotInTheOpTableAreCountedAndStrictRefusesThemUnle
   const proto::ReinitReport covered = ReinitOk(strict_model, kept);
   EXPECT_EQ(covered.unknown_op_tensors(), 0);
 
-  const proto::ReinitReport reset = ReinitOk(strict_model, WithRule("op:com.microsoft.nchwc::Conv=normal:std=0.5", strict));
+  const proto::ReinitReport reset =
+      ReinitOk(strict_model, WithRule("op:com.microsoft.nchwc::Conv=normal:std=0.5", strict));
   EXPECT_EQ(reset.tensors_size(), covered.tensors_size() + 4);
 }
 
@@ -566,8 +565,9 @@ TEST(Reinitialize, NodeNamesSelectQuantizedWeightsAndQuantizedRulesNeedRequantiz
   ReinitOptions options = WithRule("role:quantized=normal:std=0.05");
   // Without --requantize the rule matches the quantized weights but changes nothing.
   const proto::ReinitReport plain = ReinitOk(model, options);
-  EXPECT_TRUE(AnyWarningHas(plain, "rule 'role:quantized=normal:std=0.05' takes no effect: the tensors it "
-                                   "matches are quantized (rewritten only with --requantize)"));
+  EXPECT_TRUE(AnyWarningHas(plain,
+                            "rule 'role:quantized=normal:std=0.05' takes no effect: the tensors it "
+                            "matches are quantized (rewritten only with --requantize)"));
   EXPECT_TRUE(AnyWarningHas(plain, "(7 quantized tensors: --requantize rewrites them)"));
   // The weight PyTorch renamed is selected by the name of the MatMul that reads it.
   options.requantize = true;

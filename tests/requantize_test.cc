@@ -20,13 +20,13 @@
 namespace onnx_reinit {
 namespace {
 
-using ::testing::Contains;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::AddInitializer;
 using testing::AddInput;
 using testing::AddNode;
+using ::testing::Contains;
+using ::testing::ElementsAre;
 using testing::FindInitializer;
+using ::testing::HasSubstr;
 using testing::LoadTestdata;
 using testing::NewModel;
 using testing::ReadValues;
@@ -60,7 +60,8 @@ std::vector<int64_t> Integers(const onnx::TensorProto& tensor) {
     }
   } else {
     for (char c : raw) {
-      values.push_back(tensor.data_type() == onnx::TensorProto::INT8 ? static_cast<int8_t>(c) : static_cast<uint8_t>(c));
+      values.push_back(tensor.data_type() == onnx::TensorProto::INT8 ? static_cast<int8_t>(c)
+                                                                     : static_cast<uint8_t>(c));
     }
   }
   return values;
@@ -106,9 +107,9 @@ TEST(Requantize, RewritesEveryWeightAndBiasOfTheQdqFixture) {
   const proto::ReinitReport report = ReinitOk(model, Requantize());
   std::vector<std::string> names;
   for (const proto::RequantizedTensor& record : report.requantized()) names.push_back(record.name());
-  EXPECT_THAT(names, ElementsAre("conv.weight_quantized", "conv.bias_quantized", "fc.weight_quantized",
-                                 "fc.bias_quantized", "onnx::MatMul_20_quantized", "proj.weight_quantized",
-                                 "head.weight_quantized"));
+  EXPECT_THAT(names,
+              ElementsAre("conv.weight_quantized", "conv.bias_quantized", "fc.weight_quantized", "fc.bias_quantized",
+                          "onnx::MatMul_20_quantized", "proj.weight_quantized", "head.weight_quantized"));
   for (const proto::SkippedTensor& skipped : report.skipped()) {
     EXPECT_NE(skipped.role(), "quantized") << skipped.name();
     // The rewritten scales are not listed as left unchanged; activation scales are.
@@ -208,10 +209,9 @@ TEST(Requantize, KeepsZeroPointsDtypesShapesAndStorage) {
   }
   EXPECT_THAT(changed, ::testing::UnorderedElementsAre(
                            "conv.weight_quantized", "conv.weight_scale", "conv.bias_quantized",
-                           "conv.bias_quantized_scale", "fc.weight_quantized", "fc.weight_scale",
-                           "fc.bias_quantized", "fc.bias_quantized_scale", "onnx::MatMul_20_quantized",
-                           "onnx::MatMul_20_scale", "proj.weight_quantized", "proj.weight_scale",
-                           "head.weight_quantized", "head.weight_scale"));
+                           "conv.bias_quantized_scale", "fc.weight_quantized", "fc.weight_scale", "fc.bias_quantized",
+                           "fc.bias_quantized_scale", "onnx::MatMul_20_quantized", "onnx::MatMul_20_scale",
+                           "proj.weight_quantized", "proj.weight_scale", "head.weight_quantized", "head.weight_scale"));
   EXPECT_EQ(FindInitializer(model, "head.weight_quantized")->int32_data_size(), 20);
 }
 

@@ -24,7 +24,6 @@ using ::testing::HasSubstr;
 
 class RewriteTest : public ::testing::Test {
  protected:
-
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
 
   static std::string Read(const std::string& path) {
@@ -44,9 +43,9 @@ class RewriteTest : public ::testing::Test {
       data += tensor.raw_data();
       tensor.clear_raw_data();
       tensor.set_data_location(onnx::TensorProto::EXTERNAL);
-      for (const auto& [key, value] :
-           {std::pair<std::string, std::string>{"location", data_name}, {"offset", std::to_string(offset)},
-            {"length", std::to_string(data.size() - offset)}}) {
+      for (const auto& [key, value] : {std::pair<std::string, std::string>{"location", data_name},
+                                       {"offset", std::to_string(offset)},
+                                       {"length", std::to_string(data.size() - offset)}}) {
         auto* entry = tensor.add_external_data();
         entry->set_key(key);
         entry->set_value(value);
@@ -87,8 +86,8 @@ class RewriteTest : public ::testing::Test {
 };
 
 TEST_F(RewriteTest, InPlaceRewriteEqualsTheInMemoryResultByteForByte) {
-  for (const char* fixture : {"torch_cnn.onnx", "torch_transformer.onnx", "lstm_onnx.onnx",
-                              "subgraph_if.onnx", "via_ops.onnx"}) {
+  for (const char* fixture :
+       {"torch_cnn.onnx", "torch_transformer.onnx", "lstm_onnx.onnx", "subgraph_if.onnx", "via_ops.onnx"}) {
     SCOPED_TRACE(fixture);
     const std::string output = Path("out.onnx");
     auto report = ReinitializeFile(testing::TestdataPath(fixture), output, Options());
@@ -108,9 +107,9 @@ TEST_F(RewriteTest, StatisticsOfEveryPathAreThoseOfTheInMemoryRewrite) {
   ASSERT_GT(expected->tensors(0).after().count(), 0);
   const std::string embedded = testing::TestdataPath("torch_cnn.onnx");
   const std::string external = WriteExternal("torch_cnn.onnx", "cnn.data", 4096);
-  for (const auto& [input, layout] : {std::pair{embedded, RewriteOptions::Layout::kKeep},
-                                      std::pair{external, RewriteOptions::Layout::kKeep},
-                                      std::pair{embedded, RewriteOptions::Layout::kExternal}}) {
+  for (const auto& [input, layout] :
+       {std::pair{embedded, RewriteOptions::Layout::kKeep}, std::pair{external, RewriteOptions::Layout::kKeep},
+        std::pair{embedded, RewriteOptions::Layout::kExternal}}) {
     SCOPED_TRACE(input + (layout == RewriteOptions::Layout::kExternal ? " moved out" : ""));
     options.layout = layout;
     options.size_threshold = 0;

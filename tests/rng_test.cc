@@ -15,13 +15,10 @@ namespace {
 
 // Known-answer vectors from Random123's kat_vectors file: counter, key -> output.
 TEST(Philox, MatchesRandom123KnownAnswers) {
-  EXPECT_EQ(Philox4x32_10({0, 0, 0, 0}, {0, 0}),
-            (PhiloxBlock{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
-  EXPECT_EQ(Philox4x32_10({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
-                          {0xffffffff, 0xffffffff}),
+  EXPECT_EQ(Philox4x32_10({0, 0, 0, 0}, {0, 0}), (PhiloxBlock{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
+  EXPECT_EQ(Philox4x32_10({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff}),
             (PhiloxBlock{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}));
-  EXPECT_EQ(Philox4x32_10({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
-                          {0xa4093822, 0x299f31d0}),
+  EXPECT_EQ(Philox4x32_10({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0}),
             (PhiloxBlock{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
 }
 
@@ -84,8 +81,8 @@ TEST(LogUnitFloat, IsWithinOneMillionthRelativeOfLogEverywhere) {
     }
     max_ulps = std::max(max_ulps, ulps);
   }
-  std::printf("LogUnitFloat: max relative error %.3g (at u = %u * 2^-24), max %.2f ulp\n", max_relative,
-              worst, max_ulps);
+  std::printf("LogUnitFloat: max relative error %.3g (at u = %u * 2^-24), max %.2f ulp\n", max_relative, worst,
+              max_ulps);
   EXPECT_LT(max_relative, 1e-6);
   EXPECT_LT(max_ulps, 4.0);
 }
@@ -171,7 +168,7 @@ TEST_P(SimdKernels, BoxMullerBatchEqualsTheScalarTransformForEveryAngle) {
     words[2 * j] = static_cast<uint32_t>(j * 2654435761u) ^ 0x9e3779b9u;
     words[2 * j + 1] = WordForNumerator(static_cast<uint32_t>(2 * j + 1));
   }
-  words[0] = 0;  // the smallest u1
+  words[0] = 0;            // the smallest u1
   words[2] = 0xffffffffu;  // the largest
   std::vector<float> batch(2 * pairs);
   BoxMullerWordsBatch(words.data(), pairs - 3, batch.data());  // and a partial vector at the end
@@ -194,11 +191,16 @@ TEST(NormalQuantile, MatchesReferenceQuantiles) {
   const struct {
     double p, x;
   } kCases[] = {
-      {0.975, 1.959963984540053856},   {0.025, -1.959963984540054212},
-      {0.9, 1.281551565544600593},     {0.3, -0.524400512708040816},
-      {0.075, -1.439531470938455935},  {0.925, 1.439531470938456229},  // the region boundaries
-      {1e-5, -4.26489079392282461},    {1e-10, -6.361340902404056199},
-      {0.999999, 4.753424308817087766}, {1e-300, -37.04709629936119924},
+      {0.975, 1.959963984540053856},
+      {0.025, -1.959963984540054212},
+      {0.9, 1.281551565544600593},
+      {0.3, -0.524400512708040816},
+      {0.075, -1.439531470938455935},
+      {0.925, 1.439531470938456229},  // the region boundaries
+      {1e-5, -4.26489079392282461},
+      {1e-10, -6.361340902404056199},
+      {0.999999, 4.753424308817087766},
+      {1e-300, -37.04709629936119924},
       {0.0227501319481792, -2.000000000000000103},  // Phi(-2)
   };
   for (const auto& c : kCases) {

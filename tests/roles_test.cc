@@ -10,13 +10,13 @@
 namespace onnx_reinit {
 namespace {
 
+using testing::AddConstantNode;
+using testing::AddInitializer;
+using testing::AddNode;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-using testing::AddConstantNode;
-using testing::AddInitializer;
-using testing::AddNode;
 using testing::SetIntAttribute;
 
 const TensorUse& Find(const GraphAnalysis& analysis, const std::string& name) {
@@ -89,8 +89,7 @@ TEST(AnalyzeGraph, SharedTensorIsOneWeightAndFirstReaderWins) {
 TEST(AnalyzeGraph, TorchFixturesGetTheirRoles) {
   onnx::ModelProto cnn = testing::LoadTestdata("torch_cnn.onnx");
   const GraphAnalysis analysis = AnalyzeGraph(cnn);
-  EXPECT_THAT(Names(analysis, Role::kWeight),
-              ElementsAre("onnx::Conv_23", "dw.weight", "gconv.weight", "fc.weight"));
+  EXPECT_THAT(Names(analysis, Role::kWeight), ElementsAre("onnx::Conv_23", "dw.weight", "gconv.weight", "fc.weight"));
   EXPECT_THAT(Names(analysis, Role::kBias), ElementsAre("onnx::Conv_24", "dw.bias", "gconv.bias", "fc.bias"));
   EXPECT_EQ(Find(analysis, "dw.weight").groups, 8);
   EXPECT_EQ(Find(analysis, "fc.bias").fans->fan_in, 16);  // the Gemm's K
@@ -529,13 +528,13 @@ TEST(AnalyzeGraph, MasksScalarsAndConstantOperandsAreNeverParameters) {
   for (int k = 0; k < 64; ++k) causal[k] = k % 8 > k / 8 ? -INFINITY : 0.0f;
   mask.set_raw_data(std::string(reinterpret_cast<const char*>(causal.data()), causal.size() * 4));
   AddNode(graph, "Add", {"x", "mask"}, {"masked"});
-  AddInitializer(graph, "one", {1, 1, 1, 1});     // one value: a scalar of the op
+  AddInitializer(graph, "one", {1, 1, 1, 1});  // one value: a scalar of the op
   AddNode(graph, "Mul", {"masked", "one"}, {"scaled"});
-  AddInitializer(graph, "table", {8, 8});          // a learned table added to the activation
+  AddInitializer(graph, "table", {8, 8});  // a learned table added to the activation
   AddNode(graph, "Add", {"scaled", "table"}, {"shifted"});
   AddInitializer(graph, "a", {8, 8});
   AddInitializer(graph, "b", {8, 8});
-  AddNode(graph, "Sub", {"a", "b"}, {"folded"});   // constants only: nothing learned meets data
+  AddNode(graph, "Sub", {"a", "b"}, {"folded"});  // constants only: nothing learned meets data
   AddNode(graph, "Add", {"shifted", "folded"}, {"y"});
   const GraphAnalysis analysis = AnalyzeGraph(model);
   EXPECT_EQ(Find(analysis, "mask").role, Role::kOther);

@@ -120,8 +120,7 @@ TEST(ResolveDistribution, HeHonoursModeAndNonlinearity) {
 
 TEST(ResolveDistribution, LecunIsUnitGainOverFanIn) {
   EXPECT_DOUBLE_EQ(Resolve(Options(SchemeKind::kLecunNormal), {25, 9}).std(), 0.2);
-  EXPECT_DOUBLE_EQ(Resolve(Options(SchemeKind::kLecunUniform), {25, 9}).high(),
-                   std::sqrt(3.0 / 25.0));
+  EXPECT_DOUBLE_EQ(Resolve(Options(SchemeKind::kLecunUniform), {25, 9}).high(), std::sqrt(3.0 / 25.0));
 }
 
 TEST(ResolveDistribution, FixedSchemesIgnoreFansAndUseTorchDefaults) {
@@ -145,8 +144,7 @@ TEST(ResolveDistribution, ZeroFanIsAnError) {
 TEST(Validate, RejectsParametersTheSchemeDoesNotUse) {
   SchemeOptions options = Options(SchemeKind::kHeNormal);
   options.std = 2.0;
-  EXPECT_THAT(std::string(Validate(options).message()),
-              HasSubstr("--std does not apply to scheme 'he_normal'"));
+  EXPECT_THAT(std::string(Validate(options).message()), HasSubstr("--std does not apply to scheme 'he_normal'"));
   options = Options(SchemeKind::kNormal);
   options.gain = 2.0;
   EXPECT_FALSE(Validate(options).ok());
@@ -156,8 +154,7 @@ TEST(Validate, RejectsParametersTheSchemeDoesNotUse) {
 }
 
 TEST(Validate, RejectsMissingAndOutOfRangeParameters) {
-  EXPECT_THAT(std::string(Validate(Options(SchemeKind::kConstant)).message()),
-              HasSubstr("needs --value"));
+  EXPECT_THAT(std::string(Validate(Options(SchemeKind::kConstant)).message()), HasSubstr("needs --value"));
   SchemeOptions uniform = Options(SchemeKind::kUniform);
   uniform.low = 2.0;
   EXPECT_THAT(std::string(Validate(uniform).message()), HasSubstr("must be less than --high"));
@@ -208,8 +205,8 @@ TEST(UsesFans, OnlyTheFanBasedSchemesAndTorch) {
   EXPECT_TRUE(UsesFans(SchemeKind::kHeTruncatedNormal));
   EXPECT_TRUE(UsesFans(SchemeKind::kXavierTruncatedNormal));
   EXPECT_TRUE(UsesFans(SchemeKind::kLecunTruncatedNormal));
-  for (SchemeKind kind : {SchemeKind::kTruncatedNormal, SchemeKind::kOrthogonal,
-                          SchemeKind::kIdentity, SchemeKind::kDirac}) {
+  for (SchemeKind kind :
+       {SchemeKind::kTruncatedNormal, SchemeKind::kOrthogonal, SchemeKind::kIdentity, SchemeKind::kDirac}) {
     EXPECT_FALSE(UsesFans(kind)) << SchemeName(kind);
   }
   EXPECT_TRUE(IsStructured(SchemeKind::kOrthogonal));
@@ -250,8 +247,7 @@ TEST(ResolveDistribution, TruncatedVarianceScalingKeepsTheTargetStd) {
     EXPECT_DOUBLE_EQ(d.high(), 2 * target / kTruncatedStdFactor);
     EXPECT_EQ(d.low(), -d.high());
   }
-  EXPECT_DOUBLE_EQ(Resolve(Options(SchemeKind::kHeTruncatedNormal), {50, 7}).std(),
-                   0.2 / kTruncatedStdFactor);
+  EXPECT_DOUBLE_EQ(Resolve(Options(SchemeKind::kHeTruncatedNormal), {50, 7}).std(), 0.2 / kTruncatedStdFactor);
   SchemeOptions options = Options(SchemeKind::kXavierTruncatedNormal);
   options.mode = FanMode::kFanIn;
   options.nonlinearity = Nonlinearity::kTanh;
@@ -298,20 +294,18 @@ TEST(Validate, NewSchemesRejectParametersTheyDoNotUse) {
       {SchemeKind::kXavierTruncatedNormal, "--mean", [](SchemeOptions& o) { o.mean = 1; }},
       {SchemeKind::kOrthogonal, "--std", [](SchemeOptions& o) { o.std = 2; }},
       {SchemeKind::kOrthogonal, "--mode", [](SchemeOptions& o) { o.mode = FanMode::kFanIn; }},
-      {SchemeKind::kOrthogonal, "--nonlinearity",
-       [](SchemeOptions& o) { o.nonlinearity = Nonlinearity::kRelu; }},
+      {SchemeKind::kOrthogonal, "--nonlinearity", [](SchemeOptions& o) { o.nonlinearity = Nonlinearity::kRelu; }},
       {SchemeKind::kIdentity, "--value", [](SchemeOptions& o) { o.value = 1; }},
       {SchemeKind::kDirac, "--gain", [](SchemeOptions& o) { o.gain = 2; }},
       {SchemeKind::kTorch, "--gain", [](SchemeOptions& o) { o.gain = 2; }},
       {SchemeKind::kTorch, "--mode", [](SchemeOptions& o) { o.mode = FanMode::kFanOut; }},
-      {SchemeKind::kTorch, "--nonlinearity",
-       [](SchemeOptions& o) { o.nonlinearity = Nonlinearity::kRelu; }},
+      {SchemeKind::kTorch, "--nonlinearity", [](SchemeOptions& o) { o.nonlinearity = Nonlinearity::kRelu; }},
   };
   for (const auto& c : kCases) {
     SchemeOptions options = Options(c.kind);
     c.set(options);
-    const std::string expected = std::string(c.parameter) + " does not apply to scheme '" +
-                                 std::string(SchemeName(c.kind)) + "'";
+    const std::string expected =
+        std::string(c.parameter) + " does not apply to scheme '" + std::string(SchemeName(c.kind)) + "'";
     EXPECT_THAT(std::string(Validate(options).message()), HasSubstr(expected));
   }
 }
@@ -344,8 +338,7 @@ TEST(CheckShapeForScheme, NamesTheRankTheSchemeNeeds) {
   EXPECT_TRUE(CheckShapeForScheme(SchemeKind::kOrthogonal, conv).ok());
   EXPECT_EQ(CheckShapeForScheme(SchemeKind::kOrthogonal, vector).message(),
             "orthogonal needs a tensor of rank >= 2; this one has rank 1 [64]");
-  EXPECT_EQ(CheckShapeForScheme(SchemeKind::kOrthogonal, vector).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckShapeForScheme(SchemeKind::kOrthogonal, vector).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(CheckShapeForScheme(SchemeKind::kIdentity, matrix).ok());
   EXPECT_EQ(CheckShapeForScheme(SchemeKind::kIdentity, conv).message(),
             "identity needs a tensor of rank 2; this one has rank 4 [8, 3, 3, 3]");
@@ -354,9 +347,7 @@ TEST(CheckShapeForScheme, NamesTheRankTheSchemeNeeds) {
   EXPECT_TRUE(CheckShapeForScheme(SchemeKind::kDirac, std::vector<int64_t>{8, 3, 1, 3, 3}).ok());
   EXPECT_THAT(std::string(CheckShapeForScheme(SchemeKind::kDirac, matrix).message()),
               HasSubstr("dirac needs a tensor of rank 3, 4 or 5"));
-  EXPECT_THAT(std::string(CheckShapeForScheme(SchemeKind::kDirac,
-                                              std::vector<int64_t>{8, 3, 1, 1, 1, 1})
-                              .message()),
+  EXPECT_THAT(std::string(CheckShapeForScheme(SchemeKind::kDirac, std::vector<int64_t>{8, 3, 1, 1, 1, 1}).message()),
               HasSubstr("this one has rank 6"));
   EXPECT_TRUE(CheckShapeForScheme(SchemeKind::kDirac, conv, 4).ok());
   EXPECT_EQ(CheckShapeForScheme(SchemeKind::kDirac, conv, 3).message(),
@@ -370,8 +361,7 @@ TEST(DescribeDistribution, DescribesTheNewKinds) {
   SchemeOptions options = Options(SchemeKind::kTruncatedNormal);
   options.std = 0.05;
   EXPECT_EQ(DescribeDistribution(Resolve(options, {})), "TN(0, 0.05, [-0.1, 0.1])");
-  EXPECT_EQ(DescribeDistribution(Resolve(Options(SchemeKind::kOrthogonal), {})),
-            "orthogonal(gain 1)");
+  EXPECT_EQ(DescribeDistribution(Resolve(Options(SchemeKind::kOrthogonal), {})), "orthogonal(gain 1)");
   EXPECT_EQ(DescribeDistribution(Resolve(Options(SchemeKind::kIdentity), {})), "identity(gain 1)");
   EXPECT_EQ(DescribeDistribution(Resolve(Options(SchemeKind::kDirac), {})), "dirac");
 }

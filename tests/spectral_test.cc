@@ -97,8 +97,7 @@ TEST(TopSingularValues, FindsAnOutlierAndNeverExceedsTheTruth) {
     LowRankPlusNoise(structured, 0.3, 0.05, 7);
     Matrix fresh = NewMatrix(dims);
     Draw(fresh, SchemeKind::kHeNormal, 3);
-    const std::vector<double> estimates =
-        TopSingularValues({InputOf(structured, "s"), InputOf(fresh, "f")}, 2);
+    const std::vector<double> estimates = TopSingularValues({InputOf(structured, "s"), InputOf(fresh, "f")}, 2);
     const double structured_exact = ExactTopSingularValue(structured);
     EXPECT_NEAR(estimates[0], structured_exact, 1e-2 * structured_exact) << dims[0];
     const double fresh_exact = ExactTopSingularValue(fresh);
@@ -138,12 +137,12 @@ TEST(TopSingularValues, IdenticalForAnyThreadCountAndSimdTarget) {
 // upper tail is TW1's (P(z > 7) < 1e-8), stays under 5 in every draw.
 TEST(SpectralLimit, FreshDrawsOfAnyShapePass) {
   const std::vector<std::vector<int64_t>> shapes = {
-      {1, 1}, {1, 2}, {2, 2}, {1, 64}, {64, 1}, {3, 3}, {4, 27}, {8, 9}, {10, 16}, {27, 64},
-      {64, 3, 3, 3}, {2, 500}, {500, 2}, {16, 16, 3, 3}, {128, 128}, {32, 1024}, {1024, 16}};
-  const std::vector<SchemeKind> schemes = {
-      SchemeKind::kHeNormal, SchemeKind::kHeUniform, SchemeKind::kXavierNormal,
-      SchemeKind::kXavierUniform, SchemeKind::kLecunNormal, SchemeKind::kHeTruncatedNormal,
-      SchemeKind::kTruncatedNormal, SchemeKind::kNormal};
+      {1, 1},   {1, 2},        {2, 2},   {1, 64},  {64, 1},        {3, 3},     {4, 27},    {8, 9},    {10, 16},
+      {27, 64}, {64, 3, 3, 3}, {2, 500}, {500, 2}, {16, 16, 3, 3}, {128, 128}, {32, 1024}, {1024, 16}};
+  const std::vector<SchemeKind> schemes = {SchemeKind::kHeNormal,        SchemeKind::kHeUniform,
+                                           SchemeKind::kXavierNormal,    SchemeKind::kXavierUniform,
+                                           SchemeKind::kLecunNormal,     SchemeKind::kHeTruncatedNormal,
+                                           SchemeKind::kTruncatedNormal, SchemeKind::kNormal};
   double worst_z = -HUGE_VAL;
   std::string worst;
   for (const std::vector<int64_t>& dims : shapes) {
@@ -168,8 +167,8 @@ TEST(SpectralLimit, FreshDrawsOfAnyShapePass) {
 }
 
 TEST(SpectralLimit, LowRankPlusNoiseAtTheSchemesStdFails) {
-  for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{
-           {64, 3, 3, 3}, {128, 64, 3, 3}, {512, 512}, {1000, 100}, {10, 400}}) {
+  for (const std::vector<int64_t>& dims :
+       std::vector<std::vector<int64_t>>{{64, 3, 3, 3}, {128, 64, 3, 3}, {512, 512}, {1000, 100}, {10, 400}}) {
     Matrix m = NewMatrix(dims);
     LowRankPlusNoise(m, 0.3, 0.02, 11);
     const double sigma = TopSingularValues({InputOf(m, "w")}, 2)[0];
@@ -178,7 +177,8 @@ TEST(SpectralLimit, LowRankPlusNoiseAtTheSchemesStdFails) {
 }
 
 TEST(TopSingularValues, OrthogonalMatricesGiveTheGain) {
-  for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{{64, 64}, {30, 100}, {100, 30}, {16, 8, 3, 3}}) {
+  for (const std::vector<int64_t>& dims :
+       std::vector<std::vector<int64_t>>{{64, 64}, {30, 100}, {100, 30}, {16, 8, 3, 3}}) {
     Matrix m = NewMatrix(dims);
     SchemeOptions orthogonal;
     orthogonal.kind = SchemeKind::kOrthogonal;

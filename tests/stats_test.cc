@@ -33,9 +33,12 @@ Reference ReferenceStats(const std::vector<double>& values) {
   Reference r;
   std::vector<double> finite;
   for (double x : values) {
-    if (std::isnan(x)) ++r.nan;
-    else if (std::isinf(x)) ++r.inf;
-    else finite.push_back(x);
+    if (std::isnan(x))
+      ++r.nan;
+    else if (std::isinf(x))
+      ++r.inf;
+    else
+      finite.push_back(x);
     if (x == 0) r.zeros += 1;
   }
   r.zeros /= static_cast<double>(values.size());
@@ -85,8 +88,7 @@ TEST_P(MomentsPerType, MatchTwoPassReferenceOnStoredValues) {
   EXPECT_EQ(m.inf(), 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFloatTypes, MomentsPerType,
-                         ::testing::ValuesIn(testing::kFloatTypes),
+INSTANTIATE_TEST_SUITE_P(AllFloatTypes, MomentsPerType, ::testing::ValuesIn(testing::kFloatTypes),
                          testing::FloatTypeParamName);
 
 TEST(ComputeMoments, IdenticalForAnyThreadCount) {
@@ -167,8 +169,7 @@ TEST(ComputeHistograms, CountsEveryFiniteValueOnce) {
 }
 
 // Bins by the definition (ComputeHistograms' doc), one value at a time.
-std::vector<int64_t> ReferenceHistogram(const std::vector<double>& values, double low, double high,
-                                        int bins) {
+std::vector<int64_t> ReferenceHistogram(const std::vector<double>& values, double low, double high, int bins) {
   const double scale = high > low ? bins / (high - low) : 0.0;
   std::vector<int64_t> counts(bins, 0);
   for (double x : values) {
@@ -207,9 +208,8 @@ TEST_P(HistogramsPerType, CountEveryValueInItsBinOnEverySimdTarget) {
     for (int bins : {1, 10, 16, 17, 32, 33, 100}) {
       const auto histograms = ComputeHistograms(tensors, moments, bins, 2);
       for (size_t t = 0; t < tensors.size(); ++t) {
-        EXPECT_THAT(histograms[t].counts(),
-                    ::testing::ElementsAreArray(ReferenceHistogram(stored[t], moments[t].min(),
-                                                                   moments[t].max(), bins)))
+        EXPECT_THAT(histograms[t].counts(), ::testing::ElementsAreArray(ReferenceHistogram(stored[t], moments[t].min(),
+                                                                                           moments[t].max(), bins)))
             << target << ", " << bins << " bins, tensor " << t;
       }
     }
@@ -237,16 +237,14 @@ TEST(ComputeHistograms, ARangeThatOverflowsCountsEveryValueOnceOnEverySimdTarget
       std::vector<int64_t> expected(bins, 0);
       expected.front() = 11;
       expected.back() = 10;
-      EXPECT_THAT(ComputeHistograms(tensors, moments, bins, 1)[0].counts(),
-                  ::testing::ElementsAreArray(expected))
+      EXPECT_THAT(ComputeHistograms(tensors, moments, bins, 1)[0].counts(), ::testing::ElementsAreArray(expected))
           << target << ", " << bins << " bins";
     }
   }
   UseSimdTarget("");
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFloatTypes, HistogramsPerType,
-                         ::testing::ValuesIn(testing::kFloatTypes),
+INSTANTIATE_TEST_SUITE_P(AllFloatTypes, HistogramsPerType, ::testing::ValuesIn(testing::kFloatTypes),
                          testing::FloatTypeParamName);
 
 TEST(ComputeModelStats, ListsEveryFloatConstantInGraphOrderWithRolesAndTotals) {
@@ -332,7 +330,8 @@ TEST(StdTolerance, UniformDrawsGetANarrowerBandThanNormalOnes) {
   const int64_t n = 2048;  // both above the 5% floor
   EXPECT_NEAR(StdTolerance(normal, n, std::nullopt), 6 * std::sqrt(2.0 / n) / 2, 1e-15);
   EXPECT_NEAR(StdTolerance(uniform, n, std::nullopt), 6 * std::sqrt(0.8 / n) / 2, 1e-15);
-  EXPECT_NEAR(StdTolerance(normal, n, std::nullopt) / StdTolerance(uniform, n, std::nullopt), std::sqrt(2 / 0.8), 1e-12);
+  EXPECT_NEAR(StdTolerance(normal, n, std::nullopt) / StdTolerance(uniform, n, std::nullopt), std::sqrt(2 / 0.8),
+              1e-12);
   EXPECT_EQ(StdTolerance(normal, 1'000'000, std::nullopt), 0.05);
   EXPECT_EQ(StdTolerance(uniform, n, 0.3), 0.3);
 }

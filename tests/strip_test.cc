@@ -144,8 +144,8 @@ TEST_F(StripRefusalTest, ADifferingHashIsRefusedNamingTheTensorAndWritesNothing)
     auto chosen = MaterializeOptions(Path("stripped/small.onnx"), Parse(layout));
     ASSERT_TRUE(chosen.ok()) << chosen.status();
     auto written = ReinitializeFile(Path("stripped/small.onnx"), Path("materialized/out.onnx"), **chosen);
-    EXPECT_THAT(std::string(written.status().message()),
-                AllOf(HasSubstr("tensor 'fc.weight'"), HasSubstr("SHA-256"))) << layout;
+    EXPECT_THAT(std::string(written.status().message()), AllOf(HasSubstr("tensor 'fc.weight'"), HasSubstr("SHA-256")))
+        << layout;
     EXPECT_TRUE(fs::is_empty(dir_ / "materialized")) << layout;
   }
   EXPECT_EQ(Read(Path("stripped/small.onnx")), before);

@@ -14,11 +14,11 @@ TEST(Float16, RoundsToNearestEven) {
   EXPECT_EQ(FloatToHalfBits(-2.0f), 0xc000);
   EXPECT_EQ(FloatToHalfBits(65504.0f), 0x7bff);
   EXPECT_EQ(FloatToHalfBits(65519.0f), 0x7bff);
-  EXPECT_EQ(FloatToHalfBits(65520.0f), 0x7c00);  // rounds up to infinity
-  EXPECT_EQ(FloatToHalfBits(0x1p-24f), 0x0001);  // smallest subnormal
-  EXPECT_EQ(FloatToHalfBits(0x1p-25f), 0x0000);  // tie: to even (zero)
+  EXPECT_EQ(FloatToHalfBits(65520.0f), 0x7c00);    // rounds up to infinity
+  EXPECT_EQ(FloatToHalfBits(0x1p-24f), 0x0001);    // smallest subnormal
+  EXPECT_EQ(FloatToHalfBits(0x1p-25f), 0x0000);    // tie: to even (zero)
   EXPECT_EQ(FloatToHalfBits(0x1.8p-24f), 0x0002);  // tie: to even (2)
-  EXPECT_EQ(FloatToHalfBits(0x1p-14f), 0x0400);  // smallest normal
+  EXPECT_EQ(FloatToHalfBits(0x1p-14f), 0x0400);    // smallest normal
   // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to the even mantissa (1).
   EXPECT_EQ(FloatToHalfBits(1.0f + 0x1p-11f), 0x3c00);
   EXPECT_EQ(FloatToHalfBits(1.0f + 0x1p-11f + 0x1p-20f), 0x3c01);
@@ -42,7 +42,7 @@ TEST(Float16, DecodesEveryFiniteValueExactly) {
 
 TEST(BFloat16, RoundsToNearestEven) {
   EXPECT_EQ(FloatToBFloat16Bits(1.0f), 0x3f80);
-  EXPECT_EQ(FloatToBFloat16Bits(1.0f + 0x1p-8f), 0x3f80);  // tie to even
+  EXPECT_EQ(FloatToBFloat16Bits(1.0f + 0x1p-8f), 0x3f80);      // tie to even
   EXPECT_EQ(FloatToBFloat16Bits(1.0f + 3 * 0x1p-8f), 0x3f82);  // tie from odd: up
   EXPECT_EQ(FloatToBFloat16Bits(1.0f + 0x1p-8f + 0x1p-16f), 0x3f81);
   EXPECT_EQ(BFloat16BitsToFloat(0xc040), -3.0f);
@@ -81,16 +81,15 @@ TEST_P(TensorValuesStorage, WritesIntoTheFieldThatHeldTheValues) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllStorages, TensorValuesStorage,
-    ::testing::Values(StorageCase{onnx::TensorProto::FLOAT, Storage::kRawData},
-                      StorageCase{onnx::TensorProto::FLOAT, Storage::kFloatData},
-                      StorageCase{onnx::TensorProto::DOUBLE, Storage::kRawData},
-                      StorageCase{onnx::TensorProto::DOUBLE, Storage::kDoubleData},
-                      StorageCase{onnx::TensorProto::FLOAT16, Storage::kRawData},
-                      StorageCase{onnx::TensorProto::FLOAT16, Storage::kInt32Data},
-                      StorageCase{onnx::TensorProto::BFLOAT16, Storage::kRawData},
-                      StorageCase{onnx::TensorProto::BFLOAT16, Storage::kInt32Data}));
+INSTANTIATE_TEST_SUITE_P(AllStorages, TensorValuesStorage,
+                         ::testing::Values(StorageCase{onnx::TensorProto::FLOAT, Storage::kRawData},
+                                           StorageCase{onnx::TensorProto::FLOAT, Storage::kFloatData},
+                                           StorageCase{onnx::TensorProto::DOUBLE, Storage::kRawData},
+                                           StorageCase{onnx::TensorProto::DOUBLE, Storage::kDoubleData},
+                                           StorageCase{onnx::TensorProto::FLOAT16, Storage::kRawData},
+                                           StorageCase{onnx::TensorProto::FLOAT16, Storage::kInt32Data},
+                                           StorageCase{onnx::TensorProto::BFLOAT16, Storage::kRawData},
+                                           StorageCase{onnx::TensorProto::BFLOAT16, Storage::kInt32Data}));
 
 TEST(TensorValues, RejectsAPayloadThatDoesNotMatchTheShape) {
   onnx::TensorProto tensor;
@@ -99,15 +98,13 @@ TEST(TensorValues, RejectsAPayloadThatDoesNotMatchTheShape) {
   auto values = TensorValues::Bind(tensor, "conv.weight");
   ASSERT_FALSE(values.ok());
   EXPECT_EQ(values.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(values.status().message(),
-            "tensor 'conv.weight': raw_data holds 20 bytes but its shape needs 24");
+  EXPECT_EQ(values.status().message(), "tensor 'conv.weight': raw_data holds 20 bytes but its shape needs 24");
 }
 
 TEST(TensorValues, RejectsIntegerTensorsAndExternalData) {
   onnx::TensorProto ints;
   testing::SetTensor(ints, {3}, onnx::TensorProto::INT64);
-  EXPECT_EQ(TensorValues::Bind(ints, "shape").status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(TensorValues::Bind(ints, "shape").status().code(), absl::StatusCode::kFailedPrecondition);
 
   onnx::TensorProto external;
   external.set_data_type(onnx::TensorProto::FLOAT);

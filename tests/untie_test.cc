@@ -11,12 +11,12 @@
 namespace onnx_reinit {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using testing::AddInitializer;
 using testing::AddNode;
+using ::testing::ElementsAre;
 using testing::FindInitializer;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testing::LoadTestdata;
 using testing::ReadValues;
 
@@ -150,7 +150,7 @@ TEST(UntieTensors, ReadersMeetingInOneNodeStayTiedWithAWarning) {
   EXPECT_THAT(result.copies, IsEmpty());
   ASSERT_EQ(result.warnings.size(), 1u);
   EXPECT_THAT(result.warnings[0], HasSubstr("'b' stays tied: readers that need different values read it "
-                                             "through the same node, Identity 'view'"));
+                                            "through the same node, Identity 'view'"));
 }
 
 TEST(UntieTensors, TensorsInExternalDataStayTiedWithAWarning) {
@@ -191,7 +191,7 @@ TEST(UntieTensors, DeliberatelyTiedWeightsStayTiedWithAWarning) {
   SetZeros(table);
   const UntieResult merged = UntieTensors(model, TorchBias());
   ASSERT_EQ(merged.copies.size(), 1u);
-  EXPECT_EQ(merged.copies[0].role(), "weight");     // the embedding wins and keeps the tensor
+  EXPECT_EQ(merged.copies[0].role(), "weight");  // the embedding wins and keeps the tensor
   EXPECT_EQ(graph.node(0).input(0), "table");
   EXPECT_EQ(graph.node(1).input(0), "table.weight");  // the Transpose reads the copy
 }

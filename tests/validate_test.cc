@@ -17,11 +17,11 @@
 namespace onnx_reinit {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::AddConstantNode;
 using testing::AddInitializer;
 using testing::AddInput;
 using testing::AddNode;
+using ::testing::HasSubstr;
 using testing::SetIntAttribute;
 
 // The problem ValidateModel reports for `model`, or "" when it passes.
@@ -78,12 +78,14 @@ TEST(ValidateModel, TwoInitializersWithTheSameNameAreRefusedAlsoWhenOneIsAGraphI
 TEST(ValidateModel, AConstantOutputOrNodeOutputNamedLikeAnInitializerIsRefused) {
   onnx::ModelProto model = MatMulModel();
   AddConstantNode(*model.mutable_graph(), "w", {4, 3});
-  EXPECT_EQ(Problem(model), "'w' is defined twice: as an initializer and as the output of "
-                            "node 'w_node' (Constant)");
+  EXPECT_EQ(Problem(model),
+            "'w' is defined twice: as an initializer and as the output of "
+            "node 'w_node' (Constant)");
   model = MatMulModel();
   AddNode(*model.mutable_graph(), "Relu", {"x"}, {"y"}, "relu");
-  EXPECT_EQ(Problem(model), "'y' is defined twice: as the output of node 'matmul' (MatMul) and as "
-                            "the output of node 'relu' (Relu)");
+  EXPECT_EQ(Problem(model),
+            "'y' is defined twice: as the output of node 'matmul' (MatMul) and as "
+            "the output of node 'relu' (Relu)");
 }
 
 TEST(ValidateModel, ASubgraphThatRedefinesAnOuterNameIsRefused) {
@@ -177,8 +179,7 @@ TEST(ValidateModel, AnUntypedAttributeIsJudgedByItsValue) {
 
 TEST(ValidateModel, AttributesOfOpsWithoutRolesAndOfOtherDomainsAreNotJudged) {
   onnx::ModelProto model = MatMulModel();
-  AddAttribute(*AddNode(*model.mutable_graph(), "LeakyRelu", {"y"}, {"z"}), "alpha",
-               onnx::AttributeProto::STRING);
+  AddAttribute(*AddNode(*model.mutable_graph(), "LeakyRelu", {"y"}, {"z"}), "alpha", onnx::AttributeProto::STRING);
   onnx::NodeProto& custom = *AddNode(*model.mutable_graph(), "Gemm", {"z", "w"}, {"u"});
   custom.set_domain("com.example");
   AddAttribute(custom, "transB", onnx::AttributeProto::STRING);
@@ -187,11 +188,11 @@ TEST(ValidateModel, AttributesOfOpsWithoutRolesAndOfOtherDomainsAreNotJudged) {
 
 TEST(ValidateModel, EveryAttributeThatDecidesRolesIsJudged) {
   const std::vector<std::pair<std::string, std::string>> attributes = {
-      {"Gemm", "transA"}, {"Gemm", "transB"}, {"Conv", "group"}, {"ConvTranspose", "group"},
-      {"LSTM", "hidden_size"}, {"GRU", "hidden_size"}, {"RNN", "hidden_size"},
-      {"GRU", "linear_before_reset"}, {"Gather", "axis"}, {"Flatten", "axis"},
-      {"Reshape", "allowzero"}, {"Cast", "to"}, {"Transpose", "perm"}, {"Squeeze", "axes"},
-      {"Unsqueeze", "axes"}, {"LSTM", "direction"}, {"Constant", "value"}};
+      {"Gemm", "transA"},      {"Gemm", "transB"},     {"Conv", "group"},        {"ConvTranspose", "group"},
+      {"LSTM", "hidden_size"}, {"GRU", "hidden_size"}, {"RNN", "hidden_size"},   {"GRU", "linear_before_reset"},
+      {"Gather", "axis"},      {"Flatten", "axis"},    {"Reshape", "allowzero"}, {"Cast", "to"},
+      {"Transpose", "perm"},   {"Squeeze", "axes"},    {"Unsqueeze", "axes"},    {"LSTM", "direction"},
+      {"Constant", "value"}};
   for (const auto& [op, name] : attributes) {
     onnx::ModelProto model = MatMulModel();
     onnx::NodeProto& node = *AddNode(*model.mutable_graph(), op, {"y"}, {"z"});

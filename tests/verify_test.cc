@@ -20,8 +20,7 @@ SchemeOptions Scheme(SchemeKind kind) {
   return scheme;
 }
 
-proto::VerifyReport Verify(onnx::ModelProto& model, const SchemeOptions& scheme,
-                           bool spectral = false) {
+proto::VerifyReport Verify(onnx::ModelProto& model, const SchemeOptions& scheme, bool spectral = false) {
   VerifyOptions options;
   options.scheme = scheme;
   options.spectral = spectral;
@@ -43,25 +42,24 @@ TEST(VerifyModel, PassesOnModelsJustReinitializedWithTheScheme) {
   SchemeOptions constant = Scheme(SchemeKind::kConstant);
   constant.value = 0.1;
   for (const SchemeOptions& scheme :
-       {Scheme(SchemeKind::kHeNormal), Scheme(SchemeKind::kXavierUniform),
-        Scheme(SchemeKind::kLecunNormal), Scheme(SchemeKind::kNormal), Scheme(SchemeKind::kZeros),
-        constant}) {
-    for (const char* file : {"torch_cnn.onnx", "torch_dcgan.onnx", "dtypes.onnx",
-                             "dtypes_noort.onnx", "torch_mlp_matmul.onnx"}) {
+       {Scheme(SchemeKind::kHeNormal), Scheme(SchemeKind::kXavierUniform), Scheme(SchemeKind::kLecunNormal),
+        Scheme(SchemeKind::kNormal), Scheme(SchemeKind::kZeros), constant}) {
+    for (const char* file :
+         {"torch_cnn.onnx", "torch_dcgan.onnx", "dtypes.onnx", "dtypes_noort.onnx", "torch_mlp_matmul.onnx"}) {
       for (uint64_t seed : {0, 1, 2}) {
         onnx::ModelProto model = Reinitialized(file, scheme, seed);
         const proto::VerifyReport report = Verify(model, scheme);
         EXPECT_GT(report.weights_size(), 0);
-        EXPECT_EQ(report.failed(), 0) << file << " " << SchemeName(scheme.kind) << " seed " << seed
-                                      << "\n" << report.DebugString();
+        EXPECT_EQ(report.failed(), 0) << file << " " << SchemeName(scheme.kind) << " seed " << seed << "\n"
+                                      << report.DebugString();
       }
     }
   }
 }
 
 TEST(VerifyModel, SpectralPassesOnModelsJustReinitializedWithTheScheme) {
-  for (SchemeKind kind : {SchemeKind::kHeNormal, SchemeKind::kXavierUniform, SchemeKind::kOrthogonal,
-                          SchemeKind::kHeTruncatedNormal}) {
+  for (SchemeKind kind :
+       {SchemeKind::kHeNormal, SchemeKind::kXavierUniform, SchemeKind::kOrthogonal, SchemeKind::kHeTruncatedNormal}) {
     for (const char* file : {"torch_cnn.onnx", "torch_dcgan.onnx", "dtypes.onnx", "torch_mlp_matmul.onnx"}) {
       for (uint64_t seed : {0, 1}) {
         onnx::ModelProto model = Reinitialized(file, Scheme(kind), seed);

@@ -7,10 +7,10 @@
 namespace onnx_reinit {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::AddInitializer;
 using testing::AddNode;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using testing::SetIntAttribute;
 using Shape = std::vector<int64_t>;
 

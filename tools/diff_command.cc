@@ -35,22 +35,28 @@ std::string SideBySide(const proto::TensorDiff& d, double (proto::Moments::*fiel
 }
 
 std::string FormatDiff(const proto::DiffReport& report) {
-  TextTable table({{"tensor"}, {"change"}, {"A"}, {"B"}, {"differing", true},
-                   {"max |A-B|", true}, {"mean A -> B"}, {"std A -> B"}});
+  TextTable table({{"tensor"},
+                   {"change"},
+                   {"A"},
+                   {"B"},
+                   {"differing", true},
+                   {"max |A-B|", true},
+                   {"mean A -> B"},
+                   {"std A -> B"}});
   for (const proto::TensorDiff& d : report.tensors()) {
     const bool values = d.change() == proto::TensorDiff::VALUES;
-    table.AddRow({d.name(), ChangeName(d.change()), Side(d.dtype_a(), d.shape_a()),
-                  Side(d.dtype_b(), d.shape_b()), values ? WithThousands(d.values_differing()) : "",
-                  values && d.has_a() ? FormatNumber(d.max_abs_difference()) : "",
-                  SideBySide(d, &proto::Moments::mean), SideBySide(d, &proto::Moments::std)});
+    table.AddRow({d.name(), ChangeName(d.change()), Side(d.dtype_a(), d.shape_a()), Side(d.dtype_b(), d.shape_b()),
+                  values ? WithThousands(d.values_differing()) : "",
+                  values && d.has_a() ? FormatNumber(d.max_abs_difference()) : "", SideBySide(d, &proto::Moments::mean),
+                  SideBySide(d, &proto::Moments::std)});
   }
-  const int64_t bytes_only = std::count_if(report.tensors().begin(), report.tensors().end(), [](const auto& d) {
-    return d.change() == proto::TensorDiff::BYTES;
-  });
-  return absl::StrCat(table.Render(TerminalWidth()),
-                      absl::StrFormat("%d tensors differ%s, %d identical\n", report.differing(),
-                                      bytes_only == 0 ? "" : absl::StrFormat(" (%d in bytes only, same values)", bytes_only),
-                                      report.identical()));
+  const int64_t bytes_only = std::count_if(report.tensors().begin(), report.tensors().end(),
+                                           [](const auto& d) { return d.change() == proto::TensorDiff::BYTES; });
+  return absl::StrCat(
+      table.Render(TerminalWidth()),
+      absl::StrFormat("%d tensors differ%s, %d identical\n", report.differing(),
+                      bytes_only == 0 ? "" : absl::StrFormat(" (%d in bytes only, same values)", bytes_only),
+                      report.identical()));
 }
 
 }  // namespace
@@ -59,9 +65,7 @@ void AddDiffFlags(CLI::App& app, DiffFlags& flags) {
   app.add_option("a", flags.model_a, "First model")->required()->check(CLI::ExistingFile);
   app.add_option("b", flags.model_b, "Second model")->required()->check(CLI::ExistingFile);
   app.add_flag("--json", flags.json, "Print one JSON document (schema: proto/onnx_reinit/stats.proto)");
-  app.add_option("--threads", flags.threads, "Threads; 0 = all cores")
-      ->default_val(0)
-      ->check(CLI::Range(0, 1024));
+  app.add_option("--threads", flags.threads, "Threads; 0 = all cores")->default_val(0)->check(CLI::Range(0, 1024));
 }
 
 int RunDiff(const DiffFlags& flags) {

@@ -59,11 +59,10 @@ int main(int argc, char** argv) {
         argc - 1, argv + 1, AddVerifyFlags, RunVerify);
   }
   if (command == "diff") {
-    return ParseAndRun<DiffFlags>(
-        "Which tensors differ between two models. Exit 0 identical, 1 different, 2 error.",
-        "  onnx-reinit diff model.onnx model.reinit.onnx\n"
-        "  onnx-reinit diff a.onnx b.onnx --json\n",
-        argc - 1, argv + 1, AddDiffFlags, RunDiff);
+    return ParseAndRun<DiffFlags>("Which tensors differ between two models. Exit 0 identical, 1 different, 2 error.",
+                                  "  onnx-reinit diff model.onnx model.reinit.onnx\n"
+                                  "  onnx-reinit diff a.onnx b.onnx --json\n",
+                                  argc - 1, argv + 1, AddDiffFlags, RunDiff);
   }
   if (command == "strip") {
     return ParseAndRun<ReinitFlags>(

@@ -40,31 +40,30 @@ std::string Fans(const Record& t) {
 std::string NodeName(const std::string& name) { return name.empty() ? "-" : name; }
 
 std::string FormatTensorTable(const proto::ReinitReport& report) {
-  TextTable table({{"tensor"}, {"node"}, {"role"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in/out", true},
-                   {"values"}, {"rule"}});
+  TextTable table(
+      {{"tensor"}, {"node"}, {"role"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in/out", true}, {"values"}, {"rule"}});
   for (const proto::TensorRecord& t : report.tensors()) {
     table.AddRow({t.name(), NodeName(t.consumer()), t.role(),
-                  t.via().empty() ? t.op_type() : t.via() + " -> " + t.op_type(),
-                  FormatShape(t.shape()), t.dtype(), Fans(t), t.description(), t.rule()});
+                  t.via().empty() ? t.op_type() : t.via() + " -> " + t.op_type(), FormatShape(t.shape()), t.dtype(),
+                  Fans(t), t.description(), t.rule()});
   }
   return table.Render(TerminalWidth());
 }
 
 std::string FormatRequantized(const proto::ReinitReport& report) {
   if (report.requantized().empty()) return "";
-  TextTable table({{"requantized"}, {"role"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in/out", true},
-                   {"values"}, {"rule"}});
+  TextTable table(
+      {{"requantized"}, {"role"}, {"op"}, {"shape"}, {"dtype"}, {"fan_in/out", true}, {"values"}, {"rule"}});
   int64_t values = 0;
   for (const proto::RequantizedTensor& t : report.requantized()) {
     table.AddRow({t.name(), t.role(), t.via().empty() ? t.op_type() : t.via() + " -> " + t.op_type(),
                   FormatShape(t.shape()), t.dtype(), Fans(t), t.description(), t.rule()});
     values += t.count();
   }
-  return absl::StrCat(table.Render(TerminalWidth()),
-                      absl::StrFormat("%s %d quantized tensor%s (%s values)\n",
-                                      report.dry_run() ? "would requantize" : "requantized",
-                                      report.requantized_size(), report.requantized_size() == 1 ? "" : "s",
-                                      WithThousands(values)));
+  return absl::StrCat(
+      table.Render(TerminalWidth()),
+      absl::StrFormat("%s %d quantized tensor%s (%s values)\n", report.dry_run() ? "would requantize" : "requantized",
+                      report.requantized_size(), report.requantized_size() == 1 ? "" : "s", WithThousands(values)));
 }
 
 std::string FormatSkipped(const proto::ReinitReport& report) {
@@ -108,9 +107,8 @@ class ProgressBar {
     if (!enabled_ || total <= 0 || elapsed < 1.0) return;
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(kWidth * done / total);
-    std::cerr << absl::StrFormat("\r[%s%s] %3d%% %s of %s", std::string(filled, '#'),
-                                 std::string(kWidth - filled, ' '), static_cast<int>(100 * done / total),
-                                 FormatBytes(done), FormatBytes(total))
+    std::cerr << absl::StrFormat("\r[%s%s] %3d%% %s of %s", std::string(filled, '#'), std::string(kWidth - filled, ' '),
+                                 static_cast<int>(100 * done / total), FormatBytes(done), FormatBytes(total))
               << std::flush;
     shown_ = true;
   }
@@ -123,8 +121,8 @@ class ProgressBar {
 
 // Re-initializes `input` into `output`, the files standing for flags.input and flags.output (or
 // their default); prints to `out`.
-absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::string& output,
-                 RewriteOptions rewrite, std::ostream& out) {
+absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::string& output, RewriteOptions rewrite,
+                 std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
   const ReinitOptions& options = rewrite.reinit;
   rewrite.output.fsync = flags.fsync;
@@ -140,8 +138,7 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
     ONNX_REINIT_RETURN_IF_ERROR(WriteReinitReport(flags.report, *report, input, output, options.policy.scheme,
                                                   options.threads, rewrite.output));
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (flags.quiet) return absl::OkStatus();
   for (const std::string& warning : report->warnings()) {
@@ -154,25 +151,25 @@ absl::Status Run(const ReinitFlags& flags, const std::string& input, const std::
   const int tensors = report->tensors_size();
   if (options.dry_run) {
     out << FormatTensorTable(*report) << FormatRequantized(*report) << FormatSkipped(*report)
-        << absl::StrFormat("dry run: would re-initialize %d tensor%s (%s values) with %s, "
-                           "seed %d; nothing written\n",
-                           tensors, tensors == 1 ? "" : "s", WithThousands(report->values()),
-                           report->scheme(), report->seed());
+        << absl::StrFormat(
+               "dry run: would re-initialize %d tensor%s (%s values) with %s, "
+               "seed %d; nothing written\n",
+               tensors, tensors == 1 ? "" : "s", WithThousands(report->values()), report->scheme(), report->seed());
     return absl::OkStatus();
   }
   out << FormatTensorTable(*report) << FormatRequantized(*report);
   if (!report->skipped().empty()) {
-    out << absl::StrFormat("%d tensor%s left unchanged (parameters, constants without a role, or not "
-                           "selected; --dry-run lists them)%s\n",
-                           report->skipped_size(), report->skipped_size() == 1 ? "" : "s",
-                           report->unknown_op_tensors() == 0
-                               ? ""
-                               : absl::StrFormat("; %d read by ops not in the op table",
-                                                 report->unknown_op_tensors()));
+    out << absl::StrFormat(
+        "%d tensor%s left unchanged (parameters, constants without a role, or not "
+        "selected; --dry-run lists them)%s\n",
+        report->skipped_size(), report->skipped_size() == 1 ? "" : "s",
+        report->unknown_op_tensors() == 0
+            ? ""
+            : absl::StrFormat("; %d read by ops not in the op table", report->unknown_op_tensors()));
   }
-  out << absl::StrFormat("re-initialized %d tensor%s (%s values) with %s, seed %d, in %.3f s -> %s\n",
-                         tensors, tensors == 1 ? "" : "s", WithThousands(report->values()), report->scheme(),
-                         report->seed(), seconds, flags.output.empty() ? output : flags.output);
+  out << absl::StrFormat("re-initialized %d tensor%s (%s values) with %s, seed %d, in %.3f s -> %s\n", tensors,
+                         tensors == 1 ? "" : "s", WithThousands(report->values()), report->scheme(), report->seed(),
+                         seconds, flags.output.empty() ? output : flags.output);
   return absl::OkStatus();
 }
 
@@ -228,18 +225,14 @@ std::string DefaultOutputPath(const std::string& input) {
 
 void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
   proto::Recipe& o = flags.options;
-  app.add_option("input", flags.input,
-                 "The ONNX model to re-initialize (never modified); - reads it from stdin")
+  app.add_option("input", flags.input, "The ONNX model to re-initialize (never modified); - reads it from stdin")
       ->required()
-      ->check(CLI::Validator(
-          [](std::string& path) { return path == kStdio ? std::string() : CLI::ExistingFile(path); },
-          "FILE"));
-  app.add_option(
-         "-o,--output", flags.output,
-         "Where to write the result (default: IN.reinit.onnx beside the input); - writes it to stdout")
-      ->check(CLI::Validator(
-          [](std::string& path) { return path.empty() ? std::string("empty path") : std::string(); },
-          "PATH"));
+      ->check(CLI::Validator([](std::string& path) { return path == kStdio ? std::string() : CLI::ExistingFile(path); },
+                             "FILE"));
+  app.add_option("-o,--output", flags.output,
+                 "Where to write the result (default: IN.reinit.onnx beside the input); - writes it to stdout")
+      ->check(CLI::Validator([](std::string& path) { return path.empty() ? std::string("empty path") : std::string(); },
+                             "PATH"));
   AddSchemeFlags(app, o, /*scheme_required=*/false);
   AddSettingFlag<std::string>(
       app, "--preset", [&o](const std::string& v) { o.set_preset(v); },
@@ -287,22 +280,27 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       "Smallest tensor, in bytes, that --external-data moves out of the model")
       ->default_str("1024")
       ->check(CLI::NonNegativeNumber);
-  app.add_flag_callback("--embed", [&o] { o.set_embed(true); },
-                        "Bring external tensors into the model (it must fit protobuf's 2 GiB limit)");
-  app.add_flag_callback("--materialize", [&o] { o.set_materialize(true); },
-                        "Regenerate the values of a model written by onnx-reinit strip (its stored recipe, "
-                        "each tensor checked against its SHA-256); other weight-stripped tensors (no values, "
-                        "or a missing data file) get fresh values");
+  app.add_flag_callback(
+      "--embed", [&o] { o.set_embed(true); },
+      "Bring external tensors into the model (it must fit protobuf's 2 GiB limit)");
+  app.add_flag_callback(
+      "--materialize", [&o] { o.set_materialize(true); },
+      "Regenerate the values of a model written by onnx-reinit strip (its stored recipe, "
+      "each tensor checked against its SHA-256); other weight-stripped tensors (no values, "
+      "or a missing data file) get fresh values");
   app.add_flag("--fsync", flags.fsync,
                "Flush the outputs and their folder to disk before reporting success, so that they "
                "survive a power loss");
-  app.add_flag_callback("--requantize", [&o] { o.set_requantize(true); },
-                        "Give quantized weights (DequantizeLinear, QLinearConv, QLinearMatMul, MatMulNBits, ...) "
-                        "fresh values as integers with new scales, and recompute their int32 biases");
-  app.add_flag_callback("--dry-run", [&o] { o.set_dry_run(true); },
-                        "Print the plan - every tensor, role, fans, rule, distribution - and write nothing");
-  AddSettingFlag<uint64_t>(app, "--seed", [&o](uint64_t v) { o.set_seed(v); },
-                           "Random seed; the same seed gives the same bytes for any --threads")
+  app.add_flag_callback(
+      "--requantize", [&o] { o.set_requantize(true); },
+      "Give quantized weights (DequantizeLinear, QLinearConv, QLinearMatMul, MatMulNBits, ...) "
+      "fresh values as integers with new scales, and recompute their int32 biases");
+  app.add_flag_callback(
+      "--dry-run", [&o] { o.set_dry_run(true); },
+      "Print the plan - every tensor, role, fans, rule, distribution - and write nothing");
+  AddSettingFlag<uint64_t>(
+      app, "--seed", [&o](uint64_t v) { o.set_seed(v); },
+      "Random seed; the same seed gives the same bytes for any --threads")
       ->default_str(std::to_string(kDefaultSeed))
       ->check(CLI::Validator(  // CLI11 would wrap "-1" around to 2^64 - 1
           [](std::string& text) {
@@ -313,20 +311,24 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       app, "--threads", [&o](int v) { o.set_threads(v); }, "Fill threads; 0 = all cores")
       ->default_str("0")
       ->check(CLI::Range(0, 1024));
-  AddSettingFlag<std::string>(app, "--only", [&o](const std::string& v) { o.set_only(v); },
-                              "Re-initialize only tensors whose name, or the name of a node that reads "
-                              "them, contains a match of this regex (RE2 syntax); tensors without a role default "
-                              "(parameter, other) it selects get the scheme");
-  AddSettingFlag<std::string>(app, "--exclude", [&o](const std::string& v) { o.set_exclude(v); },
-                              "Leave tensors whose name, or the name of a node that reads them, contains "
-                              "a match of this regex unchanged");
-  app.add_flag_callback("--untie", [&o] { o.set_untie(true); },
-                        "Give readers of an exporter-merged tensor that need different values (one zero "
-                        "bias read as a Conv bias and as LayerNorm biases) their own copies; tied weights "
-                        "whose values differ stay tied");
-  app.add_flag_callback("--strict", [&o] { o.set_strict(true); },
-                        "Exit 2, writing nothing, when a rule takes no effect or no tensor is "
-                        "re-initialized");
+  AddSettingFlag<std::string>(
+      app, "--only", [&o](const std::string& v) { o.set_only(v); },
+      "Re-initialize only tensors whose name, or the name of a node that reads "
+      "them, contains a match of this regex (RE2 syntax); tensors without a role default "
+      "(parameter, other) it selects get the scheme");
+  AddSettingFlag<std::string>(
+      app, "--exclude", [&o](const std::string& v) { o.set_exclude(v); },
+      "Leave tensors whose name, or the name of a node that reads them, contains "
+      "a match of this regex unchanged");
+  app.add_flag_callback(
+      "--untie", [&o] { o.set_untie(true); },
+      "Give readers of an exporter-merged tensor that need different values (one zero "
+      "bias read as a Conv bias and as LayerNorm biases) their own copies; tied weights "
+      "whose values differ stay tied");
+  app.add_flag_callback(
+      "--strict", [&o] { o.set_strict(true); },
+      "Exit 2, writing nothing, when a rule takes no effect or no tensor is "
+      "re-initialized");
   app.add_option("--report", flags.report,
                  "Also write a report of what changed, with statistics before and after: JSON, or "
                  "for FILE.html a self-contained HTML page with both side by side");

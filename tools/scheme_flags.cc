@@ -24,8 +24,7 @@ void AddSchemeFlags(CLI::App& app, proto::Recipe& o, bool scheme_required) {
       app, "--high", [&o](double v) { o.set_high(v); },
       "uniform: upper bound (default 1); trunc_normal: upper cut (default 2)");
   AddSettingFlag<double>(
-      app, "--mean", [&o](double v) { o.set_mean(v); },
-      "normal, truncated_normal, trunc_normal: mean (default 0)");
+      app, "--mean", [&o](double v) { o.set_mean(v); }, "normal, truncated_normal, trunc_normal: mean (default 0)");
   AddSettingFlag<double>(
       app, "--std", [&o](double v) { o.set_std(v); },
       "normal, truncated_normal, trunc_normal: standard deviation (default 1)");

@@ -56,7 +56,8 @@ absl::StatusOr<proto::StatsReport> Compute(const StatsFlags& flags) {
 std::string FormatUnread(const proto::StatsReport& report) {
   if (report.unread().empty()) return "";
   std::vector<std::string> names;
-  for (const proto::UnreadTensor& t : report.unread()) names.push_back(absl::StrFormat("'%s' (%s)", t.name(), t.dtype()));
+  for (const proto::UnreadTensor& t : report.unread())
+    names.push_back(absl::StrFormat("'%s' (%s)", t.name(), t.dtype()));
   return absl::StrFormat("not read: %d tensor%s of data types newer than this build's ONNX library: %s\n",
                          report.unread_size(), report.unread_size() == 1 ? "" : "s", absl::StrJoin(names, ", "));
 }
@@ -68,12 +69,10 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
                                          [](const auto& t) { return t.nan() > 0 || t.inf() > 0; });
   const bool with_target = !report.scheme().empty();
   const bool with_histogram =
-      std::any_of(report.tensors().begin(), report.tensors().end(),
-                  [](const auto& t) { return t.has_histogram(); });
+      std::any_of(report.tensors().begin(), report.tensors().end(), [](const auto& t) { return t.has_histogram(); });
   std::vector<TextTable::Column> columns = {
-      {"tensor"},        {"node"},          {"consumer"},     {"role"},        {"dtype"},       {"shape"},
-      {"mean", true},    {"std", true},     {"min", true},    {"max", true},   {"zeros", true},
-      {"fan_in", true},  {"fan_out", true}};
+      {"tensor"},    {"node"},      {"consumer"},  {"role"},        {"dtype"},        {"shape"},        {"mean", true},
+      {"std", true}, {"min", true}, {"max", true}, {"zeros", true}, {"fan_in", true}, {"fan_out", true}};
   if (any_nonfinite) columns.insert(columns.end(), {{"nan", true}, {"inf", true}});
   if (with_target) columns.insert(columns.end(), {{"target_std", true}, {"std/target", true}});
   const bool with_spectral = std::any_of(report.tensors().begin(), report.tensors().end(),
@@ -84,20 +83,19 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
   if (with_histogram) columns.push_back({"histogram"});
   TextTable table(columns);
   for (const proto::TensorStats& t : report.tensors()) {
-    std::vector<std::string> row = {
-        t.name(),
-        t.node().empty() ? "-" : t.node(),
-        Consumer(t),
-        t.role(),
-        t.dtype(),
-        FormatShape(t.shape()),
-        FormatNumber(t.mean()),
-        FormatNumber(t.std()),
-        FormatNumber(t.min()),
-        FormatNumber(t.max()),
-        absl::StrFormat("%.1f%%", 100 * t.zeros()),
-        t.has_fan_in() ? absl::StrCat(t.fan_in()) : "",
-        t.has_fan_out() ? absl::StrCat(t.fan_out()) : ""};
+    std::vector<std::string> row = {t.name(),
+                                    t.node().empty() ? "-" : t.node(),
+                                    Consumer(t),
+                                    t.role(),
+                                    t.dtype(),
+                                    FormatShape(t.shape()),
+                                    FormatNumber(t.mean()),
+                                    FormatNumber(t.std()),
+                                    FormatNumber(t.min()),
+                                    FormatNumber(t.max()),
+                                    absl::StrFormat("%.1f%%", 100 * t.zeros()),
+                                    t.has_fan_in() ? absl::StrCat(t.fan_in()) : "",
+                                    t.has_fan_out() ? absl::StrCat(t.fan_out()) : ""};
     if (any_nonfinite) row.insert(row.end(), {absl::StrCat(t.nan()), absl::StrCat(t.inf())});
     if (with_target) {
       row.push_back(t.has_target_std() ? FormatNumber(t.target_std()) : "");
@@ -117,16 +115,14 @@ std::string FormatStatsReport(const proto::StatsReport& report, size_t max_width
   }
   const int64_t tensors = report.totals().tensors();
   return absl::StrCat(table.Render(max_width), tensors, tensors == 1 ? " tensor, " : " tensors, ",
-                      WithThousands(report.totals().parameters()), " parameters",
-                      bytes.empty() ? "" : "; ", absl::StrJoin(bytes, ", "), "\n",
+                      WithThousands(report.totals().parameters()), " parameters", bytes.empty() ? "" : "; ",
+                      absl::StrJoin(bytes, ", "), "\n",
                       with_hash ? absl::StrCat("sha256 of all tensors: ", report.tensors_sha256(), "\n") : "",
                       FormatUnread(report));
 }
 
 void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
-  app.add_option("model", flags.model, "The ONNX model to inspect")
-      ->required()
-      ->check(CLI::ExistingFile);
+  app.add_option("model", flags.model, "The ONNX model to inspect")->required()->check(CLI::ExistingFile);
   CLI::Option* json =
       app.add_flag("--json", flags.json, "Print one JSON document (schema: proto/onnx_reinit/stats.proto)");
   app.add_flag("--csv", flags.csv, "Print CSV: a header, then one row per tensor with the JSON's fields")
@@ -141,9 +137,7 @@ void AddStatsFlags(CLI::App& app, StatsFlags& flags) {
   app.add_flag("--spectral", flags.spectral,
                "Add each weight's largest singular value and its ratio to the edge of a fresh "
                "random matrix of its shape and std (about 1 when fresh, above when trained)");
-  app.add_option("--threads", flags.threads, "Threads; 0 = all cores")
-      ->default_val(0)
-      ->check(CLI::Range(0, 1024));
+  app.add_option("--threads", flags.threads, "Threads; 0 = all cores")->default_val(0)->check(CLI::Range(0, 1024));
   AddSchemeFlags(app, flags.scheme, /*scheme_required=*/false);
 }
 
@@ -151,8 +145,7 @@ int RunStats(const StatsFlags& flags) {
   const absl::StatusOr<proto::StatsReport> report = Compute(flags);
   if (!report.ok()) return ReportError(report.status(), CommandType::kAction);
   if (!flags.html.empty()) {
-    if (const absl::Status written = WriteFileAtomically(flags.html, StatsReportToHtml(*report));
-        !written.ok()) {
+    if (const absl::Status written = WriteFileAtomically(flags.html, StatsReportToHtml(*report)); !written.ok()) {
       return ReportError(written, CommandType::kAction);
     }
   }

@@ -17,7 +17,7 @@ struct StatsFlags {
   bool histogram = false;
   bool spectral = false;
   bool hash = false;  // --hash
-  std::string html;  // write the HTML report there
+  std::string html;   // write the HTML report there
   int threads = 0;
   proto::Recipe scheme;  // the scheme flags given (options.h)
 };

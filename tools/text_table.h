@@ -35,7 +35,7 @@ class TextTable {
 // The width of the terminal on stdout, or 0 when stdout is not a terminal (no shortening).
 size_t TerminalWidth();
 
-std::string FormatNumber(double x);   // 4 significant digits: "0.2722", "1.2e-05"
+std::string FormatNumber(double x);    // 4 significant digits: "0.2722", "1.2e-05"
 std::string WithThousands(int64_t n);  // "1,234,567"
 std::string FormatShape(const google::protobuf::RepeatedField<int64_t>& shape);  // "[8, 3, 3, 3]"
 

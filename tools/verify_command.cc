@@ -37,12 +37,12 @@ absl::StatusOr<std::vector<proto::VerifyReport>> Compute(const VerifyFlags& flag
 }
 
 std::string FormatFailures(const proto::VerifyReport& report) {
-  TextTable table({{"tensor"}, {"op"}, {"count", true}, {"mean", true}, {"std", true},
-                   {"target_std", true}, {"problem"}});
+  TextTable table(
+      {{"tensor"}, {"op"}, {"count", true}, {"mean", true}, {"std", true}, {"target_std", true}, {"problem"}});
   for (const proto::VerifyFinding& f : report.weights()) {
     if (f.problem().empty()) continue;
-    table.AddRow({f.name(), f.op_type(), WithThousands(f.count()), FormatNumber(f.mean()),
-                  FormatNumber(f.std()), FormatNumber(f.target_std()), f.problem()});
+    table.AddRow({f.name(), f.op_type(), WithThousands(f.count()), FormatNumber(f.mean()), FormatNumber(f.std()),
+                  FormatNumber(f.target_std()), f.problem()});
   }
   return table.Render(TerminalWidth());
 }
@@ -86,11 +86,10 @@ std::string Format(const proto::VerifyReport& report, const std::string& format)
 void AddVerifyFlags(CLI::App& app, VerifyFlags& flags) {
   app.add_option("model", flags.models, "The ONNX models to check")->required()->check(CLI::ExistingFile);
   AddSchemeFlags(app, flags.scheme, /*scheme_required=*/true);
-  flags.tolerance_flag =
-      app.add_option("--tolerance", flags.tolerance,
-                     "Allowed relative deviation of each weight's std from its target (default: "
-                     "6 standard errors for the tensor's size, at least 0.05)")
-          ->check(CLI::Range(0.0, 10.0));
+  flags.tolerance_flag = app.add_option("--tolerance", flags.tolerance,
+                                        "Allowed relative deviation of each weight's std from its target (default: "
+                                        "6 standard errors for the tensor's size, at least 0.05)")
+                             ->check(CLI::Range(0.0, 10.0));
   app.add_flag("--spectral", flags.spectral,
                "Also fail weights whose largest singular value is above the edge of a fresh random "
                "matrix of their shape and std (trained structure rescaled to the scheme's std)");
@@ -104,9 +103,7 @@ void AddVerifyFlags(CLI::App& app, VerifyFlags& flags) {
       ->excludes(json);
   app.add_option("--junit", flags.junit,
                  "Also write a JUnit XML report there: a testsuite per model, a testcase per weight");
-  app.add_option("--threads", flags.threads, "Threads; 0 = all cores")
-      ->default_val(0)
-      ->check(CLI::Range(0, 1024));
+  app.add_option("--threads", flags.threads, "Threads; 0 = all cores")->default_val(0)->check(CLI::Range(0, 1024));
 }
 
 int RunVerify(const VerifyFlags& flags) {

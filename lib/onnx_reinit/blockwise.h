@@ -37,11 +37,11 @@ namespace onnx_reinit {
 enum class BlockConvention { kSignedScale, kSymmetric, kMinMax };
 
 struct BlockLayout {
-  int bits = 4;             // 2, 4 or 8
+  int bits = 4;  // 2, 4 or 8
   int64_t rows = 0;
-  int64_t cols = 0;         // values per row (K)
+  int64_t cols = 0;  // values per row (K)
   int64_t block_size = 32;
-  int64_t row_stride = 0;   // values stored per row, >= cols (padding to blocks or to a byte)
+  int64_t row_stride = 0;  // values stored per row, >= cols (padding to blocks or to a byte)
 
   int64_t blocks() const { return (cols + block_size - 1) / block_size; }
   int64_t row_bytes() const { return (row_stride * bits + 7) / 8; }
@@ -81,8 +81,8 @@ void QuantizeRows(const BlockLayout& layout, BlockConvention convention, FloatTy
 
 // The dequantized values (q - zp) * scale of `row_count` rows in their stored form (as
 // QuantizeRows writes them; zero_points null: the default zero point), layout.cols per row.
-void DequantizeRows(const BlockLayout& layout, const uint8_t* packed, const double* scales,
-                    const uint8_t* zero_points, int64_t row_count, double* out);
+void DequantizeRows(const BlockLayout& layout, const uint8_t* packed, const double* scales, const uint8_t* zero_points,
+                    int64_t row_count, double* out);
 
 }  // namespace onnx_reinit
 

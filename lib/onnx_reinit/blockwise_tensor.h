@@ -30,12 +30,12 @@ namespace onnx_reinit {
 struct BlockwiseTensor {
   BlockLayout layout;
   BlockConvention convention = BlockConvention::kSymmetric;
-  Role float_role = Role::kWeight;  // of the float tensor it stands for: weight, or embedding
+  Role float_role = Role::kWeight;            // of the float tensor it stands for: weight, or embedding
   std::string scales_name, zero_points_name;  // zero_points_name empty: the default zero point
-  char* packed = nullptr;       // the packed integers' bytes: raw_data or a detached payload
-  std::optional<TensorValues> scales;  // rows * blocks values
-  char* zero_points = nullptr;  // packed uint8 zero points, or null
-  bool detached = false;        // all its bytes are detached payloads (none in a TensorProto)
+  char* packed = nullptr;                     // the packed integers' bytes: raw_data or a detached payload
+  std::optional<TensorValues> scales;         // rows * blocks values
+  char* zero_points = nullptr;                // packed uint8 zero points, or null
+  bool detached = false;                      // all its bytes are detached payloads (none in a TensorProto)
 };
 
 // Whether `use` is a blockwise-quantized weight (its reader's op table row says so).
@@ -46,11 +46,11 @@ bool IsBlockwise(const TensorUse& use);
 // does not read: a g_idx, int4/uint4 data, float zero points, integers in int32_data, tensors in
 // external data without a payload, shapes that do not fit the op's attributes.
 absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use,
-                                             const std::function<onnx::TensorProto*(const std::string&)>& constant,
-                                             const DetachedPayloads& payloads);
+                                              const std::function<onnx::TensorProto*(const std::string&)>& constant,
+                                              const DetachedPayloads& payloads);
 // The same, with the tensors found in the graph's index (GraphAnalysis::index).
 absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use, const GraphIndex& index,
-                                             const DetachedPayloads& payloads);
+                                              const DetachedPayloads& payloads);
 
 // The moments of the dequantized values (q - zp) * scale, in a fixed order of row chunks: the same
 // for any thread count.
@@ -77,7 +77,7 @@ using ByteSink = std::function<absl::Status(char* address, const void* bytes, in
 // chunks of rows computed on `threads` threads. Returns the moments of each job's new dequantized
 // values.
 absl::StatusOr<std::vector<proto::Moments>> WriteBlockwise(const std::vector<BlockwiseJob>& jobs, uint64_t seed,
-                                                          int threads, const ByteSink& sink);
+                                                           int threads, const ByteSink& sink);
 
 }  // namespace onnx_reinit
 

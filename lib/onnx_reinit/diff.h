@@ -19,8 +19,7 @@ namespace onnx_reinit {
 // Differing float tensors carry the moments of both sides.
 // Tensors with an entry in `payloads_a` / `payloads_b` are read from there (see MappedModel).
 absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const DetachedPayloads& payloads_a,
-                                             onnx::ModelProto& b, const DetachedPayloads& payloads_b,
-                                             int threads);
+                                             onnx::ModelProto& b, const DetachedPayloads& payloads_b, int threads);
 
 // DiffModels of the model files `path_a` and `path_b` (mapped, not loaded), with their paths in the
 // report; errors name the file, or "A vs B" for what concerns both.

@@ -31,11 +31,11 @@
 namespace onnx_reinit {
 
 struct Piece {
-  int source = 0;                // index into ElementMap::sources
-  std::vector<int64_t> start;    // the box's first view coordinate, per view axis
-  std::vector<int64_t> extent;   // the box's size per view axis (each >= 1)
-  int64_t origin = 0;            // the source element at `start`
-  std::vector<int64_t> stride;   // source elements per step along each view axis
+  int source = 0;               // index into ElementMap::sources
+  std::vector<int64_t> start;   // the box's first view coordinate, per view axis
+  std::vector<int64_t> extent;  // the box's size per view axis (each >= 1)
+  int64_t origin = 0;           // the source element at `start`
+  std::vector<int64_t> stride;  // source elements per step along each view axis
 
   int64_t count() const;
 };
@@ -50,7 +50,7 @@ struct MappedSource {
 struct ElementMap {
   std::vector<int64_t> shape;  // the view's shape
   std::vector<MappedSource> sources;
-  std::vector<Piece> pieces;   // disjoint boxes that together cover the view exactly
+  std::vector<Piece> pieces;  // disjoint boxes that together cover the view exactly
 
   // The map of a stored tensor read as it is: one piece, row-major strides.
   static ElementMap Whole(std::string name, std::vector<int64_t> dims);
@@ -78,8 +78,7 @@ struct AxisSelection {
 // ONNX Slice on one axis of size `dim`: negative start/end count from the end, then both are
 // clamped to [0, dim] for a positive step and to [0, dim - 1] / [-1, dim - 1] for a negative one;
 // the result holds max(0, ceil((end - start) / step)) elements. InvalidArgument for step 0.
-absl::StatusOr<AxisSelection> ResolveSliceAxis(int64_t axis, int64_t dim, int64_t start, int64_t end,
-                                               int64_t step);
+absl::StatusOr<AxisSelection> ResolveSliceAxis(int64_t axis, int64_t dim, int64_t start, int64_t end, int64_t step);
 
 // Selects along each listed axis (axes distinct, in range).
 absl::StatusOr<ElementMap> SliceMap(const ElementMap& map, const std::vector<AxisSelection>& axes);
@@ -112,8 +111,8 @@ std::vector<std::pair<int64_t, int64_t>> SourceRanges(const Piece& piece);
 // `allow_transposed`, a 2-D block stored transposed is accepted too (then the shape is the
 // transposed one: a matrix is orthogonal, or an identity, exactly when its transpose is). False
 // when the piece's elements are not such a block.
-bool ContiguousBlock(const Piece& piece, const std::vector<int64_t>& block_shape, bool allow_transposed,
-                     int64_t& begin, std::vector<int64_t>& shape);
+bool ContiguousBlock(const Piece& piece, const std::vector<int64_t>& block_shape, bool allow_transposed, int64_t& begin,
+                     std::vector<int64_t>& shape);
 
 }  // namespace onnx_reinit
 

@@ -80,8 +80,8 @@ struct NewDataFile {
 // `moved_out` is true whatever their size. Tensors for which `overwritten` is true get their place
 // but not their bytes, which the caller is about to write.
 absl::StatusOr<NewDataFile> WriteExternalDataLayout(
-    onnx::ModelProto& model, const ExternalData& sources, OutputFile data, const std::string& location, int64_t move_threshold = -1,
-    const std::function<bool(const onnx::TensorProto&)>& overwritten = nullptr,
+    onnx::ModelProto& model, const ExternalData& sources, OutputFile data, const std::string& location,
+    int64_t move_threshold = -1, const std::function<bool(const onnx::TensorProto&)>& overwritten = nullptr,
     const std::function<bool(const onnx::TensorProto&)>& moved_out = nullptr);
 
 // Brings the bytes of every external tensor into its raw_data, making the model self-contained.

@@ -31,21 +31,21 @@ namespace onnx_reinit {
 // How an op's input is laid out, for its fans (a column of the op table, op_table.h).
 struct FanRule {
   enum class Kind {
-    kNone,           // no fans of its own (norm parameters, fixed tables)
-    kConv,           // [M, C/group, k1..kn]: fan_in = C/group * rf, fan_out = M * rf
-    kConvTranspose,  // [C, M/group, k1..kn]: fan_in = M/group * rf, fan_out = C * rf (torch)
+    kNone,              // no fans of its own (norm parameters, fixed tables)
+    kConv,              // [M, C/group, k1..kn]: fan_in = C/group * rf, fan_out = M * rf
+    kConvTranspose,     // [C, M/group, k1..kn]: fan_in = M/group * rf, fan_out = C * rf (torch)
     kConvChannelsLast,  // [M, k1..kn, C/group] (NhwcConv): fan_in = C/group * rf, fan_out = M * rf
-    kMatrix,         // fan_in and fan_out along two axes counted from the end
-    kTable,          // an embedding table [vocabulary, dim]: fan_in = dim, fan_out = vocabulary
-    kRecurrent,      // an RNN W or R: one gate block's fans (roles.h)
-    kBiasOf,         // a bias: fan_in of the weight at `weight_input` or, when that is -1, of the
-                     // weight of the layer that computes another input; 0 when unknown
-    kEinsum,         // an operand of a two-operand Einsum, by its `equation`: fan_in = product of
-                     // its dims whose labels are contracted away, fan_out = of those that reach
-                     // the output (the layer's math, not Keras's shape-only fans)
-    kBlockMatrix,    // MatMulNBits B [N, blocks, blob] (blockwise.h): fan_in = attribute K, fan_out = N
-    kPackedTable,    // a table of `bits`-bit values packed in uint8 [vocabulary, dim * bits / 8]:
-                     // fan_in = dim, fan_out = vocabulary
+    kMatrix,            // fan_in and fan_out along two axes counted from the end
+    kTable,             // an embedding table [vocabulary, dim]: fan_in = dim, fan_out = vocabulary
+    kRecurrent,         // an RNN W or R: one gate block's fans (roles.h)
+    kBiasOf,            // a bias: fan_in of the weight at `weight_input` or, when that is -1, of the
+                        // weight of the layer that computes another input; 0 when unknown
+    kEinsum,            // an operand of a two-operand Einsum, by its `equation`: fan_in = product of
+                        // its dims whose labels are contracted away, fan_out = of those that reach
+                        // the output (the layer's math, not Keras's shape-only fans)
+    kBlockMatrix,       // MatMulNBits B [N, blocks, blob] (blockwise.h): fan_in = attribute K, fan_out = N
+    kPackedTable,       // a table of `bits`-bit values packed in uint8 [vocabulary, dim * bits / 8]:
+                        // fan_in = dim, fan_out = vocabulary
   };
   Kind kind = Kind::kNone;
   int in_axis = 0, out_axis = 0;              // kMatrix: -1 the last axis, -2 the one before
@@ -65,13 +65,11 @@ absl::StatusOr<Fans> FansByRule(const FanRule& rule, const onnx::NodeProto& node
 
 // Whether input `input_index` of `node` holds a weight, given which inputs are constant (an
 // initializer or Constant node value, possibly through Identity). Only constant inputs qualify.
-bool IsWeightInput(const onnx::NodeProto& node, int input_index,
-                   const std::function<bool(int)>& input_is_constant);
+bool IsWeightInput(const onnx::NodeProto& node, int input_index, const std::function<bool(int)>& input_is_constant);
 
 // The fans of the weight with `shape` at input `input_index` of `node`, which must be a weight input.
 // Fails with InvalidArgument when the shape does not fit the op's layout (e.g. a rank-2 Conv W).
-absl::StatusOr<Fans> FansForWeight(const onnx::NodeProto& node, int input_index,
-                                   absl::Span<const int64_t> shape);
+absl::StatusOr<Fans> FansForWeight(const onnx::NodeProto& node, int input_index, absl::Span<const int64_t> shape);
 
 }  // namespace onnx_reinit
 

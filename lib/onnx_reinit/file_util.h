@@ -39,8 +39,8 @@ class FileDescriptor {
 class MappedFile {
  public:
   enum class Mode {
-    kRead,       // read-only, pages read in ahead (MAP_POPULATE): for files read whole
-    kReadLazy,   // read-only, pages read in on first touch: for large files read in part
+    kRead,      // read-only, pages read in ahead (MAP_POPULATE): for files read whole
+    kReadLazy,  // read-only, pages read in on first touch: for large files read in part
   };
   static absl::StatusOr<MappedFile> Open(const std::string& path, Mode mode);
   // Maps the file open as `fd` (which must be readable), through a descriptor of its own; errors
@@ -70,8 +70,8 @@ absl::Status WriteAt(int fd, const char* data, size_t size, int64_t offset, cons
 
 // Copies `length` bytes at `from_offset` of `from` to `to_offset` of `to_fd` (the file `to_path`):
 // in the kernel (copy_file_range) where the file systems allow it, else through a buffer.
-absl::Status CopyRange(const MappedFile& from, int64_t from_offset, int to_fd, int64_t to_offset,
-                       int64_t length, const std::string& to_path);
+absl::Status CopyRange(const MappedFile& from, int64_t from_offset, int to_fd, int64_t to_offset, int64_t length,
+                       const std::string& to_path);
 
 // The folder that holds `path`: "." for a bare file name, "/" for a file at the root.
 std::string FolderOf(const std::string& path);

@@ -41,7 +41,7 @@ struct FillJob {
   proto::Distribution distribution;
   uint64_t stream = 0;  // StreamIdForName(tensor name)
   int64_t begin = 0;
-  int64_t end = -1;     // -1: the end of the tensor
+  int64_t end = -1;  // -1: the end of the tensor
   // The shape of the region [begin, end), row-major, for ORTHOGONAL, IDENTITY and DIRAC (ignored
   // by the other kinds); its product must be end - begin. E.g. a whole Conv W: its dims
   // {16, 4, 3, 3}; gate block k of an LSTM R [1, 4H, H]: begin = k*H*H, end = (k+1)*H*H, {H, H};
@@ -49,7 +49,7 @@ struct FillJob {
   // rows = shape[0] x cols = the product of the rest (torch's flattening); for Keras's
   // (leading dims flattened) pass {product of all but the last, last}.
   std::vector<int64_t> shape = {};  // (an initializer, so that FillJob{values, d, stream} does not warn)
-  int64_t groups = 1;   // DIRAC: the consuming Conv's `group` attribute
+  int64_t groups = 1;               // DIRAC: the consuming Conv's `group` attribute
 
   int64_t region_end() const { return end < 0 ? values.size() : end; }
 };

@@ -114,7 +114,7 @@ class GraphIndex {
   std::unordered_map<const onnx::NodeProto*, const onnx::FunctionProto*> function_of_;
   std::unordered_map<const onnx::FunctionProto*, int> calls_;
   std::vector<const onnx::FunctionProto*> expanding_;  // the calls being inlined, outermost first
-  std::unordered_set<std::string> taken_;  // the graphs' names and those given to inlined values
+  std::unordered_set<std::string> taken_;              // the graphs' names and those given to inlined values
   std::vector<std::string> warnings_;
 };
 

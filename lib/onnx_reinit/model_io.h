@@ -38,8 +38,7 @@ absl::StatusOr<onnx::ModelProto> ParseModel(absl::string_view bytes, const std::
 class MappedModel {
  public:
   // Fails like LoadModel. kReadLazy reads pages in on first touch rather than up front.
-  static absl::StatusOr<MappedModel> Open(const std::string& path,
-                                          MappedFile::Mode mode = MappedFile::Mode::kRead);
+  static absl::StatusOr<MappedModel> Open(const std::string& path, MappedFile::Mode mode = MappedFile::Mode::kRead);
 
   MappedModel(MappedModel&& other) noexcept = default;
   MappedModel& operator=(MappedModel&&) = delete;
@@ -60,15 +59,13 @@ class MappedModel {
 // Serializes `model` to `path` atomically, as an OutputFile (output_file.h): the file appears under
 // its name only once complete; on error, or if the process is killed, no file is left behind and an
 // existing `path` is untouched. The file gets mode 0666 minus the umask, as a plain create would.
-absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
-                       const OutputOptions& options = {});
+absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path, const OutputOptions& options = {});
 
 // Serializes `model` into `file`, not yet committed. FailedPrecondition over protobuf's 2 GiB limit.
 absl::Status WriteModel(const onnx::ModelProto& model, OutputFile& file);
 
 // Writes `bytes` to `path` with SaveModel's guarantees: all or nothing, mode 0666 minus the umask.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes,
-                                 const OutputOptions& options = {});
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes, const OutputOptions& options = {});
 
 // Runs onnx::checker::check_model. Unimplemented when the model's IR version is newer than the
 // linked checker understands (libonnx 1.12: IR 8), InvalidArgument with the checker's message when

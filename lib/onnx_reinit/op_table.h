@@ -14,18 +14,18 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "onnx/onnx_pb.h"
-#include "onnx_reinit/fan.h"  // FanRule
+#include "onnx_reinit/fan.h"        // FanRule
 #include "onnx_reinit/report.pb.h"  // OpTableListing
-#include "onnx_reinit/roles.h"  // Role
+#include "onnx_reinit/roles.h"      // Role
 
 namespace onnx_reinit {
 
 // How an input's values are stored.
 enum class ValueStorage {
-  kFloat,            // floating-point values (also when a DequantizeLinear makes them: QDQ)
-  kQdq,              // integers read dequantized by the op that reads DequantizeLinear's output
-  kQOperator,        // integers the op reads itself, with its own scale and zero point inputs
-  kBlockQuantized,   // n-bit integers packed in blocks, each block with a scale and a zero point
+  kFloat,           // floating-point values (also when a DequantizeLinear makes them: QDQ)
+  kQdq,             // integers read dequantized by the op that reads DequantizeLinear's output
+  kQOperator,       // integers the op reads itself, with its own scale and zero point inputs
+  kBlockQuantized,  // n-bit integers packed in blocks, each block with a scale and a zero point
 };
 
 absl::string_view StorageName(ValueStorage storage);  // "float", "qdq", "qoperator", "block_quantized"
@@ -46,18 +46,18 @@ enum class Match {
 // A tensor made of parts along one axis, each with its own fans: the Q, K and V blocks of a fused
 // attention weight, the gate blocks of an RNN weight.
 struct PartRule {
-  int axis = 0;                          // of the tensor as the reader sees it; < 0 from the end
-  int count = 1;                         // 1: the tensor is one part
-  const char* sizes_attribute = nullptr; // an INTS attribute giving the parts' sizes, when present
-  const char* names = "";                // the parts in order, for `onnx-reinit ops`: "q, k, v"
+  int axis = 0;                           // of the tensor as the reader sees it; < 0 from the end
+  int count = 1;                          // 1: the tensor is one part
+  const char* sizes_attribute = nullptr;  // an INTS attribute giving the parts' sizes, when present
+  const char* names = "";                 // the parts in order, for `onnx-reinit ops`: "q, k, v"
 };
 
 // Where a quantized input's scale and zero point are (ValueStorage::kQOperator, kBlockQuantized:
 // there `axis` is the one the blocks run along).
 struct QuantSlots {
-  int scale = -1;        // the op's input holding the scale; -1 none
-  int zero_point = -1;   // the op's input holding the zero point; -1 none
-  int axis = 0;          // the weight's axis of per-axis scales; < 0 from the end
+  int scale = -1;       // the op's input holding the scale; -1 none
+  int zero_point = -1;  // the op's input holding the zero point; -1 none
+  int axis = 0;         // the weight's axis of per-axis scales; < 0 from the end
   // When this attribute is 1 the per-axis scales run along the other of the last two axes (QGemm's
   // transB: B [N, K] has its column scales along axis -2).
   const char* axis_swap_attribute = nullptr;
@@ -68,21 +68,21 @@ struct QuantSlots {
 
 // One input of an op and what it holds.
 struct InputSpec {
-  int index = 0;            // the input slot; kAnyInput for every input of the op
-  const char* name = "";    // the input's name in the op's spec
+  int index = 0;          // the input slot; kAnyInput for every input of the op
+  const char* name = "";  // the input's name in the op's spec
   Role role = Role::kOther;
   Match match = Match::kDirect;
-  FanRule fans;             // weights and embeddings: their layout; biases: whose fan_in
+  FanRule fans;  // weights and embeddings: their layout; biases: whose fan_in
   PartRule parts;
   ValueStorage storage = ValueStorage::kFloat;
-  QuantSlots quant;         // ValueStorage::kQOperator and kBlockQuantized
+  QuantSlots quant;  // ValueStorage::kQOperator and kBlockQuantized
   // A weight only while this other input is computed (a MatMul of two constants is folding
   // material, not a layer); kAnyOtherInput: while some other input is; -1 always.
   int unless_constant = -1;
   // Role::kOther: the input holds a fixed value, never learned (an RNN's initial state, a
   // quantization parameter, a cos/sin cache); this says what it is. Null: no role, not fixed.
   const char* fixed = nullptr;
-  const char* note = "";    // what else the input is, for `onnx-reinit ops` ("LSTM peephole weights")
+  const char* note = "";  // what else the input is, for `onnx-reinit ops` ("LSTM peephole weights")
 };
 
 inline constexpr int kAnyInput = -1;
@@ -90,9 +90,9 @@ inline constexpr int kAnyOtherInput = -2;  // InputSpec::unless_constant
 inline constexpr int64_t kLatestOpset = 1 << 30;
 
 struct OpSpec {
-  const char* domain = "";     // "" for ai.onnx
+  const char* domain = "";  // "" for ai.onnx
   const char* op_type = "";
-  int64_t since = 1;           // the first opset of the domain the row applies to
+  int64_t since = 1;             // the first opset of the domain the row applies to
   int64_t until = kLatestOpset;  // the last
   std::vector<InputSpec> inputs;
   // Inputs the row does not list: fixed quantization parameters (the QOperator ops) rather than

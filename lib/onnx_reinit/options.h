@@ -39,8 +39,7 @@ absl::StatusOr<SchemeOptions> SchemeFromOptions(const proto::Recipe& options);
 // `file_name` in errors): fields set in `given` win, its rules are tried first, and a scheme in
 // `given` comes with its own parameters only. Only the fields that change what is written are
 // read; `with_statistics`, `progress` and the like are the caller's to set.
-absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given,
-                                                const proto::Recipe& file = proto::Recipe(),
+absl::StatusOr<RewriteOptions> ToRewriteOptions(const proto::Recipe& given, const proto::Recipe& file = proto::Recipe(),
                                                 absl::string_view file_name = "");
 
 // The one recipe that `given` over `file` amount to, as ToRewriteOptions reads them (given's rules

@@ -62,9 +62,9 @@ struct Rule {
   Field field = Field::kName;
   std::string pattern;
   std::optional<NamePattern> name_pattern;  // kName
-  bool keep = false;         // leave matching tensors unchanged
-  SchemeOptions scheme;      // unless keep
-  std::string text;          // as given, for reports
+  bool keep = false;                        // leave matching tensors unchanged
+  SchemeOptions scheme;                     // unless keep
+  std::string text;                         // as given, for reports
 
   // Whether the rule matches `use` and applies to it (see above).
   bool Matches(const TensorUse& use) const;
@@ -106,9 +106,9 @@ struct PlannedRegion {
 
 // What happens to one tensor. No regions: it is left unchanged (`rule` says why).
 struct TensorPlan {
-  std::string scheme;  // the scheme applied, e.g. "he_normal", "zeros", "orthogonal"
-  std::string rule;    // what chose it: "--rule role:bias=zeros", "default for bias", ...
-  int rule_index = -1; // the rule (index in Policy::rules) that chose it, -1 for the defaults
+  std::string scheme;   // the scheme applied, e.g. "he_normal", "zeros", "orthogonal"
+  std::string rule;     // what chose it: "--rule role:bias=zeros", "default for bias", ...
+  int rule_index = -1;  // the rule (index in Policy::rules) that chose it, -1 for the defaults
   std::vector<PlannedRegion> regions;
 };
 
@@ -116,8 +116,7 @@ struct TensorPlan {
 // gives a tensor without a role default (parameter, other) the policy's scheme. InvalidArgument
 // (naming the tensor) when the chosen scheme cannot apply, e.g. a fan-based scheme on a norm scale
 // or on a tensor without fans, or orthogonal on a 1-D tensor.
-absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy,
-                                      bool selected_by_name = false);
+absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy, bool selected_by_name = false);
 
 }  // namespace onnx_reinit
 

@@ -80,8 +80,7 @@ struct ReinitOptions {
 // tensor (payload size not matching its shape); Unimplemented for tensors in external data.
 // Thread-compatible.
 // Tensors with an entry in `payloads` are rewritten there (see MappedModel), the others in `model`.
-absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
-                                                 const ReinitOptions& options,
+absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model, const ReinitOptions& options,
                                                  const DetachedPayloads& payloads = DetachedPayloads());
 
 // Reinitialize in two steps, for callers that write the new values elsewhere (e.g. streamed into a
@@ -91,11 +90,11 @@ absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
 // require_detached, requantizing anything is an ErrorKind::kNotInPlace error: it is done in memory.
 struct ReinitPlan {
   proto::ReinitReport report;
-  std::vector<FillJob> jobs;            // in report order; a tensor's regions are consecutive
-  std::vector<TensorValues> rewritten;  // the tensors of report.tensors(), one per record
+  std::vector<FillJob> jobs;             // in report order; a tensor's regions are consecutive
+  std::vector<TensorValues> rewritten;   // the tensors of report.tensors(), one per record
   std::vector<TensorWrite> requantized;  // the new integers and scales of report.requantized()
   std::vector<BlockwiseJob> blockwise;   // blockwise weights of report.requantized(), written last
-  int threads = 1;                      // options.threads resolved
+  int threads = 1;                       // options.threads resolved
 };
 absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const ReinitOptions& options,
                                                 const DetachedPayloads& payloads = DetachedPayloads());
@@ -110,8 +109,7 @@ absl::Status WriteInMemory(char* address, const void* bytes, int64_t size);
 // from `before` (ComputeMoments of plan.rewritten before the fill), its `after` moments and the
 // totals from `after`, the new values (one per record, e.g. plan.rewritten relocated to where the
 // values were written).
-void AddStatistics(const std::vector<proto::Moments>& before, const std::vector<TensorValues>& after,
-                   ReinitPlan& plan);
+void AddStatistics(const std::vector<proto::Moments>& before, const std::vector<TensorValues>& after, ReinitPlan& plan);
 
 }  // namespace onnx_reinit
 

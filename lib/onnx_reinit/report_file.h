@@ -22,9 +22,9 @@ bool ReportNeedsStatistics(absl::string_view path);
 // as an OutputFile: the JSON document, or for a path ending in ".html" the page of
 // ComparisonReportHtml, which judges the weights against `scheme` (the run's) on `threads` threads.
 // A dry run wrote no output to compare, so its report is JSON whatever the path.
-absl::Status WriteReinitReport(const std::string& path, const proto::ReinitReport& report,
-                               const std::string& input, const std::string& output,
-                               const SchemeOptions& scheme, int threads, const OutputOptions& options = {});
+absl::Status WriteReinitReport(const std::string& path, const proto::ReinitReport& report, const std::string& input,
+                               const std::string& output, const SchemeOptions& scheme, int threads,
+                               const OutputOptions& options = {});
 
 }  // namespace onnx_reinit
 

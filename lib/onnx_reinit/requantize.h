@@ -69,8 +69,8 @@ struct Requantization {
   std::vector<proto::RequantizedTensor> records;  // the weights and biases requantized
   std::vector<proto::SkippedTensor> skipped;      // quantized tensors left unchanged, and why
   std::vector<std::string> warnings;
-  std::vector<TensorWrite> writes;                // nothing is written until ApplyWrites
-  std::vector<BlockwiseJob> blockwise;            // computed and written by WriteBlockwise
+  std::vector<TensorWrite> writes;      // nothing is written until ApplyWrites
+  std::vector<BlockwiseJob> blockwise;  // computed and written by WriteBlockwise
 };
 
 struct RequantizeOptions {
@@ -88,8 +88,7 @@ bool MatchesQuantized(const Rule& rule, const TensorUse& use);
 // Reads the model (through `payloads` where they hold a tensor's bytes) and changes nothing.
 // InvalidArgument when the policy cannot apply to a weight (as PlanTensor) or a tensor is malformed.
 absl::StatusOr<Requantization> PlanRequantization(onnx::ModelProto& model, const GraphAnalysis& analysis,
-                                                  const RequantizeOptions& options,
-                                                  const DetachedPayloads& payloads);
+                                                  const RequantizeOptions& options, const DetachedPayloads& payloads);
 
 // Stores each write's values in its tensor, in the tensor's storage field. The tensors must hold
 // their values themselves (not in a detached payload nor external data).

@@ -92,11 +92,11 @@ struct TensorUse {
   std::string name;                     // initializer name, or the Constant node's output
   TensorSource source = TensorSource::kInitializer;
   Role role = Role::kOther;
-  const onnx::NodeProto* reader = nullptr;  // the reader that gave the role (or the first reader)
-  int input_index = -1;                     // that reader's input slot
+  const onnx::NodeProto* reader = nullptr;      // the reader that gave the role (or the first reader)
+  int input_index = -1;                         // that reader's input slot
   std::vector<const onnx::NodeProto*> readers;  // every node that reads it, in graph order
-  std::string via;  // the ops between tensor and reader: "Transpose", "Slice -> Concat -> Unsqueeze"
-  std::vector<int64_t> view_shape;          // the shape the reader sees
+  std::string via;                  // the ops between tensor and reader: "Transpose", "Slice -> Concat -> Unsqueeze"
+  std::vector<int64_t> view_shape;  // the shape the reader sees
   // Which element of which stored tensor each element of the reader's view is (element_map.h),
   // when known; this tensor is elements->sources[map_source]. Null for a tensor built by hand.
   std::shared_ptr<const ElementMap> elements;
@@ -104,16 +104,16 @@ struct TensorUse {
   // Weights and embeddings: their fans. RNN weights: the fans of one gate block, (input, H) for W
   // and (H, H) for R. Biases: fan_in is that of the weight they belong to, 0 when unknown.
   std::optional<Fans> fans;
-  int64_t groups = 1;              // Conv weights: the group attribute
-  std::optional<RnnLayout> rnn;    // RNN roles
+  int64_t groups = 1;            // Conv weights: the group attribute
+  std::optional<RnnLayout> rnn;  // RNN roles
   // Weights and biases made of parts (more than one): each part's extent and fans; `fans` are the
   // first part's. A scheme is drawn per part when the parts' fans give different distributions.
   std::vector<TensorPart> parts;
-  int parts_axis = 0;              // of view_shape, >= 0
+  int parts_axis = 0;  // of view_shape, >= 0
   // kNormScale: the w of an offset scale x * (1 + w) (Gemma's RMSNorm: graph_patterns.h), whose
   // default is 0, so that the effective scale is 1.
   bool offset_scale = false;
-  bool overridable = false;        // also a graph input: a default that a runtime may replace
+  bool overridable = false;  // also a graph input: a default that a runtime may replace
   // kOther: known not to be learned - a scalar of an op (an epsilon, an exponent), an RNN initial
   // state, an attention mask, a quantization parameter. No rule and no selection changes it.
   bool fixed = false;
@@ -124,7 +124,7 @@ struct TensorUse {
   // which read the integers themselves. `fans` are those of the reader's weight (for a bias: its
   // fan_in), as for a float weight.
   const onnx::NodeProto* dequantize = nullptr;
-  std::string reason;              // kOther and kQuantized: why it is left unchanged
+  std::string reason;  // kOther and kQuantized: why it is left unchanged
 };
 
 // Whether a tensor of this shape is a scalar: one value, of any rank ([], [1], [1, 1, 1]). Such

@@ -52,9 +52,7 @@ namespace onnx_reinit {
 struct Fans {
   int64_t fan_in = 0;
   int64_t fan_out = 0;
-  bool operator==(const Fans& other) const {
-    return fan_in == other.fan_in && fan_out == other.fan_out;
-  }
+  bool operator==(const Fans& other) const { return fan_in == other.fan_in && fan_out == other.fan_out; }
 };
 
 enum class SchemeKind {
@@ -117,12 +115,12 @@ double CalculateGain(Nonlinearity nonlinearity, double negative_slope);
 // parameter the scheme does not use is an error, so that typos do not pass silently.
 struct SchemeOptions {
   SchemeKind kind = SchemeKind::kHeNormal;
-  std::optional<double> value;           // constant
-  std::optional<double> low, high;       // uniform: defaults 0 and 1
-  std::optional<double> mean, std;       // normal, truncated_normal: defaults 0 and 1
-  std::optional<FanMode> mode;           // xavier_*, he_*, lecun_*
+  std::optional<double> value;               // constant
+  std::optional<double> low, high;           // uniform: defaults 0 and 1
+  std::optional<double> mean, std;           // normal, truncated_normal: defaults 0 and 1
+  std::optional<FanMode> mode;               // xavier_*, he_*, lecun_*
   std::optional<Nonlinearity> nonlinearity;  // xavier_*, he_*, lecun_*
-  std::optional<double> negative_slope;  // leaky_relu only; default 0.01
+  std::optional<double> negative_slope;      // leaky_relu only; default 0.01
   // xavier_*, he_*, lecun_* (overrides nonlinearity); orthogonal and identity (default 1).
   std::optional<double> gain;
 };
@@ -139,8 +137,7 @@ FanMode EffectiveMode(const SchemeOptions& options);
 // chosen fan is 0. `options` must have passed Validate. Shape-independent: for the structured
 // schemes the result is ORTHOGONAL / IDENTITY / DIRAC with `gain` (1 for dirac), and the caller
 // checks the shape with CheckShapeForScheme.
-absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& options,
-                                                        const Fans& fans);
+absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& options, const Fans& fans);
 
 // Whether `kind` can initialize a tensor (or a region of one, e.g. an RNN gate block [H, H]) of
 // `shape`; `groups` is the consuming Conv's group attribute (dirac only). OK for every
@@ -152,8 +149,7 @@ absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& opt
 //    rank 2 [10, 20]"
 //   "dirac: dim 0 (10) is not divisible by groups (4)"
 // Call it for every weight before anything is written; Fill assumes it passed.
-absl::Status CheckShapeForScheme(SchemeKind kind, absl::Span<const int64_t> shape,
-                                 int64_t groups = 1);
+absl::Status CheckShapeForScheme(SchemeKind kind, absl::Span<const int64_t> shape, int64_t groups = 1);
 
 // Distributions built directly (by role defaults and tests).
 proto::Distribution ConstantDistribution(double value);

@@ -49,9 +49,8 @@ struct StatsOptions {
 // for weights, as the scheme would draw them. InvalidArgument for a tensor whose
 // payload does not match its shape; Unimplemented for external data.
 // Tensors with an entry in `payloads` are read from there (see MappedModel).
-absl::StatusOr<proto::StatsReport> ComputeModelStats(
-    onnx::ModelProto& model, const StatsOptions& options,
-    const DetachedPayloads& payloads = DetachedPayloads());
+absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model, const StatsOptions& options,
+                                                     const DetachedPayloads& payloads = DetachedPayloads());
 
 // ComputeModelStats of the model file at `path` (mapped, not loaded), with its path and size in the
 // report; errors name the file.

@@ -15,9 +15,8 @@ namespace onnx_reinit {
 inline absl::Status WithMessage(const absl::Status& status, absl::string_view message) {
   if (status.ok()) return status;
   absl::Status result(status.code(), message);
-  status.ForEachPayload([&result](absl::string_view type_url, const absl::Cord& payload) {
-    result.SetPayload(type_url, payload);
-  });
+  status.ForEachPayload(
+      [&result](absl::string_view type_url, const absl::Cord& payload) { result.SetPayload(type_url, payload); });
   return result;
 }
 
@@ -29,9 +28,9 @@ inline absl::Status WithContext(const absl::Status& status, absl::string_view co
 }  // namespace onnx_reinit
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define ONNX_REINIT_RETURN_IF_ERROR(expr)               \
-  do {                                                  \
-    ::absl::Status onnx_reinit_status_ = (expr);        \
+#define ONNX_REINIT_RETURN_IF_ERROR(expr)                      \
+  do {                                                         \
+    ::absl::Status onnx_reinit_status_ = (expr);               \
     if (!onnx_reinit_status_.ok()) return onnx_reinit_status_; \
   } while (false)
 
@@ -40,9 +39,8 @@ inline absl::Status WithContext(const absl::Status& status, absl::string_view co
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status and leaves `lhs` untouched,
 // otherwise moves the value into `lhs`, which may be a declaration: `ASSIGN_OR_RETURN(auto x, F());`
-#define ONNX_REINIT_ASSIGN_OR_RETURN(lhs, rexpr)                                              \
-  ONNX_REINIT_ASSIGN_OR_RETURN_IMPL_(ONNX_REINIT_CONCAT_(onnx_reinit_statusor_, __LINE__), lhs, \
-                                     rexpr)
+#define ONNX_REINIT_ASSIGN_OR_RETURN(lhs, rexpr) \
+  ONNX_REINIT_ASSIGN_OR_RETURN_IMPL_(ONNX_REINIT_CONCAT_(onnx_reinit_statusor_, __LINE__), lhs, rexpr)
 
 #define ONNX_REINIT_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                       \

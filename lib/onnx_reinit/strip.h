@@ -38,12 +38,12 @@ inline constexpr int64_t kFillContract = 1;
 // hashes come from a direct run written to a temporary folder beside `output` and removed after.
 // InvalidArgument for a recipe CheckStripRecipe refuses and for a model stripped already.
 struct StripResult {
-  proto::ReinitReport report;        // the direct run's
+  proto::ReinitReport report;         // the direct run's
   std::vector<std::string> stripped;  // the tensors left out, in graph order
   int64_t stripped_bytes = 0;         // the bytes of their values
 };
-absl::StatusOr<StripResult> StripFile(const std::string& input, const std::string& output,
-                                      const proto::Recipe& recipe, const OutputOptions& output_options = {});
+absl::StatusOr<StripResult> StripFile(const std::string& input, const std::string& output, const proto::Recipe& recipe,
+                                      const OutputOptions& output_options = {});
 
 // InvalidArgument when `recipe` cannot be stripped with: --untie (it changes the model's structure:
 // strip the untied model instead), --dry-run, --materialize.
@@ -54,8 +54,7 @@ absl::Status CheckStripRecipe(const proto::Recipe& recipe);
 // `input` is not a stripped model (then --materialize fills missing values with a given recipe).
 // A usage error (errors.h) when `given` sets an option that changes values (the stored recipe
 // decides them); InvalidArgument when the model was stripped under another fill contract.
-absl::StatusOr<std::optional<RewriteOptions>> MaterializeOptions(const std::string& input,
-                                                                 const proto::Recipe& given);
+absl::StatusOr<std::optional<RewriteOptions>> MaterializeOptions(const std::string& input, const proto::Recipe& given);
 
 }  // namespace onnx_reinit
 

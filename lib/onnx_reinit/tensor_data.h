@@ -88,8 +88,7 @@ class TensorValues {
   // shape.
   static absl::StatusOr<TensorValues> Bind(onnx::TensorProto& tensor, absl::string_view name);
   // Binds to `payload`, the detached values of `tensor` (whose dims and data_type describe them).
-  static absl::StatusOr<TensorValues> BindDetached(const onnx::TensorProto& tensor,
-                                                   absl::string_view name,
+  static absl::StatusOr<TensorValues> BindDetached(const onnx::TensorProto& tensor, absl::string_view name,
                                                    const DetachedPayload& payload);
 
   FloatType type() const { return type_; }

@@ -33,9 +33,8 @@ struct VerifyOptions {
 // mean, it holds NaN or Inf, or - for constant schemes - any value differs from the constant; with
 // `spectral`, also when its largest singular value exceeds the limit.
 // Tensors with an entry in `payloads` are read from there (see MappedModel).
-absl::StatusOr<proto::VerifyReport> VerifyModel(
-    onnx::ModelProto& model, const VerifyOptions& options,
-    const DetachedPayloads& payloads = DetachedPayloads());
+absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model, const VerifyOptions& options,
+                                                const DetachedPayloads& payloads = DetachedPayloads());
 
 // VerifyModel of the model file at `path` (mapped, not loaded), with its path in the report; errors
 // name the file.

@@ -88,8 +88,8 @@ inline std::ostream& operator<<(std::ostream& os, const CommandResult& result) {
 // Starts the onnx-reinit binary with `args` (no shell involved), stdin from `stdin_path`, stdout
 // and stderr to the files `out_path` and `err_path`. Returns its process id, or -1 (with a test
 // failure) when it cannot start.
-inline pid_t StartTool(const std::vector<std::string>& args, const std::string& out_path,
-                       const std::string& err_path, const std::string& stdin_path = "/dev/null") {
+inline pid_t StartTool(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path,
+                       const std::string& stdin_path = "/dev/null") {
   std::vector<std::string> argv_strings = {ONNX_REINIT_BINARY};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -99,13 +99,10 @@ inline pid_t StartTool(const std::vector<std::string>& args, const std::string& 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, stdin_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = 0;
-  const int spawn_error =
-      ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  const int spawn_error = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawn_error != 0) {
     ADD_FAILURE() << "cannot run " << argv[0] << ": error " << spawn_error;
@@ -128,8 +125,7 @@ inline int WaitForProcess(pid_t pid) {
 
 // Runs the onnx-reinit binary with `args` (no shell involved), stdin read from `stdin_path`, stdout
 // and stderr captured to files in a private temporary directory.
-inline CommandResult RunTool(const std::vector<std::string>& args,
-                             const std::string& stdin_path = "/dev/null") {
+inline CommandResult RunTool(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
   CommandResult result;
   TempDir capture;
   const std::string out_path = capture / "stdout";

@@ -18,8 +18,7 @@ onnx::ModelProto NewModel() {
   return model;
 }
 
-void SetTensor(onnx::TensorProto& tensor, const std::vector<int64_t>& dims, int32_t data_type,
-               Storage storage) {
+void SetTensor(onnx::TensorProto& tensor, const std::vector<int64_t>& dims, int32_t data_type, Storage storage) {
   tensor.set_data_type(data_type);
   tensor.clear_dims();
   for (int64_t dim : dims) tensor.add_dims(dim);
@@ -49,17 +48,15 @@ void SetTensor(onnx::TensorProto& tensor, const std::vector<int64_t>& dims, int3
   }
 }
 
-onnx::TensorProto* AddInitializer(onnx::GraphProto& graph, const std::string& name,
-                                  const std::vector<int64_t>& dims, int32_t data_type,
-                                  Storage storage) {
+onnx::TensorProto* AddInitializer(onnx::GraphProto& graph, const std::string& name, const std::vector<int64_t>& dims,
+                                  int32_t data_type, Storage storage) {
   onnx::TensorProto* tensor = graph.add_initializer();
   tensor->set_name(name);
   SetTensor(*tensor, dims, data_type, storage);
   return tensor;
 }
 
-onnx::NodeProto* AddNode(onnx::GraphProto& graph, const std::string& op_type,
-                         const std::vector<std::string>& inputs,
+onnx::NodeProto* AddNode(onnx::GraphProto& graph, const std::string& op_type, const std::vector<std::string>& inputs,
                          const std::vector<std::string>& outputs, const std::string& name) {
   onnx::NodeProto* node = graph.add_node();
   node->set_op_type(op_type);
@@ -76,8 +73,8 @@ void SetIntAttribute(onnx::NodeProto& node, const std::string& name, int64_t val
   attribute->set_i(value);
 }
 
-onnx::NodeProto* AddConstantNode(onnx::GraphProto& graph, const std::string& output,
-                                 const std::vector<int64_t>& dims, int32_t data_type) {
+onnx::NodeProto* AddConstantNode(onnx::GraphProto& graph, const std::string& output, const std::vector<int64_t>& dims,
+                                 int32_t data_type) {
   onnx::NodeProto* node = AddNode(graph, "Constant", {}, {output}, output + "_node");
   onnx::AttributeProto* attribute = node->add_attribute();
   attribute->set_name("value");
@@ -86,8 +83,7 @@ onnx::NodeProto* AddConstantNode(onnx::GraphProto& graph, const std::string& out
   return node;
 }
 
-void AddInput(onnx::GraphProto& graph, const std::string& name, const std::vector<int64_t>& dims,
-              int32_t data_type) {
+void AddInput(onnx::GraphProto& graph, const std::string& name, const std::vector<int64_t>& dims, int32_t data_type) {
   onnx::ValueInfoProto* input = graph.add_input();
   input->set_name(name);
   onnx::TypeProto_Tensor* tensor_type = input->mutable_type()->mutable_tensor_type();
@@ -95,9 +91,7 @@ void AddInput(onnx::GraphProto& graph, const std::string& name, const std::vecto
   for (int64_t dim : dims) tensor_type->mutable_shape()->add_dim()->set_dim_value(dim);
 }
 
-std::string TestdataPath(const std::string& relative) {
-  return std::string(TESTDATA_DIR) + "/" + relative;
-}
+std::string TestdataPath(const std::string& relative) { return std::string(TESTDATA_DIR) + "/" + relative; }
 
 onnx::ModelProto LoadTestdata(const std::string& relative) {
   auto model = LoadModel(TestdataPath(relative));

@@ -28,20 +28,16 @@ onnx::ModelProto NewModel();
 void SetTensor(onnx::TensorProto& tensor, const std::vector<int64_t>& dims,
                int32_t data_type = onnx::TensorProto::FLOAT, Storage storage = Storage::kRawData);
 
-onnx::TensorProto* AddInitializer(onnx::GraphProto& graph, const std::string& name,
-                                  const std::vector<int64_t>& dims,
-                                  int32_t data_type = onnx::TensorProto::FLOAT,
-                                  Storage storage = Storage::kRawData);
+onnx::TensorProto* AddInitializer(onnx::GraphProto& graph, const std::string& name, const std::vector<int64_t>& dims,
+                                  int32_t data_type = onnx::TensorProto::FLOAT, Storage storage = Storage::kRawData);
 
-onnx::NodeProto* AddNode(onnx::GraphProto& graph, const std::string& op_type,
-                         const std::vector<std::string>& inputs,
+onnx::NodeProto* AddNode(onnx::GraphProto& graph, const std::string& op_type, const std::vector<std::string>& inputs,
                          const std::vector<std::string>& outputs, const std::string& name = "");
 
 void SetIntAttribute(onnx::NodeProto& node, const std::string& name, int64_t value);
 
 // A Constant node whose `value` attribute holds a tensor built like SetTensor's.
-onnx::NodeProto* AddConstantNode(onnx::GraphProto& graph, const std::string& output,
-                                 const std::vector<int64_t>& dims,
+onnx::NodeProto* AddConstantNode(onnx::GraphProto& graph, const std::string& output, const std::vector<int64_t>& dims,
                                  int32_t data_type = onnx::TensorProto::FLOAT);
 
 // Adds a float graph input of the given shape.

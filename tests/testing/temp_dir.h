@@ -19,8 +19,7 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp",
-                                       "/onnx_reinit_test.XXXXXX");
+    std::string pattern = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/onnx_reinit_test.XXXXXX");
     if (::mkdtemp(pattern.data()) == nullptr) {
       ADD_FAILURE() << "mkdtemp(" << pattern << ") failed";
     }

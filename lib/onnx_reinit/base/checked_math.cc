@@ -19,14 +19,12 @@ std::optional<int64_t> ShapeProduct(absl::Span<const int64_t> dims) {
 absl::StatusOr<int64_t> ElementCountOf(absl::Span<const int64_t> dims, absl::string_view name) {
   for (int64_t dim : dims) {
     if (dim < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("tensor '%s' has a negative dimension (%d)", name, dim));
+      return absl::InvalidArgumentError(absl::StrFormat("tensor '%s' has a negative dimension (%d)", name, dim));
     }
   }
   const std::optional<int64_t> count = ShapeProduct(dims);
   if (!count) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("tensor '%s' has more than 2^59 elements", name));
+    return absl::InvalidArgumentError(absl::StrFormat("tensor '%s' has more than 2^59 elements", name));
   }
   return *count;
 }

@@ -1,14 +1,13 @@
 #include "onnx_reinit/errors.h"
 
-
 #include "absl/strings/cord.h"
 
 namespace onnx_reinit {
 namespace {
 
 constexpr absl::string_view kKindPayload = "onnx-reinit/error-kind";
-constexpr ErrorKind kKinds[] = {ErrorKind::kModel, ErrorKind::kUsage, ErrorKind::kFile, ErrorKind::kStrict,
-                                ErrorKind::kNotInPlace, ErrorKind::kUnsupported};
+constexpr ErrorKind kKinds[] = {ErrorKind::kModel,  ErrorKind::kUsage,      ErrorKind::kFile,
+                                ErrorKind::kStrict, ErrorKind::kNotInPlace, ErrorKind::kUnsupported};
 
 }  // namespace
 

@@ -16,7 +16,7 @@
 namespace onnx_reinit {
 absl::Status ErrnoError(const std::string& context, int error) {
   const std::string message = absl::StrFormat("%s: %s", context, std::strerror(error));
-  const absl::Status status = error == ENOENT                    ? absl::NotFoundError(message)
+  const absl::Status status = error == ENOENT                     ? absl::NotFoundError(message)
                               : error == EACCES || error == EPERM ? absl::PermissionDeniedError(message)
                                                                   : absl::UnavailableError(message);
   return WithErrorKind(status, ErrorKind::kFile);
@@ -87,8 +87,8 @@ absl::Status WriteAt(int fd, const char* data, size_t size, int64_t offset, cons
   return absl::OkStatus();
 }
 
-absl::Status CopyRange(const MappedFile& from, int64_t from_offset, int to_fd, int64_t to_offset,
-                       int64_t length, const std::string& to_path) {
+absl::Status CopyRange(const MappedFile& from, int64_t from_offset, int to_fd, int64_t to_offset, int64_t length,
+                       const std::string& to_path) {
   loff_t in = from_offset, out = to_offset;
   for (int64_t left = length; left > 0;) {
     const ssize_t copied = ::copy_file_range(from.fd(), &in, to_fd, &out, static_cast<size_t>(left), 0);

@@ -11,8 +11,7 @@ absl::StatusOr<NamePattern> NamePattern::Compile(absl::string_view pattern) {
   options.set_log_errors(false);  // the error is returned, not printed
   auto compiled = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
   if (!compiled->ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("bad regex '%s': %s", pattern, compiled->error()));
+    return absl::InvalidArgumentError(absl::StrFormat("bad regex '%s': %s", pattern, compiled->error()));
   }
   return NamePattern(std::move(compiled));
 }

@@ -8,9 +8,7 @@
 
 namespace onnx_reinit {
 
-int DefaultThreadCount() {
-  return std::max(1u, std::thread::hardware_concurrency());
-}
+int DefaultThreadCount() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 int ResolveThreadCount(int threads) { return threads > 0 ? threads : DefaultThreadCount(); }
 

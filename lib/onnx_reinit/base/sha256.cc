@@ -43,14 +43,14 @@ bool HasShaExtensions() {
 }
 
 __attribute__((target("sha,ssse3,sse4.1"))) void CompressWithShaExtensions(uint32_t* state, const uint8_t* data,
-                                                                            size_t blocks) {
+                                                                           size_t blocks) {
   const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
   __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));
-  dcba = _mm_shuffle_epi32(dcba, 0xB1);                // lanes B A D C
-  hgfe = _mm_shuffle_epi32(hgfe, 0x1B);                // lanes H G F E
-  __m128i abef = _mm_alignr_epi8(dcba, hgfe, 8);       // lanes F E B A
-  __m128i cdgh = _mm_blend_epi16(hgfe, dcba, 0xF0);    // lanes H G D C
+  dcba = _mm_shuffle_epi32(dcba, 0xB1);              // lanes B A D C
+  hgfe = _mm_shuffle_epi32(hgfe, 0x1B);              // lanes H G F E
+  __m128i abef = _mm_alignr_epi8(dcba, hgfe, 8);     // lanes F E B A
+  __m128i cdgh = _mm_blend_epi16(hgfe, dcba, 0xF0);  // lanes H G D C
   for (; blocks > 0; --blocks, data += 64) {
     const __m128i abef_before = abef, cdgh_before = cdgh;
     __m128i w[4];  // w[g % 4]: the message words 4g .. 4g + 3 of round group g
@@ -102,8 +102,8 @@ void Sha256::Compress(const uint8_t* block) {
   uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
   uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
   for (int t = 0; t < 64; ++t) {
-    const uint32_t t1 = h + (RotateRight(e, 6) ^ RotateRight(e, 11) ^ RotateRight(e, 25)) + ((e & f) ^ (~e & g)) +
-                        kRound[t] + w[t];
+    const uint32_t t1 =
+        h + (RotateRight(e, 6) ^ RotateRight(e, 11) ^ RotateRight(e, 25)) + ((e & f) ^ (~e & g)) + kRound[t] + w[t];
     const uint32_t t2 = (RotateRight(a, 2) ^ RotateRight(a, 13) ^ RotateRight(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
     h = g;
     g = f;

@@ -17,7 +17,7 @@ struct WireField {
   const char* begin = nullptr;  // the first byte of the tag
   const char* value = nullptr;  // a length-delimited field's payload (after the length)
   size_t value_size = 0;
-  const char* end = nullptr;    // one past the field
+  const char* end = nullptr;  // one past the field
 };
 
 // Reads the fields of one message from [begin, end). Thread-compatible; reads only.

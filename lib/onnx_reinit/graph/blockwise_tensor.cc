@@ -37,7 +37,8 @@ absl::StatusOr<char*> RawBytes(onnx::TensorProto& tensor, const std::string& nam
   if (auto payload = payloads.by_tensor.find(&tensor); payload != payloads.by_tensor.end()) {
     have = payload->second.size;
     bytes = payload->second.data;
-    if (payload->second.storage != Storage::kRawData) return Unsupported(absl::StrFormat("'%s' is not in raw_data", name));
+    if (payload->second.storage != Storage::kRawData)
+      return Unsupported(absl::StrFormat("'%s' is not in raw_data", name));
   } else if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
     return Unsupported(absl::StrFormat("'%s' is in external data that is not mapped", name));
   } else if (tensor.has_raw_data()) {
@@ -114,7 +115,7 @@ bool IsBlockwise(const TensorUse& use) {
 }
 
 absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use, const GraphIndex& index,
-                                             const DetachedPayloads& payloads) {
+                                              const DetachedPayloads& payloads) {
   auto find = [&index](const std::string& name) -> onnx::TensorProto* {
     const Constant* constant = index.FindConstant(name);
     return constant == nullptr ? nullptr : constant->tensor;
@@ -123,8 +124,8 @@ absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use, const GraphI
 }
 
 absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use,
-                                             const std::function<onnx::TensorProto*(const std::string&)>& constant,
-                                             const DetachedPayloads& payloads) {
+                                              const std::function<onnx::TensorProto*(const std::string&)>& constant,
+                                              const DetachedPayloads& payloads) {
   BlockwiseTensor t;
   ONNX_REINIT_RETURN_IF_ERROR(LayoutOf(use, t));
   const QuantSlots slots = FindOp(use.reader->domain(), use.reader->op_type())->Input(use.input_index)->quant;
@@ -147,7 +148,8 @@ absl::StatusOr<BlockwiseTensor> BindBlockwise(const TensorUse& use,
     onnx::TensorProto* zp = constant(*zp_name);
     if (zp == nullptr) return Unsupported(absl::StrFormat("zero points '%s' are not a constant", *zp_name));
     if (zp->data_type() != onnx::TensorProto::UINT8) {
-      return Unsupported(absl::StrFormat("zero points '%s' are not packed uint8 (float zero points are not read)", *zp_name));
+      return Unsupported(
+          absl::StrFormat("zero points '%s' are not packed uint8 (float zero points are not read)", *zp_name));
     }
     t.zero_points_name = *zp_name;
     ONNX_REINIT_ASSIGN_OR_RETURN(t.zero_points,
@@ -173,9 +175,9 @@ proto::Moments DequantizedMoments(const BlockwiseTensor& t, int threads) {
     const int64_t first = c * rows_per_chunk, rows = std::min(rows_per_chunk, layout.rows - first);
     std::vector<double> scales(rows * layout.blocks()), values(rows * layout.cols);
     t.scales->Read(first * layout.blocks(), rows * layout.blocks(), scales.data());
-    const uint8_t* zero_points =
-        t.zero_points == nullptr ? nullptr
-                                 : reinterpret_cast<const uint8_t*>(t.zero_points) + first * layout.zero_point_row_bytes();
+    const uint8_t* zero_points = t.zero_points == nullptr ? nullptr
+                                                          : reinterpret_cast<const uint8_t*>(t.zero_points) +
+                                                                first * layout.zero_point_row_bytes();
     DequantizeRows(layout, reinterpret_cast<const uint8_t*>(t.packed) + first * layout.row_bytes(), scales.data(),
                    zero_points, rows, values.data());
     moments[c].AddBatch(values.data(), static_cast<int64_t>(values.size()));
@@ -198,7 +200,7 @@ absl::StatusOr<TensorValues> UnstoredValues(const onnx::TensorProto& stand_in, c
 }
 
 absl::StatusOr<std::vector<proto::Moments>> WriteBlockwise(const std::vector<BlockwiseJob>& jobs, uint64_t seed,
-                                                          int threads, const ByteSink& sink) {
+                                                           int threads, const ByteSink& sink) {
   std::vector<proto::Moments> after;
   for (const BlockwiseJob& job : jobs) {
     const BlockwiseTensor& t = job.tensor;

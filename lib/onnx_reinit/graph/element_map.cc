@@ -93,7 +93,7 @@ bool MergeAlong(std::vector<Piece>& pieces, size_t axis) {
     if (!merged.empty()) {
       Piece& last = merged.back();
       if (key(last) == key(piece) && last.start[axis] + last.extent[axis] == piece.start[axis]) {
-        const int64_t step = last.extent[axis] > 1 ? last.stride[axis]
+        const int64_t step = last.extent[axis] > 1    ? last.stride[axis]
                              : piece.extent[axis] > 1 ? piece.stride[axis]
                                                       : piece.origin - last.origin;
         const bool strides_fit = (last.extent[axis] == 1 || last.stride[axis] == step) &&
@@ -121,8 +121,7 @@ void MergePieces(ElementMap& map) {
 }
 
 absl::Status TooFragmented(absl::string_view what) {
-  return absl::OutOfRangeError(
-      absl::StrFormat("%s would cut the view into more than %d pieces", what, kMaxPieces));
+  return absl::OutOfRangeError(absl::StrFormat("%s would cut the view into more than %d pieces", what, kMaxPieces));
 }
 
 }  // namespace
@@ -167,8 +166,8 @@ absl::StatusOr<ElementMap> TransposeMap(const ElementMap& map, const std::vector
   out.shape = permute(map.shape);
   out.sources = map.sources;
   for (const Piece& piece : map.pieces) {
-    out.pieces.push_back(Piece{piece.source, permute(piece.start), permute(piece.extent), piece.origin,
-                               permute(piece.stride)});
+    out.pieces.push_back(
+        Piece{piece.source, permute(piece.start), permute(piece.extent), piece.origin, permute(piece.stride)});
   }
   return out;
 }
@@ -176,8 +175,8 @@ absl::StatusOr<ElementMap> TransposeMap(const ElementMap& map, const std::vector
 absl::StatusOr<ElementMap> ReshapeMap(const ElementMap& map, const std::vector<int64_t>& shape) {
   int64_t old_count, new_count;
   if (!CheckedProduct(map.shape, old_count) || !CheckedProduct(shape, new_count) || old_count != new_count) {
-    return absl::InvalidArgumentError(absl::StrFormat("cannot reshape %s to %s", ShapeText(map.shape),
-                                                      ShapeText(shape)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("cannot reshape %s to %s", ShapeText(map.shape), ShapeText(shape)));
   }
   ElementMap out;
   out.shape = shape;
@@ -204,8 +203,8 @@ absl::StatusOr<ElementMap> ReshapeMap(const ElementMap& map, const std::vector<i
     return out;
   }
   if (CoversWholeView(map) && IsRowMajor(map.pieces[0])) {
-    out.pieces.push_back(Piece{map.pieces[0].source, Shape(shape.size(), 0), shape, map.pieces[0].origin,
-                               RowMajorStrides(shape)});
+    out.pieces.push_back(
+        Piece{map.pieces[0].source, Shape(shape.size(), 0), shape, map.pieces[0].origin, RowMajorStrides(shape)});
     return out;
   }
   // In general: cut every piece into its rows (runs along its last axis), cut the runs where the
@@ -252,8 +251,7 @@ absl::StatusOr<ElementMap> ReshapeMap(const ElementMap& map, const std::vector<i
   return out;
 }
 
-absl::StatusOr<AxisSelection> ResolveSliceAxis(int64_t axis, int64_t dim, int64_t start, int64_t end,
-                                               int64_t step) {
+absl::StatusOr<AxisSelection> ResolveSliceAxis(int64_t axis, int64_t dim, int64_t start, int64_t end, int64_t step) {
   if (step == 0) return absl::InvalidArgumentError("Slice step is 0");
   AxisSelection selection{axis, 0, step, 0};
   if (dim <= 0) return selection;
@@ -495,8 +493,8 @@ std::vector<std::pair<int64_t, int64_t>> SourceRanges(const Piece& piece) {
   return joined;
 }
 
-bool ContiguousBlock(const Piece& piece, const std::vector<int64_t>& block_shape, bool allow_transposed,
-                     int64_t& begin, std::vector<int64_t>& shape) {
+bool ContiguousBlock(const Piece& piece, const std::vector<int64_t>& block_shape, bool allow_transposed, int64_t& begin,
+                     std::vector<int64_t>& shape) {
   int64_t block_count;
   if (!CheckedProduct(block_shape, block_count) || block_count != piece.count()) return false;
   begin = piece.origin;

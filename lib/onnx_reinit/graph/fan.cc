@@ -19,24 +19,22 @@
 namespace onnx_reinit {
 namespace {
 
-absl::Status LayoutMismatch(const onnx::NodeProto& node, int input_index,
-                            absl::Span<const int64_t> shape, absl::string_view expected) {
-  return absl::InvalidArgumentError(absl::StrFormat("%s input %d has shape [%s], expected %s",
-                                                    node.op_type(), input_index,
-                                                    absl::StrJoin(shape, ", "), expected));
+absl::Status LayoutMismatch(const onnx::NodeProto& node, int input_index, absl::Span<const int64_t> shape,
+                            absl::string_view expected) {
+  return absl::InvalidArgumentError(absl::StrFormat("%s input %d has shape [%s], expected %s", node.op_type(),
+                                                    input_index, absl::StrJoin(shape, ", "), expected));
 }
 
 // Conv-style layout [a, b, k1..kn]: returns (b * rf, a * rf).
-absl::StatusOr<Fans> ConvFans(const onnx::NodeProto& node, int input_index,
-                              absl::Span<const int64_t> shape, absl::string_view layout) {
+absl::StatusOr<Fans> ConvFans(const onnx::NodeProto& node, int input_index, absl::Span<const int64_t> shape,
+                              absl::string_view layout) {
   if (shape.size() < 3) return LayoutMismatch(node, input_index, shape, layout);
   const std::optional<int64_t> receptive_field = ShapeProduct(shape.subspan(2));
   const std::optional<int64_t> fan_in = CheckedMul(shape[1], receptive_field.value_or(0));
   const std::optional<int64_t> fan_out = CheckedMul(shape[0], receptive_field.value_or(0));
   if (!receptive_field || !fan_in || !fan_out) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s input %d has shape [%s], whose fans overflow", node.op_type(), input_index,
-        absl::StrJoin(shape, ", ")));
+    return absl::InvalidArgumentError(absl::StrFormat("%s input %d has shape [%s], whose fans overflow", node.op_type(),
+                                                      input_index, absl::StrJoin(shape, ", ")));
   }
   return Fans{*fan_in, *fan_out};
 }
@@ -52,8 +50,7 @@ absl::StatusOr<Fans> ChannelsLastConvFans(const onnx::NodeProto& node, int input
 
 // The axes of a kMatrix rule from the end, swapped when its transpose attribute is set.
 std::pair<int, int> MatrixAxes(const FanRule& rule, const onnx::NodeProto& node) {
-  const bool transposed =
-      rule.transpose_attribute != nullptr && IntAttribute(node, rule.transpose_attribute, 0) != 0;
+  const bool transposed = rule.transpose_attribute != nullptr && IntAttribute(node, rule.transpose_attribute, 0) != 0;
   return transposed ? std::make_pair(rule.out_axis, rule.in_axis) : std::make_pair(rule.in_axis, rule.out_axis);
 }
 
@@ -85,9 +82,8 @@ absl::StatusOr<Fans> EinsumFans(const onnx::NodeProto& node, int input_index, ab
   const onnx::AttributeProto* attribute = FindAttribute(node, "equation");
   const std::string written = attribute == nullptr ? "" : attribute->s();
   auto unplain = [&](const std::string& why) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("Einsum '%s' input %d is not a plain operand of a two-operand equation: %s", written,
-                        input_index, why));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Einsum '%s' input %d is not a plain operand of a two-operand equation: %s", written, input_index, why));
   };
   std::string equation;
   for (char c : written) {
@@ -148,8 +144,8 @@ std::string DescribeFanRule(const FanRule& rule) {
     case FanRule::Kind::kMatrix: {
       std::string text = absl::StrCat(MatrixLayout(rule, rule.in_axis, rule.out_axis), ": fan_in = K, fan_out = N");
       if (rule.transpose_attribute != nullptr) {
-        absl::StrAppend(&text, " (", rule.transpose_attribute, "=1: ",
-                        MatrixLayout(rule, rule.out_axis, rule.in_axis), ")");
+        absl::StrAppend(&text, " (", rule.transpose_attribute, "=1: ", MatrixLayout(rule, rule.out_axis, rule.in_axis),
+                        ")");
       }
       return text;
     }
@@ -194,12 +190,10 @@ absl::StatusOr<Fans> FansByRule(const FanRule& rule, const onnx::NodeProto& node
     }
     default: break;
   }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("%s has no fan rule for input %d", node.op_type(), input_index));
+  return absl::InvalidArgumentError(absl::StrFormat("%s has no fan rule for input %d", node.op_type(), input_index));
 }
 
-bool IsWeightInput(const onnx::NodeProto& node, int input_index,
-                   const std::function<bool(int)>& input_is_constant) {
+bool IsWeightInput(const onnx::NodeProto& node, int input_index, const std::function<bool(int)>& input_is_constant) {
   const InputSpec* spec = SpecOf(node, input_index);
   if (spec == nullptr || spec->role != Role::kWeight || !input_is_constant(input_index)) return false;
   if (spec->unless_constant == kAnyOtherInput) {
@@ -211,12 +205,10 @@ bool IsWeightInput(const onnx::NodeProto& node, int input_index,
   return spec->unless_constant < 0 || !input_is_constant(spec->unless_constant);
 }
 
-absl::StatusOr<Fans> FansForWeight(const onnx::NodeProto& node, int input_index,
-                                   absl::Span<const int64_t> shape) {
+absl::StatusOr<Fans> FansForWeight(const onnx::NodeProto& node, int input_index, absl::Span<const int64_t> shape) {
   const InputSpec* spec = SpecOf(node, input_index);
   if (spec == nullptr || spec->role != Role::kWeight) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s has no fan rule for input %d", node.op_type(), input_index));
+    return absl::InvalidArgumentError(absl::StrFormat("%s has no fan rule for input %d", node.op_type(), input_index));
   }
   return FansByRule(spec->fans, node, input_index, shape);
 }

@@ -52,7 +52,8 @@ std::unordered_map<std::string, std::string> PassedTensorAttributes(
   std::unordered_map<std::string, std::string> passed;
   for (const onnx::AttributeProto& attribute : call.attribute()) {
     auto it = tensor_attributes.find(attribute.ref_attr_name());
-    if (!attribute.ref_attr_name().empty() && it != tensor_attributes.end()) passed.emplace(attribute.name(), it->second);
+    if (!attribute.ref_attr_name().empty() && it != tensor_attributes.end())
+      passed.emplace(attribute.name(), it->second);
   }
   return passed;
 }
@@ -100,9 +101,7 @@ void CollectNames(const onnx::GraphProto& graph, std::unordered_set<std::string>
   }
 }
 
-bool IsDefaultDomain(const onnx::NodeProto& node) {
-  return node.domain().empty() || node.domain() == "ai.onnx";
-}
+bool IsDefaultDomain(const onnx::NodeProto& node) { return node.domain().empty() || node.domain() == "ai.onnx"; }
 
 const onnx::AttributeProto* FindAttribute(const onnx::NodeProto& node, absl::string_view name) {
   for (const onnx::AttributeProto& attribute : node.attribute()) {
@@ -292,9 +291,10 @@ void GraphIndex::Inline(onnx::FunctionProto& function, const onnx::NodeProto& ca
     refused = absl::StrFormat("is called after the inlined function bodies reached %d nodes", kMaxInlinedNodes);
   }
   if (!refused.empty()) {
-    warnings_.push_back(absl::StrFormat("function '%s' %s: its call '%s' is not followed, and the weights it "
-                                        "reads get no role from it",
-                                        function.name(), refused, label));
+    warnings_.push_back(
+        absl::StrFormat("function '%s' %s: its call '%s' is not followed, and the weights it "
+                        "reads get no role from it",
+                        function.name(), refused, label));
     return;
   }
   ++calls_[&function];

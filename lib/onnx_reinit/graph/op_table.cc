@@ -180,8 +180,8 @@ std::vector<OpSpec> BuildTable() {
       // Layers.
       Op("Conv", {Weight(1, "W", Conv()), Bias(2, "B", 1)}),
       Op("ConvTranspose", {Weight(1, "W", ConvTranspose()), Bias(2, "B", 1)}),
-      Op("Gemm", {Weight(0, "A", LeftOperand("transA", 2)), Weight(1, "B", RightOperand("transB", 2)),
-                  Bias(2, "C", 1)}),
+      Op("Gemm",
+         {Weight(0, "A", LeftOperand("transA", 2)), Weight(1, "B", RightOperand("transB", 2)), Bias(2, "C", 1)}),
       Op("MatMul", {UnlessConstant(Weight(0, "A", LeftOperand()), 1), Weight(1, "B", RightOperand())}),
       Op("Gather", {Embedding(0, "data")}),
       Op("Einsum", {UnlessConstant(Weight(kAnyInput, "Inputs", EinsumOperand()), kAnyOtherInput)}, 12),
@@ -211,9 +211,8 @@ std::vector<OpSpec> BuildTable() {
       Op("Resize", {Fixed(1, "roi", "Resize's region of interest"), Fixed(2, "scales", "Resize's scales")}),
       Op("Upsample", {Fixed(1, "scales", "Upsample's scales")}),
       // Quantized: QDQ, and the QOperator ops.
-      Op("DequantizeLinear",
-         {QdqIntegers(0, "x"), Fixed(1, "x_scale", "quantization parameter of DequantizeLinear"),
-          Fixed(2, "x_zero_point", "quantization parameter of DequantizeLinear")}),
+      Op("DequantizeLinear", {QdqIntegers(0, "x"), Fixed(1, "x_scale", "quantization parameter of DequantizeLinear"),
+                              Fixed(2, "x_zero_point", "quantization parameter of DequantizeLinear")}),
       Op("QuantizeLinear", {Fixed(1, "y_scale", "quantization parameter of QuantizeLinear"),
                             Fixed(2, "y_zero_point", "quantization parameter of QuantizeLinear")}),
       QuantizedOp("QLinearConv", {QOperator(Weight(3, "w", Conv()), 4, 5, 0), Int32Bias(Bias(8, "B", 3), 1)}),
@@ -226,24 +225,28 @@ std::vector<OpSpec> BuildTable() {
       Op("SimplifiedLayerNormalization", {Norm(1, "scale", Role::kNormScale)}),
       Op("SimplifiedLayerNormalization", {Norm(1, "scale", Role::kNormScale)}, 1, kMicrosoft),
       Op("LayerNormalization", {Norm(1, "Scale", Role::kNormScale), Norm(2, "B", Role::kNormBias)}, 1, kMicrosoft),
-      Op("SkipLayerNormalization", {Norm(2, "gamma", Role::kNormScale), Norm(3, "beta", Role::kNormBias),
-                                    BiasOfLayerBefore(4, "bias")}, 1, kMicrosoft),
+      Op("SkipLayerNormalization",
+         {Norm(2, "gamma", Role::kNormScale), Norm(3, "beta", Role::kNormBias), BiasOfLayerBefore(4, "bias")}, 1,
+         kMicrosoft),
       Op("SkipSimplifiedLayerNormalization", {Norm(2, "gamma", Role::kNormScale), BiasOfLayerBefore(3, "bias")}, 1,
          kMicrosoft),
-      Op("EmbedLayerNormalization", {Table(2, "word_embedding"), Table(3, "position_embedding"),
-                                     Table(4, "segment_embedding"), Norm(5, "gamma", Role::kNormScale),
-                                     Norm(6, "beta", Role::kNormBias)}, 1, kMicrosoft),
+      Op("EmbedLayerNormalization",
+         {Table(2, "word_embedding"), Table(3, "position_embedding"), Table(4, "segment_embedding"),
+          Norm(5, "gamma", Role::kNormScale), Norm(6, "beta", Role::kNormBias)},
+         1, kMicrosoft),
       Op("GroupNorm", {Norm(1, "gamma", Role::kNormScale), Norm(2, "beta", Role::kNormBias)}, 1, kMicrosoft),
       AttentionOp(Op("Attention",
                      {InParts(Weight(1, "weights", RightOperand(nullptr, 2)), -1, 3, "qkv_hidden_sizes", "q, k, v"),
                       InParts(Bias(2, "bias", 1), 0, 3, "qkv_hidden_sizes", "q, k, v")},
                      1, kMicrosoft)),
-      AttentionOp(Op("MultiHeadAttention", {InParts(BiasOfLayerBefore(3, "bias"), 0, 3, nullptr, "q, k, v")}, 1,
-                     kMicrosoft)),
-      Op("FusedMatMul", {UnlessConstant(Weight(0, "A", LeftOperand("transA")), 1), Weight(1, "B", RightOperand("transB"))},
-         1, kMicrosoft),
-      Op("FusedGemm", {Weight(0, "A", LeftOperand("transA", 2)), Weight(1, "B", RightOperand("transB", 2)),
-                       Bias(2, "C", 1)}, 1, kMicrosoft),
+      AttentionOp(
+          Op("MultiHeadAttention", {InParts(BiasOfLayerBefore(3, "bias"), 0, 3, nullptr, "q, k, v")}, 1, kMicrosoft)),
+      Op("FusedMatMul",
+         {UnlessConstant(Weight(0, "A", LeftOperand("transA")), 1), Weight(1, "B", RightOperand("transB"))}, 1,
+         kMicrosoft),
+      Op("FusedGemm",
+         {Weight(0, "A", LeftOperand("transA", 2)), Weight(1, "B", RightOperand("transB", 2)), Bias(2, "C", 1)}, 1,
+         kMicrosoft),
       Op("FusedConv", {Weight(1, "W", Conv()), Bias(2, "B", 1)}, 1, kMicrosoft),
       Op("NhwcConv", {Weight(1, "W", FanRule{FanRule::Kind::kConvChannelsLast}), Bias(2, "B", 1)}, 1, kMicrosoft),
       Op("BiasGelu", {BiasOfLayerBefore(1, "B")}, 1, kMicrosoft),
@@ -254,9 +257,10 @@ std::vector<OpSpec> BuildTable() {
       AttentionOp(Op("GroupQueryAttention", {RotaryCache(7, "cos_cache"), RotaryCache(8, "sin_cache")}, 1, kMicrosoft)),
       QuantizedOp("DynamicQuantizeMatMul", {QOperator(Weight(1, "B", RightOperand()), 2, 3, -1), Bias(4, "bias", 1)},
                   kMicrosoft),
-      QuantizedOp("QGemm", {QOperator(Weight(3, "B", RightOperand("transB", 2)), 4, 5, -1, "transB"),
-                            Int32Bias(Bias(6, "C", 3), 1)},
-                  kMicrosoft),
+      QuantizedOp(
+          "QGemm",
+          {QOperator(Weight(3, "B", RightOperand("transB", 2)), 4, 5, -1, "transB"), Int32Bias(Bias(6, "C", 3), 1)},
+          kMicrosoft),
       QuantizedOp("MatMulIntegerToFloat", {QOperator(Weight(1, "B", RightOperand()), 3, 5, -1), Bias(6, "bias", 1)},
                   kMicrosoft),
       // Blockwise n-bit weights (blockwise.h); scales and zero points, unlisted, are quantization parameters.
@@ -400,8 +404,8 @@ std::string OpTableMarkdown() {
   for (const OpSpec& op : OpTable()) {
     std::vector<std::string> inputs;
     for (const InputSpec& input : op.inputs) inputs.push_back(absl::StrCat(InputText(input), ": ", RoleText(input)));
-    absl::StrAppend(&text, "- `", DomainText(op), "::", op.op_type, "` (opset ",
-                    Opsets(op), "): ", absl::StrJoin(inputs, "; "), "\n");
+    absl::StrAppend(&text, "- `", DomainText(op), "::", op.op_type, "` (opset ", Opsets(op),
+                    "): ", absl::StrJoin(inputs, "; "), "\n");
   }
   return text;
 }

@@ -19,12 +19,18 @@ namespace onnx_reinit {
 namespace {
 
 constexpr std::pair<Role, const char*> kRoleNames[] = {
-    {Role::kWeight, "weight"},          {Role::kBias, "bias"},
-    {Role::kNormScale, "norm_scale"},   {Role::kNormBias, "norm_bias"},
-    {Role::kNormMean, "norm_mean"},     {Role::kNormVar, "norm_var"},
-    {Role::kEmbedding, "embedding"},    {Role::kRnnWeight, "rnn_weight"},
-    {Role::kRnnRecurrence, "rnn_recurrence"}, {Role::kRnnBias, "rnn_bias"},
-    {Role::kParameter, "parameter"},    {Role::kQuantized, "quantized"},
+    {Role::kWeight, "weight"},
+    {Role::kBias, "bias"},
+    {Role::kNormScale, "norm_scale"},
+    {Role::kNormBias, "norm_bias"},
+    {Role::kNormMean, "norm_mean"},
+    {Role::kNormVar, "norm_var"},
+    {Role::kEmbedding, "embedding"},
+    {Role::kRnnWeight, "rnn_weight"},
+    {Role::kRnnRecurrence, "rnn_recurrence"},
+    {Role::kRnnBias, "rnn_bias"},
+    {Role::kParameter, "parameter"},
+    {Role::kQuantized, "quantized"},
     {Role::kOther, "other"},
 };
 
@@ -51,9 +57,7 @@ int Priority(Role role) {
 // Attention masks hold only 0 and large negative values (-inf, -1e9, float16's -65504, -1e4).
 constexpr double kMaskValue = -1e4;
 
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
-}
+std::string ShapeText(const std::vector<int64_t>& shape) { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
 
 std::string ScalarOf(const onnx::NodeProto& node, int i) {
   return absl::StrFormat("a scalar of %s input %d (a constant of the op, not learned)", node.op_type(), i);
@@ -68,10 +72,10 @@ struct Candidate {
   std::vector<TensorPart> parts;
   int parts_axis = 0;
   std::string reason;
-  bool misfit = false;  // the op gives a role, but the tensor's shape does not fit its layout
-  bool fixed = false;   // kOther: known not to be learned (TensorUse::fixed)
+  bool misfit = false;        // the op gives a role, but the tensor's shape does not fit its layout
+  bool fixed = false;         // kOther: known not to be learned (TensorUse::fixed)
   bool offset_scale = false;  // kNormScale: TensorUse::offset_scale
-  bool unknown_op = false;  // kOther: the op is not in the op table (TensorUse::unknown_op)
+  bool unknown_op = false;    // kOther: the op is not in the op table (TensorUse::unknown_op)
 };
 
 void TakeRole(const Candidate& candidate, TensorUse& use) {
@@ -192,8 +196,7 @@ class Classifier {
   }
 
   // An embedding table the op reads with indices of its own (EmbedLayerNormalization's).
-  Candidate Table(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape,
-                  const InputSpec& input) const {
+  Candidate Table(const onnx::NodeProto& node, int i, const std::vector<int64_t>& shape, const InputSpec& input) const {
     absl::StatusOr<Fans> fans = FansByRule(input.fans, node, i, shape);
     if (!fans.ok()) return Misfit(std::string(fans.status().message()));
     Candidate c;
@@ -203,8 +206,7 @@ class Classifier {
   }
 
   // The sizes of the row's parts along their axis of `dim` elements: the attribute's, or equal.
-  static std::optional<std::vector<int64_t>> PartSizes(const onnx::NodeProto& node, const PartRule& rule,
-                                                       int64_t dim) {
+  static std::optional<std::vector<int64_t>> PartSizes(const onnx::NodeProto& node, const PartRule& rule, int64_t dim) {
     const onnx::AttributeProto* sizes =
         rule.sizes_attribute == nullptr ? nullptr : FindAttribute(node, rule.sizes_attribute);
     if (sizes != nullptr && sizes->ints_size() > 0) {
@@ -232,8 +234,8 @@ class Classifier {
     for (int64_t size : *sizes) {
       std::vector<int64_t> part_shape = shape;
       part_shape[axis] = size;
-      absl::StatusOr<Fans> fans = c.role == Role::kWeight ? FansByRule(input.fans, node, i, part_shape)
-                                                          : absl::StatusOr<Fans>(*c.fans);
+      absl::StatusOr<Fans> fans =
+          c.role == Role::kWeight ? FansByRule(input.fans, node, i, part_shape) : absl::StatusOr<Fans>(*c.fans);
       if (!fans.ok()) return Misfit(std::string(fans.status().message()));
       c.parts.push_back(TensorPart{begin, size, *fans});
       begin += size;
@@ -412,8 +414,8 @@ class Classifier {
     layout.gates = bias ? input.parts.count / 2 : input.parts.count;
     const int64_t rank_needed = bias ? 2 : 3;
     if (static_cast<int64_t>(shape.size()) != rank_needed) {
-      return Misfit(absl::StrFormat("%s input %d has shape %s, expected rank %d", op, i, ShapeText(shape),
-                                   rank_needed));
+      return Misfit(
+          absl::StrFormat("%s input %d has shape %s, expected rank %d", op, i, ShapeText(shape), rank_needed));
     }
     layout.directions = shape[0];
     layout.hidden_size = IntAttribute(node, "hidden_size", 0);
@@ -421,7 +423,7 @@ class Classifier {
     const std::optional<int64_t> rows = CheckedMul(bias ? 2 * layout.gates : layout.gates, layout.hidden_size);
     if (shape[1] != rows || (recurrence && shape[2] != layout.hidden_size)) {
       return Misfit(absl::StrFormat("%s input %d has shape %s, which does not fit hidden_size %d", op, i,
-                                   ShapeText(shape), layout.hidden_size));
+                                    ShapeText(shape), layout.hidden_size));
     }
     Candidate c;
     c.rnn = layout;
@@ -438,8 +440,8 @@ class Classifier {
     }
     absl::StatusOr<Fans> fans = FansByRule(input.fans, gather, i, shape);
     if (!fans.ok()) {
-      return Misfit(absl::StrFormat("%s table has shape %s, expected [vocabulary, dim]", gather.op_type(),
-                                    ShapeText(shape)));
+      return Misfit(
+          absl::StrFormat("%s table has shape %s, expected [vocabulary, dim]", gather.op_type(), ShapeText(shape)));
     }
     Candidate c;
     c.role = Role::kEmbedding;
@@ -479,9 +481,10 @@ void Merge(TensorUse use, GraphAnalysis& analysis, std::unordered_map<std::strin
 
 std::string UnreadReason(const GraphIndex& index, const Constant& constant) {
   if (constant.source == TensorSource::kCallAttribute) {
-    return absl::StrFormat("an attribute of a call of function '%s' that its body does not read (PyTorch's "
-                           "export_modules_as_functions keeps copies of module parameters there): it keeps its values",
-                           constant.function->name());
+    return absl::StrFormat(
+        "an attribute of a call of function '%s' that its body does not read (PyTorch's "
+        "export_modules_as_functions keeps copies of module parameters there): it keeps its values",
+        constant.function->name());
   }
   if (constant.source == TensorSource::kFunctionConstant && index.Calls(constant.function) == 0) {
     return absl::StrFormat("in the body of function '%s', which no node calls", constant.function->name());
@@ -490,8 +493,8 @@ std::string UnreadReason(const GraphIndex& index, const Constant& constant) {
 }
 
 std::string DescribeUse(const TensorUse& use) {
-  std::string text = absl::StrFormat("%s by %s input %d", RoleName(use.role), DescribeNode(*use.reader),
-                                     use.input_index);
+  std::string text =
+      absl::StrFormat("%s by %s input %d", RoleName(use.role), DescribeNode(*use.reader), use.input_index);
   if (!use.via.empty()) absl::StrAppend(&text, " (via ", use.via, ")");
   return text;
 }
@@ -525,10 +528,10 @@ void NoteSharedFunctionConstants(const GraphIndex& index, GraphAnalysis& analysi
     it->second.push_back(use.name);
   }
   for (const auto& [function, names] : shared) {
-    analysis.warnings.push_back(absl::StrFormat(
-        "function '%s' is called %d times and every call shares the constants of its body: %s (each "
-        "initialized once)",
-        function->name(), index.Calls(function), absl::StrJoin(names, ", ")));
+    analysis.warnings.push_back(
+        absl::StrFormat("function '%s' is called %d times and every call shares the constants of its body: %s (each "
+                        "initialized once)",
+                        function->name(), index.Calls(function), absl::StrJoin(names, ", ")));
   }
 }
 
@@ -562,8 +565,7 @@ std::vector<GraphConstant> ListConstants(onnx::ModelProto& model) {
   return constants;
 }
 
-GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& options,
-                           const DetachedPayloads& payloads) {
+GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& options, const DetachedPayloads& payloads) {
   GraphAnalysis analysis;
   analysis.index = std::make_shared<const GraphIndex>(model);
   const GraphIndex& index = *analysis.index;
@@ -613,8 +615,8 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
           if (!reading) reading = classifier.Classify(*node, i, *view);
           Candidate candidate = *reading;
           if (dequantize != nullptr && (candidate.role == Role::kWeight || candidate.role == Role::kBias)) {
-            candidate.reason = absl::StrFormat("quantized %s (DequantizeLinear): --requantize rewrites it",
-                                               RoleName(candidate.role));
+            candidate.reason =
+                absl::StrFormat("quantized %s (DequantizeLinear): --requantize rewrites it", RoleName(candidate.role));
             candidate.role = Role::kQuantized;
             use.dequantize = dequantize;
           } else if (candidate.role == Role::kQuantized) {
@@ -629,8 +631,8 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
             continue;
           }
           if (candidate.misfit) {
-            analysis.warnings.push_back(absl::StrFormat("'%s' %s left unchanged: %s", name,
-                                                        ShapeText(use.view_shape), candidate.reason));
+            analysis.warnings.push_back(
+                absl::StrFormat("'%s' %s left unchanged: %s", name, ShapeText(use.view_shape), candidate.reason));
           }
           TakeRole(candidate, use);
           use.fixed = candidate.fixed;

@@ -70,8 +70,8 @@ class Finder {
       pending = nullptr;
     }
     if (pending != nullptr && structure.doubt.empty()) {
-      structure.doubt = absl::StrFormat("the attention sublayer of %s has no MLP sublayer after it",
-                                        DescribeNode(*pending->add));
+      structure.doubt =
+          absl::StrFormat("the attention sublayer of %s has no MLP sublayer after it", DescribeNode(*pending->add));
     }
     if (residuals.empty()) {
       structure.doubt = "no residual Add whose branch ends in a linear projection";
@@ -99,8 +99,8 @@ class Finder {
       if (producer->op_type() == "Add" && producer->input_size() == 2) {
         next = bias_inputs_.count({producer, 1}) ? 0 : bias_inputs_.count({producer, 0}) ? 1 : -1;
       } else if (producer->op_type() == "Reshape" || producer->op_type() == "Transpose" ||
-                 producer->op_type() == "Identity" ||
-                 producer->op_type() == "Squeeze" || producer->op_type() == "Unsqueeze") {
+                 producer->op_type() == "Identity" || producer->op_type() == "Squeeze" ||
+                 producer->op_type() == "Unsqueeze") {
         next = 0;
       }
       if (next < 0) break;
@@ -253,8 +253,8 @@ class Finder {
     for (const onnx::NodeProto* node : residual.branch) {
       auto weight = linear_.find(node);
       if (weight == linear_.end()) continue;
-      structure.projections[weight->second->name] = {
-          node == residual.last ? Projection::kMlpDown : Projection::kMlpUp, block};
+      structure.projections[weight->second->name] = {node == residual.last ? Projection::kMlpDown : Projection::kMlpUp,
+                                                     block};
     }
   }
 

@@ -50,7 +50,7 @@ struct TransformerStructure {
   std::vector<TransformerBlock> blocks;               // in graph order
   std::map<std::string, ProjectionSite> projections;  // by weight tensor name
   std::vector<std::string> positional_tables;         // parameters that are folded position tables
-  std::string doubt;  // empty when the blocks were read with confidence; else why not
+  std::string doubt;                                  // empty when the blocks were read with confidence; else why not
 
   // How many projections of this kind were found.
   int Count(Projection projection) const;

@@ -78,8 +78,8 @@ std::optional<Shape> TransposeView(const onnx::NodeProto& node, const Shape& sha
   }
   const bool negative = std::any_of(perm.begin(), perm.end(), [](int64_t axis) { return axis < 0; });
   if (static_cast<int64_t>(perm.size()) != rank || negative || !AxisMask(perm, rank)) {
-    why = absl::StrFormat("Transpose perm [%s] is not a permutation of the tensor's %d axes",
-                          absl::StrJoin(perm, ", "), rank);
+    why = absl::StrFormat("Transpose perm [%s] is not a permutation of the tensor's %d axes", absl::StrJoin(perm, ", "),
+                          rank);
     return std::nullopt;
   }
   Shape out;
@@ -122,8 +122,7 @@ std::optional<Shape> SqueezeView(const std::vector<int64_t>& axes, const Shape& 
     }
   }
   if (!fits) {
-    why = absl::StrFormat("Squeeze axes [%s] do not fit the shape %s", absl::StrJoin(axes, ", "),
-                          ShapeText(shape));
+    why = absl::StrFormat("Squeeze axes [%s] do not fit the shape %s", absl::StrJoin(axes, ", "), ShapeText(shape));
     return std::nullopt;
   }
   return out;
@@ -134,8 +133,8 @@ std::optional<Shape> UnsqueezeView(const std::vector<int64_t>& axes, const Shape
   const int64_t out_rank = static_cast<int64_t>(shape.size() + axes.size());
   const std::optional<std::vector<bool>> inserted = AxisMask(axes, out_rank);
   if (!inserted) {
-    why = absl::StrFormat("Unsqueeze axes [%s] are out of range or repeated for rank %d",
-                          absl::StrJoin(axes, ", "), out_rank);
+    why = absl::StrFormat("Unsqueeze axes [%s] are out of range or repeated for rank %d", absl::StrJoin(axes, ", "),
+                          out_rank);
     return std::nullopt;
   }
   Shape out;
@@ -146,8 +145,7 @@ std::optional<Shape> UnsqueezeView(const std::vector<int64_t>& axes, const Shape
 
 // Reshape to `target`: 0 copies the input's dim (unless allowzero), one -1 is inferred; the element
 // count must stay the same.
-std::optional<Shape> ReshapeView(const onnx::NodeProto& node, Shape target, const Shape& shape,
-                                 std::string& why) {
+std::optional<Shape> ReshapeView(const onnx::NodeProto& node, Shape target, const Shape& shape, std::string& why) {
   const bool allow_zero = IntAttribute(node, "allowzero", 0) != 0;
   const std::optional<int64_t> count = ShapeProduct(shape);
   std::optional<int64_t> known = 1;
@@ -167,11 +165,10 @@ std::optional<Shape> ReshapeView(const onnx::NodeProto& node, Shape target, cons
     }
     known = dim < 0 ? std::nullopt : CheckedMul(*known, dim);
   }
-  const bool fits = count && known &&
-                    (infer >= 0 ? *known != 0 && *count % *known == 0 : *known == *count);
+  const bool fits = count && known && (infer >= 0 ? *known != 0 && *count % *known == 0 : *known == *count);
   if (!fits) {
-    why = absl::StrFormat("Reshape's shape [%s] does not fit the tensor's shape %s",
-                          absl::StrJoin(target, ", "), ShapeText(shape));
+    why = absl::StrFormat("Reshape's shape [%s] does not fit the tensor's shape %s", absl::StrJoin(target, ", "),
+                          ShapeText(shape));
     return std::nullopt;
   }
   if (infer >= 0) target[infer] = *count / *known;
@@ -238,7 +235,18 @@ bool ViewTracer::PassesOn(const onnx::NodeProto& node, int i) {
 
 // The ops followed through their input 0, by how they map its elements (Concat, which reads all its
 // inputs, is followed on its own).
-enum class ViewTracer::ViewOp { kNone, kSame, kTranspose, kFlatten, kSqueeze, kUnsqueeze, kReshape, kSlice, kSplit, kGather };
+enum class ViewTracer::ViewOp {
+  kNone,
+  kSame,
+  kTranspose,
+  kFlatten,
+  kSqueeze,
+  kUnsqueeze,
+  kReshape,
+  kSlice,
+  kSplit,
+  kGather
+};
 
 ViewTracer::ViewOp ViewTracer::ViewOpOf(const onnx::NodeProto& node) {
   static const auto* const kOps = new std::unordered_map<std::string, ViewOp>{
@@ -346,8 +354,9 @@ absl::StatusOr<ElementMap> ViewTracer::MapElements(ViewOp op, const onnx::NodePr
         axes = Shape();
       }
       if (!axes) return absl::FailedPreconditionError(absl::StrCat(node.op_type(), " axes are computed, not constant"));
-      return Reshaped(in, Checked(op == ViewOp::kSqueeze ? SqueezeView(*axes, in.shape, why)
-                                                         : UnsqueezeView(*axes, in.shape, why), why));
+      return Reshaped(
+          in, Checked(op == ViewOp::kSqueeze ? SqueezeView(*axes, in.shape, why) : UnsqueezeView(*axes, in.shape, why),
+                      why));
     }
     case ViewOp::kReshape: {
       std::optional<Ints> target = InputInts(node, 1, depth);
@@ -527,7 +536,8 @@ std::optional<ViewTracer::Ints> ViewTracer::FoldInts(const onnx::NodeProto& node
   if (op == "Squeeze" || op == "Unsqueeze") {
     Shape axes = in.size() > 1 ? in[1].values : IntsAttribute(node, "axes").value_or(Shape());
     std::string why;
-    std::optional<Shape> dims = op == "Squeeze" ? SqueezeView(axes, in[0].dims, why) : UnsqueezeView(axes, in[0].dims, why);
+    std::optional<Shape> dims =
+        op == "Squeeze" ? SqueezeView(axes, in[0].dims, why) : UnsqueezeView(axes, in[0].dims, why);
     if (!dims) return std::nullopt;
     return Ints{in[0].values, *dims};
   }
@@ -562,10 +572,11 @@ std::optional<ViewTracer::Ints> ViewTracer::Broadcast(const std::string& op, con
       (a.values.size() != b.values.size() && a.values.size() != 1 && b.values.size() != 1)) {
     return std::nullopt;
   }
-  Ints result{{}, a.values.size() == 1 && b.values.size() != 1   ? b.dims
-                  : b.values.size() == 1 && a.values.size() != 1 ? a.dims
-                  : a.dims.size() >= b.dims.size()               ? a.dims
-                                                                 : b.dims};
+  Ints result{{},
+              a.values.size() == 1 && b.values.size() != 1   ? b.dims
+              : b.values.size() == 1 && a.values.size() != 1 ? a.dims
+              : a.dims.size() >= b.dims.size()               ? a.dims
+                                                             : b.dims};
   const size_t n = std::max(a.values.size(), b.values.size());
   for (size_t k = 0; k < n; ++k) {
     const std::optional<int64_t> value =

@@ -43,9 +43,9 @@ struct TracedView {
   ElementMap map;
   // Per source: the DequantizeLinear on its path nearest to it, or null.
   std::vector<const onnx::NodeProto*> dequantize;
-  std::string why;                // why the view's elements are not known
-  int depth = 0;                  // ops on the longest path from a source (views deeper than
-                                  // kMaxViewChainDepth, limits.h, are not followed)
+  std::string why;  // why the view's elements are not known
+  int depth = 0;    // ops on the longest path from a source (views deeper than
+                    // kMaxViewChainDepth, limits.h, are not followed)
 
   bool exact() const { return why.empty(); }
   // The ops from source `k` to the reader, Identity left out: "Slice -> Concat -> Unsqueeze".

@@ -53,8 +53,7 @@ absl::StatusOr<Enum> Choice(absl::string_view flag, const std::string& text,
     if (text == name) return value;
     names.push_back(name);
   }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("%s '%s': choose %s", flag, text, absl::StrJoin(names, " or ")));
+  return absl::InvalidArgumentError(absl::StrFormat("%s '%s': choose %s", flag, text, absl::StrJoin(names, " or ")));
 }
 
 absl::StatusOr<NamePattern> CompileRegex(absl::string_view flag, const std::string& pattern) {
@@ -115,8 +114,8 @@ absl::StatusOr<SchemeOptions> SchemeFrom(const proto::Recipe& o) {
   if (o.scheme().empty()) return absl::InvalidArgumentError("give --scheme (or a --recipe with a scheme)");
   if (absl::StrContains(o.scheme(), ':')) {
     if (HasSchemeParameters(o)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "scheme '%s': give its parameters after its name or as options, not both", o.scheme()));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("scheme '%s': give its parameters after its name or as options, not both", o.scheme()));
     }
     return ParseSchemeSpec(o.scheme());
   }
@@ -163,14 +162,13 @@ absl::Status SetSchemeOrPreset(const proto::Recipe& o, Policy& policy) {
     return absl::OkStatus();
   }
   if (!o.scheme().empty() || HasSchemeParameters(o)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--preset %s sets the scheme: give --preset or --scheme (and its parameters), not both; "
-        "change single tensors with --rule",
-        o.preset()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--preset %s sets the scheme: give --preset or --scheme (and its parameters), not both; "
+                        "change single tensors with --rule",
+                        o.preset()));
   }
-  return ApplyPreset(o.preset(), o.has_initializer_range() ? std::optional<double>(o.initializer_range())
-                                                           : std::nullopt,
-                     policy);
+  return ApplyPreset(o.preset(),
+                     o.has_initializer_range() ? std::optional<double>(o.initializer_range()) : std::nullopt, policy);
 }
 
 absl::StatusOr<RewriteOptions> RewriteOptionsFrom(const proto::Recipe& given, const proto::Recipe& file,
@@ -187,8 +185,7 @@ absl::StatusOr<RewriteOptions> RewriteOptionsFrom(const proto::Recipe& given, co
   const bool preset = !o.preset().empty();
   if (!preset || !o.bias().empty()) {
     ONNX_REINIT_ASSIGN_OR_RETURN(
-        policy.bias,
-        Choice<BiasInit>("--bias", o.bias(), {{"zeros", BiasInit::kZeros}, {"torch", BiasInit::kTorch}}));
+        policy.bias, Choice<BiasInit>("--bias", o.bias(), {{"zeros", BiasInit::kZeros}, {"torch", BiasInit::kTorch}}));
   }
   if (!preset || !o.embedding().empty()) {
     ONNX_REINIT_ASSIGN_OR_RETURN(policy.embedding, Choice<EmbeddingInit>("--embedding", o.embedding(),
@@ -196,22 +193,20 @@ absl::StatusOr<RewriteOptions> RewriteOptionsFrom(const proto::Recipe& given, co
                                                                           {"scheme", EmbeddingInit::kScheme}}));
   }
   if (!preset || !o.rnn_recurrence().empty()) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(policy.recurrence,
-                                 Choice<RecurrenceInit>("--rnn-recurrence", o.rnn_recurrence(),
-                                                        {{"orthogonal", RecurrenceInit::kOrthogonal},
-                                                         {"scheme", RecurrenceInit::kScheme}}));
+    ONNX_REINIT_ASSIGN_OR_RETURN(policy.recurrence, Choice<RecurrenceInit>("--rnn-recurrence", o.rnn_recurrence(),
+                                                                           {{"orthogonal", RecurrenceInit::kOrthogonal},
+                                                                            {"scheme", RecurrenceInit::kScheme}}));
   }
-  ONNX_REINIT_ASSIGN_OR_RETURN(reinit.analysis.convtranspose_input_channel_fans,
-                               Choice<bool>("--convtranspose-fan", o.convtranspose_fan(),
-                                            {{"torch", false}, {"input_channels", true}}));
+  ONNX_REINIT_ASSIGN_OR_RETURN(
+      reinit.analysis.convtranspose_input_channel_fans,
+      Choice<bool>("--convtranspose-fan", o.convtranspose_fan(), {{"torch", false}, {"input_channels", true}}));
   if (o.has_lstm_forget_bias()) policy.lstm_forget_bias = o.lstm_forget_bias();
   ONNX_REINIT_RETURN_IF_ERROR(SetSelection(o, reinit));
   reinit.strict = o.strict();
   reinit.untie = o.untie();
   if (o.has_seed()) reinit.seed = o.seed();
   if (o.threads() < 0 || o.threads() > 1024) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--threads %d: give 0 (one per core) to 1024", o.threads()));
+    return absl::InvalidArgumentError(absl::StrFormat("--threads %d: give 0 (one per core) to 1024", o.threads()));
   }
   reinit.threads = o.threads();
   reinit.dry_run = o.dry_run();
@@ -219,8 +214,7 @@ absl::StatusOr<RewriteOptions> RewriteOptionsFrom(const proto::Recipe& given, co
   ONNX_REINIT_ASSIGN_OR_RETURN(options.layout, Layout(o));
   if (o.has_size_threshold()) {
     if (o.size_threshold() < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("--size-threshold %d: must be >= 0", o.size_threshold()));
+      return absl::InvalidArgumentError(absl::StrFormat("--size-threshold %d: must be >= 0", o.size_threshold()));
     }
     options.size_threshold = o.size_threshold();
   }

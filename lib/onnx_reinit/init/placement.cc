@@ -58,10 +58,10 @@ absl::StatusOr<std::vector<PlannedRegion>> PlaceRegions(const TensorUse& use, in
     next = end;
   }
   if (next != count || covered.empty() || covered.back().second != count) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s reads some of its elements more than once or not at all, so its per-block values "
-        "cannot be placed exactly",
-        Where(use)));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s reads some of its elements more than once or not at all, so its per-block values "
+                        "cannot be placed exactly",
+                        Where(use)));
   }
 
   std::vector<PlannedRegion> placed;
@@ -80,18 +80,18 @@ absl::StatusOr<std::vector<PlannedRegion>> PlaceRegions(const TensorUse& use, in
       }
       continue;
     }
-    const bool any_here = std::any_of(pieces.begin(), pieces.end(),
-                                      [&](const Piece& p) { return p.source == use.map_source; });
+    const bool any_here =
+        std::any_of(pieces.begin(), pieces.end(), [&](const Piece& p) { return p.source == use.map_source; });
     if (!any_here) continue;  // a block made of other tensors
     const bool matrix = region.distribution.kind() != proto::Distribution::DIRAC;
     int64_t begin;
     std::vector<int64_t> shape;
     if (pieces.size() != 1 || !ContiguousBlock(pieces[0], region.shape, matrix, begin, shape)) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "the block of elements [%d, %d) that %s sees is not one contiguous block of this tensor, "
-          "so its %s values cannot be placed exactly",
-          region.begin, region.end, Where(use),
-          region.distribution.kind() == proto::Distribution::ORTHOGONAL ? "orthogonal" : "structured"));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("the block of elements [%d, %d) that %s sees is not one contiguous block of this tensor, "
+                          "so its %s values cannot be placed exactly",
+                          region.begin, region.end, Where(use),
+                          region.distribution.kind() == proto::Distribution::ORTHOGONAL ? "orthogonal" : "structured"));
     }
     placed.push_back(PlannedRegion{begin, begin + pieces[0].count(), shape, region.groups, region.distribution});
   }

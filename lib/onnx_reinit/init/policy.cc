@@ -42,8 +42,7 @@ class Planner {
   Planner(const TensorUse& use, int64_t count) : use_(use), count_(count) {}
 
   absl::Status Whole(const proto::Distribution& distribution) {
-    Add(0, count_, std::vector<int64_t>(use_.tensor->dims().begin(), use_.tensor->dims().end()),
-        distribution);
+    Add(0, count_, std::vector<int64_t>(use_.tensor->dims().begin(), use_.tensor->dims().end()), distribution);
     return absl::OkStatus();
   }
 
@@ -142,9 +141,8 @@ class Planner {
   absl::StatusOr<proto::Distribution> Resolve(const SchemeOptions& scheme, const Fans& fans) const {
     auto distribution = ResolveDistribution(scheme, fans);
     if (!distribution.ok()) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s '%s': scheme %s: %s", RoleName(use_.role), use_.name, SchemeName(scheme.kind),
-          distribution.status().message()));
+      return absl::InvalidArgumentError(absl::StrFormat("%s '%s': scheme %s: %s", RoleName(use_.role), use_.name,
+                                                        SchemeName(scheme.kind), distribution.status().message()));
     }
     return distribution;
   }
@@ -260,17 +258,14 @@ absl::StatusOr<std::string> PlanDefault(const TensorUse& use, const Policy& poli
       }
       ONNX_REINIT_RETURN_IF_ERROR(planner.PerGate(Orthogonal()));
       return std::string("orthogonal");
-    case Role::kRnnBias:
-      planner.RnnBias(policy.lstm_forget_bias);
-      return std::string("zeros");
+    case Role::kRnnBias: planner.RnnBias(policy.lstm_forget_bias); return std::string("zeros");
     case Role::kNormScale:
       if (use.offset_scale) break;  // x * (1 + w): w = 0 makes the scale 1
       [[fallthrough]];
     case Role::kNormVar:
       ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(ConstantDistribution(1.0)));
       return std::string("ones");
-    default:
-      break;
+    default: break;
   }
   ONNX_REINIT_RETURN_IF_ERROR(planner.Whole(ConstantDistribution(0.0)));
   return std::string("zeros");
@@ -293,18 +288,18 @@ absl::StatusOr<SchemeOptions> ParseSchemeSpec(absl::string_view text) {
       } else if (key == "value" || key == "low" || key == "high" || key == "mean" || key == "std" ||
                  key == "negative_slope" || key == "gain") {
         ONNX_REINIT_ASSIGN_OR_RETURN(const double number, ParseNumber(key, value));
-        (key == "value"    ? scheme.value
-         : key == "low"    ? scheme.low
-         : key == "high"   ? scheme.high
-         : key == "mean"   ? scheme.mean
-         : key == "std"    ? scheme.std
-         : key == "gain"   ? scheme.gain
-                           : scheme.negative_slope) = number;
+        (key == "value"  ? scheme.value
+         : key == "low"  ? scheme.low
+         : key == "high" ? scheme.high
+         : key == "mean" ? scheme.mean
+         : key == "std"  ? scheme.std
+         : key == "gain" ? scheme.gain
+                         : scheme.negative_slope) = number;
       } else {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "unknown parameter '%s'; valid: value, low, high, mean, std, mode, nonlinearity, "
-            "negative_slope, gain",
-            key));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("unknown parameter '%s'; valid: value, low, high, mean, std, mode, nonlinearity, "
+                            "negative_slope, gain",
+                            key));
       }
     }
   }
@@ -371,10 +366,10 @@ absl::StatusOr<Rule> ParseRule(absl::string_view text) {
     if (!first_error) first_error = scheme.status();
   }
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "rule '%s': %s (expected name:REGEX, op:OPTYPE or role:ROLE, then =SCHEME[:key=value,...] "
-        "or =keep)",
-        text, why));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("rule '%s': %s (expected name:REGEX, op:OPTYPE or role:ROLE, then =SCHEME[:key=value,...] "
+                        "or =keep)",
+                        text, why));
   };
   if (split == absl::string_view::npos) return bad(first_error ? first_error->message() : "no '='");
   const absl::string_view pattern = text.substr(0, split);
@@ -391,10 +386,11 @@ absl::StatusOr<Rule> ParseRule(absl::string_view text) {
     rule.field = Rule::Field::kRole;
     const std::optional<Role> role = ParseRole(rule.pattern);
     if (!role || *role == Role::kOther) {
-      return bad(absl::StrFormat("unknown role '%s'; roles: weight, bias, norm_scale, norm_bias, "
-                                 "norm_mean, norm_var, embedding, rnn_weight, rnn_recurrence, rnn_bias, "
-                                 "parameter, quantized",
-                                 rule.pattern));
+      return bad(
+          absl::StrFormat("unknown role '%s'; roles: weight, bias, norm_scale, norm_bias, "
+                          "norm_mean, norm_var, embedding, rnn_weight, rnn_recurrence, rnn_bias, "
+                          "parameter, quantized",
+                          rule.pattern));
     }
   } else {
     return bad(absl::StrFormat("unknown pattern kind '%s'", kv.first));
@@ -426,9 +422,8 @@ absl::StatusOr<TensorPlan> PlanTensor(const TensorUse& use, const Policy& policy
   }
   if (!HasRoleDefault(use.role)) {
     if (!selected_by_name) {
-      return planner.Finish("keep", use.role == Role::kParameter
-                                        ? "default for parameter: keeps its trained values"
-                                        : use.reason);
+      return planner.Finish(
+          "keep", use.role == Role::kParameter ? "default for parameter: keeps its trained values" : use.reason);
     }
     ONNX_REINIT_RETURN_IF_ERROR(PlanScheme(use, policy.scheme, planner));
     return planner.Finish(std::string(SchemeName(policy.scheme.kind)), "--only");

@@ -44,10 +44,10 @@ void AddResidualProjections(const TransformerStructure& structure, Policy& polic
   const double std = policy.preset_std / std::sqrt(2.0 * layers);
   for (const auto& [name, site] : structure.projections) {
     if (site.projection != Projection::kAttentionOutput && site.projection != Projection::kMlpDown) continue;
-    policy.tensor_rules[name] = TensorRule{
-        Normal(std), absl::StrFormat("preset %s: residual projection (%s of block %d of %d), %g/sqrt(2*%d)",
-                                     policy.preset, ProjectionName(site.projection), site.block + 1, layers,
-                                     policy.preset_std, layers)};
+    policy.tensor_rules[name] =
+        TensorRule{Normal(std), absl::StrFormat("preset %s: residual projection (%s of block %d of %d), %g/sqrt(2*%d)",
+                                                policy.preset, ProjectionName(site.projection), site.block + 1, layers,
+                                                policy.preset_std, layers)};
   }
 }
 
@@ -93,9 +93,9 @@ std::vector<std::string> ExpandPreset(const GraphAnalysis& analysis, Policy& pol
   if (policy.preset != "bert" && policy.preset != "gpt2" && policy.preset != "llama") return {};
   const TransformerStructure structure = FindTransformerStructure(analysis);
   for (const std::string& name : structure.positional_tables) {
-    policy.tensor_rules[name] = TensorRule{
-        Normal(policy.preset_std),
-        absl::StrFormat("preset %s: position table (a parameter added to an embedding)", policy.preset)};
+    policy.tensor_rules[name] =
+        TensorRule{Normal(policy.preset_std),
+                   absl::StrFormat("preset %s: position table (a parameter added to an embedding)", policy.preset)};
   }
   if (!UsesStructure(policy.preset)) return {};
   if (!structure.doubt.empty()) {

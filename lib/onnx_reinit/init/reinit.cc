@@ -60,9 +60,9 @@ Selected Select(const TensorUse& use, const ReinitOptions& options) {
 struct RuleEffect {
   int matched = 0;
   int taken = 0;
-  bool shadowed = false;     // an earlier rule took a tensor it matches
-  bool unselected = false;   // --only/--exclude left one out
-  bool quantized = false;    // one is quantized, and --requantize is off
+  bool shadowed = false;    // an earlier rule took a tensor it matches
+  bool unselected = false;  // --only/--exclude left one out
+  bool quantized = false;   // one is quantized, and --requantize is off
 };
 
 std::vector<RuleEffect> RuleEffects(const GraphAnalysis& analysis, const ReinitOptions& options) {
@@ -130,8 +130,7 @@ absl::Status CheckEffects(const std::vector<RuleEffect>& effects, const std::vec
             : ""));
   }
   if (options.strict && !problems.empty()) {
-    return WithErrorKind(absl::InvalidArgumentError(absl::StrCat("--strict: ", problems.front())),
-                         ErrorKind::kStrict);
+    return WithErrorKind(absl::InvalidArgumentError(absl::StrCat("--strict: ", problems.front())), ErrorKind::kStrict);
   }
   for (std::string& problem : problems) report.add_warnings(std::move(problem));
   return absl::OkStatus();
@@ -140,15 +139,14 @@ absl::Status CheckEffects(const std::vector<RuleEffect>& effects, const std::vec
 void WarnKeptParameters(const std::vector<std::string>& kept, proto::ReinitReport& report) {
   if (kept.empty()) return;
   const bool one = kept.size() == 1;
-  report.add_warnings(absl::StrFormat(
-      "%d %s trained values: %s; reset %s with --rule role:parameter=SCHEME (a value-only scheme, e.g. "
-      "normal:std=0.02)",
-      static_cast<int>(kept.size()), one ? "parameter keeps its" : "parameters keep their",
-      absl::StrJoin(kept, ", "), one ? "it" : "them"));
+  report.add_warnings(
+      absl::StrFormat("%d %s trained values: %s; reset %s with --rule role:parameter=SCHEME (a value-only scheme, e.g. "
+                      "normal:std=0.02)",
+                      static_cast<int>(kept.size()), one ? "parameter keeps its" : "parameters keep their",
+                      absl::StrJoin(kept, ", "), one ? "it" : "them"));
 }
 
-proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& values,
-                                   const TensorPlan& plan) {
+proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& values, const TensorPlan& plan) {
   proto::TensorRecord record;
   record.set_name(use.name);
   record.set_source(std::string(SourceName(use.source)));
@@ -185,9 +183,7 @@ proto::TensorRecord DescribeTensor(const TensorUse& use, const TensorValues& val
 constexpr int64_t kProgressBatchBytes = int64_t{64} << 20;
 
 void FillInBatches(const std::vector<FillJob>& jobs, const ReinitOptions& options, int threads) {
-  auto job_bytes = [](const FillJob& job) {
-    return (job.region_end() - job.begin) * ByteWidth(job.values.type());
-  };
+  auto job_bytes = [](const FillJob& job) { return (job.region_end() - job.begin) * ByteWidth(job.values.type()); };
   int64_t total = 0, done = 0;
   for (const FillJob& job : jobs) total += job_bytes(job);
   for (size_t first = 0, last = 0; first < jobs.size(); first = last) {
@@ -317,9 +313,9 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
       continue;
     }
     if (options.require_detached && !payloads.by_tensor.count(use.tensor)) {
-      return NotInPlace(absl::StrFormat("'%s' cannot be rewritten in place (%s)", use.name,
-                                        use.source == TensorSource::kInitializer ? "its values are varints"
-                                                                                 : "a Constant node's value"));
+      return NotInPlace(absl::StrFormat(
+          "'%s' cannot be rewritten in place (%s)", use.name,
+          use.source == TensorSource::kInitializer ? "its values are varints" : "a Constant node's value"));
     }
     ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*use.tensor, use.name, payloads));
     *report.add_tensors() = DescribeTensor(use, values, tensor_plan);
@@ -333,10 +329,12 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
       plan.jobs.push_back(std::move(job));
     }
   }
-  if (options.requantize) ONNX_REINIT_RETURN_IF_ERROR(PlanRequantized(model, analysis, policy, options, payloads, plan));
+  if (options.requantize)
+    ONNX_REINIT_RETURN_IF_ERROR(PlanRequantized(model, analysis, policy, options, payloads, plan));
   WarnKeptParameters(kept_parameters, report);
   report.set_unknown_op_tensors(static_cast<int64_t>(unjudged.size()));
-  ONNX_REINIT_RETURN_IF_ERROR(CheckEffects(RuleEffects(analysis, options), unjudged, std::move(preset_problems), options, report));
+  ONNX_REINIT_RETURN_IF_ERROR(
+      CheckEffects(RuleEffects(analysis, options), unjudged, std::move(preset_problems), options, report));
   return plan;
 }
 
@@ -366,8 +364,7 @@ void AddStatistics(const std::vector<proto::Moments>& before, const std::vector<
   }
 }
 
-absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model,
-                                                 const ReinitOptions& options,
+absl::StatusOr<proto::ReinitReport> Reinitialize(onnx::ModelProto& model, const ReinitOptions& options,
                                                  const DetachedPayloads& payloads) {
   if (options.untie) {
     if (!payloads.by_tensor.empty()) {

@@ -43,9 +43,7 @@ std::optional<IntegerType> IntegerTypeOf(int32_t data_type) {
   }
 }
 
-bool IsExternal(const onnx::TensorProto& tensor) {
-  return tensor.data_location() == onnx::TensorProto::EXTERNAL;
-}
+bool IsExternal(const onnx::TensorProto& tensor) { return tensor.data_location() == onnx::TensorProto::EXTERNAL; }
 
 // The values of an INT8, UINT8 or INT32 tensor, from raw_data or int32_data (or its detached payload).
 absl::StatusOr<std::vector<double>> ReadIntegers(const onnx::TensorProto& tensor, const std::string& name,
@@ -57,8 +55,8 @@ absl::StatusOr<std::vector<double>> ReadIntegers(const onnx::TensorProto& tensor
   const bool raw = detached != payloads.by_tensor.end() || tensor.has_raw_data();
   if (raw) {
     const char* bytes = detached != payloads.by_tensor.end() ? detached->second.data : tensor.raw_data().data();
-    const int64_t size = detached != payloads.by_tensor.end() ? detached->second.size
-                                                              : static_cast<int64_t>(tensor.raw_data().size());
+    const int64_t size =
+        detached != payloads.by_tensor.end() ? detached->second.size : static_cast<int64_t>(tensor.raw_data().size());
     if (size != count * type->bytes) {
       return absl::InvalidArgumentError(absl::StrFormat("tensor '%s': raw_data holds %d bytes but its shape needs %d",
                                                         name, size, count * type->bytes));
@@ -86,7 +84,8 @@ absl::StatusOr<std::vector<double>> ReadIntegers(const onnx::TensorProto& tensor
 void WriteIntegers(onnx::TensorProto& tensor, const std::vector<double>& values) {
   const IntegerType type = *IntegerTypeOf(tensor.data_type());
   if (!tensor.has_raw_data()) {
-    for (size_t k = 0; k < values.size(); ++k) tensor.set_int32_data(static_cast<int>(k), static_cast<int32_t>(values[k]));
+    for (size_t k = 0; k < values.size(); ++k)
+      tensor.set_int32_data(static_cast<int>(k), static_cast<int32_t>(values[k]));
     return;
   }
   char* bytes = tensor.mutable_raw_data()->data();
@@ -159,7 +158,7 @@ class ModelIndex {
 struct ScaleSlots {
   const onnx::NodeProto* node = nullptr;  // DequantizeLinear, QLinearConv or QLinearMatMul
   int scale = -1, zero_point = -1;
-  int64_t axis = 1;                       // for per-axis scales (may be negative)
+  int64_t axis = 1;  // for per-axis scales (may be negative)
 };
 
 // A requantized weight's new scales, for its bias.
@@ -190,8 +189,7 @@ bool IsQuantizedBias(const TensorUse& use) {
   const int qoperator_bias = QOperatorBiasInput(*use.reader);
   if (qoperator_bias >= 0) return use.input_index == qoperator_bias;
   const std::string& op = use.reader->op_type();
-  return use.dequantize != nullptr && use.input_index == 2 &&
-         (op == "Conv" || op == "ConvTranspose" || op == "Gemm");
+  return use.dequantize != nullptr && use.input_index == 2 && (op == "Conv" || op == "ConvTranspose" || op == "Gemm");
 }
 
 // The slot of a node's bias, when it has one.
@@ -339,8 +337,8 @@ class Requantizer {
 
   absl::Status CheckInMemory(const std::string& name, const onnx::TensorProto& tensor) const {
     if (payloads_.by_tensor.count(&tensor) == 0) return absl::OkStatus();
-    return WithErrorKind(absl::FailedPreconditionError(absl::StrFormat(
-                             "'%s' is requantized, which is done in memory, not in place", name)),
+    return WithErrorKind(absl::FailedPreconditionError(
+                             absl::StrFormat("'%s' is requantized, which is done in memory, not in place", name)),
                          ErrorKind::kNotInPlace);
   }
 
@@ -377,8 +375,8 @@ class Requantizer {
   static ScaleSlots SlotsOf(const TensorUse& use) {
     if (use.dequantize != nullptr) return ScaleSlots{use.dequantize, 1, 2, IntAttribute(*use.dequantize, "axis", 1)};
     const OpSpec* op = FindOp(use.reader->domain(), use.reader->op_type());
-    const QuantSlots quant = op != nullptr && op->Input(use.input_index) != nullptr ? op->Input(use.input_index)->quant
-                                                                                    : QuantSlots{};
+    const QuantSlots quant =
+        op != nullptr && op->Input(use.input_index) != nullptr ? op->Input(use.input_index)->quant : QuantSlots{};
     int axis = quant.axis;
     if (quant.axis_swap_attribute != nullptr && IntAttribute(*use.reader, quant.axis_swap_attribute, 0) == 1) {
       axis = axis == -1 ? -2 : -1;
@@ -425,7 +423,8 @@ class Requantizer {
     onnx::TensorProto* scale = index_.Constant(*scale_name);
     std::string why = Unwritable(use.name, use.tensor, 1);
     if (why.empty()) why = Unwritable(*scale_name, scale, 1);
-    if (why.empty() && !FloatTypeOf(scale->data_type())) why = absl::StrFormat("scale '%s' is not floating-point", *scale_name);
+    if (why.empty() && !FloatTypeOf(scale->data_type()))
+      why = absl::StrFormat("scale '%s' is not floating-point", *scale_name);
     if (!why.empty()) {
       Skip(use, why);
       return unchanged;
@@ -474,8 +473,7 @@ class Requantizer {
     ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<std::vector<double>> drawn, Draw(use, Role::kWeight, plan));
     if (!drawn) return unchanged;
     const ScaleGroups groups_of(dims, axis, groups);
-    const std::vector<double> scales =
-        SymmetricScales(*drawn, groups_of, levels, old_scales, scale_values.type());
+    const std::vector<double> scales = SymmetricScales(*drawn, groups_of, levels, old_scales, scale_values.type());
     ONNX_REINIT_ASSIGN_OR_RETURN(const std::vector<double> old_q, ReadIntegers(*use.tensor, use.name, payloads_));
     std::vector<double> q(drawn->size()), before(drawn->size()), after(drawn->size());
     for (size_t e = 0; e < drawn->size(); ++e) {
@@ -498,9 +496,9 @@ class Requantizer {
     *record.mutable_before() = MomentsOf(before);
     *record.mutable_after() = MomentsOf(after);
     const bool one_level = std::all_of(levels.begin(), levels.end(), [&](int64_t l) { return l == levels[0]; });
-    record.set_description(absl::StrFormat(
-        "%s -> %s, %s = max|w|/%s", DescribeDistribution(plan.regions.front().distribution), type->name,
-        DescribeScales(scales, axis), one_level ? absl::StrCat(levels[0]) : std::string("levels")));
+    record.set_description(
+        absl::StrFormat("%s -> %s, %s = max|w|/%s", DescribeDistribution(plan.regions.front().distribution), type->name,
+                        DescribeScales(scales, axis), one_level ? absl::StrCat(levels[0]) : std::string("levels")));
     out_.writes.push_back(TensorWrite{use.tensor, std::move(q)});
     out_.writes.push_back(TensorWrite{scale, scales});
     // QDQ and QLinear ops quantize their activations with calibrated scales; dynamic ones do not.
@@ -515,8 +513,8 @@ class Requantizer {
       Skip(use, SkipReason::NotSelected());
       return absl::OkStatus();
     }
-    absl::StatusOr<BlockwiseTensor> bound =
-        BindBlockwise(use, [&](const std::string& name) { return index_.Constant(name); }, payloads_);
+    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(
+        use, [&](const std::string& name) { return index_.Constant(name); }, payloads_);
     if (ErrorKindOf(bound.status()) == ErrorKind::kUnsupported) {
       Skip(use, std::string(bound.status().message()));
       return absl::OkStatus();
@@ -525,7 +523,8 @@ class Requantizer {
     const BlockwiseTensor& t = *bound;
     std::string why = Unwritable(use.name, use.tensor, 1, /*external_allowed=*/true);
     if (why.empty()) why = Unwritable(t.scales_name, index_.Constant(t.scales_name), 1, true);
-    if (why.empty() && t.zero_points != nullptr) why = Unwritable(t.zero_points_name, index_.Constant(t.zero_points_name), 1, true);
+    if (why.empty() && t.zero_points != nullptr)
+      why = Unwritable(t.zero_points_name, index_.Constant(t.zero_points_name), 1, true);
     if (why.empty() && t.scales->storage() != Storage::kRawData && t.scales->storage() != Storage::kFloatData) {
       why = absl::StrFormat("scales '%s' are not in raw_data or float_data", t.scales_name);
     }
@@ -569,8 +568,7 @@ class Requantizer {
     switch (t.convention) {
       case BlockConvention::kSignedScale:
         return absl::StrFormat("scale = -v/%d (v: the block's value of largest |v|), zero point %d", half, half);
-      case BlockConvention::kSymmetric:
-        return absl::StrFormat("scale = max|w|/%d, zero point %d", half - 1, half);
+      case BlockConvention::kSymmetric: return absl::StrFormat("scale = max|w|/%d, zero point %d", half - 1, half);
       case BlockConvention::kMinMax:
         return absl::StrFormat("scale = (max - min)/%d, zero point = round(-min/scale)", t.layout.max_q());
     }
@@ -734,8 +732,7 @@ bool MatchesQuantized(const Rule& rule, const TensorUse& use) {
 }
 
 absl::StatusOr<Requantization> PlanRequantization(onnx::ModelProto& model, const GraphAnalysis& analysis,
-                                                  const RequantizeOptions& options,
-                                                  const DetachedPayloads& payloads) {
+                                                  const RequantizeOptions& options, const DetachedPayloads& payloads) {
   Requantization result;
   Requantizer requantizer(model, options, payloads, result);
   ONNX_REINIT_RETURN_IF_ERROR(requantizer.Run(analysis));

@@ -64,9 +64,9 @@ std::vector<proto::Moments> MomentsBefore(const ReinitPlan& plan, const ReinitOp
 // `output` at the same offsets (with every other byte of `layout` when `copy_gaps`: see
 // streamed_fill.h), the others are filled in memory. `before`: the moments of the old values, for
 // ReinitOptions::with_statistics.
-absl::StatusOr<proto::ReinitReport> WritePlan(ReinitPlan plan, const RewriteOptions& options,
-                                             const MappedFile& layout, const OutputFile& output,
-                                             bool copy_gaps, const std::vector<proto::Moments>& before) {
+absl::StatusOr<proto::ReinitReport> WritePlan(ReinitPlan plan, const RewriteOptions& options, const MappedFile& layout,
+                                              const OutputFile& output, bool copy_gaps,
+                                              const std::vector<proto::Moments>& before) {
   const ReinitOptions& reinit = options.reinit;
   std::vector<FillJob> streamed, in_memory;
   for (const FillJob& job : plan.jobs) (InFile(job.values, layout) ? streamed : in_memory).push_back(job);
@@ -102,11 +102,10 @@ absl::Status JudgeCheck(const absl::Status& status, const std::string& input, pr
   }
   if (CheckModelFile(input).ok()) {
     return absl::InternalError(absl::StrFormat(
-        "the re-initialized model fails the ONNX checker although the input passes: %s",
-        status.message()));
+        "the re-initialized model fails the ONNX checker although the input passes: %s", status.message()));
   }
-  report.add_warnings(absl::StrFormat("%s fails the ONNX checker (unchanged in the output): %s", input,
-                                      status.message()));
+  report.add_warnings(
+      absl::StrFormat("%s fails the ONNX checker (unchanged in the output): %s", input, status.message()));
   return absl::OkStatus();
 }
 
@@ -114,7 +113,7 @@ absl::Status JudgeCheck(const absl::Status& status, const std::string& input, pr
 // ErrorKind::kNotInPlace (with nothing written) when some tensor to rewrite is not stored in
 // place-rewritable form. `source` is `input`, mapped.
 absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const std::string& output,
-                                                  const RewriteOptions& options) {
+                                                   const RewriteOptions& options) {
   ReinitOptions reinit = options.reinit;
   reinit.require_detached = true;
   ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(source.model(), reinit, source.payloads()));
@@ -150,8 +149,8 @@ absl::Status OverwriteError(const std::string& input, const std::string& written
 // Refuses outputs that are files of the input (spelled otherwise, or linked to them): the output
 // appears under its name by a rename, which would replace what is still being read, and the
 // caller's input would be lost.
-absl::Status RefuseOverwritingInputs(const std::string& input, const ExternalData& sources,
-                                     const std::string& output, const std::string& data_path) {
+absl::Status RefuseOverwritingInputs(const std::string& input, const ExternalData& sources, const std::string& output,
+                                     const std::string& data_path) {
   std::vector<std::string> read = sources.FilePaths();
   read.push_back(input);
   for (const std::string& file : read) {
@@ -167,7 +166,7 @@ absl::Status RefuseOverwritingInputs(const std::string& input, const ExternalDat
 // Lays out the output's tensors, re-initializes them (external ones in place in the new data file),
 // checks and writes the model.
 absl::StatusOr<proto::ReinitReport> RewriteParsedModel(const std::string& input, const std::string& output,
-                                                      const RewriteOptions& requested, ParsedInput parsed) {
+                                                       const RewriteOptions& requested, ParsedInput parsed) {
   onnx::ModelProto& model = parsed.model;
   std::vector<std::string> materialized;
   if (requested.materialize) {
@@ -192,18 +191,17 @@ absl::StatusOr<proto::ReinitReport> RewriteParsedModel(const std::string& input,
     input_payloads = &no_payloads;
   }
   if (options.layout == RewriteOptions::Layout::kEmbed) parsed.moved_out.clear();
-  const bool external = options.layout == RewriteOptions::Layout::kExternal || HasExternalData(model) ||
-                        !parsed.moved_out.empty();
+  const bool external =
+      options.layout == RewriteOptions::Layout::kExternal || HasExternalData(model) || !parsed.moved_out.empty();
   auto add_notes = [&](proto::ReinitReport& report) {
     AddUntied(untied, report);
     if (!materialized.empty()) {
-      report.add_warnings(absl::StrFormat("materialized %d tensors that had no values",
-                                          static_cast<int>(materialized.size())));
+      report.add_warnings(
+          absl::StrFormat("materialized %d tensors that had no values", static_cast<int>(materialized.size())));
     }
   };
   if (options.reinit.dry_run || !external) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report,
-                                 Reinitialize(model, options.reinit, *input_payloads));
+    ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, Reinitialize(model, options.reinit, *input_payloads));
     add_notes(report);
     if (options.reinit.dry_run) return report;
     if (parsed.check) ONNX_REINIT_RETURN_IF_ERROR(parsed.check(model, no_payloads));
@@ -214,8 +212,7 @@ absl::StatusOr<proto::ReinitReport> RewriteParsedModel(const std::string& input,
 
   const std::string data_path = DataFileFor(output);
   ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInputs(input, sources, output, data_path));
-  const int64_t move_threshold =
-      options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
+  const int64_t move_threshold = options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
   // Tensors about to be rewritten whole are not copied into the new data file first.
   ONNX_REINIT_ASSIGN_OR_RETURN(const ReinitPlan old_plan,
                                PlanReinitialization(model, options.reinit, sources.payloads()));
@@ -228,22 +225,21 @@ absl::StatusOr<proto::ReinitReport> RewriteParsedModel(const std::string& input,
     return rewritten.count(bytes) > 0;
   };
   ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile data_output, OutputFile::Create(data_path, options.output));
-  ONNX_REINIT_ASSIGN_OR_RETURN(NewDataFile data,
-                               WriteExternalDataLayout(model, sources, std::move(data_output), FileName(data_path),
-                                                       move_threshold, overwritten, [&](const onnx::TensorProto& tensor) {
-                                                         return parsed.moved_out.count(tensor.name()) > 0;
-                                                       }));
-  ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(model, options.reinit, data.payloads));
   ONNX_REINIT_ASSIGN_OR_RETURN(
-      proto::ReinitReport report,
-      WritePlan(std::move(plan), options, data.file, data.output, /*copy_gaps=*/false, before));
+      NewDataFile data, WriteExternalDataLayout(model, sources, std::move(data_output), FileName(data_path),
+                                                move_threshold, overwritten, [&](const onnx::TensorProto& tensor) {
+                                                  return parsed.moved_out.count(tensor.name()) > 0;
+                                                }));
+  ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(model, options.reinit, data.payloads));
+  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, WritePlan(std::move(plan), options, data.file, data.output,
+                                                                     /*copy_gaps=*/false, before));
   add_notes(report);
   if (parsed.check) ONNX_REINIT_RETURN_IF_ERROR(parsed.check(model, data.payloads));
   if (model.ByteSizeLong() > static_cast<size_t>(INT_MAX)) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: the model would be over protobuf's 2 GiB limit even with its large tensors external; "
-        "lower --size-threshold",
-        output));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s: the model would be over protobuf's 2 GiB limit even with its large tensors external; "
+                        "lower --size-threshold",
+                        output));
   }
   ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile model_output, OutputFile::Create(output, options.output));
   ONNX_REINIT_RETURN_IF_ERROR(WriteModel(model, model_output));
@@ -269,15 +265,14 @@ namespace {
 
 // ReinitializeFile's errors name the input once: those of opening it (MappedModel::Open,
 // LoadModel) name it already, and those of the work after it get it here.
-absl::StatusOr<proto::ReinitReport> NamingInput(const std::string& input,
-                                                absl::StatusOr<proto::ReinitReport> report) {
+absl::StatusOr<proto::ReinitReport> NamingInput(const std::string& input, absl::StatusOr<proto::ReinitReport> report) {
   if (!report.ok()) return WithContext(report.status(), input);
   return report;
 }
 
 // The parsing path for `parsed`, just loaded from `input`.
 absl::StatusOr<proto::ReinitReport> RewriteLoaded(const std::string& input, const std::string& output,
-                                                 const RewriteOptions& options, ParsedInput parsed) {
+                                                  const RewriteOptions& options, ParsedInput parsed) {
   if (options.materialize) {
     ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<StripManifest> manifest, ReadStripManifest(parsed.model));
     if (manifest) return MaterializeStripped(input, output, options, std::move(parsed.model), *manifest);
@@ -286,7 +281,7 @@ absl::StatusOr<proto::ReinitReport> RewriteLoaded(const std::string& input, cons
 }
 
 absl::StatusOr<proto::ReinitReport> RewriteParsed(const std::string& input, const std::string& output,
-                                                 const RewriteOptions& options) {
+                                                  const RewriteOptions& options) {
   ParsedInput parsed;
   ONNX_REINIT_ASSIGN_OR_RETURN(parsed.model, LoadModel(input));
   return NamingInput(input, RewriteLoaded(input, output, options, std::move(parsed)));

@@ -32,7 +32,7 @@ struct ParsedInput {
 // Re-initializes `parsed.model`, read from `input`, into `output` (and its data file): the parsing
 // path of ReinitializeFile, with its guarantees.
 absl::StatusOr<proto::ReinitReport> RewriteParsedModel(const std::string& input, const std::string& output,
-                                                      const RewriteOptions& options, ParsedInput parsed);
+                                                       const RewriteOptions& options, ParsedInput parsed);
 
 // The values of the tensors whose every element `plan` rewrites (identified by TensorValues::data()).
 std::set<const void*> WhollyRewritten(const ReinitPlan& plan);
@@ -42,8 +42,8 @@ std::set<const void*> WhollyRewritten(const ReinitPlan& plan);
 // stripped tensors given their places, and every regenerated tensor checked against its hash before
 // anything is committed. Defined in strip.cc.
 absl::StatusOr<proto::ReinitReport> MaterializeStripped(const std::string& input, const std::string& output,
-                                                       const RewriteOptions& options, onnx::ModelProto model,
-                                                       const StripManifest& manifest);
+                                                        const RewriteOptions& options, onnx::ModelProto model,
+                                                        const StripManifest& manifest);
 
 }  // namespace onnx_reinit
 

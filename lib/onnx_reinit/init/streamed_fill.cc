@@ -33,7 +33,7 @@ struct Piece {
   int64_t size = 0;
   const FillJob* job = nullptr;
   int64_t begin = 0, end = 0;  // kFill: the elements; kBufferedCopy: the bytes, counted in the gap
-  int64_t buffer_offset = 0;  // where a kFill or kBufferedCopy piece is in its window's buffer
+  int64_t buffer_offset = 0;   // where a kFill or kBufferedCopy piece is in its window's buffer
 };
 
 // The pieces filled into the buffer together, then written together.
@@ -120,9 +120,8 @@ std::vector<Window> PlanWindows(const std::vector<FillJob>& jobs, const MappedFi
   for (const FillJob& job : jobs) {
     if (job.region_end() > job.begin) in_file_order.push_back(&job);
   }
-  std::sort(in_file_order.begin(), in_file_order.end(), [&](const FillJob* a, const FillJob* b) {
-    return FileOffset(*a, layout) < FileOffset(*b, layout);
-  });
+  std::sort(in_file_order.begin(), in_file_order.end(),
+            [&](const FillJob* a, const FillJob* b) { return FileOffset(*a, layout) < FileOffset(*b, layout); });
   WindowPlanner planner(options.window_bytes);
   int64_t position = 0;
   for (const FillJob* job : in_file_order) {

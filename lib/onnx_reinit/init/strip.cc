@@ -154,8 +154,8 @@ absl::Status CheckStripRecipe(const proto::Recipe& recipe) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<StripResult> StripFile(const std::string& input, const std::string& output,
-                                      const proto::Recipe& recipe, const OutputOptions& output_options) {
+absl::StatusOr<StripResult> StripFile(const std::string& input, const std::string& output, const proto::Recipe& recipe,
+                                      const OutputOptions& output_options) {
   ONNX_REINIT_RETURN_IF_ERROR(CheckStripRecipe(recipe));
   if (SameFile(input, output)) {
     return UsageError(
@@ -214,8 +214,7 @@ absl::StatusOr<StripResult> StripFile(const std::string& input, const std::strin
   return result;
 }
 
-absl::StatusOr<std::optional<RewriteOptions>> MaterializeOptions(const std::string& input,
-                                                                 const proto::Recipe& given) {
+absl::StatusOr<std::optional<RewriteOptions>> MaterializeOptions(const std::string& input, const proto::Recipe& given) {
   ONNX_REINIT_ASSIGN_OR_RETURN(const onnx::ModelProto model, LoadModel(input));
   ONNX_REINIT_ASSIGN_OR_RETURN(const std::optional<StripManifest> manifest, ReadStripManifest(model));
   if (!manifest) return std::nullopt;
@@ -243,8 +242,8 @@ absl::StatusOr<std::optional<RewriteOptions>> MaterializeOptions(const std::stri
 }
 
 absl::StatusOr<proto::ReinitReport> MaterializeStripped(const std::string& input, const std::string& output,
-                                                       const RewriteOptions& requested, onnx::ModelProto model,
-                                                       const StripManifest& manifest) {
+                                                        const RewriteOptions& requested, onnx::ModelProto model,
+                                                        const StripManifest& manifest) {
   ONNX_REINIT_RETURN_IF_ERROR(RemoveStripManifest(manifest, model));
   RewriteOptions options = requested;
   options.materialize = false;  // the stripped tensors are given their places here

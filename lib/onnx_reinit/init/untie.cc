@@ -139,7 +139,8 @@ std::string WhyTied(onnx::TensorProto& tensor, const std::string& name,
 std::string WhyTiedByFunction(const GraphIndex& index, const std::string& name,
                               const std::vector<std::set<NodeInput>>& entries) {
   if (const onnx::FunctionProto* function = index.FindConstant(name)->function) {
-    return absl::StrFormat("it is a constant in the body of function '%s', which all its calls share", function->name());
+    return absl::StrFormat("it is a constant in the body of function '%s', which all its calls share",
+                           function->name());
   }
   for (const std::set<NodeInput>& group : entries) {
     for (const NodeInput& entry : group) {
@@ -212,8 +213,8 @@ std::vector<std::string> DisagreeingReaderWarnings(const GraphAnalysis& analysis
     std::vector<std::string> described;
     for (const auto& group : groups) described.push_back(DescribeGroup(group));
     std::string warning = absl::StrFormat(
-        "'%s' is read by %d nodes that need %d different values (as %s); initialized once, as the first",
-        use.name, uses.size(), groups.size(), absl::StrJoin(described, "; as "));
+        "'%s' is read by %d nodes that need %d different values (as %s); initialized once, as the first", use.name,
+        uses.size(), groups.size(), absl::StrJoin(described, "; as "));
     if (WhyTied(*use.tensor, use.name, payloads).empty() && WhyTiedByFunction(*analysis.index, use.name, {}).empty()) {
       absl::StrAppend(&warning, " (--untie gives each its own copy)");
     }
@@ -257,9 +258,9 @@ UntieResult UntieTensors(onnx::ModelProto& model, const ReinitOptions& options) 
       continue;
     }
     if (shared != nullptr) {
-      result.warnings.push_back(absl::StrFormat(
-          "'%s' stays tied: readers that need different values read it through the same node, %s '%s'",
-          use.name, shared->op_type(), shared->name()));
+      result.warnings.push_back(
+          absl::StrFormat("'%s' stays tied: readers that need different values read it through the same node, %s '%s'",
+                          use.name, shared->op_type(), shared->name()));
       continue;
     }
 

@@ -58,8 +58,8 @@ std::string Testcase(const proto::VerifyReport& report, absl::string_view name, 
 }
 
 std::string Failure(absl::string_view message) {
-  return absl::StrCat("<failure", Attribute("message", message), Attribute("type", "verify"), ">",
-                      EscapeXml(message), "</failure>");
+  return absl::StrCat("<failure", Attribute("message", message), Attribute("type", "verify"), ">", EscapeXml(message),
+                      "</failure>");
 }
 
 std::string Testsuite(const proto::VerifyReport& report, int64_t& tests, int64_t& failures, int64_t& skipped) {
@@ -154,9 +154,10 @@ std::string VerifyReportsToJunit(absl::Span<const proto::VerifyReport> reports) 
   int64_t tests = 0, failures = 0, skipped = 0;
   std::string suites;
   for (const proto::VerifyReport& report : reports) suites += Testsuite(report, tests, failures, skipped);
-  return absl::StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites", Attribute("name", "onnx-reinit verify"),
-                      Attribute("tests", absl::StrCat(tests)), Attribute("failures", absl::StrCat(failures)),
-                      Attribute("skipped", absl::StrCat(skipped)), ">\n", suites, "</testsuites>\n");
+  return absl::StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites",
+                      Attribute("name", "onnx-reinit verify"), Attribute("tests", absl::StrCat(tests)),
+                      Attribute("failures", absl::StrCat(failures)), Attribute("skipped", absl::StrCat(skipped)), ">\n",
+                      suites, "</testsuites>\n");
 }
 
 }  // namespace onnx_reinit

@@ -46,24 +46,21 @@ std::string ScalarCell(const Message& message, const FieldDescriptor& field, int
       return repeated ? r.GetRepeatedString(message, &field, index) : r.GetString(message, &field);
     case FieldDescriptor::CPPTYPE_ENUM:
       return repeated ? r.GetRepeatedEnum(message, &field, index)->name() : r.GetEnum(message, &field)->name();
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-      break;  // flattened by the caller
+    case FieldDescriptor::CPPTYPE_MESSAGE: break;  // flattened by the caller
   }
   return "";
 }
 
 // One cell per scalar field of `message` (a null message gives empty cells), subfields of message
 // fields flattened in order; `names` gets the column names when not null.
-void AppendCells(const google::protobuf::Descriptor& type, const Message* message,
-                 const std::string& prefix, std::vector<std::string>& cells,
-                 std::vector<std::string>* names) {
+void AppendCells(const google::protobuf::Descriptor& type, const Message* message, const std::string& prefix,
+                 std::vector<std::string>& cells, std::vector<std::string>* names) {
   for (int f = 0; f < type.field_count(); ++f) {
     const FieldDescriptor& field = *type.field(f);
     const std::string name = prefix + field.name();
     if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field.is_repeated()) {
       const bool present = message != nullptr && message->GetReflection()->HasField(*message, &field);
-      AppendCells(*field.message_type(), present ? &message->GetReflection()->GetMessage(*message, &field)
-                                                 : nullptr,
+      AppendCells(*field.message_type(), present ? &message->GetReflection()->GetMessage(*message, &field) : nullptr,
                   name + ".", cells, names);
       continue;
     }

@@ -91,8 +91,7 @@ void CompareValues(const TensorValues& a, const TensorValues& b, proto::TensorDi
 }  // namespace
 
 absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const DetachedPayloads& payloads_a,
-                                             onnx::ModelProto& b, const DetachedPayloads& payloads_b,
-                                             int threads) {
+                                             onnx::ModelProto& b, const DetachedPayloads& payloads_b, int threads) {
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(a));
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(b));
   const std::vector<GraphConstant> in_a = ListConstants(a);

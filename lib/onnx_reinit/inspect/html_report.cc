@@ -171,26 +171,30 @@ std::string StdChart(const std::vector<Series>& series) {
         absl::StrAppendFormat(&target, "%.1f,%.1f ", ChartX(i, n), y(reference[i]->target_std()));
       }
     }
-    absl::StrAppendFormat(&svg, "<polyline points=\"%s\" fill=\"none\" stroke=\"#2f7de1\" stroke-width=\"1\" stroke-dasharray=\"3 2\"/>", target);
+    absl::StrAppendFormat(
+        &svg, "<polyline points=\"%s\" fill=\"none\" stroke=\"#2f7de1\" stroke-width=\"1\" stroke-dasharray=\"3 2\"/>",
+        target);
   }
   for (const Series& s : series) {
     for (size_t i = 0; i < s.weights.size() && i < n; ++i) {
       const proto::TensorStats& t = *s.weights[i];
       const bool bad = Offender(t);
-      absl::StrAppendFormat(&svg,
-                            "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"><title>%s: std %s%s</title></circle>",
-                            ChartX(i, n), y(t.std()), bad ? "3.2" : "2.4", bad ? "#d6453d" : s.color,
-                            Escape(t.name()), Number(t.std()),
-                            t.has_target_std() ? absl::StrCat(", target ", Number(t.target_std())) : "");
+      absl::StrAppendFormat(
+          &svg,
+          "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"><title>%s: std %s%s</title></circle>",
+          ChartX(i, n), y(t.std()), bad ? "3.2" : "2.4", bad ? "#d6453d" : s.color, Escape(t.name()), Number(t.std()),
+          t.has_target_std() ? absl::StrCat(", target ", Number(t.target_std())) : "");
     }
   }
   absl::StrAppendFormat(&svg,
-                        "<text x=\"%g\" y=\"%g\">first weight</text><text x=\"%g\" y=\"%g\" text-anchor=\"end\">last weight (%d)</text></svg>",
+                        "<text x=\"%g\" y=\"%g\">first weight</text><text x=\"%g\" y=\"%g\" text-anchor=\"end\">last "
+                        "weight (%d)</text></svg>",
                         kChartLeft, kChartHeight - 8, kChartWidth - 10, kChartHeight - 8, n);
   std::string legend = "<p class=\"legend\">";
   for (const Series& s : series) absl::StrAppendFormat(&legend, "<i style=\"background:%s\"></i>%s", s.color, s.label);
   absl::StrAppend(&legend, "<i style=\"background:#d6453d\"></i>outside the tolerance");
-  if (!upper.empty()) absl::StrAppend(&legend, "<i style=\"background:#2f7de155\"></i>target std and tolerance band (verify's)");
+  if (!upper.empty())
+    absl::StrAppend(&legend, "<i style=\"background:#2f7de155\"></i>target std and tolerance band (verify's)");
   return svg + legend + " - y: std, log scale; x: weights in graph order</p>";
 }
 
@@ -202,7 +206,8 @@ std::string HistogramSvg(const proto::TensorStats& t, const std::string& color) 
   std::string path;
   for (int b = 0; b < counts.size(); ++b) {
     const double h = counts[b] == 0 ? 0 : std::max(1.0, (kHistogramHeight - 2) * static_cast<double>(counts[b]) / peak);
-    absl::StrAppendFormat(&path, "M%.1f %.1fh%.1fv%.1fh%.1fz", b * bar, kHistogramHeight - h, bar - 0.6, h, -(bar - 0.6));
+    absl::StrAppendFormat(&path, "M%.1f %.1fh%.1fv%.1fh%.1fz", b * bar, kHistogramHeight - h, bar - 0.6, h,
+                          -(bar - 0.6));
   }
   return absl::StrFormat("<svg viewBox=\"0 0 %g %g\" width=\"100%%\" height=\"%g\"><path d=\"%s\" fill=\"%s\"/></svg>",
                          kHistogramWidth, kHistogramHeight, kHistogramHeight, path, color);
@@ -216,9 +221,10 @@ std::string HistogramCell(const std::vector<const proto::TensorStats*>& versions
   std::string cell = absl::StrFormat("<div class=\"hist%s\" data-name=\"%s\"><div class=\"n\" title=\"%s\">%s</div>",
                                      bad ? " bad" : "", Escape(t.name()), Escape(t.name()), Escape(t.name()));
   absl::StrAppend(&cell, versions.size() > 1 ? "<div class=\"side\">" : "<div>");
-  for (size_t v = 0; v < versions.size(); ++v) absl::StrAppend(&cell, "<div>", HistogramSvg(*versions[v], colors[v]), "</div>");
-  absl::StrAppendFormat(&cell, "</div><div class=\"r\">%s %s · [%s, %s]</div></div>", Escape(t.role()), Escape(Shape(t)),
-                        Number(t.min()), Number(t.max()));
+  for (size_t v = 0; v < versions.size(); ++v)
+    absl::StrAppend(&cell, "<div>", HistogramSvg(*versions[v], colors[v]), "</div>");
+  absl::StrAppendFormat(&cell, "</div><div class=\"r\">%s %s · [%s, %s]</div></div>", Escape(t.role()),
+                        Escape(Shape(t)), Number(t.min()), Number(t.max()));
   return cell;
 }
 
@@ -248,8 +254,8 @@ std::string NumberCell(double x) { return absl::StrFormat("<td data-v=\"%.17g\">
 std::string OptionalCell(bool present, double x) { return present ? NumberCell(x) : "<td data-v=\"-1e308\"></td>"; }
 
 std::string TableRow(size_t index, const proto::TensorStats& t, const std::string& version) {
-  std::string row = absl::StrFormat("<tr%s><td data-v=\"%d\">%d</td>", Offender(t) || SpectralOffender(t) ? " class=\"bad\"" : "",
-                                    index, index);
+  std::string row = absl::StrFormat("<tr%s><td data-v=\"%d\">%d</td>",
+                                    Offender(t) || SpectralOffender(t) ? " class=\"bad\"" : "", index, index);
   absl::StrAppendFormat(&row, "<td class=\"t\" title=\"%s\">%s%s</td>", Escape(t.name()), Escape(t.name()),
                         version.empty() ? "" : absl::StrCat("<span class=\"tag\">", version, "</span>"));
   // The consumer's node name (the module path exporters keep) shows on hover.
@@ -279,9 +285,11 @@ std::string SummaryCards(const proto::StatsReport& report) {
   };
   card(absl::StrCat(report.totals().tensors()), "tensors");
   card(absl::StrCat(report.totals().parameters()), "parameters");
-  for (const proto::DtypeBytes& entry : report.totals().bytes_per_dtype()) card(FormatBytes(entry.bytes()), Escape(entry.dtype()));
+  for (const proto::DtypeBytes& entry : report.totals().bytes_per_dtype())
+    card(FormatBytes(entry.bytes()), Escape(entry.dtype()));
   if (info.file_bytes() > 0) card(FormatBytes(info.file_bytes()), "file");
-  card(info.producer_name().empty() ? "-" : absl::StrCat(info.producer_name(), " ", info.producer_version()), "producer");
+  card(info.producer_name().empty() ? "-" : absl::StrCat(info.producer_name(), " ", info.producer_version()),
+       "producer");
   card(absl::StrCat(info.opset()), "opset");
   card(absl::StrCat(info.ir_version()), "IR version");
   if (!report.scheme().empty()) card(report.scheme(), "scheme");
@@ -291,8 +299,8 @@ std::string SummaryCards(const proto::StatsReport& report) {
   return cards + "</div>";
 }
 
-std::string Page(const std::string& title, const std::string& subtitle, const std::vector<const proto::StatsReport*>& reports,
-                 const std::vector<std::string>& labels) {
+std::string Page(const std::string& title, const std::string& subtitle,
+                 const std::vector<const proto::StatsReport*>& reports, const std::vector<std::string>& labels) {
   static const char* const kColors[] = {"#9aa3b2", "#2f7de1"};
   const std::vector<std::string> colors =
       reports.size() > 1 ? std::vector<std::string>{kColors[0], kColors[1]} : std::vector<std::string>{kColors[1]};
@@ -312,13 +320,17 @@ std::string Page(const std::string& title, const std::string& subtitle, const st
     v.push_back(&t);
     versions.push_back(v);
   }
-  std::string html = absl::StrCat("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                                  "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                                  "<title>", Escape(title), "</title><style>", kStyle, "</style></head><body>\n");
-  absl::StrAppend(&html, "<header><h1>", Escape(title), "</h1><div class=\"sub\">", subtitle, "</div></header><main>\n");
+  std::string html = absl::StrCat(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+      "<title>",
+      Escape(title), "</title><style>", kStyle, "</style></head><body>\n");
+  absl::StrAppend(&html, "<header><h1>", Escape(title), "</h1><div class=\"sub\">", subtitle,
+                  "</div></header><main>\n");
   absl::StrAppend(&html, "<section id=\"model\"><h2>Model</h2>");
   for (size_t r = 0; r < reports.size(); ++r) {
-    if (reports.size() > 1) absl::StrAppend(&html, "<p class=\"legend\">", labels[r], ": ", Escape(reports[r]->model()), "</p>");
+    if (reports.size() > 1)
+      absl::StrAppend(&html, "<p class=\"legend\">", labels[r], ": ", Escape(reports[r]->model()), "</p>");
     absl::StrAppend(&html, SummaryCards(*reports[r]));
   }
   absl::StrAppend(&html, "</section>\n<section id=\"chart\"><h2>Std of each weight</h2>");
@@ -333,15 +345,19 @@ std::string Page(const std::string& title, const std::string& subtitle, const st
   absl::StrAppend(&html, StdChart(series), "</section>\n");
   absl::StrAppend(&html, "<section id=\"histograms\"><h2>Histograms</h2>");
   if (reports.size() > 1) {
-    absl::StrAppendFormat(&html, "<p class=\"legend\"><i style=\"background:%s\"></i>%s<i style=\"background:%s\"></i>%s - each between its own min and max</p>",
+    absl::StrAppendFormat(&html,
+                          "<p class=\"legend\"><i style=\"background:%s\"></i>%s<i style=\"background:%s\"></i>%s - "
+                          "each between its own min and max</p>",
                           colors[0], labels[0], colors[1], labels[1]);
   }
   absl::StrAppend(&html, HistogramGrids(versions, colors));
-  absl::StrAppend(&html, "</section>\n<section id=\"table\"><h2>Tensors</h2>"
-                         "<input type=\"search\" id=\"filter\" placeholder=\"Filter by name, op, role, dtype...\">"
-                         "<div class=\"scroll\"><table id=\"tensors\"><thead><tr>");
-  for (const char* column : {"#", "tensor", "consumer", "role", "dtype", "shape", "count", "mean", "std", "min", "max",
-                             "zeros", "nan", "inf", "fan_in", "fan_out", "target_std", "std/target", "sigma1", "sigma1/edge"}) {
+  absl::StrAppend(&html,
+                  "</section>\n<section id=\"table\"><h2>Tensors</h2>"
+                  "<input type=\"search\" id=\"filter\" placeholder=\"Filter by name, op, role, dtype...\">"
+                  "<div class=\"scroll\"><table id=\"tensors\"><thead><tr>");
+  for (const char* column : {"#",      "tensor",  "consumer",   "role",       "dtype",  "shape",      "count",
+                             "mean",   "std",     "min",        "max",        "zeros",  "nan",        "inf",
+                             "fan_in", "fan_out", "target_std", "std/target", "sigma1", "sigma1/edge"}) {
     const absl::string_view c(column);
     const bool text = c == "tensor" || c == "consumer" || c == "role" || c == "dtype" || c == "shape";
     absl::StrAppend(&html, text ? "<th class=\"t\">" : "<th>", column, "</th>");
@@ -360,7 +376,8 @@ std::string Page(const std::string& title, const std::string& subtitle, const st
 
 std::string StatsReportToHtml(const proto::StatsReport& report) {
   return Page(absl::StrCat("Weights of ", report.model()),
-              report.scheme().empty() ? "onnx-reinit stats" : absl::StrCat("onnx-reinit stats, against ", Escape(report.scheme())),
+              report.scheme().empty() ? "onnx-reinit stats"
+                                      : absl::StrCat("onnx-reinit stats, against ", Escape(report.scheme())),
               {&report}, {"this model"});
 }
 

@@ -16,9 +16,9 @@ bool IsHtml(absl::string_view path) { return absl::EndsWith(path, ".html"); }
 
 bool ReportNeedsStatistics(absl::string_view path) { return !path.empty() && !IsHtml(path); }
 
-absl::Status WriteReinitReport(const std::string& path, const proto::ReinitReport& report,
-                               const std::string& input, const std::string& output,
-                               const SchemeOptions& scheme, int threads, const OutputOptions& options) {
+absl::Status WriteReinitReport(const std::string& path, const proto::ReinitReport& report, const std::string& input,
+                               const std::string& output, const SchemeOptions& scheme, int threads,
+                               const OutputOptions& options) {
   if (!IsHtml(path) || report.dry_run()) return WriteFileAtomically(path, ToJson(report), options);
   StatsOptions statistics;
   statistics.threads = threads;

@@ -167,8 +167,7 @@ absl::Status AddBlockwiseRows(const GraphAnalysis& analysis, const StatsOptions&
 
 }  // namespace
 
-absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model,
-                                                     const StatsOptions& options,
+absl::StatusOr<proto::StatsReport> ComputeModelStats(onnx::ModelProto& model, const StatsOptions& options,
                                                      const DetachedPayloads& payloads) {
   if (options.scheme) ONNX_REINIT_RETURN_IF_ERROR(Validate(*options.scheme));
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));

@@ -40,12 +40,11 @@ std::string Problem(const proto::VerifyFinding& f, const proto::Moments& m, Floa
   }
   const double ratio = m.std() / f.target_std();
   if (std::abs(ratio - 1) > f.std_tolerance()) {
-    return absl::StrFormat("std %.4g is %.3gx the target %.4g (tolerance %.1f%%)", m.std(), ratio,
-                           f.target_std(), 100 * f.std_tolerance());
+    return absl::StrFormat("std %.4g is %.3gx the target %.4g (tolerance %.1f%%)", m.std(), ratio, f.target_std(),
+                           100 * f.std_tolerance());
   }
   if (std::abs(m.mean() - f.target_mean()) > f.mean_tolerance()) {
-    return absl::StrFormat("mean %.4g, expected %.4g +- %.3g", m.mean(), f.target_mean(),
-                           f.mean_tolerance());
+    return absl::StrFormat("mean %.4g, expected %.4g +- %.3g", m.mean(), f.target_mean(), f.mean_tolerance());
   }
   return "";
 }
@@ -61,8 +60,8 @@ double OrthogonalTolerance(FloatType type) {
 
 // Orthogonal: every singular value is the gain g, so the largest is g and the mean of their
 // squares, |W|_F^2 / min(rows, cols), is g^2.
-std::string OrthogonalSpectralProblem(proto::VerifyFinding& f, const proto::Moments& m,
-                                      const MatrixShape& shape, double gain, FloatType type) {
+std::string OrthogonalSpectralProblem(proto::VerifyFinding& f, const proto::Moments& m, const MatrixShape& shape,
+                                      double gain, FloatType type) {
   f.set_spectral_edge(gain);
   f.set_spectral_limit(gain);
   const double tolerance = OrthogonalTolerance(type);
@@ -86,8 +85,8 @@ std::string SpectralProblem(proto::VerifyFinding& f, const MatrixShape& shape) {
   return absl::StrFormat(
       "largest singular value %.4g is %.2fx the edge %.4g of a fresh %dx%d matrix (limit %.3fx): "
       "structure, e.g. trained weights",
-      f.top_singular_value(), f.top_singular_value() / f.spectral_edge(), f.spectral_edge(),
-      shape.rows, shape.cols, f.spectral_limit() / f.spectral_edge());
+      f.top_singular_value(), f.top_singular_value() / f.spectral_edge(), f.spectral_edge(), shape.rows, shape.cols,
+      f.spectral_limit() / f.spectral_edge());
 }
 
 void AddUnread(const TensorUse& use, std::string reason, proto::UnreadTensor& entry) {
@@ -101,7 +100,8 @@ void AddUnread(const TensorUse& use, std::string reason, proto::UnreadTensor& en
 // known not to be learned (an epsilon, a mask, a quantization scale) have nothing to judge.
 void AddNotAWeight(const TensorUse& use, proto::VerifyReport& report) {
   if (use.role == Role::kQuantized) {
-    AddUnread(use, absl::StrFormat("quantized (%s): verify reads float weights only", DataTypeName(use.tensor->data_type())),
+    AddUnread(use,
+              absl::StrFormat("quantized (%s): verify reads float weights only", DataTypeName(use.tensor->data_type())),
               *report.add_unjudged());
   } else if (use.role == Role::kOther) {
     if (!use.fixed) AddUnread(use, "no role: verify checks weights only", *report.add_unchecked());
@@ -163,17 +163,16 @@ absl::Status VerifyBlockwise(const GraphAnalysis& analysis, const VerifyOptions&
 
 }  // namespace
 
-absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
-                                                const VerifyOptions& options,
+absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model, const VerifyOptions& options,
                                                 const DetachedPayloads& payloads) {
   // The scheme is the caller's choice: its errors are usage errors.
   ONNX_REINIT_RETURN_IF_ERROR(WithErrorKind(Validate(options.scheme), ErrorKind::kUsage));
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
   if (options.scheme.kind == SchemeKind::kIdentity || options.scheme.kind == SchemeKind::kDirac) {
-    return WithErrorKind(absl::InvalidArgumentError(absl::StrFormat(
-                             "verify checks moments, which do not characterize scheme '%s'",
-                             SchemeName(options.scheme.kind))),
-                         ErrorKind::kUsage);
+    return WithErrorKind(
+        absl::InvalidArgumentError(absl::StrFormat("verify checks moments, which do not characterize scheme '%s'",
+                                                   SchemeName(options.scheme.kind))),
+        ErrorKind::kUsage);
   }
   proto::VerifyReport report;
   report.set_version(kVersion);
@@ -233,8 +232,7 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model,
       finding.set_top_singular_value(top[next_top++]);
       const std::string spectral_problem =
           distributions[t].kind() == proto::Distribution::ORTHOGONAL
-              ? OrthogonalSpectralProblem(finding, moments[t], *matrices[t], distributions[t].gain(),
-                                          tensors[t].type())
+              ? OrthogonalSpectralProblem(finding, moments[t], *matrices[t], distributions[t].gain(), tensors[t].type())
               : SpectralProblem(finding, *matrices[t]);
       if (finding.problem().empty()) finding.set_problem(spectral_problem);
     }

@@ -33,8 +33,7 @@ struct ExternalRef {
 };
 
 absl::Status Invalid(const onnx::TensorProto& tensor, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrFormat("tensor '%s': external data: %s", tensor.name(), why));
+  return absl::InvalidArgumentError(absl::StrFormat("tensor '%s': external data: %s", tensor.name(), why));
 }
 
 absl::StatusOr<ExternalRef> ReadRef(const onnx::TensorProto& tensor) {
@@ -52,7 +51,8 @@ absl::StatusOr<ExternalRef> ReadRef(const onnx::TensorProto& tensor) {
   }
   if (ref.location.empty()) return Invalid(tensor, "no location");
   if (absl::StartsWith(ref.location, "/")) {
-    return Invalid(tensor, absl::StrFormat("location '%s' is absolute; it must be relative to the model", ref.location));
+    return Invalid(tensor,
+                   absl::StrFormat("location '%s' is absolute; it must be relative to the model", ref.location));
   }
   for (absl::string_view part : absl::StrSplit(ref.location, '/')) {
     if (part == "..") {
@@ -107,8 +107,8 @@ absl::StatusOr<ExternalData> ExternalData::Open(onnx::ModelProto& model, const s
     const int64_t size = static_cast<int64_t>(file->second.size());
     const int64_t length = ref.length >= 0 ? ref.length : size - std::min(size, ref.offset);
     if (ref.offset > size || length > size - ref.offset) {
-      return Invalid(tensor, absl::StrFormat("offset %d + length %d is past the end of '%s' (%d bytes)",
-                                             ref.offset, length, ref.location, size));
+      return Invalid(tensor, absl::StrFormat("offset %d + length %d is past the end of '%s' (%d bytes)", ref.offset,
+                                             length, ref.location, size));
     }
     DetachedPayload payload;
     payload.data = file->second.data() + ref.offset;
@@ -152,10 +152,11 @@ std::vector<std::string> ExternalData::FilePaths() const {
   return paths;
 }
 
-absl::StatusOr<NewDataFile> WriteExternalDataLayout(
-    onnx::ModelProto& model, const ExternalData& sources, OutputFile data, const std::string& location,
-    int64_t move_threshold, const std::function<bool(const onnx::TensorProto&)>& overwritten,
-    const std::function<bool(const onnx::TensorProto&)>& moved_out) {
+absl::StatusOr<NewDataFile> WriteExternalDataLayout(onnx::ModelProto& model, const ExternalData& sources,
+                                                    OutputFile data, const std::string& location,
+                                                    int64_t move_threshold,
+                                                    const std::function<bool(const onnx::TensorProto&)>& overwritten,
+                                                    const std::function<bool(const onnx::TensorProto&)>& moved_out) {
   NewDataFile out{std::move(data), MappedFile(), DetachedPayloads()};
   const int fd = out.output.fd();
   const std::string& data_path = out.output.path();
@@ -167,8 +168,8 @@ absl::StatusOr<NewDataFile> WriteExternalDataLayout(
     const int64_t length = sources.sources().count(&tensor) ? sources.sources().at(&tensor).length
                                                             : static_cast<int64_t>(tensor.raw_data().size());
     if (!padded || !CheckedAdd(*padded, length)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "cannot write %s: with tensor '%s' it would be over 2^63 bytes", data_path, tensor.name()));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("cannot write %s: with tensor '%s' it would be over 2^63 bytes", data_path, tensor.name()));
     }
     const int64_t offset = *padded / kExternalDataAlignment * kExternalDataAlignment;
     auto source = sources.sources().find(&tensor);
@@ -247,9 +248,8 @@ absl::StatusOr<std::vector<std::string>> MaterializeMissingValues(onnx::ModelPro
       missing = ref.ok() && ::stat((folder + "/" + ref->location).c_str(), &info) != 0 && errno == ENOENT;
     } else {
       missing = *count > 0 && tensor.raw_data().empty() && tensor.float_data_size() == 0 &&
-                tensor.double_data_size() == 0 && tensor.int32_data_size() == 0 &&
-                tensor.int64_data_size() == 0 && tensor.uint64_data_size() == 0 &&
-                tensor.string_data_size() == 0;
+                tensor.double_data_size() == 0 && tensor.int32_data_size() == 0 && tensor.int64_data_size() == 0 &&
+                tensor.uint64_data_size() == 0 && tensor.string_data_size() == 0;
     }
     if (!missing) continue;
     const std::optional<FloatType> type = FloatTypeOf(tensor.data_type());

@@ -31,10 +31,10 @@ namespace {
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 absl::Status OverProtobufLimit(const std::string& name, size_t size) {
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "%s: %d bytes is over protobuf's 2 GiB limit for one message; models this large keep their "
-      "weights in external data files",
-      name, size));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: %d bytes is over protobuf's 2 GiB limit for one message; models this large keep their "
+                      "weights in external data files",
+                      name, size));
 }
 
 // Opens `path` for reading and checks that it can hold a model: a non-empty regular file under
@@ -94,16 +94,16 @@ constexpr uint32_t kTensorDoubleData = 10;
 // held in a single raw_data or packed float_data/double_data field: then `payload` describes those
 // bytes and the function returns true. Otherwise (integer tensors, several value fields, unpacked
 // values) it parses everything.
-bool ParseTensorSkeleton(const char* begin, size_t size, onnx::TensorProto& tensor,
-                         DetachedPayload& payload, bool& ok) {
+bool ParseTensorSkeleton(const char* begin, size_t size, onnx::TensorProto& tensor, DetachedPayload& payload,
+                         bool& ok) {
   WireReader reader(begin, begin + size);
   WireField field;
   std::string metadata;
   int value_fields = 0;
   while (reader.Next(field)) {
-    const bool packed_values = field.type == WireType::kLengthDelimited &&
-                               (field.number == kTensorRawData || field.number == kTensorFloatData ||
-                                field.number == kTensorDoubleData);
+    const bool packed_values =
+        field.type == WireType::kLengthDelimited &&
+        (field.number == kTensorRawData || field.number == kTensorFloatData || field.number == kTensorDoubleData);
     if (!packed_values) {
       metadata.append(field.begin, field.end);
       continue;
@@ -117,9 +117,8 @@ bool ParseTensorSkeleton(const char* begin, size_t size, onnx::TensorProto& tens
   }
   ok = reader.ok() && ParseAtDepth(metadata.data(), metadata.size(), kInitializerDepth, tensor);
   // Integer tensors stay whole: graph analysis reads them (Reshape shapes, Squeeze axes).
-  const bool detachable = value_fields == 1 && tensor.float_data_size() == 0 &&
-                          tensor.double_data_size() == 0 && !tensor.has_raw_data() &&
-                          FloatTypeOf(tensor.data_type()).has_value();
+  const bool detachable = value_fields == 1 && tensor.float_data_size() == 0 && tensor.double_data_size() == 0 &&
+                          !tensor.has_raw_data() && FloatTypeOf(tensor.data_type()).has_value();
   if (ok && !detachable) ok = ParseAtDepth(begin, size, kInitializerDepth, tensor);
   return ok && detachable;
 }
@@ -142,15 +141,13 @@ bool ParseModelSkeleton(const char* begin, const char* end, onnx::ModelProto& mo
     WireReader graph_reader(field.value, field.value + field.value_size);
     WireField graph_field;
     while (graph_reader.Next(graph_field)) {
-      if (graph_field.number != kGraphInitializer ||
-          graph_field.type != WireType::kLengthDelimited) {
+      if (graph_field.number != kGraphInitializer || graph_field.type != WireType::kLengthDelimited) {
         graph_rest.append(graph_field.begin, graph_field.end);
         continue;
       }
       DetachedPayload payload;
       bool ok;
-      if (ParseTensorSkeleton(graph_field.value, graph_field.value_size, *graph.add_initializer(),
-                              payload, ok)) {
+      if (ParseTensorSkeleton(graph_field.value, graph_field.value_size, *graph.add_initializer(), payload, ok)) {
         detached.emplace_back(graph.initializer_size() - 1, payload);
       }
       if (!ok) return false;
@@ -265,9 +262,9 @@ absl::Status CheckModelFile(const std::string& path) {
 
 absl::Status CheckModel(const onnx::ModelProto& model) {
   if (model.ir_version() > onnx::Version::IR_VERSION) {
-    return absl::UnimplementedError(absl::StrFormat(
-        "IR version %d is newer than the ONNX checker linked here understands (%d)",
-        model.ir_version(), static_cast<int>(onnx::Version::IR_VERSION)));
+    return absl::UnimplementedError(
+        absl::StrFormat("IR version %d is newer than the ONNX checker linked here understands (%d)", model.ir_version(),
+                        static_cast<int>(onnx::Version::IR_VERSION)));
   }
   try {
     onnx::checker::check_model(model);

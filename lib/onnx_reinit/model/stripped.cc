@@ -87,8 +87,8 @@ absl::Status GiveZeroedValues(onnx::TensorProto& tensor, int64_t bytes) {
     tensor.clear_data_location();
     tensor.set_raw_data(std::move(zeros));
   } catch (const std::exception&) {  // std::bad_alloc, std::length_error
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "tensor '%s': cannot allocate %d bytes to materialize it", tensor.name(), bytes));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("tensor '%s': cannot allocate %d bytes to materialize it", tensor.name(), bytes));
   }
   return absl::OkStatus();
 }
@@ -114,8 +114,8 @@ void StripValues(onnx::TensorProto& tensor) {
 absl::Status AddStripManifest(const StripManifest& manifest, onnx::ModelProto& model) {
   for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
     if (absl::StartsWith(entry.key(), kPrefix)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "the model is stripped already (metadata_props '%s'): materialize it first", entry.key()));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("the model is stripped already (metadata_props '%s'): materialize it first", entry.key()));
     }
   }
   AddProperty(model, kFillContractKey, absl::StrCat(manifest.fill_contract));
@@ -169,8 +169,8 @@ absl::Status RemoveStripManifest(const StripManifest& manifest, onnx::ModelProto
     if (stripped == by_name.end()) continue;
     const bool empty = tensor.raw_data().empty() && tensor.data_location() != onnx::TensorProto::EXTERNAL;
     if (!stripped->second->sha256.empty() && !empty) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "tensor '%s' is listed as stripped but has values", tensor.name()));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("tensor '%s' is listed as stripped but has values", tensor.name()));
     }
     if (!stripped->second->sha256.empty()) {
       tensor.clear_raw_data();
@@ -187,11 +187,10 @@ absl::Status RemoveStripManifest(const StripManifest& manifest, onnx::ModelProto
         "tensor '%s' is listed as stripped but is not an initializer of the main graph", by_name.begin()->first));
   }
   auto& props = *model.mutable_metadata_props();
-  props.erase(std::remove_if(props.begin(), props.end(),
-                             [](const onnx::StringStringEntryProto& entry) {
-                               return absl::StartsWith(entry.key(), kPrefix);
-                             }),
-              props.end());
+  props.erase(
+      std::remove_if(props.begin(), props.end(),
+                     [](const onnx::StringStringEntryProto& entry) { return absl::StartsWith(entry.key(), kPrefix); }),
+      props.end());
   // Whether an empty doc_string was set is lost with the mark: exporters leave it unset.
   const std::string doc = WithoutWeightlessMark(model.doc_string());
   if (doc.empty()) {

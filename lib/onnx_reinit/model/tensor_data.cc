@@ -63,17 +63,15 @@ std::optional<FloatType> FloatTypeOf(int32_t onnx_data_type) {
   }
 }
 
-bool IsKnownDataType(int32_t onnx_data_type) {
-  return onnx::TensorProto::DataType_IsValid(onnx_data_type);
-}
+bool IsKnownDataType(int32_t onnx_data_type) { return onnx::TensorProto::DataType_IsValid(onnx_data_type); }
 
 std::string DataTypeName(int32_t onnx_data_type) {
   if (IsKnownDataType(onnx_data_type)) {
     return onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(onnx_data_type));
   }
   // Added to onnx.proto after libonnx 1.12 (ONNX 1.14 to 1.18).
-  static constexpr const char* kNewer[] = {"FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
-                                           "FLOAT8E5M2FNUZ", "UINT4", "INT4", "FLOAT4E2M1"};
+  static constexpr const char* kNewer[] = {"FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ",
+                                           "UINT4",        "INT4",           "FLOAT4E2M1"};
   constexpr int32_t kFirstNewer = 17;
   const int32_t newer = onnx_data_type - kFirstNewer;
   if (newer >= 0 && newer < static_cast<int32_t>(std::size(kNewer))) return kNewer[newer];
@@ -124,7 +122,7 @@ uint16_t FloatToHalfBits(float value) {
     return sign | 0x7c00 | (magnitude > 0x7f800000 ? 0x200 : 0);
   }
   if (magnitude >= 0x477ff000) return sign | 0x7c00;  // rounds to >= 65520: infinity
-  if (magnitude < 0x38800000) {  // below 2^-14: a binary16 subnormal (or zero)
+  if (magnitude < 0x38800000) {                       // below 2^-14: a binary16 subnormal (or zero)
     // Align the value to a fixed point with 2^-24 units, rounding to nearest even.
     const float scaled = BitsToFloat(magnitude) * 0x1p24f;  // exact: a power-of-two scale
     return sign | static_cast<uint16_t>(std::nearbyint(scaled));
@@ -172,8 +170,7 @@ double NextToward(FloatType type, double value, double target) {
   if (value == target) return value;
   switch (type) {
     case FloatType::kFloat64: return std::nextafter(value, target);
-    case FloatType::kFloat32:
-      return std::nextafter(static_cast<float>(value), static_cast<float>(target));
+    case FloatType::kFloat32: return std::nextafter(static_cast<float>(value), static_cast<float>(target));
     case FloatType::kFloat16:
     case FloatType::kBFloat16:
       return DecodeHalfLike(type, StepHalfLike(EncodeHalfLike(type, value), target > value ? 1 : -1));
@@ -188,8 +185,7 @@ absl::StatusOr<int64_t> ElementCount(const onnx::TensorProto& tensor, absl::stri
 namespace {
 
 // The tensor's float type and element count, or why its values cannot be bound.
-absl::StatusOr<std::pair<FloatType, int64_t>> CheckBindable(const onnx::TensorProto& tensor,
-                                                            absl::string_view name,
+absl::StatusOr<std::pair<FloatType, int64_t>> CheckBindable(const onnx::TensorProto& tensor, absl::string_view name,
                                                             bool detached) {
   const std::optional<FloatType> type = FloatTypeOf(tensor.data_type());
   if (!type) {
@@ -197,10 +193,10 @@ absl::StatusOr<std::pair<FloatType, int64_t>> CheckBindable(const onnx::TensorPr
         absl::StrFormat("tensor '%s' is not floating-point (data_type %d)", name, tensor.data_type()));
   }
   if (tensor.data_location() == onnx::TensorProto::EXTERNAL && !detached) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "tensor '%s' keeps its values in an external data file, which was not opened (open the "
-        "model with MappedModel or ReinitializeFile)",
-        name));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("tensor '%s' keeps its values in an external data file, which was not opened (open the "
+                        "model with MappedModel or ReinitializeFile)",
+                        name));
   }
   auto count = ElementCount(tensor, name);
   if (!count.ok()) return count.status();
@@ -209,12 +205,13 @@ absl::StatusOr<std::pair<FloatType, int64_t>> CheckBindable(const onnx::TensorPr
 
 absl::Status SizeMismatch(const onnx::TensorProto& tensor, absl::string_view name, Storage storage, int64_t have,
                           int64_t want) {
-  std::string message = absl::StrFormat("tensor '%s': %s holds %d %s but its shape needs %d", name,
-                                        StorageName(storage), have,
-                                        storage == Storage::kRawData ? "bytes" : "values", want);
+  std::string message =
+      absl::StrFormat("tensor '%s': %s holds %d %s but its shape needs %d", name, StorageName(storage), have,
+                      storage == Storage::kRawData ? "bytes" : "values", want);
   if (have == 0 && want > 0) {  // what tools that strip weights leave behind
-    absl::StrAppend(&message, IsMarkedWeightless(tensor) ? " (marked TRT_WEIGHTLESS: its weights were stripped)"
-                                                         : " (its weights look stripped)",
+    absl::StrAppend(&message,
+                    IsMarkedWeightless(tensor) ? " (marked TRT_WEIGHTLESS: its weights were stripped)"
+                                               : " (its weights look stripped)",
                     "; --materialize gives such tensors fresh values");
   }
   return absl::InvalidArgumentError(message);
@@ -226,8 +223,7 @@ bool IsMarkedWeightless(const onnx::TensorProto& tensor) {
   return absl::StartsWith(tensor.doc_string(), kWeightlessMark);
 }
 
-absl::StatusOr<TensorValues> TensorValues::BindDetached(const onnx::TensorProto& tensor,
-                                                        absl::string_view name,
+absl::StatusOr<TensorValues> TensorValues::BindDetached(const onnx::TensorProto& tensor, absl::string_view name,
                                                         const DetachedPayload& payload) {
   auto checked = CheckBindable(tensor, name, /*detached=*/true);
   if (!checked.ok()) return checked.status();
@@ -241,8 +237,7 @@ absl::StatusOr<TensorValues> TensorValues::BindDetached(const onnx::TensorProto&
   return TensorValues(type, payload.storage, count, payload.data);
 }
 
-absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
-                                                absl::string_view name) {
+absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor, absl::string_view name) {
   auto checked = CheckBindable(tensor, name, /*detached=*/false);
   if (!checked.ok()) return checked.status();
   const auto [type, count] = *checked;
@@ -255,8 +250,7 @@ absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
   }
   // The typed field of each type; a tensor with no values at all also lands here.
   // Structured bindings are captured by init-capture: capturing them directly is C++20.
-  auto bind_field = [&, type = type, count = count](auto* field,
-                                                   Storage storage) -> absl::StatusOr<TensorValues> {
+  auto bind_field = [&, type = type, count = count](auto* field, Storage storage) -> absl::StatusOr<TensorValues> {
     if (field->size() != count) return SizeMismatch(tensor, name, storage, field->size(), count);
     return TensorValues(type, storage, count, field->mutable_data());
   };
@@ -269,9 +263,7 @@ absl::StatusOr<TensorValues> TensorValues::Bind(onnx::TensorProto& tensor,
   return absl::InternalError("unreachable");
 }
 
-int TensorValues::StoredWidth() const {
-  return storage_ == Storage::kInt32Data ? 4 : ByteWidth(type_);
-}
+int TensorValues::StoredWidth() const { return storage_ == Storage::kInt32Data ? 4 : ByteWidth(type_); }
 
 void TensorValues::Write(int64_t begin, const double* values, int64_t n) const {
   Encode(values, n, ElementAddress(begin));
@@ -291,9 +283,7 @@ void TensorValues::Encode(const double* values, int64_t n, void* out) const {
       }
       return;
     }
-    case FloatType::kFloat64:
-      std::memcpy(bytes, values, static_cast<size_t>(n) * 8);
-      return;
+    case FloatType::kFloat64: std::memcpy(bytes, values, static_cast<size_t>(n) * 8); return;
     case FloatType::kFloat16:
     case FloatType::kBFloat16:
       for (int64_t k = 0; k < n; ++k) {
@@ -319,9 +309,7 @@ void TensorValues::Read(int64_t begin, int64_t n, double* out) const {
         out[k] = value;
       }
       return;
-    case FloatType::kFloat64:
-      std::memcpy(out, bytes + 8 * begin, static_cast<size_t>(n) * 8);
-      return;
+    case FloatType::kFloat64: std::memcpy(out, bytes + 8 * begin, static_cast<size_t>(n) * 8); return;
     case FloatType::kFloat16:
     case FloatType::kBFloat16:
       for (int64_t k = 0; k < n; ++k) out[k] = Read(begin + k);

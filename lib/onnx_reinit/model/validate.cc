@@ -49,9 +49,7 @@ constexpr AttributeRule kRoleAttributes[] = {
     {"Constant", "value", onnx::AttributeProto::TENSOR},
 };
 
-bool IsDefaultDomain(const onnx::NodeProto& node) {
-  return node.domain().empty() || node.domain() == "ai.onnx";
-}
+bool IsDefaultDomain(const onnx::NodeProto& node) { return node.domain().empty() || node.domain() == "ai.onnx"; }
 
 std::string NodeLabel(const onnx::NodeProto& node) {
   if (!node.name().empty()) return absl::StrFormat("node '%s' (%s)", node.name(), node.op_type());
@@ -89,9 +87,8 @@ std::vector<AttributeType> KindsHeld(const onnx::AttributeProto& a) {
 absl::Status CheckAttribute(const onnx::NodeProto& node, const onnx::AttributeProto& attribute,
                             AttributeType expected) {
   auto wrong = [&](absl::string_view problem) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: attribute '%s' must be %s, but %s",
-                                                      NodeLabel(node), attribute.name(),
-                                                      TypeName(expected), problem));
+    return absl::InvalidArgumentError(absl::StrFormat("%s: attribute '%s' must be %s, but %s", NodeLabel(node),
+                                                      attribute.name(), TypeName(expected), problem));
   };
   const AttributeType declared = attribute.type();
   if (declared != onnx::AttributeProto::UNDEFINED && declared != expected) {
@@ -119,8 +116,8 @@ absl::Status CheckRoleAttributes(const onnx::NodeProto& node) {
 }
 
 bool HasTypedValues(const onnx::TensorProto& t) {
-  return t.float_data_size() > 0 || t.int32_data_size() > 0 || t.string_data_size() > 0 ||
-         t.int64_data_size() > 0 || t.double_data_size() > 0 || t.uint64_data_size() > 0;
+  return t.float_data_size() > 0 || t.int32_data_size() > 0 || t.string_data_size() > 0 || t.int64_data_size() > 0 ||
+         t.double_data_size() > 0 || t.uint64_data_size() > 0;
 }
 
 // A constant's metadata: where its values are, its type and its shape.
@@ -129,8 +126,9 @@ absl::Status CheckConstant(const onnx::TensorProto& tensor, const std::string& n
     return absl::InvalidArgumentError(absl::StrFormat("tensor '%s' %s", name, problem));
   };
   if (tensor.has_raw_data() && HasTypedValues(tensor)) {
-    return bad("holds values both in raw_data and in a typed field (float_data, int32_data, ...): "
-               "which ones are meant is ambiguous");
+    return bad(
+        "holds values both in raw_data and in a typed field (float_data, int32_data, ...): "
+        "which ones are meant is ambiguous");
   }
   if (tensor.data_location() == onnx::TensorProto::EXTERNAL && (tensor.has_raw_data() || HasTypedValues(tensor))) {
     return bad("holds values both in an external data file and in the model: which ones are meant is ambiguous");
@@ -178,8 +176,8 @@ absl::Status CheckAcyclic(const onnx::GraphProto& graph) {
       auto found = producer.find(current.input(next));
       if (found == producer.end() || state[found->second] == kDone) continue;
       if (state[found->second] == kOnPath) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "%s depends on its own output (a cycle in the graph)", NodeLabel(graph.node(found->second))));
+        return absl::InvalidArgumentError(absl::StrFormat("%s depends on its own output (a cycle in the graph)",
+                                                          NodeLabel(graph.node(found->second))));
       }
       state[found->second] = kOnPath;
       path.emplace_back(found->second, 0);
@@ -197,8 +195,8 @@ class Validator {
       if (name.empty()) return absl::OkStatus();
       auto [it, inserted] = defined_.emplace(name, what);
       if (!inserted) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "'%s' is defined twice: as %s and as %s", name, it->second.Describe(), what.Describe()));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("'%s' is defined twice: as %s and as %s", name, it->second.Describe(), what.Describe()));
       }
       added.push_back(name);
       return absl::OkStatus();
@@ -263,8 +261,8 @@ class Validator {
       for (const onnx::AttributeProto& attribute : node.attribute()) {
         const bool nested = attribute.has_g() || attribute.graphs_size() > 0;
         if (nested && depth == kMaxSubgraphDepth) {
-          return absl::InvalidArgumentError(absl::StrFormat(
-              "%s: subgraphs nested more than %d deep", NodeLabel(node), kMaxSubgraphDepth));
+          return absl::InvalidArgumentError(
+              absl::StrFormat("%s: subgraphs nested more than %d deep", NodeLabel(node), kMaxSubgraphDepth));
         }
         if (attribute.has_g()) ONNX_REINIT_RETURN_IF_ERROR(Graph(attribute.g(), depth + 1));
         for (const onnx::GraphProto& subgraph : attribute.graphs()) {

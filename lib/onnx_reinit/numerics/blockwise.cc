@@ -22,16 +22,15 @@ BlockParams ParamsOf(const double* w, int64_t n, const BlockLayout& layout, Bloc
     if (std::abs(w[k]) > std::abs(extreme)) extreme = w[k];
   }
   switch (convention) {
-    case BlockConvention::kSignedScale:
-      params.scale = RoundTo(scale_type, -extreme / static_cast<double>(half));
-      break;
+    case BlockConvention::kSignedScale: params.scale = RoundTo(scale_type, -extreme / static_cast<double>(half)); break;
     case BlockConvention::kSymmetric:
       params.scale = RoundTo(scale_type, std::abs(extreme) / static_cast<double>(LevelsOf(convention, layout.bits)));
       break;
     case BlockConvention::kMinMax:
       params.scale = RoundTo(scale_type, (hi - lo) / static_cast<double>(layout.max_q()));
       if (params.scale != 0) {
-        params.zero_point = std::clamp<int64_t>(static_cast<int64_t>(std::round(-lo / params.scale)), 0, layout.max_q());
+        params.zero_point =
+            std::clamp<int64_t>(static_cast<int64_t>(std::round(-lo / params.scale)), 0, layout.max_q());
       }
       break;
   }
@@ -73,8 +72,8 @@ void QuantizeRows(const BlockLayout& layout, BlockConvention convention, FloatTy
       }
       for (int64_t k = begin; k < end; ++k) {
         const double centred = params.scale == 0 ? 0 : std::nearbyint(row[k] / params.scale);
-        const double q = std::clamp(centred + static_cast<double>(params.zero_point), 0.0,
-                                    static_cast<double>(layout.max_q()));
+        const double q =
+            std::clamp(centred + static_cast<double>(params.zero_point), 0.0, static_cast<double>(layout.max_q()));
         PackValue(row_packed, k, layout.bits, static_cast<int>(q));
       }
       // Padding past the last column stands for zeros: the block's zero point.
@@ -85,8 +84,8 @@ void QuantizeRows(const BlockLayout& layout, BlockConvention convention, FloatTy
   }
 }
 
-void DequantizeRows(const BlockLayout& layout, const uint8_t* packed, const double* scales,
-                    const uint8_t* zero_points, int64_t row_count, double* out) {
+void DequantizeRows(const BlockLayout& layout, const uint8_t* packed, const double* scales, const uint8_t* zero_points,
+                    int64_t row_count, double* out) {
   const int64_t blocks = layout.blocks();
   for (int64_t r = 0; r < row_count; ++r) {
     const uint8_t* row_packed = packed + r * layout.row_bytes();

@@ -72,9 +72,7 @@ class TruncatedNormalSampler {
 // Philox blocks per kernel call: 1024 float-grade values (4 KiB of words or floats, in L1).
 constexpr int64_t kSampleBlocks = 256;
 
-inline uint64_t Join64(uint32_t low, uint32_t high) {
-  return static_cast<uint64_t>(high) << 32 | low;
-}
+inline uint64_t Join64(uint32_t low, uint32_t high) { return static_cast<uint64_t>(high) << 32 | low; }
 
 // Computes the values of elements [begin, end) of a UNIFORM, NORMAL or TRUNCATED_NORMAL (std > 0)
 // distribution into out[0 .. end - begin), rounded to `type` (and moved back inside [low, high] for
@@ -82,8 +80,8 @@ inline uint64_t Join64(uint32_t low, uint32_t high) {
 // NORMAL and UNIFORM run in the SIMD kernels of rng.h; the rest draws its words from them in runs
 // of up to kSampleBlocks blocks. A value depends only on its own block and element index, so where
 // a range or a run starts does not matter.
-void SampleBlocks(const proto::Distribution& d, FloatType type, uint64_t seed, uint64_t stream,
-                  int64_t begin, int64_t end, double* out) {
+void SampleBlocks(const proto::Distribution& d, FloatType type, uint64_t seed, uint64_t stream, int64_t begin,
+                  int64_t end, double* out) {
   const bool double_grade = type == FloatType::kFloat64;
   const int64_t per_block = double_grade ? 2 : 4;
   const proto::Distribution::Kind kind = d.kind();
@@ -115,8 +113,7 @@ void SampleBlocks(const proto::Distribution& d, FloatType type, uint64_t seed, u
   alignas(64) uint32_t words[4 * kSampleBlocks];
   for (int64_t pos = begin; pos < end;) {
     const int64_t first_block = pos / per_block;
-    const int64_t num_blocks =
-        std::min(kSampleBlocks, (end + per_block - 1) / per_block - first_block);
+    const int64_t num_blocks = std::min(kSampleBlocks, (end + per_block - 1) / per_block - first_block);
     const int64_t offset = pos - first_block * per_block;  // of element pos in this run
     const int64_t count = std::min(end, (first_block + num_blocks) * per_block) - pos;
     double* const o = out + (pos - begin);
@@ -216,8 +213,8 @@ std::vector<std::vector<Chunk>> PlanTasks(const std::vector<int64_t>& sizes) {
 absl::Status CheckFillJob(const FillJob& job) {
   const int64_t size = job.values.size(), end = job.region_end();
   if (job.begin < 0 || job.begin > end || end > size) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "region [%d, %d) is outside the tensor's %d elements", job.begin, end, size));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("region [%d, %d) is outside the tensor's %d elements", job.begin, end, size));
   }
   SchemeKind kind;
   switch (job.distribution.kind()) {
@@ -228,9 +225,8 @@ absl::Status CheckFillJob(const FillJob& job) {
   }
   ONNX_REINIT_RETURN_IF_ERROR(CheckShapeForScheme(kind, job.shape, job.groups));
   if (ShapeProduct(job.shape) != end - job.begin) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "shape [%s] does not match the region [%d, %d) of %d elements",
-        absl::StrJoin(job.shape, ", "), job.begin, end, end - job.begin));
+    return absl::InvalidArgumentError(absl::StrFormat("shape [%s] does not match the region [%d, %d) of %d elements",
+                                                      absl::StrJoin(job.shape, ", "), job.begin, end, end - job.begin));
   }
   return absl::OkStatus();
 }
@@ -239,9 +235,7 @@ void SampleRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, 
   const proto::Distribution& d = job.distribution;
   const FloatType type = job.values.type();
   switch (d.kind()) {
-    case proto::Distribution::CONSTANT:
-      std::fill(out, out + (end - begin), RoundTo(type, d.value()));
-      return;
+    case proto::Distribution::CONSTANT: std::fill(out, out + (end - begin), RoundTo(type, d.value())); return;
     case proto::Distribution::ORTHOGONAL: {
       const std::vector<double> matrix = OrthogonalRegion(job, seed);
       for (int64_t i = begin; i < end; ++i) out[i - begin] = RoundTo(type, matrix[i - job.begin]);
@@ -269,8 +263,7 @@ void EncodeRange(const FillJob& job, uint64_t seed, int64_t begin, int64_t end, 
   const int width = job.values.StoredWidth();
   if (job.values.type() == FloatType::kFloat32 && d.kind() == proto::Distribution::NORMAL) {
     // The float32 kernels' values are the tensor's values: stored without the trip through double.
-    NormalFloat32Bytes(seed, job.stream, begin, end, static_cast<float>(d.mean()), static_cast<float>(d.std()),
-                       out);
+    NormalFloat32Bytes(seed, job.stream, begin, end, static_cast<float>(d.mean()), static_cast<float>(d.std()), out);
     return;
   }
   if (job.values.type() == FloatType::kFloat32 && d.kind() == proto::Distribution::UNIFORM) {

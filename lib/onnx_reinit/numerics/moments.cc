@@ -133,8 +133,7 @@ std::vector<proto::Moments> ComputeMoments(const std::vector<TensorValues>& tens
 }
 
 std::vector<proto::Histogram> ComputeHistograms(const std::vector<TensorValues>& tensors,
-                                                const std::vector<proto::Moments>& moments,
-                                                int bins, int threads) {
+                                                const std::vector<proto::Moments>& moments, int bins, int threads) {
   const std::vector<Chunk> chunks = SplitIntoChunks(Sizes(tensors), kChunkElements);
   std::vector<std::vector<int64_t>> partial(chunks.size(), std::vector<int64_t>(bins, 0));
   ParallelFor(static_cast<int64_t>(chunks.size()), ResolveThreadCount(threads), [&](int64_t c) {
@@ -174,8 +173,7 @@ double DistributionStd(const proto::Distribution& d) {
   switch (d.kind()) {
     case proto::Distribution::NORMAL: return d.std();
     case proto::Distribution::UNIFORM: return (d.high() - d.low()) / std::sqrt(12.0);
-    case proto::Distribution::TRUNCATED_NORMAL:
-      return TruncatedNormalMoments(d.mean(), d.std(), d.low(), d.high()).std;
+    case proto::Distribution::TRUNCATED_NORMAL: return TruncatedNormalMoments(d.mean(), d.std(), d.low(), d.high()).std;
     default: return 0.0;
   }
 }

@@ -68,8 +68,7 @@ std::vector<proto::Moments> ComputeMoments(const std::vector<TensorValues>& tens
 
 // `bins` equal-width bins per tensor between its finite min and max (from `moments`).
 std::vector<proto::Histogram> ComputeHistograms(const std::vector<TensorValues>& tensors,
-                                                const std::vector<proto::Moments>& moments,
-                                                int bins, int threads);
+                                                const std::vector<proto::Moments>& moments, int bins, int threads);
 
 // The std and mean of an elementwise distribution: a uniform U(a, b) has std (b - a) / sqrt(12), a
 // truncated normal the moments of the truncated law, a constant std 0. 0 for the structured kinds

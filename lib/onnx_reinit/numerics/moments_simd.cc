@@ -255,12 +255,12 @@ void HistogramImpl(const T* HWY_RESTRICT values, int64_t n, double low, double s
   }
 }
 
-void HistogramFloatImpl(const float* HWY_RESTRICT values, int64_t n, double low, double scale,
-                        int bins, int64_t* HWY_RESTRICT counts) {
+void HistogramFloatImpl(const float* HWY_RESTRICT values, int64_t n, double low, double scale, int bins,
+                        int64_t* HWY_RESTRICT counts) {
   HistogramImpl(values, n, low, scale, bins, counts);
 }
-void HistogramDoubleImpl(const double* HWY_RESTRICT values, int64_t n, double low, double scale,
-                         int bins, int64_t* HWY_RESTRICT counts) {
+void HistogramDoubleImpl(const double* HWY_RESTRICT values, int64_t n, double low, double scale, int bins,
+                         int64_t* HWY_RESTRICT counts) {
   HistogramImpl(values, n, low, scale, bins, counts);
 }
 
@@ -290,12 +290,10 @@ bool BatchMomentsOf(const double* values, int64_t n, BatchMoments* out) {
   return n > 0 && HWY_DYNAMIC_DISPATCH(BatchMomentsDoubleImpl)(values, n, out);
 }
 
-void AddToHistogram(const float* values, int64_t n, double low, double scale, int bins,
-                    int64_t* counts) {
+void AddToHistogram(const float* values, int64_t n, double low, double scale, int bins, int64_t* counts) {
   if (n > 0) HWY_DYNAMIC_DISPATCH(HistogramFloatImpl)(values, n, low, scale, bins, counts);
 }
-void AddToHistogram(const double* values, int64_t n, double low, double scale, int bins,
-                    int64_t* counts) {
+void AddToHistogram(const double* values, int64_t n, double low, double scale, int bins, int64_t* counts) {
   if (n > 0) HWY_DYNAMIC_DISPATCH(HistogramDoubleImpl)(values, n, low, scale, bins, counts);
 }
 

@@ -69,12 +69,10 @@ std::array<float, 2> BoxMullerWords(uint32_t w1, uint32_t w2);
 //
 // The words of blocks first_block .. first_block + num_blocks - 1: out[4 b + k] = word k of
 // RandomBlock(seed, stream, first_block + b).
-void RandomWords(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks,
-                 uint32_t* out);
+void RandomWords(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks, uint32_t* out);
 // The float-grade standard normals of those blocks: out[4 b + 0, 1] = BoxMullerWords(word 0, word 1),
 // out[4 b + 2, 3] = BoxMullerWords(word 2, word 3).
-void StandardNormalsFloat(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks,
-                          float* out);
+void StandardNormalsFloat(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks, float* out);
 // out[2 j, 2 j + 1] = BoxMullerWords(words[2 j], words[2 j + 1]) for j < num_pairs.
 void BoxMullerWordsBatch(const uint32_t* words, int64_t num_pairs, float* out);
 // Float32 tensor values for elements [begin, end) of a stream (element 4 b + k from word k of block
@@ -84,16 +82,15 @@ void BoxMullerWordsBatch(const uint32_t* words, int64_t num_pairs, float* out);
 //   uniform: low + UnitOpen23(word) * (high - low) in float arithmetic (low and high - low rounded
 //            to float); returns true when some value may lie outside [low, high] (the caller then
 //            moves it back inside).
-void NormalFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                         float std, double* out);
-bool UniformFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                          double high, double* out);
+void NormalFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean, float std,
+                         double* out);
+bool UniformFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low, double high,
+                          double* out);
 // The same values stored as float32 (raw_data's little-endian encoding) at out[0 .. 4 (end - begin)),
 // which need not be aligned.
-void NormalFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                        float std, char* out);
-bool UniformFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                         double high, char* out);
+void NormalFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean, float std, char* out);
+bool UniformFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low, double high,
+                         char* out);
 
 // For tests and benchmarks: the instruction-set targets the kernels can run on this CPU (Highway's
 // names, e.g. "AVX3", "AVX2", "EMU128"), best first; UseSimdTarget(name) restricts the kernels to

@@ -25,7 +25,6 @@
 
 #include "onnx_reinit/numerics/rng.h"
 
-
 // The kernels pass their per-vector steps as lambdas; inlined, the vectors stay in registers.
 #define ONNX_REINIT_INLINE_LAMBDA __attribute__((always_inline))
 
@@ -105,8 +104,7 @@ HWY_INLINE void PhiloxVectors(uint64_t seed, uint64_t stream, uint64_t first, VU
   Philox64<2 * kVectors>(c, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   for (int v = 0; v < kVectors; ++v) {
     for (int k = 0; k < 4; ++k) {
-      w[v][k] = hn::OddEven(hn::BitCast(du32, hn::ShiftLeft<32>(c[2 * v + 1][k])),
-                            hn::BitCast(du32, c[2 * v][k]));
+      w[v][k] = hn::OddEven(hn::BitCast(du32, hn::ShiftLeft<32>(c[2 * v + 1][k])), hn::BitCast(du32, c[2 * v][k]));
     }
   }
 }
@@ -131,8 +129,7 @@ HWY_INLINE VF32 LogUnit(VU32 word) {
   p = hn::Mul(p, z);
   const VF32 log_x = hn::Add(hn::Add(s, s), hn::Mul(s, p));
   const VF32 ef = hn::ConvertTo(df, e);
-  return hn::Add(hn::Mul(ef, hn::Set(df, ri::kLn2Hi)),
-                 hn::Add(log_x, hn::Mul(ef, hn::Set(df, ri::kLn2Lo))));
+  return hn::Add(hn::Mul(ef, hn::Set(df, ri::kLn2Hi)), hn::Add(log_x, hn::Mul(ef, hn::Set(df, ri::kLn2Lo))));
 }
 
 // (cos, sin)(2 pi UnitOpen23(word)) (mirrors CosSinTwoPiUnitFloat in rng.cc).
@@ -178,8 +175,8 @@ constexpr int kVectorsPerStep = 2;
 // Lanes(du32) blocks (w = the 4 word vectors of one), two vectors per Philox call where possible.
 // The last vector may run past num_blocks: the step must then keep only the blocks it needs.
 template <class Step>
-HWY_INLINE void ForBlockVectors(uint64_t seed, uint64_t stream, uint64_t first_block,
-                                int64_t num_blocks, const Step& step) {
+HWY_INLINE void ForBlockVectors(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks,
+                                const Step& step) {
   const DU32 du32;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(du32));
   int64_t b = 0;
@@ -199,8 +196,7 @@ void RandomWordsImpl(uint64_t seed, uint64_t stream, uint64_t first_block, int64
                      uint32_t* HWY_RESTRICT out) {
   const DU32 du32;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(du32));
-  ForBlockVectors(seed, stream, first_block, num_blocks,
-                  [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
+  ForBlockVectors(seed, stream, first_block, num_blocks, [&](int64_t b, const VU32(&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
     if (b + lanes <= num_blocks) {
       hn::StoreInterleaved4(w[0], w[1], w[2], w[3], du32, out + 4 * b);
     } else {
@@ -220,12 +216,11 @@ HWY_INLINE void NormalsOfBlocks(const VU32 (&w)[4], float* HWY_RESTRICT out) {
   hn::StoreInterleaved4(z[0], z[1], z[2], z[3], df, out);
 }
 
-void StandardNormalsFloatImpl(uint64_t seed, uint64_t stream, uint64_t first_block,
-                              int64_t num_blocks, float* HWY_RESTRICT out) {
+void StandardNormalsFloatImpl(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks,
+                              float* HWY_RESTRICT out) {
   const DF32 df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
-  ForBlockVectors(seed, stream, first_block, num_blocks,
-                  [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
+  ForBlockVectors(seed, stream, first_block, num_blocks, [&](int64_t b, const VU32(&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
     if (b + lanes <= num_blocks) {
       NormalsOfBlocks(w, out + 4 * b);
     } else {
@@ -241,14 +236,14 @@ void StandardNormalsFloatImpl(uint64_t seed, uint64_t stream, uint64_t first_blo
 // of `out` itself where the vector lies inside the range and a scratch buffer (copied from) at the
 // ends. `out` need not be aligned.
 template <typename T, class Values>
-HWY_INLINE void ForElementRange(uint64_t seed, uint64_t stream, int64_t begin, int64_t end,
-                                char* HWY_RESTRICT out, const Values& values) {
+HWY_INLINE void ForElementRange(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, char* HWY_RESTRICT out,
+                                const Values& values) {
   const DU32 du32;
   const int64_t per_vector = 4 * static_cast<int64_t>(hn::Lanes(du32));
   const int64_t first_block = begin / 4;
   const int64_t num_blocks = (end + 3) / 4 - first_block;
   ForBlockVectors(seed, stream, static_cast<uint64_t>(first_block), num_blocks,
-                  [&](int64_t b, const VU32 (&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
+                  [&](int64_t b, const VU32(&w)[4]) ONNX_REINIT_INLINE_LAMBDA {
                     const int64_t e0 = 4 * (first_block + b);  // the vector's first element
                     if (e0 >= begin && e0 + per_vector <= end) {
                       values(w, out + sizeof(T) * (e0 - begin));
@@ -263,7 +258,7 @@ HWY_INLINE void ForElementRange(uint64_t seed, uint64_t stream, int64_t begin, i
 
 using DF64 = hn::ScalableTag<double>;
 using VF64 = hn::Vec<DF64>;
-using DF32H = hn::Rebind<float, DF64>;     // a float vector with as many lanes as DF64
+using DF32H = hn::Rebind<float, DF64>;  // a float vector with as many lanes as DF64
 using DU32H = hn::Rebind<uint32_t, DF64>;
 using DI32H = hn::Rebind<int32_t, DF64>;
 
@@ -297,23 +292,23 @@ HWY_INLINE void StoreValues(const VF32 (&v)[4], char* HWY_RESTRICT dst) {
 }
 
 template <typename T>
-void NormalFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                             float std, char* HWY_RESTRICT out) {
+void NormalFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean, float std,
+                             char* HWY_RESTRICT out) {
   const DF32 df;
   const VF32 vmean = hn::Set(df, mean), vstd = hn::Set(df, std);
   ForElementRange<T>(seed, stream, begin, end, out,
-                     [&](const VU32 (&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
-    VF32 z[4];
-    BoxMuller(w[0], w[1], z[0], z[1]);
-    BoxMuller(w[2], w[3], z[2], z[3]);
-    for (VF32& v : z) v = hn::Add(vmean, hn::Mul(vstd, v));
-    StoreValues<T>(z, dst);
-  });
+                     [&](const VU32(&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
+                       VF32 z[4];
+                       BoxMuller(w[0], w[1], z[0], z[1]);
+                       BoxMuller(w[2], w[3], z[2], z[3]);
+                       for (VF32& v : z) v = hn::Add(vmean, hn::Mul(vstd, v));
+                       StoreValues<T>(z, dst);
+                     });
 }
 
 template <typename T>
-bool UniformFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                              double high, char* HWY_RESTRICT out) {
+bool UniformFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low, double high,
+                              char* HWY_RESTRICT out) {
   const DU32 du32;
   const DI32 di32;
   const DF32 df;
@@ -321,43 +316,42 @@ bool UniformFloat32ValuesImpl(uint64_t seed, uint64_t stream, int64_t begin, int
   const VF32 vwidth = hn::Set(df, static_cast<float>(high - low)), scale = hn::Set(df, 0x1p-24f);
   const VU32 one = hn::Set(du32, 1u);
   VF32 lowest = hn::Set(df, HUGE_VALF), highest = hn::Set(df, -HUGE_VALF);
-  ForElementRange<T>(seed, stream, begin, end, out,
-                     [&](const VU32 (&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
-    VF32 v[4];
-    for (int k = 0; k < 4; ++k) {
-      // UnitOpen23 = ((w >> 8) | 1) * 2^-24, exact in a float.
-      const VF32 unit = hn::Mul(hn::ConvertTo(df, hn::BitCast(di32, hn::Or(hn::ShiftRight<8>(w[k]), one))), scale);
-      v[k] = hn::Add(vlow, hn::Mul(unit, vwidth));
-      lowest = hn::Min(lowest, v[k]);
-      highest = hn::Max(highest, v[k]);
-    }
-    StoreValues<T>(v, dst);
-  });
+  ForElementRange<T>(
+      seed, stream, begin, end, out, [&](const VU32(&w)[4], char* HWY_RESTRICT dst) ONNX_REINIT_INLINE_LAMBDA {
+        VF32 v[4];
+        for (int k = 0; k < 4; ++k) {
+          // UnitOpen23 = ((w >> 8) | 1) * 2^-24, exact in a float.
+          const VF32 unit = hn::Mul(hn::ConvertTo(df, hn::BitCast(di32, hn::Or(hn::ShiftRight<8>(w[k]), one))), scale);
+          v[k] = hn::Add(vlow, hn::Mul(unit, vwidth));
+          lowest = hn::Min(lowest, v[k]);
+          highest = hn::Max(highest, v[k]);
+        }
+        StoreValues<T>(v, dst);
+      });
   // (The scratch vectors at the range's ends also count values outside it: at worst a false alarm.)
   const double min = hn::GetLane(hn::MinOfLanes(df, lowest)), max = hn::GetLane(hn::MaxOfLanes(df, highest));
   return min < low || max > high;
 }
 
 // HWY_EXPORT takes plain functions: one per output type.
-void NormalFloat32ToDoubleImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                               float std, double* HWY_RESTRICT out) {
+void NormalFloat32ToDoubleImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean, float std,
+                               double* HWY_RESTRICT out) {
   NormalFloat32ValuesImpl<double>(seed, stream, begin, end, mean, std, reinterpret_cast<char*>(out));
 }
-void NormalFloat32ToBytesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                              float std, char* HWY_RESTRICT out) {
+void NormalFloat32ToBytesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean, float std,
+                              char* HWY_RESTRICT out) {
   NormalFloat32ValuesImpl<float>(seed, stream, begin, end, mean, std, out);
 }
-bool UniformFloat32ToDoubleImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                                double high, double* HWY_RESTRICT out) {
+bool UniformFloat32ToDoubleImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low, double high,
+                                double* HWY_RESTRICT out) {
   return UniformFloat32ValuesImpl<double>(seed, stream, begin, end, low, high, reinterpret_cast<char*>(out));
 }
-bool UniformFloat32ToBytesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                               double high, char* HWY_RESTRICT out) {
+bool UniformFloat32ToBytesImpl(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low, double high,
+                               char* HWY_RESTRICT out) {
   return UniformFloat32ValuesImpl<float>(seed, stream, begin, end, low, high, out);
 }
 
-void BoxMullerWordsBatchImpl(const uint32_t* HWY_RESTRICT words, int64_t num_pairs,
-                             float* HWY_RESTRICT out) {
+void BoxMullerWordsBatchImpl(const uint32_t* HWY_RESTRICT words, int64_t num_pairs, float* HWY_RESTRICT out) {
   const DU32 du32;
   const DF32 df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(du32));
@@ -395,38 +389,35 @@ HWY_EXPORT(NormalFloat32ToBytesImpl);
 HWY_EXPORT(UniformFloat32ToDoubleImpl);
 HWY_EXPORT(UniformFloat32ToBytesImpl);
 
-void NormalFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                         float std, double* out) {
+void NormalFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean, float std,
+                         double* out) {
   if (end <= begin) return;
   HWY_DYNAMIC_DISPATCH(NormalFloat32ToDoubleImpl)(seed, stream, begin, end, mean, std, out);
 }
 
-void NormalFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean,
-                        float std, char* out) {
+void NormalFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, float mean, float std, char* out) {
   if (end <= begin) return;
   HWY_DYNAMIC_DISPATCH(NormalFloat32ToBytesImpl)(seed, stream, begin, end, mean, std, out);
 }
 
-bool UniformFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                          double high, double* out) {
+bool UniformFloat32Values(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low, double high,
+                          double* out) {
   if (end <= begin) return false;
   return HWY_DYNAMIC_DISPATCH(UniformFloat32ToDoubleImpl)(seed, stream, begin, end, low, high, out);
 }
 
-bool UniformFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low,
-                         double high, char* out) {
+bool UniformFloat32Bytes(uint64_t seed, uint64_t stream, int64_t begin, int64_t end, double low, double high,
+                         char* out) {
   if (end <= begin) return false;
   return HWY_DYNAMIC_DISPATCH(UniformFloat32ToBytesImpl)(seed, stream, begin, end, low, high, out);
 }
 
-void RandomWords(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks,
-                 uint32_t* out) {
+void RandomWords(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks, uint32_t* out) {
   if (num_blocks <= 0) return;
   HWY_DYNAMIC_DISPATCH(RandomWordsImpl)(seed, stream, first_block, num_blocks, out);
 }
 
-void StandardNormalsFloat(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks,
-                          float* out) {
+void StandardNormalsFloat(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t num_blocks, float* out) {
   if (num_blocks <= 0) return;
   HWY_DYNAMIC_DISPATCH(StandardNormalsFloatImpl)(seed, stream, first_block, num_blocks, out);
 }

@@ -55,9 +55,8 @@ constexpr std::pair<const char*, FanMode> kFanModes[] = {
     {"fan_in", FanMode::kFanIn}, {"fan_out", FanMode::kFanOut}, {"fan_avg", FanMode::kFanAvg}};
 
 constexpr std::pair<const char*, Nonlinearity> kNonlinearities[] = {
-    {"linear", Nonlinearity::kLinear},       {"relu", Nonlinearity::kRelu},
-    {"leaky_relu", Nonlinearity::kLeakyRelu}, {"tanh", Nonlinearity::kTanh},
-    {"sigmoid", Nonlinearity::kSigmoid},     {"selu", Nonlinearity::kSelu}};
+    {"linear", Nonlinearity::kLinear}, {"relu", Nonlinearity::kRelu},       {"leaky_relu", Nonlinearity::kLeakyRelu},
+    {"tanh", Nonlinearity::kTanh},     {"sigmoid", Nonlinearity::kSigmoid}, {"selu", Nonlinearity::kSelu}};
 
 template <typename Table>
 std::string JoinNames(const Table& table) {
@@ -77,12 +76,10 @@ bool IsXavier(SchemeKind kind) {
          kind == SchemeKind::kXavierTruncatedNormal;
 }
 bool IsHe(SchemeKind kind) {
-  return kind == SchemeKind::kHeUniform || kind == SchemeKind::kHeNormal ||
-         kind == SchemeKind::kHeTruncatedNormal;
+  return kind == SchemeKind::kHeUniform || kind == SchemeKind::kHeNormal || kind == SchemeKind::kHeTruncatedNormal;
 }
 bool IsUniformFamily(SchemeKind kind) {
-  return kind == SchemeKind::kXavierUniform || kind == SchemeKind::kHeUniform ||
-         kind == SchemeKind::kLecunUniform;
+  return kind == SchemeKind::kXavierUniform || kind == SchemeKind::kHeUniform || kind == SchemeKind::kLecunUniform;
 }
 bool IsTruncatedFamily(SchemeKind kind) {
   return kind == SchemeKind::kXavierTruncatedNormal || kind == SchemeKind::kHeTruncatedNormal ||
@@ -94,12 +91,9 @@ bool TakesGain(SchemeKind kind) {
   return IsVarianceScaling(kind) || kind == SchemeKind::kOrthogonal || kind == SchemeKind::kIdentity;
 }
 bool TakesMeanAndStd(SchemeKind kind) {
-  return kind == SchemeKind::kNormal || kind == SchemeKind::kTruncatedNormal ||
-         kind == SchemeKind::kTruncNormal;
+  return kind == SchemeKind::kNormal || kind == SchemeKind::kTruncatedNormal || kind == SchemeKind::kTruncNormal;
 }
-bool TakesLowAndHigh(SchemeKind kind) {
-  return kind == SchemeKind::kUniform || kind == SchemeKind::kTruncNormal;
-}
+bool TakesLowAndHigh(SchemeKind kind) { return kind == SchemeKind::kUniform || kind == SchemeKind::kTruncNormal; }
 
 // The number of single-character insertions, deletions and substitutions from `a` to `b`.
 size_t EditDistance(absl::string_view a, absl::string_view b) {
@@ -122,13 +116,11 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
 double DefaultLow(SchemeKind kind) { return kind == SchemeKind::kTruncNormal ? -2.0 : 0.0; }
 double DefaultHigh(SchemeKind kind) { return kind == SchemeKind::kTruncNormal ? 2.0 : 1.0; }
 
-std::string FormatShape(absl::Span<const int64_t> shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
-}
+std::string FormatShape(absl::Span<const int64_t> shape) { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
 
 absl::Status NotForScheme(absl::string_view parameter, SchemeKind kind, absl::string_view hint) {
-  return absl::InvalidArgumentError(absl::StrFormat("%s does not apply to scheme '%s' (%s)",
-                                                    parameter, SchemeName(kind), hint));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s does not apply to scheme '%s' (%s)", parameter, SchemeName(kind), hint));
 }
 
 std::string FormatNumber(double x) { return absl::StrFormat("%.4g", x); }
@@ -149,9 +141,8 @@ absl::StatusOr<SchemeKind> ParseScheme(absl::string_view name) {
     }
     if (EditDistance(typed, scheme.name) < EditDistance(typed, closest->name)) closest = &scheme;
   }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("unknown scheme '%s' (did you mean '%s'?); valid schemes: %s", name, closest->name,
-                      absl::StrJoin(SchemeNames(), ", ")));
+  return absl::InvalidArgumentError(absl::StrFormat("unknown scheme '%s' (did you mean '%s'?); valid schemes: %s", name,
+                                                    closest->name, absl::StrJoin(SchemeNames(), ", ")));
 }
 
 absl::string_view SchemeName(SchemeKind kind) {
@@ -184,16 +175,14 @@ bool UsesFans(SchemeKind kind) {
 }
 
 bool IsStructured(SchemeKind kind) {
-  return kind == SchemeKind::kOrthogonal || kind == SchemeKind::kIdentity ||
-         kind == SchemeKind::kDirac;
+  return kind == SchemeKind::kOrthogonal || kind == SchemeKind::kIdentity || kind == SchemeKind::kDirac;
 }
 
 absl::StatusOr<FanMode> ParseFanMode(absl::string_view name) {
   for (const auto& [text, mode] : kFanModes) {
     if (name == text) return mode;
   }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("unknown mode '%s'; valid modes: %s", name, JoinNames(kFanModes)));
+  return absl::InvalidArgumentError(absl::StrFormat("unknown mode '%s'; valid modes: %s", name, JoinNames(kFanModes)));
 }
 
 absl::string_view FanModeName(FanMode mode) {
@@ -207,8 +196,8 @@ absl::StatusOr<Nonlinearity> ParseNonlinearity(absl::string_view name) {
   for (const auto& [text, value] : kNonlinearities) {
     if (name == text) return value;
   }
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "unknown nonlinearity '%s'; valid nonlinearities: %s", name, JoinNames(kNonlinearities)));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("unknown nonlinearity '%s'; valid nonlinearities: %s", name, JoinNames(kNonlinearities)));
 }
 
 absl::string_view NonlinearityName(Nonlinearity nonlinearity) {
@@ -250,8 +239,7 @@ absl::Status Validate(const SchemeOptions& o) {
     if (auto s = finite("--low", low); !s.ok()) return s;
     if (auto s = finite("--high", high); !s.ok()) return s;
     if (!(low < high)) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("--low (%g) must be less than --high (%g)", low, high));
+      return absl::InvalidArgumentError(absl::StrFormat("--low (%g) must be less than --high (%g)", low, high));
     }
   }
   if ((o.mean || o.std) && !TakesMeanAndStd(kind)) {
@@ -305,9 +293,7 @@ absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& o, 
     case SchemeKind::kOnes:
     case SchemeKind::kConstant:
       d.set_kind(proto::Distribution::CONSTANT);
-      d.set_value(o.kind == SchemeKind::kZeros  ? 0.0
-                  : o.kind == SchemeKind::kOnes ? 1.0
-                                                : *o.value);
+      d.set_value(o.kind == SchemeKind::kZeros ? 0.0 : o.kind == SchemeKind::kOnes ? 1.0 : *o.value);
       return d;
     case SchemeKind::kUniform:
       d.set_kind(proto::Distribution::UNIFORM);
@@ -350,8 +336,8 @@ absl::StatusOr<proto::Distribution> ResolveDistribution(const SchemeOptions& o, 
                      : mode == FanMode::kFanOut ? static_cast<double>(fans.fan_out)
                                                 : (fans.fan_in + fans.fan_out) / 2.0;
   if (!(fan > 0)) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s is 0 (fan_in %d, fan_out %d)", FanModeName(mode), fans.fan_in, fans.fan_out));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s is 0 (fan_in %d, fan_out %d)", FanModeName(mode), fans.fan_in, fans.fan_out));
   }
   if (o.kind == SchemeKind::kTorch) {  // kaiming_uniform_(a=sqrt(5)): bound sqrt(3) g / sqrt(fan_in)
     const double bound = 1.0 / std::sqrt(fan);
@@ -416,8 +402,7 @@ std::string DescribeDistribution(const proto::Distribution& d) {
                              FormatNumber(d.low()), FormatNumber(d.high()));
     case proto::Distribution::ORTHOGONAL: return "orthogonal(gain " + FormatNumber(d.gain()) + ")";
     case proto::Distribution::IDENTITY: return "identity(gain " + FormatNumber(d.gain()) + ")";
-    case proto::Distribution::DIRAC:
-      return d.gain() == 1 ? "dirac" : "dirac(gain " + FormatNumber(d.gain()) + ")";
+    case proto::Distribution::DIRAC: return d.gain() == 1 ? "dirac" : "dirac(gain " + FormatNumber(d.gain()) + ")";
     default: return "?";
   }
 }
@@ -443,8 +428,8 @@ absl::Status CheckShapeForScheme(SchemeKind kind, absl::Span<const int64_t> shap
         return absl::InvalidArgumentError(absl::StrFormat("dirac: groups (%d) must be >= 1", groups));
       }
       if (shape[0] % groups != 0) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "dirac: dim 0 (%d) is not divisible by groups (%d)", shape[0], groups));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("dirac: dim 0 (%d) is not divisible by groups (%d)", shape[0], groups));
       }
       break;
     default: return absl::OkStatus();

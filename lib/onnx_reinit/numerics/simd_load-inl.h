@@ -17,8 +17,7 @@ namespace HWY_NAMESPACE {
 
 // A vector of doubles from float32 or float64 values at p (any alignment); the conversion is exact.
 template <typename T>
-HWY_INLINE hwy::HWY_NAMESPACE::Vec<hwy::HWY_NAMESPACE::ScalableTag<double>> LoadAsDouble(
-    const T* HWY_RESTRICT p) {
+HWY_INLINE hwy::HWY_NAMESPACE::Vec<hwy::HWY_NAMESPACE::ScalableTag<double>> LoadAsDouble(const T* HWY_RESTRICT p) {
   namespace hn = hwy::HWY_NAMESPACE;
   const hn::ScalableTag<double> dd;
   if constexpr (sizeof(T) == 4) {

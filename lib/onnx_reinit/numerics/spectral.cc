@@ -59,8 +59,8 @@ class GramOperator {
   }
 
  private:
-  void AccumulateGroup(int64_t begin, int64_t end, const std::vector<double>& v, double shift,
-                       double* w, double* t_sum) const {
+  void AccumulateGroup(int64_t begin, int64_t end, const std::vector<double>& v, double shift, double* w,
+                       double* t_sum) const {
     const TensorValues& values = input_.values;
     const int64_t cols = input_.shape.cols;
     if (values.type() == FloatType::kFloat32) {
@@ -154,8 +154,8 @@ double SpectralEdge(const MatrixShape& shape, double std) {
 }
 
 double SpectralLimit(const MatrixShape& shape, double std) {
-  const double tau = std::cbrt(1 / std::sqrt(static_cast<double>(shape.rows)) +
-                               1 / std::sqrt(static_cast<double>(shape.cols))) / 2;
+  const double tau =
+      std::cbrt(1 / std::sqrt(static_cast<double>(shape.rows)) + 1 / std::sqrt(static_cast<double>(shape.cols))) / 2;
   return SpectralEdge(shape, std) + kTracyWidomUnits * tau * std;
 }
 

@@ -61,10 +61,10 @@ namespace spectral_internal {  // the SIMD kernel (spectral_simd.cc)
 
 // For each row a of rows[0 .. num_rows) (row-major, `cols` values each, any alignment):
 // t = a·v - shift, w += t·a, t_sum += t; dot products in 16 fixed lanes.
-void AccumulateRows(const float* rows, int64_t num_rows, int64_t cols, const double* v, double shift,
-                    double* w, double* t_sum);
-void AccumulateRows(const double* rows, int64_t num_rows, int64_t cols, const double* v,
-                    double shift, double* w, double* t_sum);
+void AccumulateRows(const float* rows, int64_t num_rows, int64_t cols, const double* v, double shift, double* w,
+                    double* t_sum);
+void AccumulateRows(const double* rows, int64_t num_rows, int64_t cols, const double* v, double shift, double* w,
+                    double* t_sum);
 
 }  // namespace spectral_internal
 

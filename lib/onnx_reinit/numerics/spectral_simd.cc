@@ -27,8 +27,7 @@ constexpr int64_t kPrefetchBytes = 4096;
 // The dot products of kRows rows with v, each exactly as one row alone would sum it (lane k % 16,
 // fixed tree, tail after): the rows share the loads of v.
 template <int kRows, typename T>
-HWY_INLINE void Dots(const T* HWY_RESTRICT a, int64_t cols, const double* HWY_RESTRICT v,
-                     double (&out)[kRows]) {
+HWY_INLINE void Dots(const T* HWY_RESTRICT a, int64_t cols, const double* HWY_RESTRICT v, double (&out)[kRows]) {
   const DD dd;
   constexpr int kVectors = static_cast<int>(kLanes / hn::MaxLanes(dd));
   const int64_t N = static_cast<int64_t>(hn::Lanes(dd));
@@ -63,8 +62,8 @@ HWY_INLINE void Dots(const T* HWY_RESTRICT a, int64_t cols, const double* HWY_RE
 // load and store of w (and of v above) per kRows rows: for long rows, w and v live in L2, and their
 // traffic, not the matrix's, would bound the pass.
 template <int kRows, typename T>
-HWY_INLINE void AccumulateBlock(const T* HWY_RESTRICT a, int64_t cols, const double* HWY_RESTRICT v,
-                                double shift, double* HWY_RESTRICT w, double* HWY_RESTRICT t_sum) {
+HWY_INLINE void AccumulateBlock(const T* HWY_RESTRICT a, int64_t cols, const double* HWY_RESTRICT v, double shift,
+                                double* HWY_RESTRICT w, double* HWY_RESTRICT t_sum) {
   const DD dd;
   const int64_t N = static_cast<int64_t>(hn::Lanes(dd));
   double t[kRows];
@@ -87,9 +86,8 @@ HWY_INLINE void AccumulateBlock(const T* HWY_RESTRICT a, int64_t cols, const dou
 }
 
 template <typename T>
-void AccumulateRowsImpl(const T* HWY_RESTRICT rows, int64_t num_rows, int64_t cols,
-                        const double* HWY_RESTRICT v, double shift, double* HWY_RESTRICT w,
-                        double* HWY_RESTRICT t_sum) {
+void AccumulateRowsImpl(const T* HWY_RESTRICT rows, int64_t num_rows, int64_t cols, const double* HWY_RESTRICT v,
+                        double shift, double* HWY_RESTRICT w, double* HWY_RESTRICT t_sum) {
   constexpr int kBlockRows = 4;
   int64_t r = 0;
   for (; r + kBlockRows <= num_rows; r += kBlockRows) {
@@ -98,14 +96,12 @@ void AccumulateRowsImpl(const T* HWY_RESTRICT rows, int64_t num_rows, int64_t co
   for (; r < num_rows; ++r) AccumulateBlock<1>(rows + r * cols, cols, v, shift, w, t_sum);
 }
 
-void AccumulateFloatRows(const float* HWY_RESTRICT rows, int64_t num_rows, int64_t cols,
-                         const double* HWY_RESTRICT v, double shift, double* HWY_RESTRICT w,
-                         double* HWY_RESTRICT t_sum) {
+void AccumulateFloatRows(const float* HWY_RESTRICT rows, int64_t num_rows, int64_t cols, const double* HWY_RESTRICT v,
+                         double shift, double* HWY_RESTRICT w, double* HWY_RESTRICT t_sum) {
   AccumulateRowsImpl(rows, num_rows, cols, v, shift, w, t_sum);
 }
-void AccumulateDoubleRows(const double* HWY_RESTRICT rows, int64_t num_rows, int64_t cols,
-                          const double* HWY_RESTRICT v, double shift, double* HWY_RESTRICT w,
-                          double* HWY_RESTRICT t_sum) {
+void AccumulateDoubleRows(const double* HWY_RESTRICT rows, int64_t num_rows, int64_t cols, const double* HWY_RESTRICT v,
+                          double shift, double* HWY_RESTRICT w, double* HWY_RESTRICT t_sum) {
   AccumulateRowsImpl(rows, num_rows, cols, v, shift, w, t_sum);
 }
 
@@ -119,12 +115,12 @@ namespace onnx_reinit::spectral_internal {
 HWY_EXPORT(AccumulateFloatRows);
 HWY_EXPORT(AccumulateDoubleRows);
 
-void AccumulateRows(const float* rows, int64_t num_rows, int64_t cols, const double* v, double shift,
-                    double* w, double* t_sum) {
+void AccumulateRows(const float* rows, int64_t num_rows, int64_t cols, const double* v, double shift, double* w,
+                    double* t_sum) {
   HWY_DYNAMIC_DISPATCH(AccumulateFloatRows)(rows, num_rows, cols, v, shift, w, t_sum);
 }
-void AccumulateRows(const double* rows, int64_t num_rows, int64_t cols, const double* v,
-                    double shift, double* w, double* t_sum) {
+void AccumulateRows(const double* rows, int64_t num_rows, int64_t cols, const double* v, double shift, double* w,
+                    double* t_sum) {
   HWY_DYNAMIC_DISPATCH(AccumulateDoubleRows)(rows, num_rows, cols, v, shift, w, t_sum);
 }
 
