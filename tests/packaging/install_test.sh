@@ -19,7 +19,7 @@ for header in rewrite.h options.h recipe.pb.h report.pb.h version.h recipe.proto
   test -f "$prefix/include/onnx_reinit/$header"
 done
 
-cmake -S "$source/tests/install/consumer" -B "$work/consumer" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$source/tests/packaging/consumer" -B "$work/consumer" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$prefix" > "$work/consumer.log"
 cmake --build "$work/consumer" >> "$work/consumer.log"
 "$work/consumer/consumer" "$model" "$work/consumer.onnx"
@@ -27,7 +27,7 @@ cmp "$work/expected.onnx" "$work/consumer.onnx"
 
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # shellcheck disable=SC2046  # the flags are meant to split
-g++ -std=c++17 -o "$work/pkg_config_consumer" "$source/tests/install/consumer/main.cc" \
+g++ -std=c++17 -o "$work/pkg_config_consumer" "$source/tests/packaging/consumer/main.cc" \
   $(pkg-config --cflags --libs onnx_reinit) -Wl,-rpath,"$prefix/lib"
 "$work/pkg_config_consumer" "$model" "$work/pkg_config.onnx"
 cmp "$work/expected.onnx" "$work/pkg_config.onnx"
