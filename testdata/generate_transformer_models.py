@@ -2,12 +2,14 @@
 """Generate the small transformer fixtures for onnx-reinit's --preset, and what each
 framework's own init code gives every tensor.
 
-Three families, each written in plain torch.nn after the framework's published model code and
+Four families, each written in plain torch.nn after the framework's published model code and
 initialized by that framework's published init code (see the *_init functions):
 
   BERT   (huggingface/transformers models/bert/modeling_bert.py, BertPreTrainedModel._init_weights)
   GPT-2  (karpathy/nanoGPT model.py: GPT._init_weights and the scaled c_proj.weight)
   LLaMA  (huggingface/transformers models/llama/modeling_llama.py, LlamaPreTrainedModel._init_weights)
+  Megatron GPT (NVIDIA/Megatron-LM megatron/core/utils.py init_method_normal and
+         scaled_init_method_normal, as megatron/core/transformer/transformer_config.py assigns them)
 
 Each is exported by torch.onnx.export (TorchScript exporter, opset 13, eval mode) twice: with
 constant folding (the Linear weights become transposed copies named onnx::MatMul_N) and without
@@ -218,6 +220,92 @@ def llama_init(model):
             module.weight.data.fill_(1.0)
 
 
+MEGATRON_LAYERS = 3  # not LAYERS, so that num_layers in sigma/sqrt(2*num_layers) is the graph's own
+
+
+class MegatronLayer(nn.Module):
+    """Megatron-core's GPT layer: pre-LN, one linear_qkv whose output is viewed per head as
+    [heads, 3 * head_dim] and split into q, k, v (Megatron's interleaved layout), linear_proj, and a
+    GELU MLP linear_fc1 / linear_fc2, all with biases."""
+
+    def __init__(self):
+        super().__init__()
+        self.input_layernorm = nn.LayerNorm(D)
+        self.linear_qkv = nn.Linear(D, 3 * D)
+        self.linear_proj = nn.Linear(D, D)
+        self.pre_mlp_layernorm = nn.LayerNorm(D)
+        self.linear_fc1 = nn.Linear(D, 4 * D)
+        self.linear_fc2 = nn.Linear(4 * D, D)
+
+    def attention(self, x):
+        b, t, _ = x.shape
+        head = D // HEADS
+        mixed = self.linear_qkv(x).view(b, t, HEADS, 3 * head)
+        q, k, v = (y.transpose(1, 2) for y in mixed.split(head, dim=-1))
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(head)
+        positions = torch.arange(t)
+        causal = positions.unsqueeze(0) > positions.unsqueeze(1)  # Megatron's causal attention_mask
+        scores = scores.masked_fill(causal, -10000.0)
+        return self.linear_proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, D))
+
+    def forward(self, x):
+        x = x + self.attention(self.input_layernorm(x))
+        return x + self.linear_fc2(F.gelu(self.linear_fc1(self.pre_mlp_layernorm(x))))
+
+
+class Megatron(nn.Module):
+    """Megatron-core's GPTModel with learned absolute positions and an untied output layer
+    (--untie-embeddings-and-output-weights)."""
+
+    def __init__(self):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(VOCAB, D)
+        self.position_embeddings = nn.Embedding(POSITIONS, D)
+        self.layers = nn.ModuleList(MegatronLayer() for _ in range(MEGATRON_LAYERS))
+        self.final_layernorm = nn.LayerNorm(D)
+        self.output_layer = nn.Linear(D, VOCAB, bias=False)
+
+    def forward(self, ids):
+        x = self.word_embeddings(ids) + self.position_embeddings(torch.arange(ids.shape[1]))
+        for layer in self.layers:
+            x = layer(x)
+        return self.output_layer(self.final_layernorm(x))
+
+
+def init_method_normal(sigma):
+    """Megatron-LM megatron/core/utils.py: N(0, sigma)."""
+    return lambda tensor: torch.nn.init.normal_(tensor, mean=0.0, std=sigma)
+
+
+def scaled_init_method_normal(sigma, num_layers):
+    """Megatron-LM megatron/core/utils.py: N(0, sigma / sqrt(2 * num_layers))."""
+    return lambda tensor: torch.nn.init.normal_(tensor, mean=0.0, std=sigma / math.sqrt(2.0 * num_layers))
+
+
+def megatron_init(model):
+    """TransformerConfig's defaults (init_method_std = 0.02): embeddings, linear_qkv, linear_fc1 and
+    the output layer init_method; linear_proj and linear_fc2 (the output layers of attention and
+    MLP) output_layer_init_method; biases zero; LayerNorm 1/0."""
+    init_method = init_method_normal(INITIALIZER_RANGE)
+    output_layer_init_method = scaled_init_method_normal(INITIALIZER_RANGE, MEGATRON_LAYERS)
+    for embedding in (model.word_embeddings, model.position_embeddings):
+        init_method(embedding.weight)
+    init_method(model.output_layer.weight)
+    for layer in model.layers:
+        for linear in (layer.linear_qkv, layer.linear_fc1):
+            init_method(linear.weight)
+        for linear in (layer.linear_proj, layer.linear_fc2):
+            output_layer_init_method(linear.weight)
+        for module in layer.modules():
+            if isinstance(module, nn.Linear):
+                module.bias.data.zero_()
+            elif isinstance(module, nn.LayerNorm):
+                module.weight.data.fill_(1.0)
+                module.bias.data.zero_()
+    model.final_layernorm.weight.data.fill_(1.0)
+    model.final_layernorm.bias.data.zero_()
+
+
 def export(model, args, path, input_names, output_names, folding):
     model.eval()
     with torch.no_grad():
@@ -304,6 +392,9 @@ def main():
         ("llama", Llama, llama_init, (torch.randint(0, VOCAB, (1, SEQ)),), ["ids"], ["logits"],
          {"blocks": LAYERS, "residual_adds": 2 * LAYERS, "attention_outputs": LAYERS, "mlp_downs": LAYERS,
           "qkv": [LAYERS, LAYERS, LAYERS, 0], "mlp_ups": 2 * LAYERS}),
+        ("megatron", Megatron, megatron_init, (torch.randint(0, VOCAB, (1, SEQ)),), ["ids"], ["logits"],
+         {"blocks": MEGATRON_LAYERS, "residual_adds": 2 * MEGATRON_LAYERS, "attention_outputs": MEGATRON_LAYERS,
+          "mlp_downs": MEGATRON_LAYERS, "qkv": [0, 0, 0, MEGATRON_LAYERS], "mlp_ups": MEGATRON_LAYERS}),
     ]
     expectations = {}
     for seed, (family, cls, init, args, inputs, outputs, structure) in enumerate(families):

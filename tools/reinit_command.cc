@@ -240,10 +240,12 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       "(glorot_uniform, zero biases, orthogonal recurrence, forget bias 1, U(+-0.05) embeddings), bert "
       "(N(0, 0.02) weights and embeddings, zero biases, norms 1/0), gpt2 (bert, and each block's attention "
       "output and MLP down projection N(0, 0.02/sqrt(2*n_layer)), blocks found in the graph), llama "
-      "(N(0, 0.02), RMSNorm 1). --rule still overrides it; --dry-run shows the rule behind each tensor");
+      "(N(0, 0.02), RMSNorm 1), megatron (N(0, sigma), each block's output layers N(0, sigma/sqrt(2*num_layers))). "
+      "--rule still overrides it; --dry-run shows the rule behind each tensor");
   AddSettingFlag<double>(
       app, "--initializer-range", [&o](double v) { o.set_initializer_range(v); },
-      "The std of --preset bert, gpt2 and llama (their configs' initializer_range; default 0.02)");
+      "The std of --preset bert, gpt2, llama (their configs' initializer_range) and megatron "
+      "(its --init-method-std); default 0.02");
   AddSettingFlag<std::vector<std::string>>(
       app, "--rule",
       [&o](const std::vector<std::string>& rules) {

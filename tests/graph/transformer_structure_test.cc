@@ -52,7 +52,8 @@ TEST_P(TransformerFixtures, FindsTheBlocksAndProjectionsTheTorchModuleHas) {
 
 INSTANTIATE_TEST_SUITE_P(Exports, TransformerFixtures,
                          ::testing::Values("torch_bert.onnx", "torch_bert_nofold.onnx", "torch_gpt2.onnx",
-                                           "torch_gpt2_nofold.onnx", "torch_llama.onnx", "torch_llama_nofold.onnx"));
+                                           "torch_gpt2_nofold.onnx", "torch_llama.onnx", "torch_llama_nofold.onnx",
+                                           "torch_megatron.onnx", "torch_megatron_nofold.onnx"));
 
 TEST(TransformerStructure, BlocksAreInGraphOrderWithTheirProjections) {
   onnx::ModelProto model = testing::LoadTestdata("torch_llama_nofold.onnx");

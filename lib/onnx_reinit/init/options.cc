@@ -156,7 +156,7 @@ proto::Recipe Overlay(const proto::Recipe& given, const proto::Recipe& file) {
 absl::Status SetSchemeOrPreset(const proto::Recipe& o, Policy& policy) {
   if (o.preset().empty()) {
     if (o.has_initializer_range()) {
-      return absl::InvalidArgumentError("--initializer-range goes with --preset bert, gpt2 or llama");
+      return absl::InvalidArgumentError(InitializerRangeUse());
     }
     ONNX_REINIT_ASSIGN_OR_RETURN(policy.scheme, SchemeFrom(o));
     return absl::OkStatus();

@@ -11,7 +11,38 @@
 namespace onnx_reinit {
 namespace {
 
-constexpr double kInitializerRange = 0.02;  // BertConfig, GPT2Config, LlamaConfig
+constexpr double kInitializerRange = 0.02;  // BertConfig, GPT2Config, LlamaConfig; Megatron's init_method_std
+
+// What each preset is made of. The normal family draws weights and embeddings from N(0, r) with r
+// = --initializer-range; a preset with scaled residuals gives each block's residual projections
+// N(0, r/sqrt(2*n_layer)) from the structure found in the graph.
+struct PresetSpec {
+  const char* name;
+  bool normal_family;     // N(0, r) weights and embeddings, zero biases, norms 1/0, folded position tables
+  bool scaled_residuals;  // gpt2 and megatron
+};
+constexpr PresetSpec kPresets[] = {
+    {"torch", false, false}, {"keras", false, false}, {"bert", true, false},
+    {"gpt2", true, true},    {"llama", true, false},  {"megatron", true, true},
+};
+
+const PresetSpec* FindPreset(absl::string_view name) {
+  for (const PresetSpec& spec : kPresets) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+// "bert, gpt2, llama or megatron": the presets that take --initializer-range.
+std::string RangePresets() {
+  std::vector<std::string> names;
+  for (const PresetSpec& spec : kPresets) {
+    if (spec.normal_family) names.push_back(spec.name);
+  }
+  const std::string last = names.back();
+  names.pop_back();
+  return absl::StrCat(absl::StrJoin(names, ", "), " or ", last);
+}
 
 SchemeOptions Normal(double std) {
   SchemeOptions scheme;
@@ -37,8 +68,6 @@ void NormalTransformer(double range, Policy& policy) {
   policy.embedding = EmbeddingInit::kScheme;
 }
 
-bool UsesStructure(absl::string_view preset) { return preset == "gpt2"; }
-
 void AddResidualProjections(const TransformerStructure& structure, Policy& policy) {
   const int layers = static_cast<int>(structure.blocks.size());
   const double std = policy.preset_std / std::sqrt(2.0 * layers);
@@ -53,20 +82,29 @@ void AddResidualProjections(const TransformerStructure& structure, Policy& polic
 
 }  // namespace
 
-std::vector<std::string> PresetNames() { return {"torch", "keras", "bert", "gpt2", "llama"}; }
+std::vector<std::string> PresetNames() {
+  std::vector<std::string> names;
+  for (const PresetSpec& spec : kPresets) names.push_back(spec.name);
+  return names;
+}
+
+std::string InitializerRangeUse() { return absl::StrCat("--initializer-range goes with --preset ", RangePresets()); }
 
 absl::Status ApplyPreset(absl::string_view name, std::optional<double> initializer_range, Policy& policy) {
-  const bool normal_family = name == "bert" || name == "gpt2" || name == "llama";
-  if (initializer_range && !normal_family) {
+  const PresetSpec* spec = FindPreset(name);
+  if (spec == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("--initializer-range goes with --preset bert, gpt2 or llama, not '%s'", name));
+        absl::StrFormat("--preset '%s': choose %s", name, absl::StrJoin(PresetNames(), ", ")));
+  }
+  if (initializer_range && !spec->normal_family) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s, not '%s'", InitializerRangeUse(), name));
   }
   if (initializer_range && !(*initializer_range > 0 && std::isfinite(*initializer_range))) {
     return absl::InvalidArgumentError(
         absl::StrFormat("--initializer-range %g: must be a positive number", *initializer_range));
   }
   policy.preset = std::string(name);
-  if (normal_family) {
+  if (spec->normal_family) {
     NormalTransformer(initializer_range.value_or(kInitializerRange), policy);
     return absl::OkStatus();
   }
@@ -75,29 +113,26 @@ absl::Status ApplyPreset(absl::string_view name, std::optional<double> initializ
     policy.scheme.kind = SchemeKind::kTorch;
     return absl::OkStatus();
   }
-  if (name == "keras") {
-    policy.scheme = SchemeOptions{};
-    policy.scheme.kind = SchemeKind::kXavierUniform;
-    policy.bias = BiasInit::kZeros;
-    policy.recurrence = RecurrenceInit::kOrthogonal;
-    policy.lstm_forget_bias = 1.0;
-    return AddRoleRule(policy, "role:embedding=uniform:low=-0.05,high=0.05", "embedding U(-0.05, 0.05)",
-                       policy.preset_rules);
-  }
-  policy.preset.clear();
-  return absl::InvalidArgumentError(
-      absl::StrFormat("--preset '%s': choose %s", name, absl::StrJoin(PresetNames(), ", ")));
+  // keras
+  policy.scheme = SchemeOptions{};
+  policy.scheme.kind = SchemeKind::kXavierUniform;
+  policy.bias = BiasInit::kZeros;
+  policy.recurrence = RecurrenceInit::kOrthogonal;
+  policy.lstm_forget_bias = 1.0;
+  return AddRoleRule(policy, "role:embedding=uniform:low=-0.05,high=0.05", "embedding U(-0.05, 0.05)",
+                     policy.preset_rules);
 }
 
 std::vector<std::string> ExpandPreset(const GraphAnalysis& analysis, Policy& policy) {
-  if (policy.preset != "bert" && policy.preset != "gpt2" && policy.preset != "llama") return {};
+  const PresetSpec* spec = FindPreset(policy.preset);
+  if (spec == nullptr || !spec->normal_family) return {};
   const TransformerStructure structure = FindTransformerStructure(analysis);
   for (const std::string& name : structure.positional_tables) {
     policy.tensor_rules[name] =
         TensorRule{Normal(policy.preset_std),
                    absl::StrFormat("preset %s: position table (a parameter added to an embedding)", policy.preset)};
   }
-  if (!UsesStructure(policy.preset)) return {};
+  if (!spec->scaled_residuals) return {};
   if (!structure.doubt.empty()) {
     return {absl::StrFormat(
         "preset %s: the residual projections' rule N(0, %g/sqrt(2*n_layer)) is not applied, as the graph's "

@@ -17,7 +17,11 @@
 //   llama   Hugging Face LlamaPreTrainedModel._init_weights: weights and embeddings N(0, r), RMSNorm
 //           scales 1 (no biases); a tied LM head is the embedding, an untied one a weight: both
 //           N(0, r).
-// A preset whose structural rule the graph does not support (gpt2 on a graph without blocks, or
+//   megatron  Megatron-LM (megatron/core/utils.py init_method_normal, scaled_init_method_normal):
+//           weights, embeddings and the output layer N(0, sigma), the output layers of each block
+//           (attention linear_proj, MLP linear_fc2) N(0, sigma / sqrt(2 * num_layers)), biases 0,
+//           LayerNorm 1/0; sigma = initializer_range (Megatron's --init-method-std, 0.02).
+// A preset whose structural rule the graph does not support (gpt2 or megatron on a graph without blocks, or
 // with blocks that do not pair up) gives every tensor the preset's plain rule for its role, and
 // says which rule it did not apply and why (ExpandPreset's result; --strict refuses).
 #ifndef ONNX_REINIT_INIT_PRESET_H_
@@ -38,9 +42,12 @@ namespace onnx_reinit {
 std::vector<std::string> PresetNames();
 
 // Sets `policy`'s scheme, role defaults, preset fields and rules by role for preset `name`.
-// `initializer_range` (bert, gpt2, llama only) replaces the default std 0.02. InvalidArgument for
-// an unknown name (listing the presets) or a range given to a preset without one.
+// `initializer_range` (bert, gpt2, llama, megatron only) replaces the default std 0.02.
+// InvalidArgument for an unknown name (listing the presets) or a range given to a preset without one.
 absl::Status ApplyPreset(absl::string_view name, std::optional<double> initializer_range, Policy& policy);
+
+// "--initializer-range goes with --preset bert, gpt2, ...": the error for a range without such a preset.
+std::string InitializerRangeUse();
 
 // Adds the rules for single tensors that the structure of `analysis`'s graph gives policy.preset
 // (none without a preset). Returns what it could not apply, one sentence each.
