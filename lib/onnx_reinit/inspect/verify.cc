@@ -110,6 +110,67 @@ void AddNotAWeight(const TensorUse& use, proto::VerifyReport& report) {
   }
 }
 
+// A finding for `use` with the targets of `distribution` and the tolerances `n` values allow;
+// `target_std` is the distribution's own std except for orthogonal matrices (see AddFloatWeight).
+proto::VerifyFinding& AddFinding(const TensorUse& use, const proto::Distribution& distribution, double target_std,
+                                 int64_t n, const VerifyOptions& options, proto::VerifyReport& report) {
+  proto::VerifyFinding& finding = *report.add_weights();
+  finding.set_name(use.name);
+  finding.set_op_type(use.reader->op_type());
+  finding.set_target_mean(DistributionMean(distribution));
+  finding.set_target_std(target_std);
+  finding.set_std_tolerance(StdTolerance(distribution, n, options.std_tolerance));
+  finding.set_mean_tolerance(kStandardErrors * target_std / std::sqrt(static_cast<double>(n)));
+  return finding;
+}
+
+// Records the measured moments and the moment problem, if any, in `finding`.
+void JudgeMoments(const proto::Moments& moments, FloatType type, const proto::Distribution& distribution,
+                  proto::VerifyFinding& finding) {
+  finding.set_count(moments.count());
+  finding.set_mean(moments.mean());
+  finding.set_std(moments.std());
+  finding.set_problem(Problem(finding, moments, type, distribution));
+}
+
+void CountIfFailed(const proto::VerifyFinding& finding, proto::VerifyReport& report) {
+  if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
+}
+
+// The scheme's distribution for `use`, or nullopt after listing `use` as unjudged when the scheme
+// does not apply (a zero fan).
+std::optional<proto::Distribution> DistributionOrUnjudged(const TensorUse& use, const VerifyOptions& options,
+                                                          proto::VerifyReport& report) {
+  absl::StatusOr<proto::Distribution> distribution = ResolveDistribution(options.scheme, *use.fans);
+  if (distribution.ok()) return *std::move(distribution);
+  AddUnread(use, absl::StrCat("the scheme does not apply: ", distribution.status().message()), *report.add_unjudged());
+  return std::nullopt;
+}
+
+// Binds the blockwise weight `use` to its dequantization, or returns nullopt after listing it as
+// unjudged or unchecked when it cannot be judged.
+absl::StatusOr<std::optional<BlockwiseTensor>> BindJudgeableBlockwise(const TensorUse& use,
+                                                                      const GraphAnalysis& analysis,
+                                                                      const DetachedPayloads& payloads,
+                                                                      proto::VerifyReport& report) {
+  if (!use.fans) {
+    AddUnread(use, "blockwise-quantized without known fans", *report.add_unjudged());
+    return std::nullopt;
+  }
+  absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, *analysis.index, payloads);
+  if (ErrorKindOf(bound.status()) == ErrorKind::kUnsupported) {
+    AddUnread(use, std::string(bound.status().message()), *report.add_unjudged());
+    return std::nullopt;
+  }
+  ONNX_REINIT_RETURN_IF_ERROR(bound.status());
+  if (bound->float_role != Role::kWeight) {
+    AddUnread(use, absl::StrFormat("%s: verify checks weights only", RoleName(bound->float_role)),
+              *report.add_unchecked());
+    return std::nullopt;
+  }
+  return std::optional<BlockwiseTensor>(*std::move(bound));
+}
+
 // Findings for the blockwise-quantized weights (blockwise_tensor.h), after the float ones: their
 // dequantized values against the float weight each stands for. (Not spectral: the singular values
 // of a dequantized matrix are not read.)
@@ -117,127 +178,117 @@ absl::Status VerifyBlockwise(const GraphAnalysis& analysis, const VerifyOptions&
                              const DetachedPayloads& payloads, proto::VerifyReport& report) {
   for (const TensorUse& use : analysis.tensors) {
     if (!IsBlockwise(use)) continue;
-    if (!use.fans) {
-      AddUnread(use, "blockwise-quantized without known fans", *report.add_unjudged());
-      continue;
-    }
-    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, *analysis.index, payloads);
-    if (ErrorKindOf(bound.status()) == ErrorKind::kUnsupported) {
-      AddUnread(use, std::string(bound.status().message()), *report.add_unjudged());
-      continue;
-    }
-    ONNX_REINIT_RETURN_IF_ERROR(bound.status());
-    if (bound->float_role != Role::kWeight) {
-      AddUnread(use, absl::StrFormat("%s: verify checks weights only", RoleName(bound->float_role)),
-                *report.add_unchecked());
-      continue;
-    }
-    auto distribution = ResolveDistribution(options.scheme, *use.fans);
-    if (!distribution.ok()) {
-      AddUnread(use, absl::StrCat("the scheme does not apply: ", distribution.status().message()),
-                *report.add_unjudged());
-      continue;
-    }
+    ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<BlockwiseTensor> bound,
+                                 BindJudgeableBlockwise(use, analysis, payloads, report));
+    if (!bound) continue;
+    const std::optional<proto::Distribution> distribution = DistributionOrUnjudged(use, options, report);
+    if (!distribution) continue;
     if (distribution->kind() == proto::Distribution::ORTHOGONAL) {
       AddUnread(use, "blockwise-quantized: the singular values of its dequantized matrix are not read",
                 *report.add_unjudged());
       continue;
     }
     const int64_t n = bound->layout.rows * bound->layout.cols;
-    proto::VerifyFinding& finding = *report.add_weights();
-    finding.set_name(use.name);
-    finding.set_op_type(use.reader->op_type());
-    finding.set_target_mean(DistributionMean(*distribution));
-    finding.set_target_std(DistributionStd(*distribution));
-    finding.set_std_tolerance(StdTolerance(*distribution, n, options.std_tolerance));
-    finding.set_mean_tolerance(kStandardErrors * finding.target_std() / std::sqrt(static_cast<double>(n)));
-    const proto::Moments moments = DequantizedMoments(*bound, options.threads);
-    finding.set_count(moments.count());
-    finding.set_mean(moments.mean());
-    finding.set_std(moments.std());
-    finding.set_problem(Problem(finding, moments, bound->scales->type(), *distribution));
-    if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
+    proto::VerifyFinding& finding = AddFinding(use, *distribution, DistributionStd(*distribution), n, options, report);
+    JudgeMoments(DequantizedMoments(*bound, options.threads), bound->scales->type(), *distribution, finding);
+    CountIfFailed(finding, report);
   }
   return absl::OkStatus();
+}
+
+// Identity and Dirac fix values by position, which moments cannot see: verify refuses them.
+absl::Status CheckVerifiable(const SchemeOptions& scheme) {
+  // The scheme is the caller's choice: its errors are usage errors.
+  ONNX_REINIT_RETURN_IF_ERROR(WithErrorKind(Validate(scheme), ErrorKind::kUsage));
+  if (scheme.kind != SchemeKind::kIdentity && scheme.kind != SchemeKind::kDirac) return absl::OkStatus();
+  return WithErrorKind(absl::InvalidArgumentError(absl::StrFormat(
+                           "verify checks moments, which do not characterize scheme '%s'", SchemeName(scheme.kind))),
+                       ErrorKind::kUsage);
+}
+
+// The float weights whose findings wait for their moments and singular values, which are computed
+// for all of them at once (in parallel); entry t belongs to the report's finding t.
+struct PendingWeights {
+  std::vector<TensorValues> tensors;
+  std::vector<proto::Distribution> distributions;
+  std::vector<std::optional<MatrixShape>> matrices;
+  std::vector<SpectralInput> spectral;  // one per matrix, in order
+};
+
+// The std of each entry of an orthogonal `weight`: orthonormal rows or columns of a [rows, cols]
+// matrix give every entry E[x^2] = 1/max(rows, cols).
+double OrthogonalEntryStd(const TensorUse& weight, int64_t size, double gain) {
+  const int64_t rows = weight.tensor->dims_size() > 0 ? weight.tensor->dims(0) : 1;
+  const int64_t cols = size / std::max<int64_t>(1, rows);
+  return gain / std::sqrt(static_cast<double>(std::max(rows, cols)));
+}
+
+// Adds a finding for the float `weight` and queues its values in `pending`, or lists it as
+// unjudged when it has no values or the scheme does not apply.
+absl::Status AddFloatWeight(const TensorUse& weight, const VerifyOptions& options, const DetachedPayloads& payloads,
+                            proto::VerifyReport& report, PendingWeights& pending) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*weight.tensor, weight.name, payloads));
+  if (values.size() == 0) {
+    AddUnread(weight, "no values", *report.add_unjudged());
+    return absl::OkStatus();
+  }
+  const std::optional<proto::Distribution> distribution = DistributionOrUnjudged(weight, options, report);
+  if (!distribution) return absl::OkStatus();
+  const double target_std = distribution->kind() == proto::Distribution::ORTHOGONAL
+                                ? OrthogonalEntryStd(weight, values.size(), distribution->gain())
+                                : DistributionStd(*distribution);
+  const proto::VerifyFinding& finding = AddFinding(weight, *distribution, target_std, values.size(), options, report);
+  pending.tensors.push_back(values);
+  pending.distributions.push_back(*distribution);
+  pending.matrices.push_back(options.spectral ? MatrixShapeOf(weight.tensor->dims()) : std::nullopt);
+  if (pending.matrices.back()) {
+    pending.spectral.push_back({values, *pending.matrices.back(), finding.target_mean(), weight.name});
+  }
+  return absl::OkStatus();
+}
+
+// Measures the pending float weights and records each one's first problem: moments before the
+// spectrum.
+void JudgeFloatWeights(const PendingWeights& pending, const VerifyOptions& options, proto::VerifyReport& report) {
+  const std::vector<proto::Moments> moments = ComputeMoments(pending.tensors, options.threads);
+  const std::vector<double> top = TopSingularValues(pending.spectral, options.threads);
+  size_t next_top = 0;
+  for (size_t t = 0; t < pending.tensors.size(); ++t) {
+    proto::VerifyFinding& finding = *report.mutable_weights(static_cast<int>(t));
+    const proto::Distribution& distribution = pending.distributions[t];
+    const FloatType type = pending.tensors[t].type();
+    JudgeMoments(moments[t], type, distribution, finding);
+    if (const std::optional<MatrixShape>& matrix = pending.matrices[t]) {
+      finding.set_top_singular_value(top[next_top++]);
+      const std::string spectral_problem =
+          distribution.kind() == proto::Distribution::ORTHOGONAL
+              ? OrthogonalSpectralProblem(finding, moments[t], *matrix, distribution.gain(), type)
+              : SpectralProblem(finding, *matrix);
+      if (finding.problem().empty()) finding.set_problem(spectral_problem);
+    }
+    CountIfFailed(finding, report);
+  }
 }
 
 }  // namespace
 
 absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model, const VerifyOptions& options,
                                                 const DetachedPayloads& payloads) {
-  // The scheme is the caller's choice: its errors are usage errors.
-  ONNX_REINIT_RETURN_IF_ERROR(WithErrorKind(Validate(options.scheme), ErrorKind::kUsage));
+  ONNX_REINIT_RETURN_IF_ERROR(CheckVerifiable(options.scheme));
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
-  if (options.scheme.kind == SchemeKind::kIdentity || options.scheme.kind == SchemeKind::kDirac) {
-    return WithErrorKind(
-        absl::InvalidArgumentError(absl::StrFormat("verify checks moments, which do not characterize scheme '%s'",
-                                                   SchemeName(options.scheme.kind))),
-        ErrorKind::kUsage);
-  }
   proto::VerifyReport report;
   report.set_version(kVersion);
   report.set_scheme(std::string(SchemeName(options.scheme.kind)));
-  std::vector<TensorValues> tensors;
-  std::vector<proto::Distribution> distributions;
-  std::vector<std::optional<MatrixShape>> matrices;
-  std::vector<SpectralInput> spectral;
   const GraphAnalysis analysis = AnalyzeGraph(model);
-  for (const TensorUse& weight : analysis.tensors) {
-    if (weight.role != Role::kWeight) {
-      if (!IsBlockwise(weight)) AddNotAWeight(weight, report);  // blockwise ones: VerifyBlockwise
-      continue;
-    }
-    ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues values, BindValues(*weight.tensor, weight.name, payloads));
-    if (values.size() == 0) {
-      AddUnread(weight, "no values", *report.add_unjudged());
-      continue;
-    }
-    auto distribution = ResolveDistribution(options.scheme, *weight.fans);
-    if (!distribution.ok()) {  // the scheme does not apply (a zero fan)
-      AddUnread(weight, absl::StrCat("the scheme does not apply: ", distribution.status().message()),
-                *report.add_unjudged());
-      continue;
-    }
-    proto::VerifyFinding& finding = *report.add_weights();
-    finding.set_name(weight.name);
-    finding.set_op_type(weight.reader->op_type());
-    finding.set_target_mean(DistributionMean(*distribution));
-    finding.set_target_std(DistributionStd(*distribution));
-    if (distribution->kind() == proto::Distribution::ORTHOGONAL) {
-      // Orthonormal rows or columns of a [rows, cols] matrix: every entry has E[x^2] = 1/max(rows, cols).
-      const int64_t rows = weight.tensor->dims_size() > 0 ? weight.tensor->dims(0) : 1;
-      const int64_t cols = values.size() / std::max<int64_t>(1, rows);
-      finding.set_target_std(distribution->gain() / std::sqrt(static_cast<double>(std::max(rows, cols))));
-    }
-    const double n = static_cast<double>(values.size());
-    finding.set_std_tolerance(StdTolerance(*distribution, values.size(), options.std_tolerance));
-    finding.set_mean_tolerance(kStandardErrors * finding.target_std() / std::sqrt(n));
-    tensors.push_back(values);
-    distributions.push_back(*distribution);
-    matrices.push_back(options.spectral ? MatrixShapeOf(weight.tensor->dims()) : std::nullopt);
-    if (matrices.back()) {
-      spectral.push_back({values, *matrices.back(), finding.target_mean(), weight.name});
+  PendingWeights pending;
+  for (const TensorUse& use : analysis.tensors) {
+    if (use.role == Role::kWeight) {
+      ONNX_REINIT_RETURN_IF_ERROR(AddFloatWeight(use, options, payloads, report, pending));
+    } else if (!IsBlockwise(use)) {  // blockwise ones: VerifyBlockwise
+      AddNotAWeight(use, report);
     }
   }
-  const std::vector<proto::Moments> moments = ComputeMoments(tensors, options.threads);
-  const std::vector<double> top = TopSingularValues(spectral, options.threads);
-  size_t next_top = 0;
-  for (size_t t = 0; t < tensors.size(); ++t) {
-    proto::VerifyFinding& finding = *report.mutable_weights(static_cast<int>(t));
-    finding.set_count(moments[t].count());
-    finding.set_mean(moments[t].mean());
-    finding.set_std(moments[t].std());
-    finding.set_problem(Problem(finding, moments[t], tensors[t].type(), distributions[t]));
-    if (matrices[t]) {
-      finding.set_top_singular_value(top[next_top++]);
-      const std::string spectral_problem =
-          distributions[t].kind() == proto::Distribution::ORTHOGONAL
-              ? OrthogonalSpectralProblem(finding, moments[t], *matrices[t], distributions[t].gain(), tensors[t].type())
-              : SpectralProblem(finding, *matrices[t]);
-      if (finding.problem().empty()) finding.set_problem(spectral_problem);
-    }
-    if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
-  }
+  JudgeFloatWeights(pending, options, report);
   ONNX_REINIT_RETURN_IF_ERROR(VerifyBlockwise(analysis, options, payloads, report));
   for (const TensorUse& unreadable : analysis.unreadable) {
     AddUnread(unreadable, NewerDataTypeReason(unreadable.tensor->data_type()), *report.add_unjudged());
