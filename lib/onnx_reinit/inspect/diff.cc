@@ -88,6 +88,117 @@ void CompareValues(const TensorValues& a, const TensorValues& b, proto::TensorDi
   diff.set_change(differing > 0 ? proto::TensorDiff::VALUES : proto::TensorDiff::BYTES);
 }
 
+// One model's side of a comparison: where its detached payloads are and its float hashes.
+struct DiffSide {
+  const DetachedPayloads& payloads;
+  FloatHashes hashes;
+};
+
+// The float tensors of the diffs whose values changed, whose moments are computed at once (in
+// parallel): values[2k] and values[2k + 1] are sides a and b of diffs[owner[k]].
+struct PendingMoments {
+  std::vector<TensorValues> values;
+  std::vector<size_t> owner;
+};
+
+void Describe(const onnx::TensorProto& tensor, std::string* dtype, google::protobuf::RepeatedField<int64_t>* shape) {
+  *dtype = DtypeName(tensor);
+  for (int64_t dim : tensor.dims()) shape->Add(dim);
+}
+
+// Compares two float constants of one dtype and shape: hashes first, because equal bytes are equal
+// values, and only the others are read value by value.
+absl::Status CompareFloats(const GraphConstant& ca, const DiffSide& a, const GraphConstant& cb, const DiffSide& b,
+                           size_t diff_index, proto::TensorDiff& diff, PendingMoments& pending) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues va, BindValues(*ca.tensor, ca.name, a.payloads));
+  ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues vb, BindValues(*cb.tensor, cb.name, b.payloads));
+  diff.set_sha256_a(HashOf(a.hashes, ca.name));
+  diff.set_sha256_b(HashOf(b.hashes, cb.name));
+  if (diff.sha256_a() == diff.sha256_b()) {
+    diff.set_change(proto::TensorDiff::IDENTICAL);
+    return absl::OkStatus();
+  }
+  CompareValues(va, vb, diff);
+  if (diff.change() == proto::TensorDiff::VALUES) {
+    pending.values.push_back(va);
+    pending.values.push_back(vb);
+    pending.owner.push_back(diff_index);
+  }
+  return absl::OkStatus();
+}
+
+// Compares two non-float constants by their stored payloads.
+void CompareStored(const GraphConstant& ca, const DiffSide& a, const GraphConstant& cb, const DiffSide& b,
+                   proto::TensorDiff& diff) {
+  diff.set_sha256_a(Sha256Hex(PayloadBytes(*ca.tensor, a.payloads)));
+  diff.set_sha256_b(Sha256Hex(PayloadBytes(*cb.tensor, b.payloads)));
+  diff.set_change(diff.sha256_a() == diff.sha256_b() ? proto::TensorDiff::IDENTICAL : proto::TensorDiff::VALUES);
+}
+
+// The diff of the constants of one name in both models; it becomes diffs[diff_index].
+absl::StatusOr<proto::TensorDiff> CompareMatched(const GraphConstant& ca, const DiffSide& a, const GraphConstant& cb,
+                                                 const DiffSide& b, size_t diff_index, PendingMoments& pending) {
+  proto::TensorDiff diff;
+  diff.set_name(ca.name);
+  Describe(*ca.tensor, diff.mutable_dtype_a(), diff.mutable_shape_a());
+  Describe(*cb.tensor, diff.mutable_dtype_b(), diff.mutable_shape_b());
+  if (ca.tensor->data_type() != cb.tensor->data_type()) {
+    diff.set_change(proto::TensorDiff::DTYPE);
+  } else if (!SameShape(*ca.tensor, *cb.tensor)) {
+    diff.set_change(proto::TensorDiff::SHAPE);
+  } else if (FloatTypeOf(ca.tensor->data_type())) {
+    ONNX_REINIT_RETURN_IF_ERROR(CompareFloats(ca, a, cb, b, diff_index, diff, pending));
+  } else {
+    CompareStored(ca, a, cb, b, diff);
+  }
+  return diff;
+}
+
+// The diff of a constant that only one model has.
+proto::TensorDiff OnlyIn(const GraphConstant& constant, bool in_a) {
+  proto::TensorDiff diff;
+  diff.set_name(constant.name);
+  if (in_a) {
+    Describe(*constant.tensor, diff.mutable_dtype_a(), diff.mutable_shape_a());
+  } else {
+    Describe(*constant.tensor, diff.mutable_dtype_b(), diff.mutable_shape_b());
+  }
+  diff.set_change(in_a ? proto::TensorDiff::ONLY_IN_A : proto::TensorDiff::ONLY_IN_B);
+  return diff;
+}
+
+// The diffs of every constant: a's in a's order, then those only in b in b's order.
+absl::StatusOr<std::vector<proto::TensorDiff>> DiffConstants(const std::vector<GraphConstant>& in_a, const DiffSide& a,
+                                                             const std::vector<GraphConstant>& in_b, const DiffSide& b,
+                                                             PendingMoments& pending) {
+  std::unordered_map<std::string, const GraphConstant*> unmatched_b;
+  for (const GraphConstant& constant : in_b) unmatched_b.emplace(constant.name, &constant);
+  std::vector<proto::TensorDiff> diffs;
+  for (const GraphConstant& ca : in_a) {
+    auto match = unmatched_b.find(ca.name);
+    if (match == unmatched_b.end()) {
+      diffs.push_back(OnlyIn(ca, /*in_a=*/true));
+      continue;
+    }
+    const GraphConstant& cb = *match->second;
+    unmatched_b.erase(match);
+    ONNX_REINIT_ASSIGN_OR_RETURN(proto::TensorDiff diff, CompareMatched(ca, a, cb, b, diffs.size(), pending));
+    diffs.push_back(std::move(diff));
+  }
+  for (const GraphConstant& cb : in_b) {
+    if (unmatched_b.count(cb.name)) diffs.push_back(OnlyIn(cb, /*in_a=*/false));
+  }
+  return diffs;
+}
+
+void AttachMoments(const PendingMoments& pending, int threads, std::vector<proto::TensorDiff>& diffs) {
+  const std::vector<proto::Moments> moments = ComputeMoments(pending.values, threads);
+  for (size_t k = 0; k < pending.owner.size(); ++k) {
+    *diffs[pending.owner[k]].mutable_a() = moments[2 * k];
+    *diffs[pending.owner[k]].mutable_b() = moments[2 * k + 1];
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const DetachedPayloads& payloads_a,
@@ -96,75 +207,16 @@ absl::StatusOr<proto::DiffReport> DiffModels(onnx::ModelProto& a, const Detached
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(b));
   const std::vector<GraphConstant> in_a = ListConstants(a);
   const std::vector<GraphConstant> in_b = ListConstants(b);
-  std::unordered_map<std::string, const GraphConstant*> by_name_b;
-  for (const GraphConstant& constant : in_b) by_name_b.emplace(constant.name, &constant);
-
-  const FloatHashes hashes_a = HashFloats(in_a, payloads_a, threads);
-  const FloatHashes hashes_b = HashFloats(in_b, payloads_b, threads);
+  const DiffSide side_a{payloads_a, HashFloats(in_a, payloads_a, threads)};
+  const DiffSide side_b{payloads_b, HashFloats(in_b, payloads_b, threads)};
   proto::DiffReport report;
   report.set_version(kVersion);
-  report.set_tensors_sha256_a(hashes_a.digest);
-  report.set_tensors_sha256_b(hashes_b.digest);
-  std::vector<proto::TensorDiff> diffs;
-  std::vector<TensorValues> moments_for;  // pairs: a, b for each float diff with VALUES change
-  std::vector<size_t> moments_owner;
-  for (const GraphConstant& ca : in_a) {
-    proto::TensorDiff diff;
-    diff.set_name(ca.name);
-    diff.set_dtype_a(DtypeName(*ca.tensor));
-    for (int64_t dim : ca.tensor->dims()) diff.add_shape_a(dim);
-    auto match = by_name_b.find(ca.name);
-    if (match == by_name_b.end()) {
-      diff.set_change(proto::TensorDiff::ONLY_IN_A);
-      diffs.push_back(diff);
-      continue;
-    }
-    const GraphConstant& cb = *match->second;
-    by_name_b.erase(match);
-    diff.set_dtype_b(DtypeName(*cb.tensor));
-    for (int64_t dim : cb.tensor->dims()) diff.add_shape_b(dim);
-    if (ca.tensor->data_type() != cb.tensor->data_type()) {
-      diff.set_change(proto::TensorDiff::DTYPE);
-    } else if (!SameShape(*ca.tensor, *cb.tensor)) {
-      diff.set_change(proto::TensorDiff::SHAPE);
-    } else if (FloatTypeOf(ca.tensor->data_type())) {
-      ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues va, BindValues(*ca.tensor, ca.name, payloads_a));
-      ONNX_REINIT_ASSIGN_OR_RETURN(TensorValues vb, BindValues(*cb.tensor, cb.name, payloads_b));
-      // Hashes first: equal bytes are equal values, and only the others are read value by value.
-      diff.set_sha256_a(HashOf(hashes_a, ca.name));
-      diff.set_sha256_b(HashOf(hashes_b, cb.name));
-      if (diff.sha256_a() == diff.sha256_b()) {
-        diff.set_change(proto::TensorDiff::IDENTICAL);
-      } else {
-        CompareValues(va, vb, diff);
-      }
-      if (diff.change() == proto::TensorDiff::VALUES) {
-        moments_for.push_back(va);
-        moments_for.push_back(vb);
-        moments_owner.push_back(diffs.size());
-      }
-    } else {
-      diff.set_sha256_a(Sha256Hex(PayloadBytes(*ca.tensor, payloads_a)));
-      diff.set_sha256_b(Sha256Hex(PayloadBytes(*cb.tensor, payloads_b)));
-      diff.set_change(diff.sha256_a() == diff.sha256_b() ? proto::TensorDiff::IDENTICAL : proto::TensorDiff::VALUES);
-    }
-    diffs.push_back(diff);
-  }
-  for (const GraphConstant& cb : in_b) {
-    if (!by_name_b.count(cb.name)) continue;
-    proto::TensorDiff diff;
-    diff.set_name(cb.name);
-    diff.set_change(proto::TensorDiff::ONLY_IN_B);
-    diff.set_dtype_b(DtypeName(*cb.tensor));
-    for (int64_t dim : cb.tensor->dims()) diff.add_shape_b(dim);
-    diffs.push_back(diff);
-  }
-
-  const std::vector<proto::Moments> moments = ComputeMoments(moments_for, threads);
-  for (size_t k = 0; k < moments_owner.size(); ++k) {
-    *diffs[moments_owner[k]].mutable_a() = moments[2 * k];
-    *diffs[moments_owner[k]].mutable_b() = moments[2 * k + 1];
-  }
+  report.set_tensors_sha256_a(side_a.hashes.digest);
+  report.set_tensors_sha256_b(side_b.hashes.digest);
+  PendingMoments pending;
+  ONNX_REINIT_ASSIGN_OR_RETURN(std::vector<proto::TensorDiff> diffs,
+                               DiffConstants(in_a, side_a, in_b, side_b, pending));
+  AttachMoments(pending, threads, diffs);
   for (proto::TensorDiff& diff : diffs) {
     if (diff.change() == proto::TensorDiff::IDENTICAL) {
       report.set_identical(report.identical() + 1);
