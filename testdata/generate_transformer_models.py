@@ -2,7 +2,7 @@
 """Generate the small transformer fixtures for onnx-reinit's --preset, and what each
 framework's own init code gives every tensor.
 
-Four families, each written in plain torch.nn after the framework's published model code and
+Five families, each written in plain torch.nn after the framework's published model code and
 initialized by that framework's published init code (see the *_init functions):
 
   BERT   (huggingface/transformers models/bert/modeling_bert.py, BertPreTrainedModel._init_weights)
@@ -10,6 +10,8 @@ initialized by that framework's published init code (see the *_init functions):
   LLaMA  (huggingface/transformers models/llama/modeling_llama.py, LlamaPreTrainedModel._init_weights)
   Megatron GPT (NVIDIA/Megatron-LM megatron/core/utils.py init_method_normal and
          scaled_init_method_normal, as megatron/core/transformer/transformer_config.py assigns them)
+  T5     (huggingface/transformers models/t5/modeling_t5.py, T5PreTrainedModel._init_weights), as
+         the original T5 (ReLU, tied LM head) and as T5 v1.1 (gated GELU, untied lm_head)
 
 Each is exported by torch.onnx.export (TorchScript exporter, opset 13, eval mode) twice: with
 constant folding (the Linear weights become transposed copies named onnx::MatMul_N) and without
@@ -306,6 +308,179 @@ def megatron_init(model):
     model.final_layernorm.bias.data.zero_()
 
 
+T5_D_KV, T5_FF, T5_BUCKETS, T5_MAX_DISTANCE = 16, 48, 8, 16  # d_kv * heads = 64 != d_model: q, o differ
+
+
+class T5LayerNorm(nn.Module):
+    """T5's RMS norm: no mean subtracted, no bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(D))
+
+    def forward(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+
+def relative_position_bucket(relative_position, bidirectional):
+    """T5Attention._relative_position_bucket."""
+    buckets, num_buckets = 0, T5_BUCKETS
+    if bidirectional:
+        num_buckets //= 2
+        buckets += (relative_position > 0).to(torch.long) * num_buckets
+        relative_position = torch.abs(relative_position)
+    else:
+        relative_position = -torch.min(relative_position, torch.zeros_like(relative_position))
+    max_exact = num_buckets // 2
+    is_small = relative_position < max_exact
+    if_large = max_exact + (torch.log(relative_position.float() / max_exact) /
+                            math.log(T5_MAX_DISTANCE / max_exact) * (num_buckets - max_exact)).to(torch.long)
+    if_large = torch.min(if_large, torch.full_like(if_large, num_buckets - 1))
+    return buckets + torch.where(is_small, relative_position, if_large)
+
+
+class T5Attention(nn.Module):
+    """T5Attention: q, k, v, o without biases, no 1/sqrt(d_kv) before the softmax, and in the first
+    block of each stack a relative_attention_bias Embedding(buckets, heads)."""
+
+    def __init__(self, has_relative_attention_bias, bidirectional):
+        super().__init__()
+        inner = HEADS * T5_D_KV
+        self.q, self.k, self.v = nn.Linear(D, inner, bias=False), nn.Linear(D, inner, bias=False), \
+            nn.Linear(D, inner, bias=False)
+        self.o = nn.Linear(inner, D, bias=False)
+        self.bidirectional = bidirectional
+        if has_relative_attention_bias:
+            self.relative_attention_bias = nn.Embedding(T5_BUCKETS, HEADS)
+
+    def compute_bias(self, query_length, key_length):
+        context = torch.arange(query_length)[:, None]
+        memory = torch.arange(key_length)[None, :]
+        buckets = relative_position_bucket(memory - context, self.bidirectional)
+        return self.relative_attention_bias(buckets).permute([2, 0, 1]).unsqueeze(0)
+
+    def forward(self, x, position_bias, key_value_states=None):
+        b = x.shape[0]
+        source = x if key_value_states is None else key_value_states
+        shape = lambda y: y.view(b, -1, HEADS, T5_D_KV).transpose(1, 2)
+        q, k, v = shape(self.q(x)), shape(self.k(source)), shape(self.v(source))
+        scores = q @ k.transpose(3, 2) + position_bias
+        context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, -1, HEADS * T5_D_KV)
+        return self.o(context)
+
+
+class T5DenseActDense(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.wi, self.wo = nn.Linear(D, T5_FF, bias=False), nn.Linear(T5_FF, D, bias=False)
+
+    def forward(self, x):
+        return self.wo(F.relu(self.wi(x)))
+
+
+class T5DenseGatedActDense(nn.Module):
+    """T5 v1.1's gated-GELU feed-forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.wi_0, self.wi_1 = nn.Linear(D, T5_FF, bias=False), nn.Linear(D, T5_FF, bias=False)
+        self.wo = nn.Linear(T5_FF, D, bias=False)
+
+    def forward(self, x):
+        return self.wo(F.gelu(self.wi_0(x), approximate="tanh") * self.wi_1(x))
+
+
+class T5Block(nn.Module):
+    """Pre-norm sublayers: self-attention, in the decoder cross-attention over the encoder's output,
+    and the feed-forward, each added to the stream."""
+
+    def __init__(self, decoder, first, gated):
+        super().__init__()
+        self.self_attention = T5Attention(first, bidirectional=not decoder)
+        self.self_attention_norm = T5LayerNorm()
+        if decoder:
+            self.cross_attention = T5Attention(False, bidirectional=False)
+            self.cross_attention_norm = T5LayerNorm()
+        self.ff = T5DenseGatedActDense() if gated else T5DenseActDense()
+        self.ff_norm = T5LayerNorm()
+
+    def forward(self, x, position_bias, encoder_output=None, cross_bias=None):
+        x = x + self.self_attention(self.self_attention_norm(x), position_bias)
+        if encoder_output is not None:
+            x = x + self.cross_attention(self.cross_attention_norm(x), cross_bias, encoder_output)
+        return x + self.ff(self.ff_norm(x))
+
+
+class T5Stack(nn.Module):
+    def __init__(self, decoder, gated):
+        super().__init__()
+        self.decoder = decoder
+        self.block = nn.ModuleList(T5Block(decoder, i == 0, gated) for i in range(LAYERS))
+        self.final_layer_norm = T5LayerNorm()
+
+    def forward(self, x, mask, encoder_output=None, encoder_mask=None):
+        t = x.shape[1]
+        # The first block's relative bias serves every block of the stack, plus the mask.
+        position_bias = self.block[0].self_attention.compute_bias(t, t) + mask
+        for block in self.block:
+            x = block(x, position_bias, encoder_output, encoder_mask)
+        return self.final_layer_norm(x)
+
+
+class T5(nn.Module):
+    """T5ForConditionalGeneration: a shared embedding, an encoder and a decoder stack; the original
+    T5 (ReLU feed-forward, LM head tied to the shared embedding, the decoder output scaled by
+    d_model^-0.5) or T5 v1.1 (gated-GELU feed-forward, untied lm_head). Attention masks are inputs,
+    as exports for inference take them."""
+
+    def __init__(self, v1_1):
+        super().__init__()
+        self.v1_1 = v1_1
+        self.shared = nn.Embedding(VOCAB, D)
+        self.encoder, self.decoder = T5Stack(False, v1_1), T5Stack(True, v1_1)
+        self.lm_head = nn.Linear(D, VOCAB, bias=False)
+        if not v1_1:
+            self.lm_head.weight = self.shared.weight
+
+    def forward(self, ids, mask, decoder_ids):
+        extended = (1.0 - mask[:, None, None, :].float()) * -1e9
+        t = decoder_ids.shape[1]
+        causal = (torch.arange(t)[None, :] > torch.arange(t)[:, None]).float() * -1e9
+        encoded = self.encoder(self.shared(ids), extended)
+        decoded = self.decoder(self.shared(decoder_ids), causal[None, None], encoded, extended)
+        if not self.v1_1:
+            decoded = decoded * D ** -0.5
+        return self.lm_head(decoded)
+
+
+def t5_init(model):
+    """T5PreTrainedModel._init_weights with initializer_factor 1: the shared embedding (and an
+    untied lm_head) N(0, 1); q N(0, (d_model * d_kv)^-0.5), k and v N(0, d_model^-0.5), o N(0,
+    (n_heads * d_kv)^-0.5), relative_attention_bias N(0, d_model^-0.5); wi, wi_0, wi_1 N(0,
+    d_model^-0.5), wo N(0, d_ff^-0.5); layer norms 1."""
+    factor, d_model, d_kv, n_heads, d_ff = 1.0, D, T5_D_KV, HEADS, T5_FF
+    model.shared.weight.data.normal_(mean=0.0, std=factor * 1.0)
+    if model.v1_1:
+        model.lm_head.weight.data.normal_(mean=0.0, std=factor * 1.0)
+    for module in model.modules():
+        if isinstance(module, T5LayerNorm):
+            module.weight.data.fill_(factor * 1.0)
+        elif isinstance(module, T5DenseActDense):
+            module.wi.weight.data.normal_(mean=0.0, std=factor * d_model ** -0.5)
+            module.wo.weight.data.normal_(mean=0.0, std=factor * d_ff ** -0.5)
+        elif isinstance(module, T5DenseGatedActDense):
+            module.wi_0.weight.data.normal_(mean=0.0, std=factor * d_model ** -0.5)
+            module.wi_1.weight.data.normal_(mean=0.0, std=factor * d_model ** -0.5)
+            module.wo.weight.data.normal_(mean=0.0, std=factor * d_ff ** -0.5)
+        elif isinstance(module, T5Attention):
+            module.q.weight.data.normal_(mean=0.0, std=factor * (d_model * d_kv) ** -0.5)
+            module.k.weight.data.normal_(mean=0.0, std=factor * d_model ** -0.5)
+            module.v.weight.data.normal_(mean=0.0, std=factor * d_model ** -0.5)
+            module.o.weight.data.normal_(mean=0.0, std=factor * (n_heads * d_kv) ** -0.5)
+            if hasattr(module, "relative_attention_bias"):
+                module.relative_attention_bias.weight.data.normal_(mean=0.0, std=factor * d_model ** -0.5)
+
+
 def export(model, args, path, input_names, output_names, folding):
     model.eval()
     with torch.no_grad():
@@ -396,6 +571,17 @@ def main():
          {"blocks": MEGATRON_LAYERS, "residual_adds": 2 * MEGATRON_LAYERS, "attention_outputs": MEGATRON_LAYERS,
           "mlp_downs": MEGATRON_LAYERS, "qkv": [0, 0, 0, MEGATRON_LAYERS], "mlp_ups": MEGATRON_LAYERS}),
     ]
+    # T5: LAYERS encoder blocks (self-attention, feed-forward) and LAYERS decoder blocks
+    # (self-attention, cross-attention, feed-forward); the attention widths T5's factors read.
+    t5_args = (torch.randint(0, VOCAB, (1, SEQ)), torch.ones(1, SEQ, dtype=torch.long),
+               torch.randint(0, VOCAB, (1, SEQ)))
+    for family, v1_1 in (("t5", False), ("t5_v1_1", True)):
+        families.append(
+            (family, lambda v1_1=v1_1: T5(v1_1), t5_init, t5_args, ["ids", "mask", "decoder_ids"], ["logits"],
+             {"blocks": 2 * LAYERS, "residual_adds": 5 * LAYERS, "attention_outputs": 3 * LAYERS,
+              "cross_attentions": LAYERS, "mlp_downs": 2 * LAYERS, "qkv": [3 * LAYERS] * 3 + [0],
+              "mlp_ups": (4 if v1_1 else 2) * LAYERS,
+              "attention_widths": {"d_model": D, "d_kv": T5_D_KV, "n_heads": HEADS, "d_ff": T5_FF}}))
     expectations = {}
     for seed, (family, cls, init, args, inputs, outputs, structure) in enumerate(families):
         for folding in (True, False):
@@ -414,7 +600,7 @@ def main():
                 if tensor.data_type != onnx.TensorProto.FLOAT:
                     continue
                 tensors[tensor.name] = moments[holders[tensor.name]] if tensor.name in holders else "keep"
-            expectations[filename] = {"preset": family, "structure": structure, "tensors": tensors}
+            expectations[filename] = {"preset": family.split("_")[0], "structure": structure, "tensors": tensors}
             print(f"wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
     with open(os.path.join(HERE, "transformer_models.expected.json"), "w") as f:
         json.dump(expectations, f, indent=1, sort_keys=True)

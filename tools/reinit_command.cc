@@ -240,7 +240,8 @@ void AddReinitFlags(CLI::App& app, ReinitFlags& flags) {
       "(glorot_uniform, zero biases, orthogonal recurrence, forget bias 1, U(+-0.05) embeddings), bert "
       "(N(0, 0.02) weights and embeddings, zero biases, norms 1/0), gpt2 (bert, and each block's attention "
       "output and MLP down projection N(0, 0.02/sqrt(2*n_layer)), blocks found in the graph), llama "
-      "(N(0, 0.02), RMSNorm 1), megatron (N(0, sigma), each block's output layers N(0, sigma/sqrt(2*num_layers))). "
+      "(N(0, 0.02), RMSNorm 1), megatron (N(0, sigma), each block's output layers N(0, sigma/sqrt(2*num_layers))), "
+      "t5 (T5's per-projection factors from d_model, d_kv, n_heads and d_ff read in the graph). "
       "--rule still overrides it; --dry-run shows the rule behind each tensor");
   AddSettingFlag<double>(
       app, "--initializer-range", [&o](double v) { o.set_initializer_range(v); },

@@ -2,6 +2,7 @@
 // generate_transformer_models.py), against the structure of the torch modules the generator wrote
 // into testdata/transformer_models.expected.json: blocks, residual Adds, and each kind of
 // projection, with and without constant folding.
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -27,7 +28,14 @@ google::protobuf::Struct ExpectedStructure(const std::string& fixture) {
 }
 
 int Field(const google::protobuf::Struct& s, const std::string& key) {
-  return static_cast<int>(s.fields().at(key).number_value());
+  const auto it = s.fields().find(key);
+  return it == s.fields().end() ? 0 : static_cast<int>(it->second.number_value());
+}
+
+int CrossAttentionBlocks(const TransformerStructure& structure) {
+  return static_cast<int>(
+      std::count_if(structure.blocks.begin(), structure.blocks.end(),
+                    [](const TransformerBlock& b) { return b.cross_attention_residual != nullptr; }));
 }
 
 class TransformerFixtures : public ::testing::TestWithParam<const char*> {};
@@ -43,6 +51,7 @@ TEST_P(TransformerFixtures, FindsTheBlocksAndProjectionsTheTorchModuleHas) {
   EXPECT_EQ(structure.Count(Projection::kAttentionOutput), Field(expected, "attention_outputs"));
   EXPECT_EQ(structure.Count(Projection::kMlpDown), Field(expected, "mlp_downs"));
   EXPECT_EQ(structure.Count(Projection::kMlpUp), Field(expected, "mlp_ups"));
+  EXPECT_EQ(CrossAttentionBlocks(structure), Field(expected, "cross_attentions"));
   const auto& qkv = expected.fields().at("qkv").list_value().values();
   EXPECT_EQ(structure.Count(Projection::kQuery), static_cast<int>(qkv[0].number_value()));
   EXPECT_EQ(structure.Count(Projection::kKey), static_cast<int>(qkv[1].number_value()));
@@ -53,7 +62,45 @@ TEST_P(TransformerFixtures, FindsTheBlocksAndProjectionsTheTorchModuleHas) {
 INSTANTIATE_TEST_SUITE_P(Exports, TransformerFixtures,
                          ::testing::Values("torch_bert.onnx", "torch_bert_nofold.onnx", "torch_gpt2.onnx",
                                            "torch_gpt2_nofold.onnx", "torch_llama.onnx", "torch_llama_nofold.onnx",
-                                           "torch_megatron.onnx", "torch_megatron_nofold.onnx"));
+                                           "torch_megatron.onnx", "torch_megatron_nofold.onnx", "torch_t5.onnx",
+                                           "torch_t5_nofold.onnx", "torch_t5_v1_1.onnx", "torch_t5_v1_1_nofold.onnx"));
+
+// T5's factors read d_model, d_kv, n_heads and d_ff: from the head-split Reshape and the weights'
+// widths, the same for every projection of every attention (cross-attention too) as in the module.
+class T5Fixtures : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(T5Fixtures, AttentionWidthsRelativeBiasesAndLmHeadAreTheModules) {
+  onnx::ModelProto model = testing::LoadTestdata(GetParam());
+  const GraphAnalysis analysis = AnalyzeGraph(model);
+  const TransformerStructure structure = FindTransformerStructure(analysis);
+  const google::protobuf::Struct widths = ExpectedStructure(GetParam()).fields().at("attention_widths").struct_value();
+  ASSERT_EQ(structure.doubt, "");
+  for (const auto& [name, site] : structure.projections) {
+    SCOPED_TRACE(name);
+    switch (site.projection) {
+      case Projection::kQuery:
+      case Projection::kKey:
+      case Projection::kValue:
+      case Projection::kMlpUp: EXPECT_EQ(site.fan_in, Field(widths, "d_model")); break;
+      case Projection::kMlpDown: EXPECT_EQ(site.fan_in, Field(widths, "d_ff")); break;
+      default: break;
+    }
+    if (site.projection != Projection::kMlpUp && site.projection != Projection::kMlpDown) {
+      EXPECT_EQ(site.heads, Field(widths, "n_heads"));
+      EXPECT_EQ(site.head_size, Field(widths, "d_kv"));
+    }
+  }
+  EXPECT_THAT(
+      structure.position_biases,
+      ::testing::UnorderedElementsAre(
+          ::testing::Pair("encoder.block.0.self_attention.relative_attention_bias.weight", Field(widths, "d_model")),
+          ::testing::Pair("decoder.block.0.self_attention.relative_attention_bias.weight", Field(widths, "d_model"))));
+  EXPECT_EQ(structure.lm_heads.size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Exports, T5Fixtures,
+                         ::testing::Values("torch_t5.onnx", "torch_t5_nofold.onnx", "torch_t5_v1_1.onnx",
+                                           "torch_t5_v1_1_nofold.onnx"));
 
 TEST(TransformerStructure, BlocksAreInGraphOrderWithTheirProjections) {
   onnx::ModelProto model = testing::LoadTestdata("torch_llama_nofold.onnx");

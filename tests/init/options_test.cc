@@ -255,7 +255,7 @@ TEST(ToRewriteOptions, APresetAndASchemeReplaceEachOtherFromARecipeFileButNotInO
 
 TEST(ToRewriteOptions, PresetMistakesAreNamed) {
   EXPECT_EQ(Error(Recipe(R"pb(preset: "gtp2")pb")),
-            "--preset 'gtp2': choose torch, keras, bert, gpt2, llama, megatron");
+            "--preset 'gtp2': choose torch, keras, bert, gpt2, llama, megatron, t5");
   EXPECT_THAT(Error(Recipe(R"pb(scheme: "he" initializer_range: 0.1)pb")),
               HasSubstr("--initializer-range goes with --preset"));
   EXPECT_THAT(Error(Recipe(R"pb(preset: "keras" initializer_range: 0.1)pb")), HasSubstr("not 'keras'"));

@@ -115,6 +115,11 @@ def main():
     if strict.returncode != 2 or "--strict: preset gpt2" not in strict.stderr or (work / "cnn.onnx").exists():
         failures.append(f"gpt2 --strict on a CNN: exit {strict.returncode}, {strict.stderr!r}")
 
+    # t5 on the same graph: its factors not applied, said aloud.
+    warned = run(cli, cnn, "--preset", "t5", "--dry-run")
+    if "preset t5: T5's factors" not in warned.stderr or "N(0, fan_in^-0.5)" not in warned.stderr:
+        failures.append(f"t5 on a CNN: no warning about T5's factors: {warned.stderr!r}")
+
     for failure in failures:
         print("FAIL:", failure)
     print(f"{'FAILED' if failures else 'ok'}: {len(failures)} failures")

@@ -481,6 +481,12 @@ std::optional<int64_t> Arithmetic(const std::string& op, int64_t x, int64_t y) {
 
 }  // namespace
 
+std::optional<std::vector<int64_t>> ViewTracer::ConstantInts(const std::string& name) {
+  std::optional<Ints> ints = IntsOf(name, 0);
+  if (!ints) return std::nullopt;
+  return std::move(ints->values);
+}
+
 std::optional<ViewTracer::Ints> ViewTracer::IntsOf(const std::string& name, int depth) {
   if (depth > kMaxRecursion) {
     truncated_ = true;

@@ -63,6 +63,10 @@ class ViewTracer {
   // Whether `node` only passes the constants of input `i` on (so it is not their reader).
   bool PassesOn(const onnx::NodeProto& node, int i);
 
+  // The values of integer tensor `name` when constants fix them (the integer parameters above, e.g.
+  // a Reshape's target shape), or nullopt.
+  std::optional<std::vector<int64_t>> ConstantInts(const std::string& name);
+
  private:
   // An integer tensor known from constants: its values and dims.
   struct Ints {

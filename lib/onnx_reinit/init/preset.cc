@@ -13,17 +13,22 @@ namespace {
 
 constexpr double kInitializerRange = 0.02;  // BertConfig, GPT2Config, LlamaConfig; Megatron's init_method_std
 
+// What each preset takes from the structure found in the graph: gpt2 and megatron each block's
+// residual projections N(0, r/sqrt(2*n_layer)); t5 its per-projection factors.
+enum class Structural { kNone, kScaledResiduals, kT5Factors };
+
 // What each preset is made of. The normal family draws weights and embeddings from N(0, r) with r
-// = --initializer-range; a preset with scaled residuals gives each block's residual projections
-// N(0, r/sqrt(2*n_layer)) from the structure found in the graph.
+// = --initializer-range.
 struct PresetSpec {
   const char* name;
-  bool normal_family;     // N(0, r) weights and embeddings, zero biases, norms 1/0, folded position tables
-  bool scaled_residuals;  // gpt2 and megatron
+  bool normal_family;  // N(0, r) weights and embeddings, zero biases, norms 1/0, folded position tables
+  Structural structural;
 };
 constexpr PresetSpec kPresets[] = {
-    {"torch", false, false}, {"keras", false, false}, {"bert", true, false},
-    {"gpt2", true, true},    {"llama", true, false},  {"megatron", true, true},
+    {"torch", false, Structural::kNone},   {"keras", false, Structural::kNone},
+    {"bert", true, Structural::kNone},     {"gpt2", true, Structural::kScaledResiduals},
+    {"llama", true, Structural::kNone},    {"megatron", true, Structural::kScaledResiduals},
+    {"t5", false, Structural::kT5Factors},
 };
 
 const PresetSpec* FindPreset(absl::string_view name) {
@@ -68,6 +73,62 @@ void NormalTransformer(double range, Policy& policy) {
   policy.embedding = EmbeddingInit::kScheme;
 }
 
+// T5's std for a projection (T5PreTrainedModel._init_weights, initializer_factor 1) and the
+// formula behind it; nullopt for q without its head size, and for a packed q|k|v (q's std differs).
+std::optional<std::pair<double, std::string>> T5Factor(const ProjectionSite& site) {
+  const auto formula = [](absl::string_view name, int64_t product, std::string factors) {
+    return std::make_pair(1.0 / std::sqrt(static_cast<double>(product)),
+                          absl::StrFormat("%s^-0.5 = %s^-0.5", name, factors));
+  };
+  const int64_t d = site.fan_in;
+  switch (site.projection) {
+    case Projection::kQuery:
+      if (site.head_size == 0) return std::nullopt;
+      return formula("(d_model*d_kv)", d * site.head_size, absl::StrFormat("(%d*%d)", d, site.head_size));
+    case Projection::kKey:
+    case Projection::kValue:
+    case Projection::kMlpUp: return formula("d_model", d, absl::StrCat(d));
+    case Projection::kAttentionOutput:
+      if (site.heads == 0) return formula("(n_heads*d_kv)", d, absl::StrCat(d));
+      return formula("(n_heads*d_kv)", site.heads * site.head_size,
+                     absl::StrFormat("(%d*%d)", site.heads, site.head_size));
+    case Projection::kMlpDown: return formula("d_ff", d, absl::StrCat(d));
+    case Projection::kPackedQkv: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// T5's factors for each projection, relative position bias and untied LM head found in the graph.
+// Returns the projections it could not give theirs.
+std::vector<std::string> AddT5Factors(const TransformerStructure& structure, Policy& policy) {
+  std::vector<std::string> problems;
+  for (const auto& [name, site] : structure.projections) {
+    const std::optional<std::pair<double, std::string>> factor = T5Factor(site);
+    const std::string where = absl::StrFormat("%s of block %d%s", ProjectionName(site.projection), site.block + 1,
+                                              site.cross_attention ? " (cross-attention)" : "");
+    if (!factor) {
+      problems.push_back(absl::StrFormat(
+          "%s '%s' (%s)", where, name,
+          site.projection == Projection::kQuery ? "its head split is not in the graph" : "packed: q's factor differs"));
+      continue;
+    }
+    policy.tensor_rules[name] =
+        TensorRule{Normal(factor->first), absl::StrCat("preset t5: ", where, ", ", factor->second)};
+  }
+  for (const auto& [name, d_model] : structure.position_biases) {
+    if (d_model == 0) continue;
+    policy.tensor_rules[name] =
+        TensorRule{Normal(1.0 / std::sqrt(static_cast<double>(d_model))),
+                   absl::StrFormat("preset t5: relative attention bias, d_model^-0.5 = %d^-0.5", d_model)};
+  }
+  for (const std::string& name : structure.lm_heads) {
+    policy.tensor_rules[name] = TensorRule{Normal(1.0), "preset t5: LM head (the shared embedding's shape), 1"};
+  }
+  if (problems.empty()) return {};
+  return {absl::StrFormat("preset t5: T5's factor is not applied to %s; %s N(0, fan_in^-0.5)",
+                          absl::StrJoin(problems, ", "), problems.size() == 1 ? "it gets" : "they get")};
+}
+
 void AddResidualProjections(const TransformerStructure& structure, Policy& policy) {
   const int layers = static_cast<int>(structure.blocks.size());
   const double std = policy.preset_std / std::sqrt(2.0 * layers);
@@ -104,6 +165,13 @@ absl::Status ApplyPreset(absl::string_view name, std::optional<double> initializ
         absl::StrFormat("--initializer-range %g: must be a positive number", *initializer_range));
   }
   policy.preset = std::string(name);
+  if (spec->structural == Structural::kT5Factors) {  // the factors of k, v, o, wi and wo are fan_in^-0.5
+    policy.scheme = SchemeOptions{};
+    policy.scheme.kind = SchemeKind::kLecunNormal;
+    policy.bias = BiasInit::kZeros;
+    policy.embedding = EmbeddingInit::kNormal;
+    return absl::OkStatus();
+  }
   if (spec->normal_family) {
     NormalTransformer(initializer_range.value_or(kInitializerRange), policy);
     return absl::OkStatus();
@@ -125,20 +193,29 @@ absl::Status ApplyPreset(absl::string_view name, std::optional<double> initializ
 
 std::vector<std::string> ExpandPreset(const GraphAnalysis& analysis, Policy& policy) {
   const PresetSpec* spec = FindPreset(policy.preset);
-  if (spec == nullptr || !spec->normal_family) return {};
+  if (spec == nullptr || (!spec->normal_family && spec->structural == Structural::kNone)) return {};
   const TransformerStructure structure = FindTransformerStructure(analysis);
   for (const std::string& name : structure.positional_tables) {
+    if (!spec->normal_family) break;
     policy.tensor_rules[name] =
         TensorRule{Normal(policy.preset_std),
                    absl::StrFormat("preset %s: position table (a parameter added to an embedding)", policy.preset)};
   }
-  if (!spec->scaled_residuals) return {};
+  if (spec->structural == Structural::kNone) return {};
   if (!structure.doubt.empty()) {
-    return {absl::StrFormat(
-        "preset %s: the residual projections' rule N(0, %g/sqrt(2*n_layer)) is not applied, as the graph's "
-        "transformer blocks cannot be read with confidence (%s); every weight gets N(0, %g)",
-        policy.preset, policy.preset_std, structure.doubt, policy.preset_std)};
+    const std::string rule =
+        spec->structural == Structural::kT5Factors
+            ? "T5's factors (q (d_model*d_kv)^-0.5, relative attention bias d_model^-0.5, LM head 1)"
+            : absl::StrFormat("the residual projections' rule N(0, %g/sqrt(2*n_layer))", policy.preset_std);
+    const std::string plain = spec->structural == Structural::kT5Factors
+                                  ? std::string("N(0, fan_in^-0.5)")
+                                  : absl::StrFormat("N(0, %g)", policy.preset_std);
+    return {
+        absl::StrFormat("preset %s: %s is not applied, as the graph's transformer blocks cannot be read with "
+                        "confidence (%s); every weight gets %s",
+                        policy.preset, rule, structure.doubt, plain)};
   }
+  if (spec->structural == Structural::kT5Factors) return AddT5Factors(structure, policy);
   AddResidualProjections(structure, policy);
   return {};
 }

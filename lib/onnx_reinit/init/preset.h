@@ -17,11 +17,16 @@
 //   llama   Hugging Face LlamaPreTrainedModel._init_weights: weights and embeddings N(0, r), RMSNorm
 //           scales 1 (no biases); a tied LM head is the embedding, an untied one a weight: both
 //           N(0, r).
+//   t5      Hugging Face T5PreTrainedModel._init_weights (initializer_factor 1), from the widths read
+//           in the graph: q N(0, (d_model*d_kv)^-0.5), k, v, wi N(0, d_model^-0.5), o N(0,
+//           (n_heads*d_kv)^-0.5), wo N(0, d_ff^-0.5), the relative attention bias N(0, d_model^-0.5),
+//           embeddings and an untied LM head N(0, 1), norm scales 1. Other weights N(0, fan_in^-0.5),
+//           which k, v, o, wi and wo also are.
 //   megatron  Megatron-LM (megatron/core/utils.py init_method_normal, scaled_init_method_normal):
 //           weights, embeddings and the output layer N(0, sigma), the output layers of each block
 //           (attention linear_proj, MLP linear_fc2) N(0, sigma / sqrt(2 * num_layers)), biases 0,
 //           LayerNorm 1/0; sigma = initializer_range (Megatron's --init-method-std, 0.02).
-// A preset whose structural rule the graph does not support (gpt2 or megatron on a graph without blocks, or
+// A preset whose structural rule the graph does not support (gpt2, megatron or t5 on a graph without blocks, or
 // with blocks that do not pair up) gives every tensor the preset's plain rule for its role, and
 // says which rule it did not apply and why (ExpandPreset's result; --strict refuses).
 #ifndef ONNX_REINIT_INIT_PRESET_H_
