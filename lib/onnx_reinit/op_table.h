@@ -101,6 +101,10 @@ struct OpSpec {
   // The op computes attention, softmax(q k^T) v, itself (transformer_structure.h reads a branch
   // that holds one as an attention sublayer).
   bool attention = false;
+  // The op adds inputs 0 and 1 - a residual stream and a branch - before normalizing the sum
+  // (ONNX Runtime's SkipLayerNormalization fuses the residual Add): transformer_structure.h reads
+  // it as a residual Add.
+  bool residual_sum = false;
 
   // The spec of input `index` (or of kAnyInput), or null.
   const InputSpec* Input(int index) const;

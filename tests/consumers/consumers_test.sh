@@ -7,7 +7,8 @@
 #
 # Every TESTDATA_DIR/*.onnx (not malformed/) is copied into WORK_DIR/inputs (WORK_DIR is recreated
 # empty) and re-initialized with several schemes, and with --untie, into WORK_DIR (quantized_*.onnx
-# also with --requantize, torch_bert*, torch_gpt2*, torch_llama*, torch_megatron*, torch_t5* also with their --preset), then:
+# also with --requantize, torch_bert*, torch_gpt2*, torch_llama*, torch_megatron*, torch_t5* and
+# ONNX Runtime's optimizations of them also with their --preset), then:
 #   checker: onnx.checker.check_model(full_check=True) with PYTHON3 (Debian's python3-onnx); a
 #            fixture the checker refuses (ORT's default-domain contrib ops) must be refused alike;
 #   ort:     tests/ort/run_model.js runs each model in ONNX Runtime CPU and checks that the outputs
@@ -88,7 +89,9 @@ for input in "${inputs[@]}"; do
     for scheme in "${schemes[@]}"; do runs+=("$scheme.requantize|--scheme $scheme --requantize"); done
   fi
   # The transformer fixtures also go through their framework's preset.
-  if [[ "$base" =~ ^torch_(bert|gpt2|llama|megatron|t5) ]]; then runs+=("preset|--preset ${BASH_REMATCH[1]}"); fi
+  if [[ "$base" =~ ^(ort_extended_)?torch_(bert|gpt2|llama|megatron|t5) ]]; then
+    runs+=("preset|--preset ${BASH_REMATCH[2]}")
+  fi
   for variant in "${runs[@]}"; do
     name=${variant%%|*}
     read -r -a args <<<"${variant#*|}"

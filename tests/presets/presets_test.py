@@ -9,6 +9,12 @@ is s/sqrt(n) and the sample std's s/sqrt(2(n-1)); a tensor passes within Z of th
 (biases, norm scales) must be exactly their value, and tensors that are not learned ("keep") must
 keep their bytes. Prints the largest deviation per fixture in units of its tolerance.
 
+ONNX Runtime's optimizations of the fixtures (testdata/ort_extended_NAME.onnx, written by
+generate_ort_optimized.js) are checked against NAME's expectations: a tensor the optimizer kept
+by name has its expectation; one it made by folding a lookup of consecutive rows of a table (BERT's
+position rows) has the table's; any other (T5's relative bias gathered per query and key, a bias
+summed with a mask) is not a learned tensor of the framework and must keep its bytes.
+
 Also: --initializer-range scales every normal tensor; gpt2 on a graph without transformer blocks
 warns that its residual rule is not applied, and --strict refuses.
 
@@ -70,6 +76,33 @@ def check_fixture(cli, fixture, preset, tensors, work, range_scale=1.0, extra=()
 
 
 TESTDATA = None
+OPTIMIZED = "ort_extended_"
+
+
+def row_slice_of(values, tables):
+    """The name of the table in `tables` (name: array) whose consecutive rows `values` are, or None."""
+    for name, table in tables.items():
+        if table.ndim != 2 or values.size == 0 or values.size % table.shape[1]:
+            continue
+        rows = values.reshape(-1, table.shape[1])
+        for start in range(table.shape[0] - rows.shape[0] + 1):
+            if np.array_equal(table[start:start + rows.shape[0]], rows):
+                return name
+    return None
+
+
+def optimized_expectations(fixture, base_entry):
+    """The expectations of ONNX Runtime's optimization of a fixture, from the fixture's own."""
+    base_tensors = base_entry["tensors"]
+    base = {name: onnx.numpy_helper.to_array(t) for name, t in initializers(fixture_path(fixture[len(OPTIMIZED):])).items()
+            if name in base_tensors and base_tensors[name] != "keep"}
+    tensors = {}
+    for name, tensor in initializers(fixture_path(fixture)).items():
+        if tensor.data_type != onnx.TensorProto.FLOAT:
+            continue
+        source = name if name in base_tensors else row_slice_of(onnx.numpy_helper.to_array(tensor), base)
+        tensors[name] = base_tensors[source] if source else "keep"
+    return {"preset": base_entry["preset"], "tensors": tensors}
 
 
 def fixture_path(fixture):
@@ -82,6 +115,10 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     expected = json.loads((TESTDATA / "transformer_models.expected.json").read_text())
+    for optimized in sorted(TESTDATA.glob(OPTIMIZED + "torch_*.onnx")):
+        base = optimized.name[len(OPTIMIZED):]
+        if base in expected:
+            expected[optimized.name] = optimized_expectations(optimized.name, expected[base])
     failures = []
     for fixture, entry in sorted(expected.items()):
         problems, worst = check_fixture(cli, fixture, entry["preset"], entry["tensors"], work)

@@ -156,6 +156,11 @@ OpSpec AttentionOp(OpSpec spec) {
   return spec;
 }
 
+OpSpec ResidualSumOp(OpSpec spec) {
+  spec.residual_sum = true;
+  return spec;
+}
+
 OpSpec QuantizedOp(const char* op_type, std::vector<InputSpec> inputs, const char* domain = "") {
   OpSpec op = Op(op_type, std::move(inputs), 1, domain);
   op.unlisted_are_quantization_parameters = true;
@@ -225,11 +230,12 @@ std::vector<OpSpec> BuildTable() {
       Op("SimplifiedLayerNormalization", {Norm(1, "scale", Role::kNormScale)}),
       Op("SimplifiedLayerNormalization", {Norm(1, "scale", Role::kNormScale)}, 1, kMicrosoft),
       Op("LayerNormalization", {Norm(1, "Scale", Role::kNormScale), Norm(2, "B", Role::kNormBias)}, 1, kMicrosoft),
-      Op("SkipLayerNormalization",
-         {Norm(2, "gamma", Role::kNormScale), Norm(3, "beta", Role::kNormBias), BiasOfLayerBefore(4, "bias")}, 1,
-         kMicrosoft),
-      Op("SkipSimplifiedLayerNormalization", {Norm(2, "gamma", Role::kNormScale), BiasOfLayerBefore(3, "bias")}, 1,
-         kMicrosoft),
+      ResidualSumOp(
+          Op("SkipLayerNormalization",
+             {Norm(2, "gamma", Role::kNormScale), Norm(3, "beta", Role::kNormBias), BiasOfLayerBefore(4, "bias")}, 1,
+             kMicrosoft)),
+      ResidualSumOp(Op("SkipSimplifiedLayerNormalization",
+                       {Norm(2, "gamma", Role::kNormScale), BiasOfLayerBefore(3, "bias")}, 1, kMicrosoft)),
       Op("EmbedLayerNormalization",
          {Table(2, "word_embedding"), Table(3, "position_embedding"), Table(4, "segment_embedding"),
           Norm(5, "gamma", Role::kNormScale), Norm(6, "beta", Role::kNormBias)},

@@ -163,8 +163,15 @@ class Finder {
     return path;
   }
 
+  // An Add of two values, or an op that adds its first two inputs before normalizing (op table).
+  bool IsResidualSum(const onnx::NodeProto& node) const {
+    if (node.op_type() == "Add" && IsDefaultDomain(node)) return node.input_size() == 2;
+    const OpSpec* spec = FindOp(node.domain(), node.op_type(), index_.OpsetVersion(node));
+    return spec != nullptr && spec->residual_sum && node.input_size() >= 2;
+  }
+
   std::optional<Residual> ReadResidual(const onnx::NodeProto& add) const {
-    if (add.op_type() != "Add" || !IsDefaultDomain(add) || add.input_size() != 2) return std::nullopt;
+    if (!IsResidualSum(add)) return std::nullopt;
     if (IsConstantInput(add, 0) || IsConstantInput(add, 1)) return std::nullopt;
     for (int k = 0; k < 2; ++k) {
       const onnx::NodeProto* last = LastProjection(add.input(k));

@@ -3,9 +3,10 @@
 //
 // A residual Add is an Add(stream, branch) whose branch operand is computed from the stream
 // operand and ends in a linear projection (a weight the reader sees as 2-D: MatMul, Gemm, a fused
-// attention op), perhaps plus a bias. The branch is the nodes on the paths from stream to branch.
-// A branch holding a Softmax or an attention op (OpSpec::attention) is an attention sublayer: its
-// last projection is the attention output, and the projections before it are q, k and v, told
+// attention op), perhaps plus a bias; an op that adds inputs 0 and 1 before normalizing (OpSpec::
+// residual_sum: ONNX Runtime's SkipLayerNormalization, SkipSimplifiedLayerNormalization) is one too. The branch is the
+// nodes on the paths from stream to branch. A branch holding a Softmax or an attention op (OpSpec::attention) is an
+// attention sublayer: its last projection is the attention output, and the projections before it are q, k and v, told
 // apart by where they lead - the left operand of the score MatMul (whose output reaches the
 // Softmax) is q, the right one k, the MatMul of the Softmax's output with the other operand v; a
 // projection that leads to more than one of them, or a weight read by an attention op, is a packed
