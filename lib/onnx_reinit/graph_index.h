@@ -27,10 +27,12 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -49,6 +51,9 @@ struct Constant {
   // kFunctionConstant: the function whose body holds it; kCallAttribute: the function called
   const onnx::FunctionProto* function = nullptr;
 };
+
+// A node input: the node and the input's slot.
+using Consumer = std::pair<const onnx::NodeProto*, int>;
 
 bool IsDefaultDomain(const onnx::NodeProto& node);
 // Every name used anywhere in `graph` and its subgraphs: values, initializers, nodes.
@@ -77,6 +82,9 @@ class GraphIndex {
 
   const Constant* FindConstant(const std::string& name) const;
   const onnx::NodeProto* Producer(const std::string& name) const;
+  // The node inputs of nodes() that read value `name`, in the order of nodes(). Built on the first
+  // call (thread-safe), which costs one pass over the nodes.
+  const std::vector<Consumer>& Consumers(const std::string& name) const;
   // The values of an INT64 or INT32 constant (a Reshape shape, Slice starts, Gather indices), or
   // nullopt (also when its stored values do not match its shape, or are external).
   std::optional<std::vector<int64_t>> ConstantInts(const std::string& name) const;
@@ -116,6 +124,9 @@ class GraphIndex {
   std::vector<const onnx::FunctionProto*> expanding_;  // the calls being inlined, outermost first
   std::unordered_set<std::string> taken_;              // the graphs' names and those given to inlined values
   std::vector<std::string> warnings_;
+
+  mutable std::once_flag consumers_built_;
+  mutable std::unordered_map<std::string, std::vector<Consumer>> consumers_;
 };
 
 }  // namespace onnx_reinit

@@ -53,7 +53,8 @@ struct PartRule {
 };
 
 // Where a quantized input's scale and zero point are (ValueStorage::kQOperator, kBlockQuantized:
-// there `axis` is the one the blocks run along).
+// there `axis` is the one the blocks run along; kQdq: DequantizeLinear's own, `axis` the default of
+// its axis attribute), and where an int32 bias finds the activation's scale.
 struct QuantSlots {
   int scale = -1;       // the op's input holding the scale; -1 none
   int zero_point = -1;  // the op's input holding the zero point; -1 none
@@ -61,9 +62,12 @@ struct QuantSlots {
   // When this attribute is 1 the per-axis scales run along the other of the last two axes (QGemm's
   // transB: B [N, K] has its column scales along axis -2).
   const char* axis_swap_attribute = nullptr;
-  // For an int32 bias: the op's input holding the activation's scale (the bias's scale is it times
-  // the weight's); -1: the scale of the DequantizeLinear that makes the op's input 0.
+  // For an int32 bias of a QOperator op: the op's input holding the activation's scale (the bias's
+  // scale is it times the weight's); -1 none.
   int activation_scale = -1;
+  // For a float op's bias that may be int32 read through DequantizeLinear (QDQ: Conv's B, Gemm's
+  // C): the op's input whose DequantizeLinear holds the activation's scale; -1 none.
+  int dequantized_activation = -1;
 };
 
 // One input of an op and what it holds.

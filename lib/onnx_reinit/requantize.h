@@ -84,11 +84,11 @@ struct RequantizeOptions {
 // it stands for (a role:quantized rule matches both).
 bool MatchesQuantized(const Rule& rule, const TensorUse& use);
 
-// Plans the requantization of the Role::kQuantized tensors of `analysis` (an analysis of `model`).
-// Reads the model (through `payloads` where they hold a tensor's bytes) and changes nothing.
+// Plans the requantization of the Role::kQuantized tensors of `analysis`. Reads the analyzed model
+// (through `payloads` where they hold a tensor's bytes) and changes nothing.
 // InvalidArgument when the policy cannot apply to a weight (as PlanTensor) or a tensor is malformed.
-absl::StatusOr<Requantization> PlanRequantization(onnx::ModelProto& model, const GraphAnalysis& analysis,
-                                                  const RequantizeOptions& options, const DetachedPayloads& payloads);
+absl::StatusOr<Requantization> PlanRequantization(const GraphAnalysis& analysis, const RequantizeOptions& options,
+                                                  const DetachedPayloads& payloads);
 
 // Stores each write's values in its tensor, in the tensor's storage field. The tensors must hold
 // their values themselves (not in a detached payload nor external data).

@@ -209,6 +209,17 @@ std::optional<std::vector<int64_t>> GraphIndex::ConstantInts(const std::string& 
   return std::nullopt;
 }
 
+const std::vector<Consumer>& GraphIndex::Consumers(const std::string& name) const {
+  std::call_once(consumers_built_, [this] {
+    for (const onnx::NodeProto* node : nodes_) {
+      for (int k = 0; k < node->input_size(); ++k) consumers_[node->input(k)].emplace_back(node, k);
+    }
+  });
+  static const std::vector<Consumer> kNone;
+  auto it = consumers_.find(name);
+  return it == consumers_.end() ? kNone : it->second;
+}
+
 void GraphIndex::Add(onnx::GraphProto& graph, int depth) {
   for (onnx::TensorProto& initializer : *graph.mutable_initializer()) {
     AddConstant(initializer.name(), &initializer, TensorSource::kInitializer);

@@ -18,17 +18,6 @@ const onnx::NodeProto* GraphPatterns::ProducedBy(const std::string& value, absl:
   return producer != nullptr && producer->op_type() == op && producer->input_size() >= 1 ? producer : nullptr;
 }
 
-const std::vector<Consumer>& GraphPatterns::Consumers(const std::string& name) const {
-  if (consumers_.empty()) {
-    for (const onnx::NodeProto* node : index_.nodes()) {
-      for (int k = 0; k < node->input_size(); ++k) consumers_[node->input(k)].emplace_back(node, k);
-    }
-  }
-  static const std::vector<Consumer> kNone;
-  auto it = consumers_.find(name);
-  return it == consumers_.end() ? kNone : it->second;
-}
-
 bool GraphPatterns::IsDecomposedNormScale(const onnx::NodeProto& mul) const {
   if (mul.input_size() != 2) return false;
   for (int k = 0; k < 2; ++k) {
@@ -65,7 +54,7 @@ bool GraphPatterns::IsNormBias(const onnx::NodeProto& add, int i) const {
 bool GraphPatterns::IsOffsetScale(const onnx::NodeProto& add, int i,
                                   const std::function<bool(const std::string& value)>& all_ones) const {
   if (add.input_size() != 2 || add.output_size() != 1 || !all_ones(add.input(1 - i))) return false;
-  for (const auto& [reader, k] : Consumers(add.output(0))) {
+  for (const auto& [reader, k] : index_.Consumers(add.output(0))) {
     if (reader->op_type() != "Mul" || !IsDefaultDomain(*reader) || reader->input_size() != 2) continue;
     if (!IsConstant(reader->input(1 - k))) return true;
   }

@@ -7,7 +7,6 @@
 
 #include <functional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -17,9 +16,6 @@
 #include "onnx_reinit/graph/view_trace.h"
 
 namespace onnx_reinit {
-
-// A node input: the node and the input's slot.
-using Consumer = std::pair<const onnx::NodeProto*, int>;
 
 class GraphPatterns {
  public:
@@ -47,9 +43,6 @@ class GraphPatterns {
   bool IsOffsetScale(const onnx::NodeProto& add, int i,
                      const std::function<bool(const std::string& value)>& all_ones) const;
 
-  // The node inputs that read value `name`, in graph order.
-  const std::vector<Consumer>& Consumers(const std::string& name) const;
-
  private:
   // The producer of `value` when it is an `op` node with at least one input, or null.
   const onnx::NodeProto* ProducedBy(const std::string& value, absl::string_view op) const;
@@ -57,7 +50,6 @@ class GraphPatterns {
 
   const GraphIndex& index_;
   ViewTracer& tracer_;
-  mutable std::unordered_map<std::string, std::vector<Consumer>> consumers_;  // built on first use
 };
 
 }  // namespace onnx_reinit

@@ -97,10 +97,18 @@ InputSpec Int32Bias(InputSpec spec, int activation_scale) {
   spec.quant.activation_scale = activation_scale;
   return spec;
 }
-// The integers a DequantizeLinear makes floats of, for the op that reads its output.
-InputSpec QdqIntegers(int index, const char* name) {
+// The integers a DequantizeLinear makes floats of, for the op that reads its output; the scale and
+// zero point at those inputs, per-axis along `axis` unless the node's axis attribute says otherwise.
+InputSpec QdqIntegers(int index, const char* name, int scale, int zero_point, int axis) {
   InputSpec spec = Matched(index, name, Role::kQuantized, Match::kPassedOn);
   spec.storage = ValueStorage::kQdq;
+  spec.quant = QuantSlots{scale, zero_point, axis};
+  return spec;
+}
+// A float op's bias, which a QDQ model stores as int32 in steps of the activation's scale (that of
+// the DequantizeLinear making input `activation_input`) times the weight's.
+InputSpec QdqInt32Bias(InputSpec spec, int activation_input) {
+  spec.quant.dequantized_activation = activation_input;
   return spec;
 }
 // n-bit integers packed in blocks along the rows, each block with its own scale and zero point at
@@ -183,10 +191,10 @@ OpSpec Elementwise(const char* op_type, Match match = Match::kElementwise) {
 std::vector<OpSpec> BuildTable() {
   return {
       // Layers.
-      Op("Conv", {Weight(1, "W", Conv()), Bias(2, "B", 1)}),
-      Op("ConvTranspose", {Weight(1, "W", ConvTranspose()), Bias(2, "B", 1)}),
-      Op("Gemm",
-         {Weight(0, "A", LeftOperand("transA", 2)), Weight(1, "B", RightOperand("transB", 2)), Bias(2, "C", 1)}),
+      Op("Conv", {Weight(1, "W", Conv()), QdqInt32Bias(Bias(2, "B", 1), 0)}),
+      Op("ConvTranspose", {Weight(1, "W", ConvTranspose()), QdqInt32Bias(Bias(2, "B", 1), 0)}),
+      Op("Gemm", {Weight(0, "A", LeftOperand("transA", 2)), Weight(1, "B", RightOperand("transB", 2)),
+                  QdqInt32Bias(Bias(2, "C", 1), 0)}),
       Op("MatMul", {UnlessConstant(Weight(0, "A", LeftOperand()), 1), Weight(1, "B", RightOperand())}),
       Op("Gather", {Embedding(0, "data")}),
       Op("Einsum", {UnlessConstant(Weight(kAnyInput, "Inputs", EinsumOperand()), kAnyOtherInput)}, 12),
@@ -216,8 +224,9 @@ std::vector<OpSpec> BuildTable() {
       Op("Resize", {Fixed(1, "roi", "Resize's region of interest"), Fixed(2, "scales", "Resize's scales")}),
       Op("Upsample", {Fixed(1, "scales", "Upsample's scales")}),
       // Quantized: QDQ, and the QOperator ops.
-      Op("DequantizeLinear", {QdqIntegers(0, "x"), Fixed(1, "x_scale", "quantization parameter of DequantizeLinear"),
-                              Fixed(2, "x_zero_point", "quantization parameter of DequantizeLinear")}),
+      Op("DequantizeLinear",
+         {QdqIntegers(0, "x", 1, 2, 1), Fixed(1, "x_scale", "quantization parameter of DequantizeLinear"),
+          Fixed(2, "x_zero_point", "quantization parameter of DequantizeLinear")}),
       Op("QuantizeLinear", {Fixed(1, "y_scale", "quantization parameter of QuantizeLinear"),
                             Fixed(2, "y_zero_point", "quantization parameter of QuantizeLinear")}),
       QuantizedOp("QLinearConv", {QOperator(Weight(3, "w", Conv()), 4, 5, 0), Int32Bias(Bias(8, "B", 3), 1)}),

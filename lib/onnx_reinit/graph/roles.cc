@@ -367,7 +367,7 @@ class Classifier {
   // Whether a reader of the Expand's output combines it with an activation.
   bool IsCombinedWithActivation(const onnx::NodeProto& expand) const {
     if (expand.output_size() == 0) return false;
-    for (const auto& [reader, k] : patterns_.Consumers(expand.output(0))) {
+    for (const auto& [reader, k] : index_.Consumers(expand.output(0))) {
       if (CombinesElementwise(*reader, k) && HasActivationInput(*reader, k)) return true;
     }
     return false;

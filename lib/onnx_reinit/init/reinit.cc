@@ -202,8 +202,7 @@ absl::Status PlanRequantized(onnx::ModelProto& model, const GraphAnalysis& analy
   requantize.seed = options.seed;
   requantize.threads = plan.threads;
   requantize.select = [&options](const TensorUse& use) { return Select(use, options).kept; };
-  ONNX_REINIT_ASSIGN_OR_RETURN(Requantization requantization,
-                               PlanRequantization(model, analysis, requantize, payloads));
+  ONNX_REINIT_ASSIGN_OR_RETURN(Requantization requantization, PlanRequantization(analysis, requantize, payloads));
   if (options.require_detached && !requantization.writes.empty()) {
     return NotInPlace("requantized tensors are rewritten in memory");
   }

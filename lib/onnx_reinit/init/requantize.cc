@@ -6,8 +6,8 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <unordered_map>
-#include <unordered_set>
+#include <string>
+#include <vector>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -17,6 +17,7 @@
 #include "onnx_reinit/blockwise_tensor.h"
 #include "onnx_reinit/errors.h"
 #include "onnx_reinit/fill.h"
+#include "onnx_reinit/graph_index.h"
 #include "onnx_reinit/op_table.h"
 #include "onnx_reinit/numerics/rng.h"
 #include "onnx_reinit/scheme.h"
@@ -105,55 +106,6 @@ proto::Moments MomentsOf(const std::vector<double>& values) {
   return accumulator.ToProto();
 }
 
-int64_t IntAttribute(const onnx::NodeProto& node, absl::string_view name, int64_t fallback) {
-  for (const onnx::AttributeProto& attribute : node.attribute()) {
-    if (attribute.name() == name) return attribute.i();
-  }
-  return fallback;
-}
-
-// What the requantizer needs to know about the model: its constants, how often each name is read,
-// the producers of values, and the graph inputs.
-class ModelIndex {
- public:
-  explicit ModelIndex(onnx::ModelProto& model) {
-    for (const GraphConstant& constant : ListConstants(model)) constants_.emplace(constant.name, constant.tensor);
-    for (const onnx::ValueInfoProto& input : model.graph().input()) graph_inputs_.insert(input.name());
-    AddGraph(model.graph());
-  }
-
-  onnx::TensorProto* Constant(const std::string& name) const {
-    auto it = constants_.find(name);
-    return it == constants_.end() ? nullptr : it->second;
-  }
-  int Reads(const std::string& name) const {
-    auto it = reads_.find(name);
-    return it == reads_.end() ? 0 : it->second;
-  }
-  const onnx::NodeProto* Producer(const std::string& name) const {
-    auto it = producers_.find(name);
-    return it == producers_.end() ? nullptr : it->second;
-  }
-  bool IsGraphInput(const std::string& name) const { return graph_inputs_.count(name) > 0; }
-
- private:
-  void AddGraph(const onnx::GraphProto& graph) {
-    for (const onnx::NodeProto& node : graph.node()) {
-      for (const std::string& input : node.input()) ++reads_[input];
-      for (const std::string& output : node.output()) producers_.emplace(output, &node);
-      for (const onnx::AttributeProto& attribute : node.attribute()) {
-        if (attribute.has_g()) AddGraph(attribute.g());
-        for (const onnx::GraphProto& subgraph : attribute.graphs()) AddGraph(subgraph);
-      }
-    }
-  }
-
-  std::unordered_map<std::string, onnx::TensorProto*> constants_;
-  std::unordered_map<std::string, int> reads_;
-  std::unordered_map<std::string, const onnx::NodeProto*> producers_;
-  std::unordered_set<std::string> graph_inputs_;
-};
-
 // Where the scale and zero point of a quantized weight are: the node that reads them and its slots.
 struct ScaleSlots {
   const onnx::NodeProto* node = nullptr;  // DequantizeLinear, QLinearConv or QLinearMatMul
@@ -166,36 +118,70 @@ struct WeightScales {
   std::vector<double> scales;
 };
 
+// The op table's spec of `node`'s input `index`, or null.
+const InputSpec* InputSpecOf(const onnx::NodeProto& node, int index) {
+  const OpSpec* op = FindOp(node.domain(), node.op_type());
+  return op != nullptr ? op->Input(index) : nullptr;
+}
+
 // The role of the float tensor a quantized one stands for: the op table's for its reader's input
 // (a QDQ weight's reader is the float op), a weight when the table has none.
 Role FloatRoleOf(const TensorUse& use) {
-  const OpSpec* op = FindOp(use.reader->domain(), use.reader->op_type());
-  const InputSpec* input = op != nullptr ? op->Input(use.input_index) : nullptr;
+  const InputSpec* input = InputSpecOf(*use.reader, use.input_index);
   return input != nullptr && (input->role == Role::kBias || input->role == Role::kEmbedding) ? input->role
                                                                                              : Role::kWeight;
 }
 
-// The int32 bias input of a QOperator op (QLinearConv, QGemm) in the op table; -1 when it has none.
-int QOperatorBiasInput(const onnx::NodeProto& node) {
+// The op table's spec of the input of `node` that may hold an int32 bias in steps of the
+// activation's scale times the weight's (QLinearConv's B, QGemm's C; Conv's B and Gemm's C read
+// through DequantizeLinear), or null when the op has none.
+const InputSpec* Int32BiasInput(const onnx::NodeProto& node) {
   const OpSpec* op = FindOp(node.domain(), node.op_type());
-  if (op == nullptr) return -1;
+  if (op == nullptr) return nullptr;
   for (const InputSpec& input : op->inputs) {
-    if (input.role == Role::kBias && input.storage == ValueStorage::kQOperator) return input.index;
+    if (input.quant.activation_scale >= 0 || input.quant.dequantized_activation >= 0) return &input;
   }
-  return -1;
+  return nullptr;
 }
 
+// Whether `use` is an int32 bias: a QOperator op's, or a float op's read through DequantizeLinear.
 bool IsQuantizedBias(const TensorUse& use) {
-  const int qoperator_bias = QOperatorBiasInput(*use.reader);
-  if (qoperator_bias >= 0) return use.input_index == qoperator_bias;
-  const std::string& op = use.reader->op_type();
-  return use.dequantize != nullptr && use.input_index == 2 && (op == "Conv" || op == "ConvTranspose" || op == "Gemm");
+  const InputSpec* bias = Int32BiasInput(*use.reader);
+  if (bias == nullptr || bias->index != use.input_index) return false;
+  return bias->quant.activation_scale >= 0 || use.dequantize != nullptr;
 }
 
-// The slot of a node's bias, when it has one.
+// The slot of the int32 bias of the op that reads a weight, -1 when it has none.
 int BiasInput(const onnx::NodeProto& node) {
-  const int qoperator_bias = QOperatorBiasInput(node);
-  return qoperator_bias >= 0 ? qoperator_bias : 2;
+  const InputSpec* bias = Int32BiasInput(node);
+  return bias != nullptr ? bias->index : -1;
+}
+
+// The table's scale and zero point slots of `node` when it dequantizes integers (DequantizeLinear),
+// else null.
+const QuantSlots* DequantizerSlots(const onnx::NodeProto* node) {
+  const InputSpec* input = node != nullptr ? InputSpecOf(*node, 0) : nullptr;
+  return input != nullptr && input->storage == ValueStorage::kQdq ? &input->quant : nullptr;
+}
+
+const std::string* Input(const onnx::NodeProto& node, int i) {
+  return i >= 0 && i < node.input_size() && !node.input(i).empty() ? &node.input(i) : nullptr;
+}
+
+// The scale and zero point of a quantized weight: its DequantizeLinear's, or those the op table
+// gives the QOperator op.
+ScaleSlots SlotsOf(const TensorUse& use) {
+  if (const QuantSlots* dequantize = DequantizerSlots(use.dequantize)) {
+    return ScaleSlots{use.dequantize, dequantize->scale, dequantize->zero_point,
+                      IntAttribute(*use.dequantize, "axis", dequantize->axis)};
+  }
+  const InputSpec* input = InputSpecOf(*use.reader, use.input_index);
+  const QuantSlots quant = input != nullptr ? input->quant : QuantSlots{};
+  int axis = quant.axis;
+  if (quant.axis_swap_attribute != nullptr && IntAttribute(*use.reader, quant.axis_swap_attribute, 0) == 1) {
+    axis = axis == -1 ? -2 : -1;
+  }
+  return ScaleSlots{use.reader, quant.scale, quant.zero_point, axis};
 }
 
 // Which scale group each element of a tensor belongs to: 0 for one scale per tensor (axis -1),
@@ -212,10 +198,19 @@ class ScaleGroups {
   int64_t axis_, groups_, inner_ = 1;
 };
 
+// The integer grid of a quantized weight, per scale group: its old scale, its zero point and the
+// levels on each side of the zero point that a symmetric draw may use.
+struct WeightGrid {
+  IntegerType type{};
+  std::vector<double> old_scales;
+  FloatType scale_type = FloatType::kFloat32;
+  std::vector<double> zero_points;
+  int64_t axis = -1;  // of the scales, >= 0; -1 for one scale
+  std::vector<int64_t> levels;
+};
+
 // Per group, max|w| / levels rounded to the scale's type; a group of zeros keeps its old scale.
-std::vector<double> SymmetricScales(const std::vector<double>& w, const ScaleGroups& groups,
-                                    const std::vector<int64_t>& levels, const std::vector<double>& old_scales,
-                                    FloatType scale_type) {
+std::vector<double> SymmetricScales(const std::vector<double>& w, const ScaleGroups& groups, const WeightGrid& grid) {
   std::vector<double> largest(groups.size(), 0.0);
   for (size_t e = 0; e < w.size(); ++e) {
     double& group_largest = largest[groups(static_cast<int64_t>(e))];
@@ -223,15 +218,86 @@ std::vector<double> SymmetricScales(const std::vector<double>& w, const ScaleGro
   }
   std::vector<double> scales(groups.size());
   for (int64_t g = 0; g < groups.size(); ++g) {
-    scales[g] = largest[g] > 0 ? RoundTo(scale_type, largest[g] / static_cast<double>(levels[g])) : old_scales[g];
+    scales[g] = largest[g] > 0 ? RoundTo(grid.scale_type, largest[g] / static_cast<double>(grid.levels[g]))
+                               : grid.old_scales[g];
   }
   return scales;
+}
+
+// Values rounded to a grid: the integers to store, and the values they stand for before and after.
+struct Quantized {
+  std::vector<double> q, before, after;
+};
+
+// Rounds the drawn float values `w` to `scales` on the grid (at most `levels` steps from each zero
+// point); `old_q` are the integers stored before.
+Quantized QuantizeWeight(const std::vector<double>& w, const std::vector<double>& old_q, const ScaleGroups& groups,
+                         const std::vector<double>& scales, const WeightGrid& grid) {
+  Quantized out{std::vector<double>(w.size()), std::vector<double>(w.size()), std::vector<double>(w.size())};
+  for (size_t e = 0; e < w.size(); ++e) {
+    const int64_t g = groups(static_cast<int64_t>(e));
+    const double levels = static_cast<double>(grid.levels[g]);
+    const double centred = std::clamp(std::nearbyint(w[e] / scales[g]), -levels, levels);
+    out.q[e] = centred + grid.zero_points[g];
+    out.after[e] = centred * scales[g];
+    out.before[e] = (old_q[e] - grid.zero_points[g]) * grid.old_scales[g];
+  }
+  return out;
+}
+
+// Rounds the drawn float bias `b` to int32 steps of `scales` (one, or one per value) around
+// `zero_points`; `old_q` and `old_scales` are those stored before.
+Quantized QuantizeBias(const std::vector<double>& b, const std::vector<double>& old_q,
+                       const std::vector<double>& scales, const std::vector<double>& zero_points,
+                       const std::vector<double>& old_scales) {
+  constexpr double kLow = std::numeric_limits<int32_t>::min(), kHigh = std::numeric_limits<int32_t>::max();
+  Quantized out{std::vector<double>(b.size()), std::vector<double>(b.size()), std::vector<double>(b.size())};
+  for (size_t j = 0; j < b.size(); ++j) {
+    const double s = scales[scales.size() == 1 ? 0 : j];
+    out.q[j] = std::clamp(std::nearbyint(b[j] / s) + zero_points[j], kLow, kHigh);
+    out.after[j] = (out.q[j] - zero_points[j]) * s;
+    out.before[j] = (old_q[j] - zero_points[j]) * old_scales[j];
+  }
+  return out;
+}
+
+// Per group, the levels on each side of its zero point that values of both signs can use:
+// min(zero point - type min, type max - zero point). Sets `why` when a group has none.
+std::vector<int64_t> SymmetricLevels(const std::vector<double>& zero_points, const IntegerType& type,
+                                     std::string& why) {
+  std::vector<int64_t> levels(zero_points.size());
+  for (size_t g = 0; g < zero_points.size(); ++g) {
+    const int64_t zero_point = static_cast<int64_t>(zero_points[g]);
+    levels[g] = std::min<int64_t>(zero_point - type.min, type.max - zero_point);
+    if (levels[g] <= 0) {
+      why = absl::StrFormat("zero point %d of %s leaves no room for values of both signs", zero_point, type.name);
+      return {};
+    }
+  }
+  return levels;
 }
 
 std::string DescribeScales(const std::vector<double>& scales, int64_t axis) {
   if (scales.size() == 1) return absl::StrFormat("scale %.4g", scales[0]);
   const auto [low, high] = std::minmax_element(scales.begin(), scales.end());
   return absl::StrFormat("%d scales along axis %d (%.4g..%.4g)", scales.size(), axis, *low, *high);
+}
+
+std::string DescribeConvention(const BlockwiseTensor& t) {
+  const int64_t half = t.layout.default_zero_point();
+  switch (t.convention) {
+    case BlockConvention::kSignedScale:
+      return absl::StrFormat("scale = -v/%d (v: the block's value of largest |v|), zero point %d", half, half);
+    case BlockConvention::kSymmetric: return absl::StrFormat("scale = max|w|/%d, zero point %d", half - 1, half);
+    case BlockConvention::kMinMax:
+      return absl::StrFormat("scale = (max - min)/%d, zero point = round(-min/scale)", t.layout.max_q());
+  }
+  return "";
+}
+
+// QDQ and QLinear ops quantize their activations with calibrated scales; dynamic ones do not.
+bool ReadsCalibratedActivations(const TensorUse& weight) {
+  return weight.dequantize != nullptr || absl::StartsWith(weight.reader->op_type(), "QLinear");
 }
 
 // The policy for the float values of quantized tensors, which are drawn in the role of the float
@@ -253,11 +319,28 @@ Policy QuantizedPolicy(const Policy& policy) {
   return out;
 }
 
+// The scale of the activation an op multiplies with its weight, by name, with its one value.
+struct ActivationScale {
+  std::string name;
+  double value = 0;
+};
+
+// A bias's old scales, and the tensor that stores them when it has its own (a QDQ bias).
+struct BiasScale {
+  const std::string* name = nullptr;
+  onnx::TensorProto* tensor = nullptr;
+  std::optional<TensorValues> values;
+  std::vector<double> old_scales;  // one per bias value
+};
+
+// Plans the requantization of a model's quantized tensors. Each helper that finds a tensor it
+// cannot requantize lists it in out_.skipped (Skip) and returns nullopt or false; a Status error
+// is a malformed model or a tensor that cannot be rewritten in place.
 class Requantizer {
  public:
-  Requantizer(onnx::ModelProto& model, const RequantizeOptions& options, const DetachedPayloads& payloads,
+  Requantizer(const GraphIndex& index, const RequantizeOptions& options, const DetachedPayloads& payloads,
               Requantization& out)
-      : index_(model), options_(options), policy_(QuantizedPolicy(*options.policy)), payloads_(payloads), out_(out) {}
+      : index_(index), options_(options), policy_(QuantizedPolicy(*options.policy)), payloads_(payloads), out_(out) {}
 
   absl::Status Run(const GraphAnalysis& analysis) {
     std::map<std::pair<const onnx::NodeProto*, int>, const TensorUse*> biases;
@@ -305,6 +388,19 @@ class Requantizer {
   // ... because this version cannot requantize it as it is (`why`).
   void Skip(const TensorUse& use, std::string why) { Skip(use, SkipReason{SkipReason::Cause::kOther, std::move(why)}); }
 
+  // Skips `use` for `why`, for a helper that returns nullopt when it does.
+  std::nullopt_t Unchanged(const TensorUse& use, std::string why) {
+    Skip(use, std::move(why));
+    return std::nullopt;
+  }
+
+  // Whether --only/--exclude select `use`; skips it when they do not.
+  bool Selected(const TensorUse& use) {
+    if (!options_.select || options_.select(use)) return true;
+    Skip(use, SkipReason::NotSelected());
+    return false;
+  }
+
   void Summarize() {
     if (with_activation_scales_ > 0) {
       out_.warnings.push_back(absl::StrFormat(
@@ -319,8 +415,13 @@ class Requantizer {
     }
   }
 
-  // Why `use`'s tensor `tensor` (named `name`) cannot be written, or "" when it can.
-  std::string Unwritable(const std::string& name, const onnx::TensorProto* tensor, int reads_allowed,
+  onnx::TensorProto* Constant(const std::string& name) const {
+    const onnx_reinit::Constant* constant = index_.FindConstant(name);
+    return constant != nullptr ? constant->tensor : nullptr;
+  }
+
+  // Why the tensor `tensor` named `name` cannot be written, or "" when it can.
+  std::string Unwritable(const std::string& name, const onnx::TensorProto* tensor,
                          bool external_allowed = false) const {
     if (tensor == nullptr) return absl::StrFormat("'%s' is not a constant", name);
     if (IsExternal(*tensor) && !external_allowed) {
@@ -329,7 +430,7 @@ class Requantizer {
     if (index_.IsGraphInput(name)) {
       return absl::StrFormat("'%s' is also a graph input, which a runtime may replace", name);
     }
-    if (index_.Reads(name) > reads_allowed) {
+    if (index_.Consumers(name).size() > 1) {
       return absl::StrFormat("'%s' is also read by other nodes, which a new value would change", name);
     }
     return "";
@@ -371,168 +472,166 @@ class Requantizer {
     return std::optional<std::vector<double>>(std::move(drawn));
   }
 
-  // DequantizeLinear's scale and zero point, or those the op table gives the QOperator op.
-  static ScaleSlots SlotsOf(const TensorUse& use) {
-    if (use.dequantize != nullptr) return ScaleSlots{use.dequantize, 1, 2, IntAttribute(*use.dequantize, "axis", 1)};
-    const OpSpec* op = FindOp(use.reader->domain(), use.reader->op_type());
-    const QuantSlots quant =
-        op != nullptr && op->Input(use.input_index) != nullptr ? op->Input(use.input_index)->quant : QuantSlots{};
-    int axis = quant.axis;
-    if (quant.axis_swap_attribute != nullptr && IntAttribute(*use.reader, quant.axis_swap_attribute, 0) == 1) {
-      axis = axis == -1 ? -2 : -1;
+  // The zero points at input `name` of a dequantizing node (none: zeros), one per value of `count`
+  // (a single one is repeated); nullopt (with `use` skipped) when they are not a constant of
+  // `data_type` (described as `what`) or their size is neither 1 nor `count` (`size_mismatch`).
+  absl::StatusOr<std::optional<std::vector<double>>> ZeroPoints(const TensorUse& use, const std::string* name,
+                                                                int32_t data_type, int64_t count,
+                                                                absl::string_view what,
+                                                                absl::string_view size_mismatch) {
+    if (name == nullptr) return std::optional<std::vector<double>>(std::vector<double>(count, 0.0));
+    const onnx::TensorProto* zp = Constant(*name);
+    if (zp == nullptr || zp->data_type() != data_type) {
+      Skip(use, absl::StrFormat("zero point '%s' is not %s", *name, what));
+      return std::nullopt;
     }
-    return ScaleSlots{use.reader, quant.scale, quant.zero_point, axis};
+    ONNX_REINIT_ASSIGN_OR_RETURN(std::vector<double> zero_points, ReadIntegers(*zp, *name, payloads_));
+    if (zero_points.size() == 1) zero_points.assign(count, zero_points[0]);
+    if (static_cast<int64_t>(zero_points.size()) != count) {
+      Skip(use, std::string(size_mismatch));
+      return std::nullopt;
+    }
+    return std::optional<std::vector<double>>(std::move(zero_points));
   }
 
-  static const std::string* Input(const onnx::NodeProto& node, int i) {
-    return i < node.input_size() && !node.input(i).empty() ? &node.input(i) : nullptr;
+  // Why the quantized weight `use` is not in a form this version requantizes (by its scale slots,
+  // its node, its type), or "".
+  static std::string UnsupportedWeightForm(const TensorUse& use, const ScaleSlots& slots) {
+    if (slots.scale < 0) {
+      return absl::StrFormat(
+          "%s has no weight scale (the model rescales its int32 output later), so no "
+          "integers can be given the scheme's distribution",
+          use.reader->op_type());
+    }
+    if (use.dequantize != nullptr && use.dequantize->input(0) != use.name) {
+      return "ops between the integers and DequantizeLinear";
+    }
+    if (IntAttribute(*slots.node, "block_size", 0) != 0) return "blocked quantization (block_size) is not supported";
+    const std::optional<IntegerType> type = IntegerTypeOf(use.tensor->data_type());
+    if (!type || type->bytes != 1) return "only int8 and uint8 weights are requantized";
+    if (Input(*slots.node, slots.scale) == nullptr) return "no scale";
+    return "";
+  }
+
+  // Why the weight `use` or its scale `scale` cannot be rewritten, or "".
+  std::string UnwritableWeight(const TensorUse& use, const std::string& scale_name,
+                               const onnx::TensorProto* scale) const {
+    std::string why = Unwritable(use.name, use.tensor);
+    if (why.empty()) why = Unwritable(scale_name, scale);
+    if (why.empty() && !FloatTypeOf(scale->data_type())) {
+      why = absl::StrFormat("scale '%s' is not floating-point", scale_name);
+    }
+    return why;
+  }
+
+  // The grid of the weight `use` (its scale `scale` at `slots`); nullopt (with `use` skipped) when
+  // its zero points, scales and shape do not fit together.
+  absl::StatusOr<std::optional<WeightGrid>> GridOf(const TensorUse& use, const ScaleSlots& slots,
+                                                   const std::string& scale_name, onnx::TensorProto& scale) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(const TensorValues scale_values, BindValues(scale, scale_name, payloads_));
+    WeightGrid grid;
+    grid.type = *IntegerTypeOf(use.tensor->data_type());
+    const int64_t groups = scale_values.size();
+    grid.old_scales.resize(groups);
+    scale_values.Read(0, groups, grid.old_scales.data());
+    grid.scale_type = scale_values.type();
+    ONNX_REINIT_ASSIGN_OR_RETURN(
+        std::optional<std::vector<double>> zero_points,
+        ZeroPoints(use, Input(*slots.node, slots.zero_point), use.tensor->data_type(), groups,
+                   "a constant of the weight's type", "the zero point's size does not match the scale's"));
+    if (!zero_points) return std::nullopt;
+    grid.zero_points = *std::move(zero_points);
+    const std::vector<int64_t> dims(use.tensor->dims().begin(), use.tensor->dims().end());
+    const int64_t rank = static_cast<int64_t>(dims.size());
+    grid.axis = groups == 1 ? -1 : slots.axis < 0 ? slots.axis + rank : slots.axis;
+    if (groups != 1 && (grid.axis < 0 || grid.axis >= rank || dims[grid.axis] != groups)) {
+      Skip(use, absl::StrFormat("%d scales do not fit shape [%s] along axis %d", groups, absl::StrJoin(dims, ", "),
+                                slots.axis));
+      return std::nullopt;
+    }
+    std::string why;
+    grid.levels = SymmetricLevels(grid.zero_points, grid.type, why);
+    if (!why.empty()) {
+      Skip(use, why);
+      return std::nullopt;
+    }
+    return std::optional<WeightGrid>(std::move(grid));
+  }
+
+  void RecordWeight(const TensorUse& use, const TensorPlan& plan, const std::string& scale_name, const WeightGrid& grid,
+                    const std::vector<double>& scales, const Quantized& quantized) {
+    proto::RequantizedTensor& record = NewRecord(use, Role::kWeight, plan);
+    record.set_scale(scale_name);
+    record.set_axis(grid.axis);
+    for (size_t g = 0; g < scales.size(); ++g) {
+      record.add_scales(scales[g]);
+      record.add_zero_points(static_cast<int64_t>(grid.zero_points[g]));
+      record.add_levels(grid.levels[g]);
+    }
+    *record.mutable_before() = MomentsOf(quantized.before);
+    *record.mutable_after() = MomentsOf(quantized.after);
+    const std::vector<int64_t>& levels = grid.levels;
+    const bool one_level = std::all_of(levels.begin(), levels.end(), [&](int64_t l) { return l == levels[0]; });
+    record.set_description(absl::StrFormat(
+        "%s -> %s, %s = max|w|/%s", DescribeDistribution(plan.regions.front().distribution), grid.type.name,
+        DescribeScales(scales, grid.axis), one_level ? absl::StrCat(levels[0]) : std::string("levels")));
   }
 
   // Requantizes one weight; nullopt when it is left unchanged (then it is in out_.skipped).
   absl::StatusOr<std::optional<WeightScales>> Weight(const TensorUse& use) {
-    const std::optional<WeightScales> unchanged;
-    if (options_.select && !options_.select(use)) {
-      Skip(use, SkipReason::NotSelected());
-      return unchanged;
-    }
+    if (!Selected(use)) return std::nullopt;
     const ScaleSlots slots = SlotsOf(use);
-    if (slots.scale < 0) {
-      Skip(use, absl::StrFormat("%s has no weight scale (the model rescales its int32 output later), so no "
-                                "integers can be given the scheme's distribution",
-                                use.reader->op_type()));
-      return unchanged;
-    }
-    if (use.dequantize != nullptr && use.dequantize->input(0) != use.name) {
-      Skip(use, "ops between the integers and DequantizeLinear");
-      return unchanged;
-    }
-    if (IntAttribute(*slots.node, "block_size", 0) != 0) {
-      Skip(use, "blocked quantization (block_size) is not supported");
-      return unchanged;
-    }
-    const std::optional<IntegerType> type = IntegerTypeOf(use.tensor->data_type());
-    if (!type || type->bytes != 1) {
-      Skip(use, "only int8 and uint8 weights are requantized");
-      return unchanged;
-    }
-    const std::string* scale_name = Input(*slots.node, slots.scale);
-    if (scale_name == nullptr) {
-      Skip(use, "no scale");
-      return unchanged;
-    }
-    onnx::TensorProto* scale = index_.Constant(*scale_name);
-    std::string why = Unwritable(use.name, use.tensor, 1);
-    if (why.empty()) why = Unwritable(*scale_name, scale, 1);
-    if (why.empty() && !FloatTypeOf(scale->data_type()))
-      why = absl::StrFormat("scale '%s' is not floating-point", *scale_name);
-    if (!why.empty()) {
-      Skip(use, why);
-      return unchanged;
-    }
+    if (std::string why = UnsupportedWeightForm(use, slots); !why.empty()) return Unchanged(use, why);
+    const std::string& scale_name = *Input(*slots.node, slots.scale);
+    onnx::TensorProto* scale = Constant(scale_name);
+    if (std::string why = UnwritableWeight(use, scale_name, scale); !why.empty()) return Unchanged(use, why);
     ONNX_REINIT_RETURN_IF_ERROR(CheckInMemory(use.name, *use.tensor));
-    ONNX_REINIT_RETURN_IF_ERROR(CheckInMemory(*scale_name, *scale));
-    ONNX_REINIT_ASSIGN_OR_RETURN(const TensorValues scale_values, BindValues(*scale, *scale_name, payloads_));
-    const int64_t groups = scale_values.size();
-    std::vector<double> old_scales(groups);
-    scale_values.Read(0, groups, old_scales.data());
-
-    std::vector<double> zero_points(groups, 0.0);
-    if (const std::string* zp_name = Input(*slots.node, slots.zero_point)) {
-      const onnx::TensorProto* zp = index_.Constant(*zp_name);
-      if (zp == nullptr || zp->data_type() != use.tensor->data_type()) {
-        Skip(use, absl::StrFormat("zero point '%s' is not a constant of the weight's type", *zp_name));
-        return unchanged;
-      }
-      ONNX_REINIT_ASSIGN_OR_RETURN(zero_points, ReadIntegers(*zp, *zp_name, payloads_));
-      if (static_cast<int64_t>(zero_points.size()) == 1) zero_points.assign(groups, zero_points[0]);
-      if (static_cast<int64_t>(zero_points.size()) != groups) {
-        Skip(use, "the zero point's size does not match the scale's");
-        return unchanged;
-      }
-    }
-    const std::vector<int64_t> dims(use.tensor->dims().begin(), use.tensor->dims().end());
-    const int64_t rank = static_cast<int64_t>(dims.size());
-    const int64_t axis = groups == 1 ? -1 : slots.axis < 0 ? slots.axis + rank : slots.axis;
-    if (groups != 1 && (axis < 0 || axis >= rank || dims[axis] != groups)) {
-      Skip(use, absl::StrFormat("%d scales do not fit shape [%s] along axis %d", groups, absl::StrJoin(dims, ", "),
-                                slots.axis));
-      return unchanged;
-    }
-    std::vector<int64_t> levels(groups);
-    for (int64_t g = 0; g < groups; ++g) {
-      levels[g] = std::min<int64_t>(static_cast<int64_t>(zero_points[g]) - type->min,
-                                    type->max - static_cast<int64_t>(zero_points[g]));
-      if (levels[g] <= 0) {
-        Skip(use, absl::StrFormat("zero point %d of %s leaves no room for values of both signs",
-                                  static_cast<int64_t>(zero_points[g]), type->name));
-        return unchanged;
-      }
-    }
-
+    ONNX_REINIT_RETURN_IF_ERROR(CheckInMemory(scale_name, *scale));
+    ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<WeightGrid> grid, GridOf(use, slots, scale_name, *scale));
+    if (!grid) return std::nullopt;
     TensorPlan plan;
     ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<std::vector<double>> drawn, Draw(use, Role::kWeight, plan));
-    if (!drawn) return unchanged;
-    const ScaleGroups groups_of(dims, axis, groups);
-    const std::vector<double> scales = SymmetricScales(*drawn, groups_of, levels, old_scales, scale_values.type());
+    if (!drawn) return std::nullopt;
+    const ScaleGroups groups({use.tensor->dims().begin(), use.tensor->dims().end()}, grid->axis,
+                             static_cast<int64_t>(grid->old_scales.size()));
+    std::vector<double> scales = SymmetricScales(*drawn, groups, *grid);
     ONNX_REINIT_ASSIGN_OR_RETURN(const std::vector<double> old_q, ReadIntegers(*use.tensor, use.name, payloads_));
-    std::vector<double> q(drawn->size()), before(drawn->size()), after(drawn->size());
-    for (size_t e = 0; e < drawn->size(); ++e) {
-      const int64_t g = groups_of(static_cast<int64_t>(e));
-      const double centred = std::clamp(std::nearbyint((*drawn)[e] / scales[g]), -static_cast<double>(levels[g]),
-                                        static_cast<double>(levels[g]));
-      q[e] = centred + zero_points[g];
-      after[e] = centred * scales[g];
-      before[e] = (old_q[e] - zero_points[g]) * old_scales[g];
-    }
-
-    proto::RequantizedTensor& record = NewRecord(use, Role::kWeight, plan);
-    record.set_scale(*scale_name);
-    record.set_axis(axis);
-    for (int64_t g = 0; g < groups; ++g) {
-      record.add_scales(scales[g]);
-      record.add_zero_points(static_cast<int64_t>(zero_points[g]));
-      record.add_levels(levels[g]);
-    }
-    *record.mutable_before() = MomentsOf(before);
-    *record.mutable_after() = MomentsOf(after);
-    const bool one_level = std::all_of(levels.begin(), levels.end(), [&](int64_t l) { return l == levels[0]; });
-    record.set_description(
-        absl::StrFormat("%s -> %s, %s = max|w|/%s", DescribeDistribution(plan.regions.front().distribution), type->name,
-                        DescribeScales(scales, axis), one_level ? absl::StrCat(levels[0]) : std::string("levels")));
-    out_.writes.push_back(TensorWrite{use.tensor, std::move(q)});
+    Quantized quantized = QuantizeWeight(*drawn, old_q, groups, scales, *grid);
+    RecordWeight(use, plan, scale_name, *grid, scales, quantized);
+    out_.writes.push_back(TensorWrite{use.tensor, std::move(quantized.q)});
     out_.writes.push_back(TensorWrite{scale, scales});
-    // QDQ and QLinear ops quantize their activations with calibrated scales; dynamic ones do not.
-    if (use.dequantize != nullptr || absl::StartsWith(use.reader->op_type(), "QLinear")) ++with_activation_scales_;
-    return std::optional<WeightScales>(WeightScales{scales});
+    if (ReadsCalibratedActivations(use)) ++with_activation_scales_;
+    return std::optional<WeightScales>(WeightScales{std::move(scales)});
+  }
+
+  // Why the blockwise weight `t` or its scales and zero points cannot be rewritten, or "".
+  std::string UnwritableBlockwise(const TensorUse& use, const BlockwiseTensor& t) const {
+    std::string why = Unwritable(use.name, use.tensor, /*external_allowed=*/true);
+    if (why.empty()) why = Unwritable(t.scales_name, Constant(t.scales_name), true);
+    if (why.empty() && t.zero_points != nullptr)
+      why = Unwritable(t.zero_points_name, Constant(t.zero_points_name), true);
+    if (why.empty() && t.scales->storage() != Storage::kRawData && t.scales->storage() != Storage::kFloatData) {
+      why = absl::StrFormat("scales '%s' are not in raw_data or float_data", t.scales_name);
+    }
+    return why;
   }
 
   // Requantizes a blockwise weight (blockwise_tensor.h): plans its draw and records it; the values
   // are computed and written later, row chunk by row chunk (WriteBlockwise).
   absl::Status Blockwise(const TensorUse& use) {
-    if (options_.select && !options_.select(use)) {
-      Skip(use, SkipReason::NotSelected());
-      return absl::OkStatus();
-    }
-    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(
-        use, [&](const std::string& name) { return index_.Constant(name); }, payloads_);
+    if (!Selected(use)) return absl::OkStatus();
+    absl::StatusOr<BlockwiseTensor> bound = BindBlockwise(use, index_, payloads_);
     if (ErrorKindOf(bound.status()) == ErrorKind::kUnsupported) {
       Skip(use, std::string(bound.status().message()));
       return absl::OkStatus();
     }
     ONNX_REINIT_RETURN_IF_ERROR(bound.status());
     const BlockwiseTensor& t = *bound;
-    std::string why = Unwritable(use.name, use.tensor, 1, /*external_allowed=*/true);
-    if (why.empty()) why = Unwritable(t.scales_name, index_.Constant(t.scales_name), 1, true);
-    if (why.empty() && t.zero_points != nullptr)
-      why = Unwritable(t.zero_points_name, index_.Constant(t.zero_points_name), 1, true);
-    if (why.empty() && t.scales->storage() != Storage::kRawData && t.scales->storage() != Storage::kFloatData) {
-      why = absl::StrFormat("scales '%s' are not in raw_data or float_data", t.scales_name);
-    }
-    if (!why.empty()) {
+    if (std::string why = UnwritableBlockwise(use, t); !why.empty()) {
       Skip(use, why);
       return absl::OkStatus();
     }
-    const onnx::TensorProto stand_in = FloatStandIn(t, index_.Constant(t.scales_name)->data_type());
+    const onnx::TensorProto stand_in = FloatStandIn(t, Constant(t.scales_name)->data_type());
     TensorUse as_float = use;
     as_float.tensor = const_cast<onnx::TensorProto*>(&stand_in);  // read only: PlanTensor takes its shape
     as_float.role = t.float_role;
@@ -547,7 +646,12 @@ class Requantizer {
     const PlannedRegion& region = plan.regions.front();
     FillJob draw{unstored, region.distribution, StreamIdForName(use.name), 0, t.layout.rows * t.layout.cols};
     draw.shape = {t.layout.rows, t.layout.cols};
+    RecordBlockwise(use, t, plan);
+    out_.blockwise.push_back(BlockwiseJob{t, std::move(draw), static_cast<int>(out_.records.size()) - 1});
+    return absl::OkStatus();
+  }
 
+  void RecordBlockwise(const TensorUse& use, const BlockwiseTensor& t, const TensorPlan& plan) {
     proto::RequantizedTensor& record = NewRecord(use, t.float_role, plan);
     record.set_count(t.layout.rows * t.layout.cols);
     record.set_scale(t.scales_name);
@@ -557,135 +661,137 @@ class Requantizer {
     record.set_block_size(t.layout.block_size);
     record.add_levels(LevelsOf(t.convention, t.layout.bits));
     *record.mutable_before() = DequantizedMoments(t, options_.threads);
-    record.set_description(absl::StrFormat("%s -> %d-bit blocks of %d, %s", DescribeDistribution(region.distribution),
-                                           t.layout.bits, t.layout.block_size, DescribeConvention(t)));
-    out_.blockwise.push_back(BlockwiseJob{t, std::move(draw), static_cast<int>(out_.records.size()) - 1});
-    return absl::OkStatus();
+    record.set_description(absl::StrFormat("%s -> %d-bit blocks of %d, %s",
+                                           DescribeDistribution(plan.regions.front().distribution), t.layout.bits,
+                                           t.layout.block_size, DescribeConvention(t)));
   }
 
-  static std::string DescribeConvention(const BlockwiseTensor& t) {
-    const int64_t half = t.layout.default_zero_point();
-    switch (t.convention) {
-      case BlockConvention::kSignedScale:
-        return absl::StrFormat("scale = -v/%d (v: the block's value of largest |v|), zero point %d", half, half);
-      case BlockConvention::kSymmetric: return absl::StrFormat("scale = max|w|/%d, zero point %d", half - 1, half);
-      case BlockConvention::kMinMax:
-        return absl::StrFormat("scale = (max - min)/%d, zero point = round(-min/scale)", t.layout.max_q());
-    }
-    return "";
-  }
-
-  // The scale of the activation the op multiplies with its weight, or nullptr.
-  onnx::TensorProto* ActivationScale(const onnx::NodeProto& op, int bias_input, std::string& name) const {
+  // The constant float scale, by name, of the activation the op reading the bias `use` multiplies
+  // with its weight (the op table says where it is); nullptr when there is none.
+  onnx::TensorProto* ActivationScaleTensor(const TensorUse& use, std::string& name) const {
+    const onnx::NodeProto& op = *use.reader;
+    const InputSpec* bias = InputSpecOf(op, use.input_index);
     const std::string* scale = nullptr;
-    const OpSpec* spec = FindOp(op.domain(), op.op_type());
-    const InputSpec* bias = spec != nullptr ? spec->Input(bias_input) : nullptr;
     if (bias != nullptr && bias->quant.activation_scale >= 0) {
       scale = Input(op, bias->quant.activation_scale);
-    } else if (const onnx::NodeProto* producer = op.input_size() > 0 ? index_.Producer(op.input(0)) : nullptr;
-               producer != nullptr && producer->op_type() == "DequantizeLinear") {
-      scale = Input(*producer, 1);
+    } else if (const std::string* activation =
+                   bias != nullptr ? Input(op, bias->quant.dequantized_activation) : nullptr) {
+      const onnx::NodeProto* producer = index_.Producer(*activation);
+      if (const QuantSlots* dequantize = DequantizerSlots(producer)) scale = Input(*producer, dequantize->scale);
     }
     if (scale == nullptr) return nullptr;
     name = *scale;
-    onnx::TensorProto* tensor = index_.Constant(*scale);
+    onnx::TensorProto* tensor = Constant(*scale);
     return tensor != nullptr && FloatTypeOf(tensor->data_type()) && !IsExternal(*tensor) ? tensor : nullptr;
   }
 
-  absl::Status Bias(const TensorUse& use, const TensorUse& weight, const WeightScales& weight_scales) {
-    if (options_.select && !options_.select(use)) {
-      Skip(use, SkipReason::NotSelected());
-      return absl::OkStatus();
+  // The activation scale of the bias `use`: one constant value; nullopt (with `use` skipped) else.
+  absl::StatusOr<std::optional<ActivationScale>> ActivationScaleOf(const TensorUse& use) {
+    ActivationScale x;
+    onnx::TensorProto* tensor = ActivationScaleTensor(use, x.name);
+    if (tensor == nullptr) {
+      Skip(use, "the input's scale (x_scale) is not a constant");
+      return std::nullopt;
     }
-    std::string x_scale_name;
-    onnx::TensorProto* x_scale = ActivationScale(*use.reader, use.input_index, x_scale_name);
+    ONNX_REINIT_ASSIGN_OR_RETURN(const TensorValues values, BindValues(*tensor, x.name, payloads_));
+    if (values.size() != 1) {
+      Skip(use, absl::StrFormat("the input's scale '%s' is not one value", x.name));
+      return std::nullopt;
+    }
+    x.value = values.Read(0);
+    return std::optional<ActivationScale>(std::move(x));
+  }
+
+  // The old scales of the bias `use` of `count` values: those of its own scale tensor (a QDQ
+  // bias: x_scale * w_scale, which must follow the new w_scale), else `implied` (x_scale *
+  // w_scale). nullopt (with `use` skipped) when that tensor cannot be rewritten or does not fit.
+  absl::StatusOr<std::optional<BiasScale>> BiasScaleOf(const TensorUse& use, int64_t count, double implied) {
+    BiasScale scale;
+    const QuantSlots* dequantize = DequantizerSlots(use.dequantize);
+    scale.name = dequantize != nullptr ? Input(*use.dequantize, dequantize->scale) : nullptr;
+    scale.tensor = scale.name != nullptr ? Constant(*scale.name) : nullptr;
+    std::string why = Unwritable(use.name, use.tensor);
+    if (why.empty() && scale.name != nullptr) why = Unwritable(*scale.name, scale.tensor);
+    if (why.empty() && use.dequantize != nullptr && scale.name == nullptr) why = "no scale";
+    if (!why.empty()) {
+      Skip(use, why);
+      return std::nullopt;
+    }
+    scale.old_scales.assign(count, implied);
+    if (scale.tensor == nullptr) return std::optional<BiasScale>(std::move(scale));
+    ONNX_REINIT_RETURN_IF_ERROR(CheckInMemory(*scale.name, *scale.tensor));
+    ONNX_REINIT_ASSIGN_OR_RETURN(scale.values, BindValues(*scale.tensor, *scale.name, payloads_));
+    const int64_t stored = scale.values->size();
+    if (stored != 1 && stored != count) {
+      Skip(use, "the bias scale's size does not match the bias");
+      return std::nullopt;
+    }
+    for (int64_t j = 0; j < count; ++j) scale.old_scales[j] = scale.values->Read(stored == 1 ? 0 : j);
+    return std::optional<BiasScale>(std::move(scale));
+  }
+
+  // The bias's new scales, x_scale * w_scale: as many as it stores (else one per value), rounded to
+  // the type of its own scale tensor when it has one.
+  static std::vector<double> NewBiasScales(double x, const std::vector<double>& w_scales, const BiasScale& scale,
+                                           int64_t count) {
+    const int64_t stored = scale.values ? scale.values->size() : count;
+    std::vector<double> scales(stored);
+    for (int64_t j = 0; j < stored; ++j) {
+      const double product = x * w_scales[w_scales.size() == 1 ? 0 : j];
+      scales[j] = scale.values ? RoundTo(scale.values->type(), product) : product;
+    }
+    return scales;
+  }
+
+  void RecordBias(const TensorUse& use, const TensorPlan& plan, const BiasScale& scale,
+                  const std::vector<double>& scales, const std::vector<double>& zero_points, const Quantized& quantized,
+                  const std::string& x_scale_name, const TensorUse& weight) {
+    proto::RequantizedTensor& record = NewRecord(use, Role::kBias, plan);
+    if (scale.name != nullptr) record.set_scale(*scale.name);
+    record.set_axis(scales.size() == 1 ? -1 : 0);
+    for (double s : scales) record.add_scales(s);
+    for (double zp : zero_points) record.add_zero_points(static_cast<int64_t>(zp));
+    *record.mutable_before() = MomentsOf(quantized.before);
+    *record.mutable_after() = MomentsOf(quantized.after);
+    record.set_description(absl::StrFormat("%s -> int32, %s = x_scale '%s' * w_scale of '%s'",
+                                           DescribeDistribution(plan.regions.front().distribution),
+                                           DescribeScales(scales, 0), x_scale_name, weight.name));
+  }
+
+  // Requantizes the int32 bias `use` of the requantized `weight`, whose new scales it follows.
+  absl::Status Bias(const TensorUse& use, const TensorUse& weight, const WeightScales& weight_scales) {
+    if (!Selected(use)) return absl::OkStatus();
     if (use.tensor->data_type() != onnx::TensorProto::INT32) {
       Skip(use, "not an int32 bias");
       return absl::OkStatus();
     }
-    if (x_scale == nullptr) {
-      Skip(use, "the input's scale (x_scale) is not a constant");
-      return absl::OkStatus();
-    }
-    ONNX_REINIT_ASSIGN_OR_RETURN(const TensorValues x_values, BindValues(*x_scale, x_scale_name, payloads_));
-    if (x_values.size() != 1) {
-      Skip(use, absl::StrFormat("the input's scale '%s' is not one value", x_scale_name));
-      return absl::OkStatus();
-    }
-    const double x = x_values.Read(0);
+    ONNX_REINIT_ASSIGN_OR_RETURN(const std::optional<ActivationScale> x, ActivationScaleOf(use));
+    if (!x) return absl::OkStatus();
     ONNX_REINIT_ASSIGN_OR_RETURN(const int64_t count, ElementCount(*use.tensor, use.name));
     const std::vector<double>& w_scales = weight_scales.scales;
     if (w_scales.size() != 1 && static_cast<int64_t>(w_scales.size()) != count) {
       Skip(use, absl::StrFormat("%d weight scales for %d bias values", w_scales.size(), count));
       return absl::OkStatus();
     }
-    std::string why = Unwritable(use.name, use.tensor, 1);
-    // A QDQ bias has its own scale tensor, x_scale * w_scale, which must follow the new w_scale.
-    const std::string* scale_name = use.dequantize != nullptr ? Input(*use.dequantize, 1) : nullptr;
-    onnx::TensorProto* scale = scale_name != nullptr ? index_.Constant(*scale_name) : nullptr;
-    if (why.empty() && scale_name != nullptr) why = Unwritable(*scale_name, scale, 1);
-    if (why.empty() && use.dequantize != nullptr && scale_name == nullptr) why = "no scale";
-    if (!why.empty()) {
-      Skip(use, why);
-      return absl::OkStatus();
-    }
-    std::optional<TensorValues> scale_values;
-    std::vector<double> old_scales(count, x * w_scales[0]);
-    if (scale != nullptr) {
-      ONNX_REINIT_RETURN_IF_ERROR(CheckInMemory(*scale_name, *scale));
-      ONNX_REINIT_ASSIGN_OR_RETURN(scale_values, BindValues(*scale, *scale_name, payloads_));
-      if (scale_values->size() != 1 && scale_values->size() != count) {
-        Skip(use, "the bias scale's size does not match the bias");
-        return absl::OkStatus();
-      }
-      for (int64_t j = 0; j < count; ++j) old_scales[j] = scale_values->Read(scale_values->size() == 1 ? 0 : j);
-    }
+    ONNX_REINIT_ASSIGN_OR_RETURN(const std::optional<BiasScale> scale, BiasScaleOf(use, count, x->value * w_scales[0]));
+    if (!scale) return absl::OkStatus();
     ONNX_REINIT_RETURN_IF_ERROR(CheckInMemory(use.name, *use.tensor));
-    std::vector<double> zero_points(count, 0.0);
-    if (const std::string* zp_name = use.dequantize != nullptr ? Input(*use.dequantize, 2) : nullptr) {
-      const onnx::TensorProto* zp = index_.Constant(*zp_name);
-      if (zp == nullptr || zp->data_type() != onnx::TensorProto::INT32) {
-        Skip(use, absl::StrFormat("zero point '%s' is not an int32 constant", *zp_name));
-        return absl::OkStatus();
-      }
-      ONNX_REINIT_ASSIGN_OR_RETURN(zero_points, ReadIntegers(*zp, *zp_name, payloads_));
-      if (zero_points.size() == 1) zero_points.assign(count, zero_points[0]);
-      if (static_cast<int64_t>(zero_points.size()) != count) {
-        Skip(use, "the zero point's size does not match the bias");
-        return absl::OkStatus();
-      }
-    }
-
+    const QuantSlots* dequantize = DequantizerSlots(use.dequantize);
+    ONNX_REINIT_ASSIGN_OR_RETURN(
+        const std::optional<std::vector<double>> zero_points,
+        ZeroPoints(use, dequantize != nullptr ? Input(*use.dequantize, dequantize->zero_point) : nullptr,
+                   onnx::TensorProto::INT32, count, "an int32 constant",
+                   "the zero point's size does not match the bias"));
+    if (!zero_points) return absl::OkStatus();
     TensorPlan plan;
     ONNX_REINIT_ASSIGN_OR_RETURN(std::optional<std::vector<double>> drawn, Draw(use, Role::kBias, plan));
     if (!drawn) return absl::OkStatus();
-    const int64_t stored_scales = scale_values ? scale_values->size() : count;
-    std::vector<double> scales(stored_scales);
-    for (int64_t j = 0; j < stored_scales; ++j) {
-      const double product = x * w_scales[w_scales.size() == 1 ? 0 : j];
-      scales[j] = scale_values ? RoundTo(scale_values->type(), product) : product;
-    }
+    std::vector<double> scales = NewBiasScales(x->value, w_scales, *scale, count);
     ONNX_REINIT_ASSIGN_OR_RETURN(const std::vector<double> old_q, ReadIntegers(*use.tensor, use.name, payloads_));
-    constexpr double kLow = std::numeric_limits<int32_t>::min(), kHigh = std::numeric_limits<int32_t>::max();
-    std::vector<double> q(count), before(count), after(count);
-    for (int64_t j = 0; j < count; ++j) {
-      const double s = scales[stored_scales == 1 ? 0 : j];
-      q[j] = std::clamp(std::nearbyint((*drawn)[j] / s) + zero_points[j], kLow, kHigh);
-      after[j] = (q[j] - zero_points[j]) * s;
-      before[j] = (old_q[j] - zero_points[j]) * old_scales[j];
-    }
-    proto::RequantizedTensor& record = NewRecord(use, Role::kBias, plan);
-    if (scale_name != nullptr) record.set_scale(*scale_name);
-    record.set_axis(stored_scales == 1 ? -1 : 0);
-    for (double s : scales) record.add_scales(s);
-    for (double zp : zero_points) record.add_zero_points(static_cast<int64_t>(zp));
-    *record.mutable_before() = MomentsOf(before);
-    *record.mutable_after() = MomentsOf(after);
-    record.set_description(absl::StrFormat("%s -> int32, %s = x_scale '%s' * w_scale of '%s'",
-                                           DescribeDistribution(plan.regions.front().distribution),
-                                           DescribeScales(scales, 0), x_scale_name, weight.name));
-    out_.writes.push_back(TensorWrite{use.tensor, std::move(q)});
-    if (scale != nullptr) out_.writes.push_back(TensorWrite{scale, std::move(scales)});
+    Quantized quantized = QuantizeBias(*drawn, old_q, scales, *zero_points, scale->old_scales);
+    RecordBias(use, plan, *scale, scales, *zero_points, quantized, x->name, weight);
+    out_.writes.push_back(TensorWrite{use.tensor, std::move(quantized.q)});
+    if (scale->tensor != nullptr) out_.writes.push_back(TensorWrite{scale->tensor, std::move(scales)});
     return absl::OkStatus();
   }
 
@@ -713,7 +819,7 @@ class Requantizer {
     return record;
   }
 
-  const ModelIndex index_;
+  const GraphIndex& index_;
   int with_activation_scales_ = 0;  // requantized weights whose ops also read calibrated activation scales
   const RequantizeOptions& options_;
   const Policy policy_;
@@ -731,10 +837,10 @@ bool MatchesQuantized(const Rule& rule, const TensorUse& use) {
   return rule.Matches(as_float);
 }
 
-absl::StatusOr<Requantization> PlanRequantization(onnx::ModelProto& model, const GraphAnalysis& analysis,
-                                                  const RequantizeOptions& options, const DetachedPayloads& payloads) {
+absl::StatusOr<Requantization> PlanRequantization(const GraphAnalysis& analysis, const RequantizeOptions& options,
+                                                  const DetachedPayloads& payloads) {
   Requantization result;
-  Requantizer requantizer(model, options, payloads, result);
+  Requantizer requantizer(*analysis.index, options, payloads, result);
   ONNX_REINIT_RETURN_IF_ERROR(requantizer.Run(analysis));
   return result;
 }
