@@ -24,6 +24,7 @@
 #include "onnx_reinit/verify.h"
 #include "tests/testing/cli_runner.h"
 #include "tests/testing/model_builder.h"
+#include "tests/testing/reinit_report.h"
 
 namespace onnx_reinit {
 namespace {
@@ -32,15 +33,20 @@ using testing::AddInitializer;
 using testing::AddInput;
 using testing::AddNode;
 using testing::FindInitializer;
+using testing::FindRequantized;
+using testing::FindSkipped;
 using ::testing::HasSubstr;
 using testing::LoadTestdata;
 using testing::NewModel;
 using testing::ReadValues;
+using testing::ReinitOk;
+using testing::Requantizing;
 using testing::SetIntAttribute;
 using testing::TempDir;
 using ::testing::UnorderedElementsAre;
 
 constexpr char kFixture[] = "quantized_nbits.onnx";
+constexpr uint64_t kSeed = 11;
 // Its blockwise weights: name -> bits, block size, rows, columns, zero-point tensor.
 struct Blockwise {
   int bits;
@@ -55,36 +61,6 @@ const std::map<std::string, Blockwise>& FixtureWeights() {
       {"q8_zp.qweight", {8, 32, 24, 40, "q8_zp.scales", "q8_zp.qzeros"}},
   };
   return *weights;
-}
-
-ReinitOptions Requantize(int threads = 2) {
-  ReinitOptions options;
-  options.policy.scheme.kind = SchemeKind::kHeNormal;
-  options.threads = threads;
-  options.seed = 11;
-  options.requantize = true;
-  return options;
-}
-
-proto::ReinitReport ReinitOk(onnx::ModelProto& model, const ReinitOptions& options) {
-  auto report = Reinitialize(model, options);
-  EXPECT_TRUE(report.ok()) << report.status();
-  return report.ok() ? *report : proto::ReinitReport();
-}
-
-const proto::RequantizedTensor* FindRecord(const proto::ReinitReport& report, const std::string& name) {
-  for (const proto::RequantizedTensor& record : report.requantized()) {
-    if (record.name() == name) return &record;
-  }
-  ADD_FAILURE() << "not requantized: " << name;
-  return nullptr;
-}
-
-std::string SkipReason(const proto::ReinitReport& report, const std::string& name) {
-  for (const proto::SkippedTensor& skipped : report.skipped()) {
-    if (skipped.name() == name) return skipped.reason();
-  }
-  return "(not listed)";
 }
 
 BlockLayout LayoutOf(const Blockwise& w, bool padded_to_blocks) {
@@ -121,7 +97,7 @@ TEST(BlockwiseRequantize, ListsBlockwiseWeightsAsQuantizedWithTheFansOfTheirAttr
   EXPECT_TRUE(testing::FindUse(analysis, "q4_sym.scales").fixed);
 
   // Without --requantize they are listed, with the flag that rewrites them.
-  ReinitOptions options = Requantize();
+  ReinitOptions options = Requantizing(2, kSeed);
   options.requantize = false;
   const onnx::ModelProto original = model;
   const proto::ReinitReport report = ReinitOk(model, options);
@@ -141,11 +117,11 @@ TEST(BlockwiseRequantize, ListsBlockwiseWeightsAsQuantizedWithTheFansOfTheirAttr
 // float tensor [rows, cols] of that name gets (fill.h), re-drawn here.
 TEST(BlockwiseRequantize, WritesTheDrawnValuesQuantizedBlockByBlock) {
   onnx::ModelProto model = LoadTestdata(kFixture);
-  const ReinitOptions options = Requantize();
+  const ReinitOptions options = Requantizing(2, kSeed);
   const proto::ReinitReport report = ReinitOk(model, options);
   for (const auto& [name, w] : FixtureWeights()) {
     SCOPED_TRACE(name);
-    const proto::RequantizedTensor* record = FindRecord(report, name);
+    const proto::RequantizedTensor* record = FindRequantized(report, name);
     ASSERT_NE(record, nullptr);
     EXPECT_EQ(record->bits(), w.bits);
     EXPECT_EQ(record->block_size(), w.block_size);
@@ -194,7 +170,7 @@ TEST(BlockwiseRequantize, WritesTheDrawnValuesQuantizedBlockByBlock) {
 TEST(BlockwiseRequantize, KeepsDtypesShapesAndEveryOtherByte) {
   const onnx::ModelProto original = LoadTestdata(kFixture);
   onnx::ModelProto model = original;
-  ReinitOk(model, Requantize());
+  ReinitOk(model, Requantizing(2, kSeed));
   std::vector<std::string> changed;
   for (int i = 0; i < original.graph().initializer_size(); ++i) {
     const onnx::TensorProto& before = original.graph().initializer(i);
@@ -219,21 +195,21 @@ TEST(BlockwiseRequantize, KeepsDtypesShapesAndEveryOtherByte) {
 TEST(BlockwiseRequantize, SameBytesForAnyThreadCountInMemoryAndFileToFile) {
   onnx::ModelProto one = LoadTestdata(kFixture);
   onnx::ModelProto five = one;
-  const proto::ReinitReport in_memory = ReinitOk(one, Requantize(1));
-  ReinitOk(five, Requantize(5));
+  const proto::ReinitReport in_memory = ReinitOk(one, Requantizing(1, kSeed));
+  ReinitOk(five, Requantizing(5, kSeed));
   EXPECT_EQ(one.SerializeAsString(), five.SerializeAsString());
 
   TempDir dir;
   RewriteOptions options;
-  options.reinit = Requantize(3);
+  options.reinit = Requantizing(3, kSeed);
   const std::string input = testing::CopyFixture(dir, kFixture);
   auto report = ReinitializeFile(input, dir / "out.onnx", options);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(testing::ReadFile(dir / "out.onnx"), one.SerializeAsString());
   // The streamed file-to-file path reports the same moments as the in-memory one.
   for (const auto& [name, w] : FixtureWeights()) {
-    EXPECT_EQ(FindRecord(*report, name)->after().SerializeAsString(),
-              FindRecord(in_memory, name)->after().SerializeAsString())
+    EXPECT_EQ(FindRequantized(*report, name)->after().SerializeAsString(),
+              FindRequantized(in_memory, name)->after().SerializeAsString())
         << name;
   }
 }
@@ -247,18 +223,20 @@ TEST(BlockwiseRequantize, RewritesBlockwiseWeightsInExternalData) {
   std::filesystem::copy_file(testing::TestdataPath("external/quantized_nbits.onnx.data"),
                              dir / "quantized_nbits.onnx.data");
   RewriteOptions options;
-  options.reinit = Requantize();
+  options.reinit = Requantizing(2, kSeed);
   auto report = ReinitializeFile(dir / "in.onnx", dir / "out.onnx", options);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->requantized_size(), 4);
-  EXPECT_THAT(SkipReason(*report, "head.qweight"), HasSubstr("external data"));
+  const proto::SkippedTensor* head = FindSkipped(*report, "head.qweight");
+  ASSERT_NE(head, nullptr);
+  EXPECT_THAT(head->reason(), HasSubstr("external data"));
 
   auto written = LoadModel(dir / "out.onnx");
   ASSERT_TRUE(written.ok()) << written.status();
   auto data = ExternalData::Open(*written, dir / "out.onnx");
   ASSERT_TRUE(data.ok()) << data.status();
   onnx::ModelProto in_memory = LoadTestdata(kFixture);
-  ReinitOk(in_memory, Requantize());
+  ReinitOk(in_memory, Requantizing(2, kSeed));
   onnx::ModelProto original = LoadTestdata(kFixture);
   for (const onnx::TensorProto& tensor : written->graph().initializer()) {
     SCOPED_TRACE(tensor.name());
@@ -271,18 +249,18 @@ TEST(BlockwiseRequantize, RewritesBlockwiseWeightsInExternalData) {
 
 TEST(BlockwiseRequantize, OpRulesTakeEffectUnderStrict) {
   onnx::ModelProto model = LoadTestdata(kFixture);
-  ReinitOptions options = Requantize();
+  ReinitOptions options = Requantizing(2, kSeed);
   options.strict = true;
   auto rule = ParseRule("op:MatMulNBits=normal:std=0.05");
   ASSERT_TRUE(rule.ok()) << rule.status();
   options.policy.rules.push_back(*rule);
   const proto::ReinitReport report = ReinitOk(model, options);
   for (const char* name : {"q4_sym.qweight", "q4_zp.qweight", "q8_zp.qweight"}) {
-    const proto::RequantizedTensor* record = FindRecord(report, name);
+    const proto::RequantizedTensor* record = FindRequantized(report, name);
     ASSERT_NE(record, nullptr);
     EXPECT_EQ(record->rule(), "--rule op:MatMulNBits=normal:std=0.05");
   }
-  EXPECT_EQ(FindRecord(report, "embed.qweight")->rule(), "default for embedding");
+  EXPECT_EQ(FindRequantized(report, "embed.qweight")->rule(), "default for embedding");
 
   // Without --requantize a rule that matches only such tensors takes no effect: strict refuses.
   // (op:MatMulNBits also matches the float bias of q4_zp, which it does take.)
@@ -306,7 +284,7 @@ TEST(BlockwiseRequantize, VerifyAndStatsReadTheDequantizedValues) {
   EXPECT_EQ(trained->failed(), 3);
   for (const proto::VerifyFinding& finding : trained->weights()) EXPECT_NEAR(finding.std(), 0.02, 0.004);
 
-  const proto::ReinitReport report = ReinitOk(model, Requantize());
+  const proto::ReinitReport report = ReinitOk(model, Requantizing(2, kSeed));
   auto fresh = VerifyModel(model, verify);
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   EXPECT_EQ(fresh->weights_size(), 3);
@@ -320,7 +298,7 @@ TEST(BlockwiseRequantize, VerifyAndStatsReadTheDequantizedValues) {
   for (const proto::TensorStats& row : stats->tensors()) {
     if (row.role() != "quantized") continue;
     ++rows;
-    EXPECT_NEAR(row.std(), FindRecord(report, row.name())->after().std(), 1e-12) << row.name();
+    EXPECT_NEAR(row.std(), FindRequantized(report, row.name())->after().std(), 1e-12) << row.name();
   }
   EXPECT_EQ(rows, 4);
 }
@@ -381,7 +359,7 @@ TEST(BlockwiseRequantize, DequantizedStdIsTheTargetWithinSamplingTolerance) {
     SetIntAttribute(*node, "N", kN);
     SetIntAttribute(*node, "bits", c.bits);
     SetIntAttribute(*node, "block_size", c.block_size);
-    const proto::ReinitReport report = ReinitOk(model, Requantize());
+    const proto::ReinitReport report = ReinitOk(model, Requantizing(2, kSeed));
     ASSERT_EQ(report.requantized_size(), 1);
     const proto::RequantizedTensor& record = report.requantized(0);
     const double n = static_cast<double>(kN * kK);
@@ -414,9 +392,11 @@ TEST(BlockwiseRequantize, ListsAGIdxWeightWithTheReason) {
   SetIntAttribute(*node, "bits", 4);
   SetIntAttribute(*node, "block_size", 32);
   const onnx::ModelProto original = model;
-  const proto::ReinitReport report = ReinitOk(model, Requantize());
+  const proto::ReinitReport report = ReinitOk(model, Requantizing(2, kSeed));
   EXPECT_EQ(report.requantized_size(), 0);
-  EXPECT_THAT(SkipReason(report, "w"), HasSubstr("g_idx"));
+  const proto::SkippedTensor* skipped = FindSkipped(report, "w");
+  ASSERT_NE(skipped, nullptr);
+  EXPECT_THAT(skipped->reason(), HasSubstr("g_idx"));
   EXPECT_EQ(model.SerializeAsString(), original.SerializeAsString());
 }
 

@@ -10,6 +10,7 @@
 #include "onnx_reinit/roles.h"
 #include "onnx_reinit/tensor_data.h"
 #include "tests/testing/model_builder.h"
+#include "tests/testing/reinit_report.h"
 
 namespace onnx_reinit {
 namespace {
@@ -19,6 +20,7 @@ using ::testing::HasSubstr;
 using testing::LoadTestdata;
 using ::testing::Not;
 using testing::ReadValues;
+using testing::ReinitOk;
 
 ReinitOptions He(int threads = 2, uint64_t seed = 7) {
   ReinitOptions options;
@@ -26,12 +28,6 @@ ReinitOptions He(int threads = 2, uint64_t seed = 7) {
   options.threads = threads;
   options.seed = seed;
   return options;
-}
-
-proto::ReinitReport ReinitOk(onnx::ModelProto& model, const ReinitOptions& options) {
-  auto report = Reinitialize(model, options);
-  EXPECT_TRUE(report.ok()) << report.status();
-  return report.ok() ? *report : proto::ReinitReport();
 }
 
 // Sets every value of every tensor with a role to zero, so that two models can be compared on

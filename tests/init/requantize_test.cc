@@ -15,6 +15,7 @@
 #include "onnx_reinit/reinit.h"
 #include "onnx_reinit/rewrite.h"
 #include "tests/testing/model_builder.h"
+#include "tests/testing/reinit_report.h"
 #include "tests/testing/temp_dir.h"
 
 namespace onnx_reinit {
@@ -26,26 +27,15 @@ using testing::AddNode;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using testing::FindInitializer;
+using testing::FindRequantized;
+using testing::FindSkipped;
 using ::testing::HasSubstr;
 using testing::LoadTestdata;
 using testing::NewModel;
 using testing::ReadValues;
+using testing::ReinitOk;
+using testing::Requantizing;
 using testing::SetIntAttribute;
-
-ReinitOptions Requantize(SchemeKind scheme = SchemeKind::kHeNormal, int threads = 2, uint64_t seed = 7) {
-  ReinitOptions options;
-  options.policy.scheme.kind = scheme;
-  options.threads = threads;
-  options.seed = seed;
-  options.requantize = true;
-  return options;
-}
-
-proto::ReinitReport ReinitOk(onnx::ModelProto& model, const ReinitOptions& options) {
-  auto report = Reinitialize(model, options);
-  EXPECT_TRUE(report.ok()) << report.status();
-  return report.ok() ? *report : proto::ReinitReport();
-}
 
 // The values of an int8, uint8 or int32 tensor, from raw_data or int32_data.
 std::vector<int64_t> Integers(const onnx::TensorProto& tensor) {
@@ -65,22 +55,6 @@ std::vector<int64_t> Integers(const onnx::TensorProto& tensor) {
     }
   }
   return values;
-}
-
-const proto::RequantizedTensor* FindRecord(const proto::ReinitReport& report, const std::string& name) {
-  for (const proto::RequantizedTensor& record : report.requantized()) {
-    if (record.name() == name) return &record;
-  }
-  ADD_FAILURE() << "no requantized record for " << name;
-  return nullptr;
-}
-
-const proto::SkippedTensor* FindSkipped(const proto::ReinitReport& report, const std::string& name) {
-  for (const proto::SkippedTensor& skipped : report.skipped()) {
-    if (skipped.name() == name) return &skipped;
-  }
-  ADD_FAILURE() << "not skipped: " << name;
-  return nullptr;
 }
 
 // The group (scale index) of each element of a tensor of `dims`, per tensor (axis -1) or per axis.
@@ -104,7 +78,7 @@ std::vector<int64_t> Dims(const onnx::TensorProto& tensor) { return {tensor.dims
 
 TEST(Requantize, RewritesEveryWeightAndBiasOfTheQdqFixture) {
   onnx::ModelProto model = LoadTestdata("quantized_qdq.onnx");
-  const proto::ReinitReport report = ReinitOk(model, Requantize());
+  const proto::ReinitReport report = ReinitOk(model, Requantizing());
   std::vector<std::string> names;
   for (const proto::RequantizedTensor& record : report.requantized()) names.push_back(record.name());
   EXPECT_THAT(names,
@@ -122,16 +96,16 @@ TEST(Requantize, RewritesEveryWeightAndBiasOfTheQdqFixture) {
 
 TEST(Requantize, UsesTheFansOfTheOpAfterDequantizeLinearAndItsViews) {
   onnx::ModelProto model = LoadTestdata("quantized_qdq.onnx");
-  const proto::ReinitReport report = ReinitOk(model, Requantize());
-  const proto::RequantizedTensor& conv = *FindRecord(report, "conv.weight_quantized");
+  const proto::ReinitReport report = ReinitOk(model, Requantizing());
+  const proto::RequantizedTensor& conv = *FindRequantized(report, "conv.weight_quantized");
   EXPECT_EQ(conv.op_type(), "Conv");
   EXPECT_EQ(conv.fan_in(), 27);
   EXPECT_EQ(conv.axis(), 0);
   EXPECT_DOUBLE_EQ(conv.distribution().std(), std::sqrt(2.0 / 27));
-  const proto::RequantizedTensor& gemm = *FindRecord(report, "fc.weight_quantized");  // [10, 8], transB=1
+  const proto::RequantizedTensor& gemm = *FindRequantized(report, "fc.weight_quantized");  // [10, 8], transB=1
   EXPECT_EQ(gemm.fan_in(), 8);
   EXPECT_EQ(gemm.axis(), -1);
-  const proto::RequantizedTensor& proj = *FindRecord(report, "proj.weight_quantized");  // [4, 6] -> Transpose
+  const proto::RequantizedTensor& proj = *FindRequantized(report, "proj.weight_quantized");  // [4, 6] -> Transpose
   EXPECT_EQ(proj.via(), "DequantizeLinear -> Transpose");
   EXPECT_EQ(proj.fan_in(), 6);
   EXPECT_EQ(proj.fan_out(), 4);
@@ -141,10 +115,10 @@ TEST(Requantize, UsesTheFansOfTheOpAfterDequantizeLinearAndItsViews) {
 // lands on it), and the scale tensors hold the recorded scales.
 TEST(Requantize, ScalesAreTheLargestMagnitudeOverTheLevels) {
   onnx::ModelProto model = LoadTestdata("quantized_qdq.onnx");
-  const proto::ReinitReport report = ReinitOk(model, Requantize());
+  const proto::ReinitReport report = ReinitOk(model, Requantizing());
   for (const std::string name : {"conv.weight", "fc.weight", "onnx::MatMul_20", "proj.weight", "head.weight"}) {
     SCOPED_TRACE(name);
-    const proto::RequantizedTensor& record = *FindRecord(report, name + "_quantized");
+    const proto::RequantizedTensor& record = *FindRequantized(report, name + "_quantized");
     onnx::TensorProto& weight = *FindInitializer(model, name + "_quantized");
     const std::vector<int64_t> q = Integers(weight);
     std::vector<int64_t> largest(record.scales_size(), 0);
@@ -156,9 +130,9 @@ TEST(Requantize, ScalesAreTheLargestMagnitudeOverTheLevels) {
     const std::vector<double> scales = ReadValues(*FindInitializer(model, name + "_scale"));
     EXPECT_THAT(scales, ::testing::ElementsAreArray(record.scales()));
   }
-  EXPECT_THAT(FindRecord(report, "conv.weight_quantized")->levels(), Contains(127));
+  EXPECT_THAT(FindRequantized(report, "conv.weight_quantized")->levels(), Contains(127));
   // uint8 with zero point 120: the symmetric range about it is 120 - 0 = 120 levels each way.
-  EXPECT_THAT(FindRecord(report, "head.weight_quantized")->levels(), ElementsAre(120));
+  EXPECT_THAT(FindRequantized(report, "head.weight_quantized")->levels(), ElementsAre(120));
 }
 
 // Independent reference: the float weight of the same name, shape and op that plain
@@ -169,13 +143,13 @@ TEST(Requantize, EqualsTheFloatWeightOfTheSameNameQuantizedSymmetrically) {
   AddInput(graph, "x", {1, 3, 8, 8});
   AddInitializer(graph, "conv.weight_quantized", {8, 3, 3, 3});
   AddNode(graph, "Conv", {"x", "conv.weight_quantized"}, {"y"});
-  ReinitOptions float_options = Requantize();
+  ReinitOptions float_options = Requantizing();
   float_options.requantize = false;
   ReinitOk(reference, float_options);
   const std::vector<double> w = ReadValues(*FindInitializer(reference, "conv.weight_quantized"));
 
   onnx::ModelProto model = LoadTestdata("quantized_qdq.onnx");
-  ReinitOk(model, Requantize());
+  ReinitOk(model, Requantizing());
   const std::vector<int64_t> q = Integers(*FindInitializer(model, "conv.weight_quantized"));
   const std::vector<double> scales = ReadValues(*FindInitializer(model, "conv.weight_scale"));
   ASSERT_EQ(q.size(), w.size());
@@ -193,7 +167,7 @@ TEST(Requantize, EqualsTheFloatWeightOfTheSameNameQuantizedSymmetrically) {
 TEST(Requantize, KeepsZeroPointsDtypesShapesAndStorage) {
   const onnx::ModelProto original = LoadTestdata("quantized_qdq.onnx");
   onnx::ModelProto model = original;
-  ReinitOk(model, Requantize());
+  ReinitOk(model, Requantizing());
   // The 5 weights, their scales, the 2 biases and their scales change; nothing else does.
   std::vector<std::string> changed;
   for (int i = 0; i < original.graph().initializer_size(); ++i) {
@@ -229,7 +203,7 @@ TEST(Requantize, DequantizedStdIsTheSchemesTargetStd) {
     AddBytes(graph, "w_zero_point", {512}, onnx::TensorProto::INT8, 0);
     SetIntAttribute(*AddNode(graph, "DequantizeLinear", {"w_q", "w_scale", "w_zero_point"}, {"w"}), "axis", 1);
     AddNode(graph, "MatMul", {"x", "w"}, {"y"});
-    const proto::ReinitReport report = ReinitOk(model, Requantize(scheme));
+    const proto::ReinitReport report = ReinitOk(model, Requantizing(2, 7, scheme));
     ASSERT_EQ(report.requantized_size(), 1);
     const proto::RequantizedTensor& record = report.requantized(0);
     const double n = 256.0 * 512;
@@ -257,15 +231,15 @@ TEST(Requantize, DequantizedStdIsTheSchemesTargetStd) {
 TEST(Requantize, SameBytesForAnyThreadCount) {
   onnx::ModelProto one = LoadTestdata("quantized_qdq.onnx");
   onnx::ModelProto seven = one;
-  ReinitOk(one, Requantize(SchemeKind::kHeNormal, 1));
-  ReinitOk(seven, Requantize(SchemeKind::kHeNormal, 7));
+  ReinitOk(one, Requantizing(1));
+  ReinitOk(seven, Requantizing(7));
   EXPECT_EQ(one.SerializeAsString(), seven.SerializeAsString());
 }
 
 TEST(Requantize, WithoutTheFlagQuantizedTensorsAreListedAndUnchanged) {
   const onnx::ModelProto original = LoadTestdata("quantized_qdq.onnx");
   onnx::ModelProto model = original;
-  ReinitOptions options = Requantize();
+  ReinitOptions options = Requantizing();
   options.requantize = false;
   const proto::ReinitReport report = ReinitOk(model, options);
   EXPECT_EQ(model.SerializeAsString(), original.SerializeAsString());
@@ -277,11 +251,11 @@ TEST(Requantize, WithoutTheFlagQuantizedTensorsAreListedAndUnchanged) {
 TEST(Requantize, DryRunReportsButWritesNothing) {
   const onnx::ModelProto original = LoadTestdata("quantized_qdq.onnx");
   onnx::ModelProto model = original;
-  ReinitOptions options = Requantize();
+  ReinitOptions options = Requantizing();
   options.dry_run = true;
   const proto::ReinitReport dry = ReinitOk(model, options);
   EXPECT_EQ(model.SerializeAsString(), original.SerializeAsString());
-  const proto::ReinitReport real = ReinitOk(model, Requantize());
+  const proto::ReinitReport real = ReinitOk(model, Requantizing());
   ASSERT_EQ(dry.requantized_size(), real.requantized_size());
   for (int i = 0; i < dry.requantized_size(); ++i) {
     EXPECT_EQ(dry.requantized(i).SerializeAsString(), real.requantized(i).SerializeAsString());
@@ -290,7 +264,7 @@ TEST(Requantize, DryRunReportsButWritesNothing) {
 
 TEST(Requantize, RulesApplyAsToFloatWeights) {
   onnx::ModelProto model = LoadTestdata("quantized_qdq.onnx");
-  ReinitOptions options = Requantize();
+  ReinitOptions options = Requantizing();
   for (const char* text : {"name:fc\\.weight_quantized=keep", "op:MatMul=normal:std=0.05"}) {
     auto rule = ParseRule(text);
     ASSERT_TRUE(rule.ok()) << rule.status();
@@ -299,13 +273,13 @@ TEST(Requantize, RulesApplyAsToFloatWeights) {
   const proto::ReinitReport report = ReinitOk(model, options);
   EXPECT_THAT(FindSkipped(report, "fc.weight_quantized")->reason(), HasSubstr("--rule"));
   EXPECT_THAT(FindSkipped(report, "fc.bias_quantized")->reason(), HasSubstr("is not requantized"));
-  EXPECT_DOUBLE_EQ(FindRecord(report, "onnx::MatMul_20_quantized")->distribution().std(), 0.05);
+  EXPECT_DOUBLE_EQ(FindRequantized(report, "onnx::MatMul_20_quantized")->distribution().std(), 0.05);
 }
 
 TEST(Requantize, RoleQuantizedRulesMatchQuantizedWeightsAndBiases) {
   onnx::ModelProto model = LoadTestdata("quantized_qdq.onnx");
   const onnx::ModelProto original = model;
-  ReinitOptions options = Requantize();
+  ReinitOptions options = Requantizing();
   auto keep = ParseRule("role:quantized=keep");
   ASSERT_TRUE(keep.ok()) << keep.status();
   options.policy.rules.push_back(*keep);
@@ -314,20 +288,20 @@ TEST(Requantize, RoleQuantizedRulesMatchQuantizedWeightsAndBiases) {
   EXPECT_THAT(FindSkipped(report, "conv.weight_quantized")->reason(), HasSubstr("--rule role:quantized=keep"));
   EXPECT_EQ(model.SerializeAsString(), original.SerializeAsString());
 
-  ReinitOptions normal = Requantize();
+  ReinitOptions normal = Requantizing();
   auto rule = ParseRule("role:quantized=normal:std=0.05");
   ASSERT_TRUE(rule.ok()) << rule.status();
   normal.policy.rules.push_back(*rule);
   const proto::ReinitReport drawn = ReinitOk(model, normal);
-  EXPECT_DOUBLE_EQ(FindRecord(drawn, "conv.weight_quantized")->distribution().std(), 0.05);
-  EXPECT_DOUBLE_EQ(FindRecord(drawn, "conv.bias_quantized")->distribution().std(), 0.05);
+  EXPECT_DOUBLE_EQ(FindRequantized(drawn, "conv.weight_quantized")->distribution().std(), 0.05);
+  EXPECT_DOUBLE_EQ(FindRequantized(drawn, "conv.bias_quantized")->distribution().std(), 0.05);
 }
 
 // QDQ biases: int32 round(b / (x_scale * w_scale)) with the new w_scale, and their scale tensor
 // x_scale * w_scale; with --bias torch the dequantized values are U(+-1/sqrt(fan_in)).
 TEST(Requantize, QdqBiasFollowsTheNewWeightScale) {
   onnx::ModelProto model = LoadTestdata("quantized_qdq.onnx");
-  ReinitOptions options = Requantize();
+  ReinitOptions options = Requantizing();
   options.policy.bias = BiasInit::kTorch;
   const proto::ReinitReport report = ReinitOk(model, options);
   const std::vector<double> w_scales = ReadValues(*FindInitializer(model, "conv.weight_scale"));
@@ -340,27 +314,27 @@ TEST(Requantize, QdqBiasFollowsTheNewWeightScale) {
     EXPECT_FLOAT_EQ(b_scales[c], x_scale * w_scales[c]);
     EXPECT_LE(std::abs(q[c] * b_scales[c]), bound + b_scales[c] / 2) << c;
   }
-  EXPECT_EQ(FindRecord(report, "conv.bias_quantized")->distribution().kind(), proto::Distribution::UNIFORM);
+  EXPECT_EQ(FindRequantized(report, "conv.bias_quantized")->distribution().kind(), proto::Distribution::UNIFORM);
   // The default bias policy, zeros, gives zero integers.
   onnx::ModelProto zeros = LoadTestdata("quantized_qdq.onnx");
-  ReinitOk(zeros, Requantize());
+  ReinitOk(zeros, Requantizing());
   EXPECT_THAT(Integers(*FindInitializer(zeros, "fc.bias_quantized")), ::testing::Each(0));
 }
 
 TEST(Requantize, QOperatorWeightsAndTheQLinearConvBias) {
   onnx::ModelProto model = LoadTestdata("quantized_qoperator.onnx");
-  ReinitOptions options = Requantize();
+  ReinitOptions options = Requantizing();
   options.policy.bias = BiasInit::kTorch;
   const proto::ReinitReport report = ReinitOk(model, options);
-  const proto::RequantizedTensor& conv = *FindRecord(report, "conv_w");
+  const proto::RequantizedTensor& conv = *FindRequantized(report, "conv_w");
   EXPECT_EQ(conv.op_type(), "QLinearConv");
   EXPECT_EQ(conv.fan_in(), 27);
   EXPECT_EQ(conv.axis(), 0);
-  EXPECT_EQ(FindRecord(report, "mm_w")->fan_in(), 8);
-  EXPECT_EQ(FindRecord(report, "mm_w")->axis(), -1);
+  EXPECT_EQ(FindRequantized(report, "mm_w")->fan_in(), 8);
+  EXPECT_EQ(FindRequantized(report, "mm_w")->axis(), -1);
   const std::vector<double> w_scales = ReadValues(*FindInitializer(model, "conv_w_scale"));
   const double x_scale = ReadValues(*FindInitializer(model, "x_scale"))[0];
-  const proto::RequantizedTensor& bias = *FindRecord(report, "conv_b");
+  const proto::RequantizedTensor& bias = *FindRequantized(report, "conv_b");
   const std::vector<int64_t> q = Integers(*FindInitializer(model, "conv_b"));
   for (int c = 0; c < 8; ++c) {
     EXPECT_DOUBLE_EQ(bias.scales(c), x_scale * w_scales[c]);
@@ -390,7 +364,7 @@ onnx::ModelProto TwoQdqWeights(bool shared_scale, uint8_t zero_point = 128) {
 
 TEST(Requantize, WarnsOnlyAboutTensorsItCouldNotRequantizeNotThoseTheUserLeftOut) {
   onnx::ModelProto model = TwoQdqWeights(/*shared_scale=*/false);
-  ReinitOptions options = Requantize();
+  ReinitOptions options = Requantizing();
   options.policy.rules.push_back(*ParseRule("name:a_q=keep"));
   options.exclude = *NamePattern::Compile("b_q");
   const proto::ReinitReport report = ReinitOk(model, options);
@@ -402,7 +376,7 @@ TEST(Requantize, WarnsOnlyAboutTensorsItCouldNotRequantizeNotThoseTheUserLeftOut
 TEST(Requantize, LeavesWeightsWithASharedScaleUnchangedAndSaysWhy) {
   onnx::ModelProto model = TwoQdqWeights(/*shared_scale=*/true);
   const onnx::ModelProto original = model;
-  const proto::ReinitReport report = ReinitOk(model, Requantize());
+  const proto::ReinitReport report = ReinitOk(model, Requantizing());
   EXPECT_EQ(model.SerializeAsString(), original.SerializeAsString());
   for (const char* name : {"a_q", "b_q"}) {
     EXPECT_THAT(FindSkipped(report, name)->reason(), HasSubstr("'a_scale' is also read by other nodes"));
@@ -410,19 +384,19 @@ TEST(Requantize, LeavesWeightsWithASharedScaleUnchangedAndSaysWhy) {
   EXPECT_THAT(report.warnings(), Contains(HasSubstr("left 2 quantized tensors unchanged")));
   // Their own scales: both requantized.
   onnx::ModelProto own = TwoQdqWeights(/*shared_scale=*/false);
-  EXPECT_EQ(ReinitOk(own, Requantize()).requantized_size(), 2);
+  EXPECT_EQ(ReinitOk(own, Requantizing()).requantized_size(), 2);
 }
 
 TEST(Requantize, LeavesAZeroPointWithoutRoomForBothSignsUnchanged) {
   onnx::ModelProto model = TwoQdqWeights(/*shared_scale=*/false, /*zero_point=*/0);
-  const proto::ReinitReport report = ReinitOk(model, Requantize());
+  const proto::ReinitReport report = ReinitOk(model, Requantizing());
   EXPECT_THAT(FindSkipped(report, "a_q")->reason(), HasSubstr("zero point 0 of uint8 leaves no room"));
 }
 
 TEST(Requantize, LeavesAScaleThatIsAGraphInputUnchanged) {
   onnx::ModelProto model = TwoQdqWeights(/*shared_scale=*/false);
   AddInput(*model.mutable_graph(), "a_scale", {});
-  const proto::ReinitReport report = ReinitOk(model, Requantize());
+  const proto::ReinitReport report = ReinitOk(model, Requantizing());
   EXPECT_THAT(FindSkipped(report, "a_q")->reason(), HasSubstr("'a_scale' is also a graph input"));
   EXPECT_EQ(report.requantized_size(), 1);
 }
@@ -439,14 +413,14 @@ class RequantizeFile : public ::testing::Test {
 // so the in-place path (which only copies payloads of tensors it streams) must not be taken.
 TEST_F(RequantizeFile, WritesWhatTheInMemoryPathComputes) {
   RewriteOptions options;
-  options.reinit = Requantize();
+  options.reinit = Requantizing();
   auto report = ReinitializeFile(testing::TestdataPath("quantized_qdq.onnx"), Path("out.onnx"), options);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_THAT(report->notes(), Contains(HasSubstr("rewrote the model in memory")));
   auto written = LoadModel(Path("out.onnx"));
   ASSERT_TRUE(written.ok()) << written.status();
   onnx::ModelProto expected = LoadTestdata("quantized_qdq.onnx");
-  ReinitOk(expected, Requantize());
+  ReinitOk(expected, Requantizing());
   EXPECT_EQ(written->SerializeAsString(), expected.SerializeAsString());
   EXPECT_EQ(report->requantized_size(), 7);
 }
