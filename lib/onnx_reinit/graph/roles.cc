@@ -492,6 +492,140 @@ std::string UnreadReason(const GraphIndex& index, const Constant& constant) {
   return "not read by any node";
 }
 
+// An analysis while its readings are classified and merged.
+struct Readings {
+  GraphAnalysis& analysis;
+  const GraphIndex& index;
+  ViewTracer& tracer;
+  const Classifier& classifier;
+  std::unordered_map<std::string, size_t> position;  // tensor name -> index in analysis.tensors
+  std::unordered_map<std::string, std::vector<const onnx::NodeProto*>> readers;  // by tensor name
+};
+
+// A reading of `constant` (source k of `view`, which input i of `node` sees), before its role.
+TensorUse NewReading(const Constant& constant, const onnx::NodeProto& node, int i, const TracedView& view, int k,
+                     const std::shared_ptr<const ElementMap>& elements, const GraphIndex& index) {
+  TensorUse use;
+  use.tensor = constant.tensor;
+  use.name = view.map.sources[k].name;
+  use.source = constant.source;
+  use.reader = &node;
+  use.input_index = i;
+  use.via = view.Path(k);
+  use.elements = elements;
+  use.map_source = k;
+  use.overridable = index.IsGraphInput(use.name);
+  return use;
+}
+
+// Gives the exact reading `use` of a constant the role `candidate` says, quantized when a
+// DequantizeLinear (`dequantize`) makes a weight or bias of its integers. False for an integer
+// constant that is not quantized, which the analysis does not list (unless its type is unknown to
+// this build and its role learned: then it goes to analysis.unreadable).
+bool TakeReading(Candidate candidate, const onnx::NodeProto* dequantize, bool is_float, bool unreadable, TensorUse& use,
+                 GraphAnalysis& analysis) {
+  if (dequantize != nullptr && (candidate.role == Role::kWeight || candidate.role == Role::kBias)) {
+    candidate.reason =
+        absl::StrFormat("quantized %s (DequantizeLinear): --requantize rewrites it", RoleName(candidate.role));
+    candidate.role = Role::kQuantized;
+    use.dequantize = dequantize;
+  } else if (candidate.role == Role::kQuantized) {
+    candidate.reason = absl::StrFormat("quantized input of %s: --requantize rewrites it", use.reader->op_type());
+  } else if (!is_float) {
+    // An integer tensor that is not a quantized weight is never touched; one of an unknown
+    // type may be a learned one that cannot be filled.
+    if (unreadable && candidate.role != Role::kOther && !candidate.fixed && !candidate.misfit) {
+      TakeRole(candidate, use);
+      analysis.unreadable.push_back(use);
+    }
+    return false;
+  }
+  if (candidate.misfit) {
+    analysis.warnings.push_back(
+        absl::StrFormat("'%s' %s left unchanged: %s", use.name, ShapeText(use.view_shape), candidate.reason));
+  }
+  TakeRole(candidate, use);
+  use.fixed = candidate.fixed;
+  use.unknown_op = candidate.unknown_op;
+  use.reason = candidate.reason;
+  return true;
+}
+
+bool ReadsIntegers(const Classifier& classifier, const onnx::NodeProto& node) {
+  const OpSpec* op = classifier.RowOf(node);
+  return op != nullptr && op->ReadsIntegers();
+}
+
+// The reading of source k of `view`, which input i of `node` sees, with its role (`role`: the
+// classifier's reading of that input, the same for all its sources, made on first use); nullopt
+// when the analysis does not list the constant: an integer one that no DequantizeLinear or
+// integer op reads, unless its data type is unknown to this build.
+std::optional<TensorUse> ReadSource(const onnx::NodeProto& node, int i, const TracedView& view, int k,
+                                    const std::shared_ptr<const ElementMap>& elements, std::optional<Candidate>& role,
+                                    Readings& readings) {
+  const Constant& constant = *readings.index.FindConstant(view.map.sources[k].name);
+  const bool is_float = FloatTypeOf(constant.tensor->data_type()).has_value();
+  const bool unreadable = !IsKnownDataType(constant.tensor->data_type());
+  const onnx::NodeProto* dequantize = view.dequantize[k];
+  if (!is_float && dequantize == nullptr && !ReadsIntegers(readings.classifier, node) &&
+      !(unreadable && view.exact())) {
+    return std::nullopt;
+  }
+  TensorUse use = NewReading(constant, node, i, view, k, elements, readings.index);
+  if (!view.exact()) {
+    use.reason = absl::StrFormat("reaches %s input %d but %s", node.op_type(), i, view.why);
+  } else {
+    use.view_shape = view.map.shape;
+    if (!role) role = readings.classifier.Classify(node, i, view);
+    if (!TakeReading(*role, dequantize, is_float, unreadable, use, readings.analysis)) return std::nullopt;
+  }
+  // A scalar without a role parametrizes its op (an epsilon, an exponent, a bound).
+  if (use.role == Role::kOther && !use.fixed && IsBroadcastScalar(constant.tensor->dims())) {
+    use.fixed = true;
+    use.unknown_op = false;
+    if (view.exact()) use.reason = ScalarOf(node, i);
+  }
+  return use;
+}
+
+// Reads every constant that input i of `node` reaches, unless the node passes it on (ops that
+// select, assemble or re-view constants are not readers: the reader of their output is).
+void ReadInput(const onnx::NodeProto& node, int i, Readings& readings) {
+  if (readings.tracer.PassesOn(node, i)) return;
+  const TracedView* view = readings.tracer.Trace(node.input(i));
+  if (view == nullptr) return;
+  std::optional<Candidate> role;
+  std::shared_ptr<const ElementMap> elements;
+  if (view->exact()) elements = std::make_shared<const ElementMap>(view->map);
+  for (int k = 0; k < static_cast<int>(view->map.sources.size()); ++k) {
+    std::optional<TensorUse> use = ReadSource(node, i, *view, k, elements, role, readings);
+    if (!use) continue;
+    std::vector<const onnx::NodeProto*>& seen = readings.readers[use->name];
+    if (seen.empty() || seen.back() != &node) seen.push_back(&node);
+    readings.analysis.readings.push_back(*use);
+    Merge(*std::move(use), readings.analysis, readings.position);
+  }
+}
+
+// Lists the float constants that no reading reached, after the read ones, in declaration order.
+void AddUnreadConstants(const GraphIndex& index, GraphAnalysis& analysis,
+                        std::unordered_map<std::string, size_t>& position) {
+  for (const std::string& name : index.constant_order()) {
+    const Constant& constant = *index.FindConstant(name);
+    if (position.count(name) || !FloatTypeOf(constant.tensor->data_type())) continue;
+    TensorUse use;
+    use.tensor = constant.tensor;
+    use.name = name;
+    use.source = constant.source;
+    use.view_shape.assign(constant.tensor->dims().begin(), constant.tensor->dims().end());
+    use.overridable = index.IsGraphInput(name);
+    use.fixed = IsBroadcastScalar(use.view_shape);
+    use.reason = UnreadReason(index, constant);
+    position.emplace(name, analysis.tensors.size());
+    analysis.tensors.push_back(std::move(use));
+  }
+}
+
 std::string DescribeUse(const TensorUse& use) {
   std::string text =
       absl::StrFormat("%s by %s input %d", RoleName(use.role), DescribeNode(*use.reader), use.input_index);
@@ -571,103 +705,14 @@ GraphAnalysis AnalyzeGraph(onnx::ModelProto& model, const AnalysisOptions& optio
   const GraphIndex& index = *analysis.index;
   ViewTracer tracer(index);
   analysis.warnings = index.warnings();
-  Classifier classifier(index, tracer, options, payloads);
-  auto reads_integers = [&](const onnx::NodeProto& node) {
-    const OpSpec* op = classifier.RowOf(node);
-    return op != nullptr && op->ReadsIntegers();
-  };
-  std::unordered_map<std::string, size_t> position;  // tensor name -> index in analysis.tensors
-  std::unordered_map<std::string, std::vector<const onnx::NodeProto*>> readers;
-
+  const Classifier classifier(index, tracer, options, payloads);
+  Readings readings{analysis, index, tracer, classifier, {}, {}};
   for (const onnx::NodeProto* node : index.nodes()) {
-    for (int i = 0; i < node->input_size(); ++i) {
-      // Ops that select, assemble or re-view constants are not readers: the reader of their output is.
-      if (tracer.PassesOn(*node, i)) continue;
-      const TracedView* view = tracer.Trace(node->input(i));
-      if (view == nullptr) continue;
-      std::optional<Candidate> reading;  // the role of this reading, the same for all its sources
-      std::shared_ptr<const ElementMap> elements;
-      if (view->exact()) elements = std::make_shared<const ElementMap>(view->map);
-      for (int k = 0; k < static_cast<int>(view->map.sources.size()); ++k) {
-        const std::string& name = view->map.sources[k].name;
-        const Constant& constant = *index.FindConstant(name);
-        const bool is_float = FloatTypeOf(constant.tensor->data_type()).has_value();
-        const bool unreadable = !IsKnownDataType(constant.tensor->data_type());
-        const onnx::NodeProto* dequantize = view->dequantize[k];
-        if (!is_float && dequantize == nullptr && !reads_integers(*node) && !(unreadable && view->exact())) {
-          continue;
-        }
-
-        TensorUse use;
-        use.tensor = constant.tensor;
-        use.name = name;
-        use.source = constant.source;
-        use.reader = node;
-        use.input_index = i;
-        use.via = view->Path(k);
-        use.elements = elements;
-        use.map_source = k;
-        use.overridable = index.IsGraphInput(name);
-        if (!view->exact()) {
-          use.reason = absl::StrFormat("reaches %s input %d but %s", node->op_type(), i, view->why);
-        } else {
-          use.view_shape = view->map.shape;
-          if (!reading) reading = classifier.Classify(*node, i, *view);
-          Candidate candidate = *reading;
-          if (dequantize != nullptr && (candidate.role == Role::kWeight || candidate.role == Role::kBias)) {
-            candidate.reason =
-                absl::StrFormat("quantized %s (DequantizeLinear): --requantize rewrites it", RoleName(candidate.role));
-            candidate.role = Role::kQuantized;
-            use.dequantize = dequantize;
-          } else if (candidate.role == Role::kQuantized) {
-            candidate.reason = absl::StrFormat("quantized input of %s: --requantize rewrites it", node->op_type());
-          } else if (!is_float) {
-            // An integer tensor that is not a quantized weight is never touched; one of an unknown
-            // type may be a learned one that cannot be filled.
-            if (unreadable && candidate.role != Role::kOther && !candidate.fixed && !candidate.misfit) {
-              TakeRole(candidate, use);
-              analysis.unreadable.push_back(use);
-            }
-            continue;
-          }
-          if (candidate.misfit) {
-            analysis.warnings.push_back(
-                absl::StrFormat("'%s' %s left unchanged: %s", name, ShapeText(use.view_shape), candidate.reason));
-          }
-          TakeRole(candidate, use);
-          use.fixed = candidate.fixed;
-          use.unknown_op = candidate.unknown_op;
-          use.reason = candidate.reason;
-        }
-        // A scalar without a role parametrizes its op (an epsilon, an exponent, a bound).
-        if (use.role == Role::kOther && !use.fixed && IsBroadcastScalar(constant.tensor->dims())) {
-          use.fixed = true;
-          use.unknown_op = false;
-          if (view->exact()) use.reason = ScalarOf(*node, i);
-        }
-        std::vector<const onnx::NodeProto*>& seen = readers[name];
-        if (seen.empty() || seen.back() != node) seen.push_back(node);
-        analysis.readings.push_back(use);
-        Merge(std::move(use), analysis, position);
-      }
-    }
+    for (int i = 0; i < node->input_size(); ++i) ReadInput(*node, i, readings);
   }
-  for (TensorUse& use : analysis.tensors) use.readers = std::move(readers[use.name]);
-  for (const std::string& name : index.constant_order()) {
-    const Constant& constant = *index.FindConstant(name);
-    if (position.count(name) || !FloatTypeOf(constant.tensor->data_type())) continue;
-    TensorUse use;
-    use.tensor = constant.tensor;
-    use.name = name;
-    use.source = constant.source;
-    use.view_shape.assign(constant.tensor->dims().begin(), constant.tensor->dims().end());
-    use.overridable = index.IsGraphInput(name);
-    use.fixed = IsBroadcastScalar(use.view_shape);
-    use.reason = UnreadReason(index, constant);
-    position.emplace(name, analysis.tensors.size());
-    analysis.tensors.push_back(std::move(use));
-  }
-  WarnUnroledReadersOfEmbeddings(analysis, position);
+  for (TensorUse& use : analysis.tensors) use.readers = std::move(readings.readers[use.name]);
+  AddUnreadConstants(index, analysis, readings.position);
+  WarnUnroledReadersOfEmbeddings(analysis, readings.position);
   NoteSharedFunctionConstants(index, analysis);
   for (const std::string& name : index.sparse_initializers()) {
     analysis.warnings.push_back(
