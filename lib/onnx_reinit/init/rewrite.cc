@@ -161,6 +161,113 @@ absl::Status RefuseOverwritingInputs(const std::string& input, const ExternalDat
   return absl::OkStatus();
 }
 
+// What the parsing path changed in the model before re-initializing it, for the report.
+struct Prepared {
+  UntieResult untied;
+  std::vector<std::string> materialized;  // tensors that had no values
+
+  void AddNotes(proto::ReinitReport& report) const {
+    AddUntied(untied, report);
+    if (!materialized.empty()) {
+      report.add_warnings(
+          absl::StrFormat("materialized %d tensors that had no values", static_cast<int>(materialized.size())));
+    }
+  }
+};
+
+// Materializes the values `model` lacks and unties its tensors, as `options` ask. Untying comes
+// before the external data is mapped, so that copies of external tensors get a place of their own
+// in the new data file.
+absl::StatusOr<Prepared> Prepare(const std::string& input, const RewriteOptions& options, onnx::ModelProto& model) {
+  Prepared prepared;
+  if (options.materialize) {
+    ONNX_REINIT_ASSIGN_OR_RETURN(prepared.materialized, MaterializeMissingValues(model, input));
+  }
+  if (options.reinit.untie) prepared.untied = UntieTensors(model, options.reinit);
+  return prepared;
+}
+
+// The output of a model without external data: re-initialized in memory and saved whole (or only
+// planned, for a dry run). `payloads`: read-only views of the input's external tensors, if any.
+absl::StatusOr<proto::ReinitReport> RewriteEmbedded(const std::string& input, const std::string& output,
+                                                    const RewriteOptions& options, const Prepared& prepared,
+                                                    const DetachedPayloads& payloads, ParsedInput& parsed) {
+  onnx::ModelProto& model = parsed.model;
+  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, Reinitialize(model, options.reinit, payloads));
+  prepared.AddNotes(report);
+  if (options.reinit.dry_run) return report;
+  if (parsed.check) ONNX_REINIT_RETURN_IF_ERROR(parsed.check(model, DetachedPayloads()));
+  ONNX_REINIT_RETURN_IF_ERROR(JudgeCheck(CheckModel(model), input, report));
+  ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output, options.output));
+  return report;
+}
+
+// Lays out the output's data file at `data_path` with the input's external bytes (and those of the
+// tensors `parsed` moves out), except those of tensors about to be rewritten whole, which are not
+// copied first. `before`: the moments of the old values, for the report.
+absl::StatusOr<NewDataFile> LayOutDataFile(const std::string& data_path, const RewriteOptions& options,
+                                           const ExternalData& sources, ParsedInput& parsed,
+                                           std::vector<proto::Moments>& before) {
+  onnx::ModelProto& model = parsed.model;
+  const int64_t move_threshold = options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
+  ONNX_REINIT_ASSIGN_OR_RETURN(const ReinitPlan old_plan,
+                               PlanReinitialization(model, options.reinit, sources.payloads()));
+  before = MomentsBefore(old_plan, options.reinit);
+  const std::set<const void*> rewritten = WhollyRewritten(old_plan);
+  auto overwritten = [&](const onnx::TensorProto& tensor) {
+    const auto& external = sources.payloads().by_tensor;
+    auto payload = external.find(&tensor);
+    const void* bytes = payload != external.end() ? payload->second.data : tensor.raw_data().data();
+    return rewritten.count(bytes) > 0;
+  };
+  auto moved_out = [&](const onnx::TensorProto& tensor) { return parsed.moved_out.count(tensor.name()) > 0; };
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile data_output, OutputFile::Create(data_path, options.output));
+  return WriteExternalDataLayout(model, sources, std::move(data_output), FileName(data_path), move_threshold,
+                                 overwritten, moved_out);
+}
+
+// Writes `model` to `output` and commits it after its data file `data`. The data file is named
+// first, so that a reader who finds the new model finds its data complete; the folder lock keeps a
+// concurrent run from committing between the two.
+absl::Status CommitModelAndData(const onnx::ModelProto& model, const std::string& input, const std::string& output,
+                                const RewriteOptions& options, NewDataFile& data, const std::string& data_path,
+                                proto::ReinitReport& report) {
+  if (model.ByteSizeLong() > static_cast<size_t>(INT_MAX)) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s: the model would be over protobuf's 2 GiB limit even with its large tensors external; "
+                        "lower --size-threshold",
+                        output));
+  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile model_output, OutputFile::Create(output, options.output));
+  ONNX_REINIT_RETURN_IF_ERROR(WriteModel(model, model_output));
+  const FolderLock lock(output);
+  ONNX_REINIT_RETURN_IF_ERROR(data.output.Commit());
+  const absl::Status committed = model_output.Commit([&](const std::string& provisional) {
+    // The checker looks for the data file beside the model, so it runs on the written files.
+    return JudgeCheck(CheckModelFile(provisional), input, report);
+  });
+  if (!committed.ok()) ::unlink(data_path.c_str());
+  return committed;
+}
+
+// The output of a model with external data: its tensors laid out in a new data file and
+// re-initialized there in place, then the model written beside it.
+absl::StatusOr<proto::ReinitReport> RewriteExternal(const std::string& input, const std::string& output,
+                                                    const RewriteOptions& options, const Prepared& prepared,
+                                                    const ExternalData& sources, ParsedInput& parsed) {
+  const std::string data_path = DataFileFor(output);
+  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInputs(input, sources, output, data_path));
+  std::vector<proto::Moments> before;
+  ONNX_REINIT_ASSIGN_OR_RETURN(NewDataFile data, LayOutDataFile(data_path, options, sources, parsed, before));
+  ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(parsed.model, options.reinit, data.payloads));
+  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, WritePlan(std::move(plan), options, data.file, data.output,
+                                                                     /*copy_gaps=*/false, before));
+  prepared.AddNotes(report);
+  if (parsed.check) ONNX_REINIT_RETURN_IF_ERROR(parsed.check(parsed.model, data.payloads));
+  ONNX_REINIT_RETURN_IF_ERROR(CommitModelAndData(parsed.model, input, output, options, data, data_path, report));
+  return report;
+}
+
 }  // namespace
 
 // Lays out the output's tensors, re-initializes them (external ones in place in the new data file),
@@ -168,16 +275,7 @@ absl::Status RefuseOverwritingInputs(const std::string& input, const ExternalDat
 absl::StatusOr<proto::ReinitReport> RewriteParsedModel(const std::string& input, const std::string& output,
                                                        const RewriteOptions& requested, ParsedInput parsed) {
   onnx::ModelProto& model = parsed.model;
-  std::vector<std::string> materialized;
-  if (requested.materialize) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(materialized, MaterializeMissingValues(model, input));
-  }
-  // Untied before the external data is mapped, so that copies of external tensors get a place of
-  // their own in the new data file.
-  UntieResult untied;
-  if (requested.reinit.untie) {
-    untied = UntieTensors(model, requested.reinit);
-  }
+  ONNX_REINIT_ASSIGN_OR_RETURN(const Prepared prepared, Prepare(input, requested, model));
   RewriteOptions options = requested;
   options.reinit.untie = false;
   options.reinit.readers_untied = requested.reinit.untie;
@@ -189,74 +287,14 @@ absl::StatusOr<proto::ReinitReport> RewriteParsedModel(const std::string& input,
   if (options.layout == RewriteOptions::Layout::kEmbed) {
     EmbedExternalData(model, sources);
     input_payloads = &no_payloads;
+    parsed.moved_out.clear();
   }
-  if (options.layout == RewriteOptions::Layout::kEmbed) parsed.moved_out.clear();
   const bool external =
       options.layout == RewriteOptions::Layout::kExternal || HasExternalData(model) || !parsed.moved_out.empty();
-  auto add_notes = [&](proto::ReinitReport& report) {
-    AddUntied(untied, report);
-    if (!materialized.empty()) {
-      report.add_warnings(
-          absl::StrFormat("materialized %d tensors that had no values", static_cast<int>(materialized.size())));
-    }
-  };
   if (options.reinit.dry_run || !external) {
-    ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, Reinitialize(model, options.reinit, *input_payloads));
-    add_notes(report);
-    if (options.reinit.dry_run) return report;
-    if (parsed.check) ONNX_REINIT_RETURN_IF_ERROR(parsed.check(model, no_payloads));
-    ONNX_REINIT_RETURN_IF_ERROR(JudgeCheck(CheckModel(model), input, report));
-    ONNX_REINIT_RETURN_IF_ERROR(SaveModel(model, output, options.output));
-    return report;
+    return RewriteEmbedded(input, output, options, prepared, *input_payloads, parsed);
   }
-
-  const std::string data_path = DataFileFor(output);
-  ONNX_REINIT_RETURN_IF_ERROR(RefuseOverwritingInputs(input, sources, output, data_path));
-  const int64_t move_threshold = options.layout == RewriteOptions::Layout::kExternal ? options.size_threshold : -1;
-  // Tensors about to be rewritten whole are not copied into the new data file first.
-  ONNX_REINIT_ASSIGN_OR_RETURN(const ReinitPlan old_plan,
-                               PlanReinitialization(model, options.reinit, sources.payloads()));
-  const std::vector<proto::Moments> before = MomentsBefore(old_plan, options.reinit);
-  const std::set<const void*> rewritten = WhollyRewritten(old_plan);
-  auto overwritten = [&](const onnx::TensorProto& tensor) {
-    const auto& external = sources.payloads().by_tensor;
-    auto payload = external.find(&tensor);
-    const void* bytes = payload != external.end() ? payload->second.data : tensor.raw_data().data();
-    return rewritten.count(bytes) > 0;
-  };
-  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile data_output, OutputFile::Create(data_path, options.output));
-  ONNX_REINIT_ASSIGN_OR_RETURN(
-      NewDataFile data, WriteExternalDataLayout(model, sources, std::move(data_output), FileName(data_path),
-                                                move_threshold, overwritten, [&](const onnx::TensorProto& tensor) {
-                                                  return parsed.moved_out.count(tensor.name()) > 0;
-                                                }));
-  ONNX_REINIT_ASSIGN_OR_RETURN(ReinitPlan plan, PlanReinitialization(model, options.reinit, data.payloads));
-  ONNX_REINIT_ASSIGN_OR_RETURN(proto::ReinitReport report, WritePlan(std::move(plan), options, data.file, data.output,
-                                                                     /*copy_gaps=*/false, before));
-  add_notes(report);
-  if (parsed.check) ONNX_REINIT_RETURN_IF_ERROR(parsed.check(model, data.payloads));
-  if (model.ByteSizeLong() > static_cast<size_t>(INT_MAX)) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("%s: the model would be over protobuf's 2 GiB limit even with its large tensors external; "
-                        "lower --size-threshold",
-                        output));
-  }
-  ONNX_REINIT_ASSIGN_OR_RETURN(OutputFile model_output, OutputFile::Create(output, options.output));
-  ONNX_REINIT_RETURN_IF_ERROR(WriteModel(model, model_output));
-
-  // The data file is named first, so that a reader who finds the new model finds its data complete;
-  // the folder lock keeps a concurrent run from committing between the two.
-  const FolderLock lock(output);
-  ONNX_REINIT_RETURN_IF_ERROR(data.output.Commit());
-  const absl::Status committed = model_output.Commit([&](const std::string& provisional) {
-    // The checker looks for the data file beside the model, so it runs on the written files.
-    return JudgeCheck(CheckModelFile(provisional), input, report);
-  });
-  if (!committed.ok()) {
-    ::unlink(data_path.c_str());
-    return committed;
-  }
-  return report;
+  return RewriteExternal(input, output, options, prepared, sources, parsed);
 }
 
 std::string DataFileFor(const std::string& output) { return output + ".data"; }
