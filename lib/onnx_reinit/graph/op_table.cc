@@ -1,5 +1,6 @@
 #include "onnx_reinit/op_table.h"
 
+#include <iterator>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -188,7 +189,8 @@ OpSpec Elementwise(const char* op_type, Match match = Match::kElementwise) {
   return Op(op_type, {Matched(kAnyInput, "", Role::kParameter, match)});
 }
 
-std::vector<OpSpec> BuildTable() {
+// The ops of ONNX itself (domain ai.onnx).
+std::vector<OpSpec> OnnxOps() {
   return {
       // Layers.
       Op("Conv", {Weight(1, "W", Conv()), QdqInt32Bias(Bias(2, "B", 1), 0)}),
@@ -233,9 +235,14 @@ std::vector<OpSpec> BuildTable() {
       QuantizedOp("QLinearMatMul", {QOperator(Weight(3, "b", RightOperand()), 4, 5, -1)}),
       QuantizedOp("ConvInteger", {QOperator(Weight(1, "w", Conv()), -1, 3, 0)}),
       QuantizedOp("MatMulInteger", {QOperator(Weight(1, "B", RightOperand()), -1, 3, -1)}),
-      // ONNX Runtime's fused and contrib ops (docs/ContribOperators.md), as its optimizers and
-      // onnxruntime-genai write them. ORT writes SimplifiedLayerNormalization (and LayerNormalization
-      // below opset 17) in the default domain.
+  };
+}
+
+// ONNX Runtime's fused and contrib ops (docs/ContribOperators.md), as its optimizers and
+// onnxruntime-genai write them. ORT writes SimplifiedLayerNormalization (and LayerNormalization
+// below opset 17) in the default domain.
+std::vector<OpSpec> OnnxRuntimeOps() {
+  return {
       Op("SimplifiedLayerNormalization", {Norm(1, "scale", Role::kNormScale)}),
       Op("SimplifiedLayerNormalization", {Norm(1, "scale", Role::kNormScale)}, 1, kMicrosoft),
       Op("LayerNormalization", {Norm(1, "Scale", Role::kNormScale), Norm(2, "B", Role::kNormBias)}, 1, kMicrosoft),
@@ -285,6 +292,14 @@ std::vector<OpSpec> BuildTable() {
                   kMicrosoft),
       QuantizedOp("GatherBlockQuantized", {PackedTable(BlockQuantized(Embedding(0, "data"), 2, 3))}, kMicrosoft),
   };
+}
+
+// ONNX's ops, then ONNX Runtime's: the order `onnx-reinit ops` prints.
+std::vector<OpSpec> BuildTable() {
+  std::vector<OpSpec> table = OnnxOps();
+  std::vector<OpSpec> runtime = OnnxRuntimeOps();
+  table.insert(table.end(), std::make_move_iterator(runtime.begin()), std::make_move_iterator(runtime.end()));
+  return table;
 }
 
 bool SameDomain(absl::string_view a, absl::string_view b) {
