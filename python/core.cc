@@ -308,13 +308,32 @@ std::string Stats(py::handle source, const py::dict& scheme, int threads, int hi
   return ToJson(ValueOrRaise(std::move(report)));
 }
 
+// With a preset, what it gives each tensor of `model` (VerifyOptions::targets); what it says about
+// a structure it could not read, as Python warnings.
+void SetPresetTargets(Model& model, const proto::Recipe& given, VerifyOptions& options) {
+  PresetTargets targets = ValueOrRaise(WithoutGil([&]() -> absl::StatusOr<PresetTargets> {
+    ONNX_REINIT_RETURN_IF_ERROR(model.Open());
+    absl::StatusOr<PresetTargets> found = PresetTargetsOf(model.proto(), given, model.payloads());
+    if (!found.ok()) return WithContext(found.status(), model.name());
+    return found;
+  }));
+  for (const std::string& warning : targets.warnings) {
+    if (PyErr_WarnEx(PyExc_UserWarning, warning.c_str(), 1) != 0) throw py::error_already_set();
+  }
+  options.targets = std::move(targets.distributions);
+  options.targets_source = std::move(targets.source);
+}
+
 py::tuple Verify(py::handle source, const py::dict& scheme, std::optional<double> tolerance, int threads,
                  const std::string& junit) {
+  const proto::Recipe given = SchemeOnly(scheme);
   VerifyOptions options;
-  options.scheme = ValueOrRaise(SchemeFromOptions(SchemeOnly(scheme)));
+  // Validated as the re-initialization validates them: a scheme or a preset, not both.
+  options.scheme = ValueOrRaise(ToRewriteOptions(given)).reinit.policy.scheme;
   options.std_tolerance = tolerance;
   options.threads = threads;
   Model model(source);
+  if (!given.preset().empty()) SetPresetTargets(model, given, options);
   absl::StatusOr<proto::VerifyReport> report = Inspect<proto::VerifyReport>(
       model, [&](const std::string& path) { return VerifyFile(path, options); },
       [&](onnx::ModelProto& proto) { return VerifyModel(proto, options); });

@@ -12,6 +12,7 @@
 #include "onnx_reinit/json_output.h"
 #include "onnx_reinit/model_io.h"
 #include "onnx_reinit/options.h"
+#include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/verify.h"
 #include "tools/exit_status.h"
 #include "tools/scheme_flags.h"
@@ -19,6 +20,18 @@
 
 namespace onnx_reinit::cli {
 namespace {
+
+// With --preset, what it gives each tensor of `model` (warnings to stderr), as VerifyOptions::targets.
+absl::Status SetPresetTargets(const std::string& model, const proto::Recipe& preset, VerifyOptions& options) {
+  absl::StatusOr<MappedModel> mapped = MappedModel::Open(model);
+  if (!mapped.ok()) return WithContext(mapped.status(), model);
+  absl::StatusOr<PresetTargets> targets = PresetTargetsOf(mapped->model(), preset, mapped->payloads());
+  if (!targets.ok()) return WithContext(targets.status(), model);
+  for (const std::string& warning : targets->warnings) std::cerr << "onnx-reinit: warning: " << warning << "\n";
+  options.targets = std::move(targets->distributions);
+  options.targets_source = std::move(targets->source);
+  return absl::OkStatus();
+}
 
 // Every model's report, or the first error: nothing is printed or written before all are known.
 absl::StatusOr<std::vector<proto::VerifyReport>> Compute(const VerifyFlags& flags, const SchemeOptions& scheme) {
@@ -29,6 +42,7 @@ absl::StatusOr<std::vector<proto::VerifyReport>> Compute(const VerifyFlags& flag
   if (flags.tolerance_flag->count() > 0) options.std_tolerance = flags.tolerance;
   std::vector<proto::VerifyReport> reports;
   for (const std::string& model : flags.models) {
+    if (!flags.scheme.preset().empty()) ONNX_REINIT_RETURN_IF_ERROR(SetPresetTargets(model, flags.scheme, options));
     absl::StatusOr<proto::VerifyReport> report = VerifyFile(model, options);
     if (!report.ok()) return report.status();
     reports.push_back(*std::move(report));
@@ -85,7 +99,14 @@ std::string Format(const proto::VerifyReport& report, const std::string& format)
 
 void AddVerifyFlags(CLI::App& app, VerifyFlags& flags) {
   app.add_option("model", flags.models, "The ONNX models to check")->required()->check(CLI::ExistingFile);
-  AddSchemeFlags(app, flags.scheme, /*scheme_required=*/true);
+  AddSchemeFlags(app, flags.scheme, /*scheme_required=*/false);
+  AddSettingFlag<std::string>(
+      app, "--preset", [&flags](const std::string& v) { flags.scheme.set_preset(v); },
+      "Instead of --scheme, check each tensor (embeddings, biases and norms too) against what the preset "
+      "gives it, the structural rules included (see onnx-reinit --preset)");
+  AddSettingFlag<double>(
+      app, "--initializer-range", [&flags](double v) { flags.scheme.set_initializer_range(v); },
+      "The std of --preset bert, gpt2, llama and megatron; default 0.02");
   flags.tolerance_flag = app.add_option("--tolerance", flags.tolerance,
                                         "Allowed relative deviation of each weight's std from its target (default: "
                                         "6 standard errors for the tensor's size, at least 0.05)")
@@ -106,8 +127,15 @@ void AddVerifyFlags(CLI::App& app, VerifyFlags& flags) {
   app.add_option("--threads", flags.threads, "Threads; 0 = all cores")->default_val(0)->check(CLI::Range(0, 1024));
 }
 
+// The scheme to check against (with --preset, the preset's, unused), validated as the re-initialization
+// validates its flags: a scheme or a preset, not both; --initializer-range with a preset that has one.
+absl::StatusOr<SchemeOptions> VerifiedScheme(const proto::Recipe& given) {
+  ONNX_REINIT_ASSIGN_OR_RETURN(const RewriteOptions options, ToRewriteOptions(given));
+  return options.reinit.policy.scheme;
+}
+
 int RunVerify(const VerifyFlags& flags) {
-  const absl::StatusOr<SchemeOptions> scheme = SchemeFromOptions(flags.scheme);
+  const absl::StatusOr<SchemeOptions> scheme = VerifiedScheme(flags.scheme);
   if (!scheme.ok()) return ReportError(scheme.status(), CommandType::kVerdict);
   const absl::StatusOr<std::vector<proto::VerifyReport>> reports = Compute(flags, *scheme);
   absl::Status written = reports.status();

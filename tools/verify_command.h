@@ -18,14 +18,14 @@ struct VerifyFlags {
   std::string junit;            // JUnit XML path; empty for none
   bool spectral = false;
   int threads = 0;
-  proto::Recipe scheme;  // the scheme flags given (options.h)
+  proto::Recipe scheme;  // the scheme flags given (options.h), or --preset and --initializer-range
   CLI::Option* tolerance_flag = nullptr;
 };
 
 void AddVerifyFlags(CLI::App& app, VerifyFlags& flags);
 
-// Exit status: 0 every model's weights fit the scheme, 1 some do not (or a model has no weight it
-// could check), 2 error.
+// Exit status: 0 every model's weights fit the scheme (or each tensor the preset's distribution for it), 1 some do not
+// (or a model has no weight it could check), 2 error.
 int RunVerify(const VerifyFlags& flags);
 
 }  // namespace onnx_reinit::cli

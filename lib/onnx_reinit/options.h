@@ -16,13 +16,16 @@
 #ifndef ONNX_REINIT_OPTIONS_H_
 #define ONNX_REINIT_OPTIONS_H_
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "onnx_reinit/recipe.pb.h"
 #include "onnx_reinit/rewrite.h"
 #include "onnx_reinit/scheme.h"
+#include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
 
@@ -34,6 +37,18 @@ absl::StatusOr<proto::Recipe> ReadRecipe(const std::string& path);
 // The scheme `options` names, with its parameters (the `value` ... `gain` fields, or the ones
 // after its name), validated. InvalidArgument when there is no scheme.
 absl::StatusOr<SchemeOptions> SchemeFromOptions(const proto::Recipe& options);
+
+// What the preset of `options` (its `preset` and `initializer_range`) gives the tensors of `model`,
+// for checking a model against it (verify --preset, VerifyOptions::targets): the distribution of
+// each tensor it re-initializes as one whole region, by name, with the structural rules the graph
+// supports, and what it says about the structure it could not read (ExpandPreset's warnings).
+struct PresetTargets {
+  std::string source;  // "preset gpt2"
+  std::map<std::string, proto::Distribution> distributions;
+  std::vector<std::string> warnings;
+};
+absl::StatusOr<PresetTargets> PresetTargetsOf(onnx::ModelProto& model, const proto::Recipe& options,
+                                              const DetachedPayloads& payloads = DetachedPayloads());
 
 // The options `given` (flags, keyword arguments) over those of a recipe `file` (named
 // `file_name` in errors): fields set in `given` win, its rules are tried first, and a scheme in

@@ -3,6 +3,7 @@
 #ifndef ONNX_REINIT_VERIFY_H_
 #define ONNX_REINIT_VERIFY_H_
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -24,13 +25,18 @@ struct VerifyOptions {
   // the largest, and the mean of their squares (from the Frobenius norm).
   bool spectral = false;
   int threads = 0;
+  // Instead of the scheme: each tensor's own distribution, by name (a preset's: PresetTargetsOf,
+  // options.h). Every tensor named here is checked, whatever its role (embeddings, biases, norms
+  // too); a weight without an entry is unjudged. `targets_source` names them in the report
+  // ("preset gpt2").
+  std::optional<std::map<std::string, proto::Distribution>> targets;
+  std::string targets_source;
 };
 
-// One finding per tensor with the weight role (roles.h), in graph order; the other learned tensors
-// are listed in `unjudged` with the reason, and `passed` is false when no weight was checked.
-// A weight fails when its std is
-// out of tolerance, its mean is more than 6 standard errors (target_std / sqrt(n)) from the target
-// mean, it holds NaN or Inf, or - for constant schemes - any value differs from the constant; with
+// One finding per tensor with the weight role (roles.h) - with `targets`, per tensor named there - in graph order; the
+// other learned tensors are listed in `unjudged` with the reason, and `passed` is false when no weight was checked. A
+// weight fails when its std is out of tolerance, its mean is more than 6 standard errors (target_std / sqrt(n)) from
+// the target mean, it holds NaN or Inf, or - for constant schemes - any value differs from the constant; with
 // `spectral`, also when its largest singular value exceeds the limit.
 // Tensors with an entry in `payloads` are read from there (see MappedModel).
 absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model, const VerifyOptions& options,

@@ -179,14 +179,17 @@ class VerifyResult:
                 f"{len(self.weights)} weights do not match {self.report['scheme']})")
 
 
-def verify(model, scheme, *, tolerance=None, threads=0, junit=None, **scheme_parameters):
+def verify(model, scheme=None, *, preset=None, initializer_range=None, tolerance=None, threads=0, junit=None,
+           **scheme_parameters):
     """Check that every weight looks freshly initialized with ``scheme``: a :class:`VerifyResult`.
 
-    model: an ``onnx.ModelProto``, its bytes, or a file path. tolerance: the allowed relative
-    deviation of each weight's std (default: 6 standard errors for its size, at least 0.05).
-    junit: also write a JUnit XML report there, as ``--junit`` does.
+    model: an ``onnx.ModelProto``, its bytes, or a file path. preset (instead of scheme, with
+    initializer_range): check every tensor against what the preset gives it, as ``verify --preset``
+    does; what it cannot read of the structure comes as a UserWarning. tolerance: the allowed
+    relative deviation of each weight's std (default: 6 standard errors for its size, at least
+    0.05). junit: also write a JUnit XML report there, as ``--junit`` does.
     """
-    given = _given(dict(scheme=scheme, **scheme_parameters))
+    given = _given(dict(scheme=scheme, preset=preset, initializer_range=initializer_range, **scheme_parameters))
     junit_path = "" if junit is None else _os.fspath(junit)
     report, annotations = _core.verify(_source(model), given, tolerance, threads, junit_path)
     return VerifyResult(_json.loads(report), annotations)

@@ -15,6 +15,10 @@ by name has its expectation; one it made by folding a lookup of consecutive rows
 position rows) has the table's; any other (T5's relative bias gathered per query and key, a bias
 summed with a mask) is not a learned tensor of the framework and must keep its bytes.
 
+verify --preset checks every tensor against what the preset gives it: each fixture as its framework
+initialized it and as the preset re-initialized it passes; gpt2's output checked against bert fails
+exactly on the residual projections.
+
 Also: --initializer-range scales every normal tensor; gpt2 on a graph without transformer blocks
 warns that its residual rule is not applied, and --strict refuses.
 
@@ -50,6 +54,12 @@ def initializers(path):
 def check_fixture(cli, fixture, preset, tensors, work, range_scale=1.0, extra=()):
     out = work / f"{fixture}.{preset}.onnx"
     run(cli, fixture_path(fixture), "--preset", preset, *extra, "-o", out)
+    # The framework's own values (drawn with the default range), then the preset's.
+    for model in (out,) if extra else (fixture_path(fixture), out):
+        verified = run(cli, "verify", model, "--preset", preset, *extra, "--json", check=False)
+        if verified.returncode != 0:
+            failed = [w["name"] for w in json.loads(verified.stdout)["weights"] if w.get("problem")]
+            return [f"verify --preset {preset} {model.name}: exit {verified.returncode}, failing {failed}"], 0.0
     before, after = initializers(fixture_path(fixture)), initializers(out)
     failures, worst = [], 0.0
     for name, expected in sorted(tensors.items()):
@@ -142,6 +152,17 @@ def main():
     overridden = onnx.numpy_helper.to_array(initializers(out)["h.0.attn_c_proj.weight"])
     if np.any(overridden != 0):
         failures.append("--rule did not override gpt2's residual projection rule")
+
+    # verify: gpt2's output against bert fails on the residual projections, and only there.
+    gpt2 = work / "gpt2_for_verify.onnx"
+    run(cli, TESTDATA / "torch_gpt2_nofold.onnx", "--preset", "gpt2", "-o", gpt2)
+    verified = run(cli, "verify", gpt2, "--preset", "bert", "--json", check=False)
+    failed = sorted(w["name"] for w in json.loads(verified.stdout)["weights"] if w.get("problem"))
+    if verified.returncode != 1 or failed != [f"h.{b}.{p}.weight" for b in (0, 1) for p in ("attn_c_proj", "mlp_c_proj")]:
+        failures.append(f"verify --preset bert of a gpt2 output: exit {verified.returncode}, failing {failed}")
+    both = run(cli, "verify", TESTDATA / "torch_cnn.onnx", "--preset", "gpt2", "--scheme", "he", check=False)
+    if both.returncode != 2 or "not both" not in both.stderr:
+        failures.append(f"verify --preset with --scheme: exit {both.returncode}, {both.stderr!r}")
 
     # A graph without transformer blocks: the plain rule, said aloud; --strict refuses.
     cnn = TESTDATA / "torch_cnn.onnx"

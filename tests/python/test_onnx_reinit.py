@@ -262,6 +262,20 @@ def test_stats_verify_and_diff(tmp_path):
     assert int(onnx_reinit.diff(CNN, CNN)["differing"]) == 0
 
 
+def test_verify_with_a_preset_checks_every_tensor_against_it():
+    # torch_gpt2.onnx holds nanoGPT's own init: it fits gpt2, embeddings and biases included, not bert.
+    gpt2 = TESTDATA / "torch_gpt2.onnx"
+    passed = onnx_reinit.verify(gpt2, preset="gpt2")
+    assert passed and passed.report["scheme"] == "preset gpt2"
+    assert {"wte.weight", "onnx::MatMul_310"} <= {w["name"] for w in passed.weights}
+    failed = onnx_reinit.verify(gpt2.read_bytes(), preset="bert")
+    assert not failed and len(failed.findings) == 4  # the residual projections, N(0, 0.01) not N(0, 0.02)
+    with pytest.warns(UserWarning, match="residual projections' rule"):
+        onnx_reinit.verify(CNN, preset="gpt2")
+    with pytest.raises(ValueError, match="not both"):
+        onnx_reinit.verify(CNN, "he", preset="gpt2")
+
+
 def test_stats_hash_is_the_sha256_of_the_raw_values():
     import hashlib
     expected = {name: hashlib.sha256(values.tobytes()).hexdigest() for name, values in initializers(CNN).items()}

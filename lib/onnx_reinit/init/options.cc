@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -15,6 +16,9 @@
 #include "onnx_reinit/errors.h"
 #include "onnx_reinit/status_macros.h"
 #include "onnx_reinit/init/preset.h"
+#include "onnx_reinit/policy.h"
+#include "onnx_reinit/roles.h"
+#include "onnx_reinit/tensor_data.h"
 
 namespace onnx_reinit {
 namespace {
@@ -250,6 +254,29 @@ proto::Recipe EffectiveRecipe(const proto::Recipe& given, const proto::Recipe& f
   proto::Recipe o = Overlay(given, file);
   o.mutable_rules()->MergeFrom(file.rules());
   return o;
+}
+
+absl::StatusOr<PresetTargets> PresetTargetsOf(onnx::ModelProto& model, const proto::Recipe& options,
+                                              const DetachedPayloads& payloads) {
+  Policy policy;
+  ONNX_REINIT_RETURN_IF_ERROR(WithErrorKind(
+      ApplyPreset(options.preset(),
+                  options.has_initializer_range() ? std::optional<double>(options.initializer_range()) : std::nullopt,
+                  policy),
+      ErrorKind::kUsage));
+  const GraphAnalysis analysis = AnalyzeGraph(model, AnalysisOptions(), payloads);
+  PresetTargets targets;
+  targets.source = absl::StrCat("preset ", options.preset());
+  targets.warnings = ExpandPreset(analysis, policy);
+  for (const TensorUse& use : analysis.tensors) {
+    if (use.role == Role::kQuantized || use.fixed) continue;
+    const absl::StatusOr<TensorPlan> plan = PlanTensor(use, policy);
+    const absl::StatusOr<int64_t> count = ElementCount(*use.tensor, use.name);
+    if (!plan.ok() || !count.ok() || plan->regions.size() != 1) continue;  // kept, or drawn in parts
+    const PlannedRegion& region = plan->regions.front();
+    if (region.begin == 0 && region.end == *count) targets.distributions[use.name] = region.distribution;
+  }
+  return targets;
 }
 
 }  // namespace onnx_reinit

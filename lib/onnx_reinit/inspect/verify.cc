@@ -137,10 +137,16 @@ void CountIfFailed(const proto::VerifyFinding& finding, proto::VerifyReport& rep
   if (!finding.problem().empty()) report.set_failed(report.failed() + 1);
 }
 
-// The scheme's distribution for `use`, or nullopt after listing `use` as unjudged when the scheme
-// does not apply (a zero fan).
+// The target's or scheme's distribution for `use`, or nullopt after listing `use` as unjudged when
+// it has no target or the scheme does not apply (a zero fan).
 std::optional<proto::Distribution> DistributionOrUnjudged(const TensorUse& use, const VerifyOptions& options,
                                                           proto::VerifyReport& report) {
+  if (options.targets) {  // a preset's
+    if (auto target = options.targets->find(use.name); target != options.targets->end()) return target->second;
+    AddUnread(use, absl::StrCat(options.targets_source, " does not draw it whole from one distribution"),
+              *report.add_unjudged());
+    return std::nullopt;
+  }
   absl::StatusOr<proto::Distribution> distribution = ResolveDistribution(options.scheme, *use.fans);
   if (distribution.ok()) return *std::move(distribution);
   AddUnread(use, absl::StrCat("the scheme does not apply: ", distribution.status().message()), *report.add_unjudged());
@@ -278,11 +284,11 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model, const V
   ONNX_REINIT_RETURN_IF_ERROR(ValidateModel(model));
   proto::VerifyReport report;
   report.set_version(kVersion);
-  report.set_scheme(std::string(SchemeName(options.scheme.kind)));
+  report.set_scheme(options.targets ? options.targets_source : std::string(SchemeName(options.scheme.kind)));
   const GraphAnalysis analysis = AnalyzeGraph(model);
   PendingWeights pending;
   for (const TensorUse& use : analysis.tensors) {
-    if (use.role == Role::kWeight) {
+    if (use.role == Role::kWeight || (options.targets && options.targets->count(use.name))) {
       ONNX_REINIT_RETURN_IF_ERROR(AddFloatWeight(use, options, payloads, report, pending));
     } else if (!IsBlockwise(use)) {  // blockwise ones: VerifyBlockwise
       AddNotAWeight(use, report);
