@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -61,6 +62,9 @@ std::string FormatFailures(const proto::VerifyReport& report) {
   return table.Render(TerminalWidth());
 }
 
+// Whether the report checked a preset's targets (every tensor it draws whole), not a scheme's weights.
+bool ChecksPreset(const proto::VerifyReport& report) { return absl::StartsWith(report.scheme(), "preset "); }
+
 // One line per weight verify could not judge; a count per role of the tensors it does not check.
 std::string FormatNotJudged(const proto::VerifyReport& report) {
   std::string text;
@@ -72,20 +76,22 @@ std::string FormatNotJudged(const proto::VerifyReport& report) {
   for (const proto::UnreadTensor& t : report.unchecked()) ++per_role[t.role()];
   std::vector<std::string> counts;
   for (const auto& [role, count] : per_role) counts.push_back(absl::StrCat(count, " ", role));
-  return absl::StrCat(text, "not checked (verify checks weights only): ", absl::StrJoin(counts, ", "),
-                      "; --json lists them\n");
+  const std::string why = ChecksPreset(report) ? absl::StrCat(report.scheme(), " keeps them or draws them in parts")
+                                               : "verify checks weights only";
+  return absl::StrCat(text, "not checked (", why, "): ", absl::StrJoin(counts, ", "), "; --json lists them\n");
 }
 
 std::string FormatVerdict(const proto::VerifyReport& report) {
+  const char* checked = ChecksPreset(report) ? "tensors" : "weights";
   if (report.failed() > 0) {
     return absl::StrCat(FormatFailures(report),
-                        absl::StrFormat("FAILED: %d of %d weights of %s do not match %s\n", report.failed(),
-                                        report.weights_size(), report.model(), report.scheme()));
+                        absl::StrFormat("FAILED: %d of %d %s of %s do not match %s\n", report.failed(),
+                                        report.weights_size(), checked, report.model(), report.scheme()));
   }
   if (report.weights_size() == 0) {
     return absl::StrFormat("FAILED: verify checked no weight of %s against %s\n", report.model(), report.scheme());
   }
-  return absl::StrFormat("ok: %d weights of %s match %s\n", report.weights_size(), report.model(), report.scheme());
+  return absl::StrFormat("ok: %d %s of %s match %s\n", report.weights_size(), checked, report.model(), report.scheme());
 }
 
 std::string Format(const proto::VerifyReport& report, const std::string& format) {

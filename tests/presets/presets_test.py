@@ -154,6 +154,10 @@ def main():
         failures.append("--rule did not override gpt2's residual projection rule")
 
     # verify: gpt2's output against bert fails on the residual projections, and only there.
+    # The tensors a preset keeps (llama's rotary tables) are named as such.
+    kept = run(cli, "verify", TESTDATA / "torch_llama.onnx", "--preset", "llama")
+    if "not checked (preset llama keeps them or draws them in parts): 2 parameter" not in kept.stdout:
+        failures.append(f"verify --preset llama: rotary tables not listed as kept: {kept.stdout!r}")
     gpt2 = work / "gpt2_for_verify.onnx"
     run(cli, TESTDATA / "torch_gpt2_nofold.onnx", "--preset", "gpt2", "-o", gpt2)
     verified = run(cli, "verify", gpt2, "--preset", "bert", "--json", check=False)

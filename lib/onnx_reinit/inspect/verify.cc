@@ -96,17 +96,20 @@ void AddUnread(const TensorUse& use, std::string reason, proto::UnreadTensor& en
   entry.set_reason(std::move(reason));
 }
 
-// Lists `use`, which is not a weight, as unjudged (quantized) or unchecked (another role). Constants
-// known not to be learned (an epsilon, a mask, a quantization scale) have nothing to judge.
-void AddNotAWeight(const TensorUse& use, proto::VerifyReport& report) {
+// Lists `use`, which is not a weight (nor, with targets, a tensor that has one), as unjudged
+// (quantized) or unchecked (another role). Constants known not to be learned (an epsilon, a mask, a
+// quantization scale) have nothing to judge.
+void AddNotAWeight(const TensorUse& use, const VerifyOptions& options, proto::VerifyReport& report) {
+  const std::string why = options.targets ? absl::StrCat(options.targets_source, " keeps it or draws it in parts")
+                                          : "verify checks weights only";
   if (use.role == Role::kQuantized) {
     AddUnread(use,
               absl::StrFormat("quantized (%s): verify reads float weights only", DataTypeName(use.tensor->data_type())),
               *report.add_unjudged());
   } else if (use.role == Role::kOther) {
-    if (!use.fixed) AddUnread(use, "no role: verify checks weights only", *report.add_unchecked());
+    if (!use.fixed) AddUnread(use, absl::StrCat("no role: ", why), *report.add_unchecked());
   } else {
-    AddUnread(use, absl::StrFormat("%s: verify checks weights only", RoleName(use.role)), *report.add_unchecked());
+    AddUnread(use, absl::StrFormat("%s: %s", RoleName(use.role), why), *report.add_unchecked());
   }
 }
 
@@ -291,7 +294,7 @@ absl::StatusOr<proto::VerifyReport> VerifyModel(onnx::ModelProto& model, const V
     if (use.role == Role::kWeight || (options.targets && options.targets->count(use.name))) {
       ONNX_REINIT_RETURN_IF_ERROR(AddFloatWeight(use, options, payloads, report, pending));
     } else if (!IsBlockwise(use)) {  // blockwise ones: VerifyBlockwise
-      AddNotAWeight(use, report);
+      AddNotAWeight(use, options, report);
     }
   }
   JudgeFloatWeights(pending, options, report);
