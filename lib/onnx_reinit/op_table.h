@@ -62,8 +62,9 @@ struct QuantSlots {
   // When this attribute is 1 the per-axis scales run along the other of the last two axes (QGemm's
   // transB: B [N, K] has its column scales along axis -2).
   const char* axis_swap_attribute = nullptr;
-  // For an int32 bias of a QOperator op: the op's input holding the activation's scale (the bias's
-  // scale is it times the weight's); -1 none.
+  // A QOperator op's input holding the scale of the activation this input is multiplied with (the
+  // weight's) or added in steps of (an int32 bias's scale is it times the weight's): a scale
+  // calibrated on the old weights, unlike the dynamic ops' activation scales; -1 none.
   int activation_scale = -1;
   // For a float op's bias that may be int32 read through DequantizeLinear (QDQ: Conv's B, Gemm's
   // C): the op's input whose DequantizeLinear holds the activation's scale; -1 none.

@@ -91,6 +91,12 @@ InputSpec QOperator(InputSpec spec, int scale, int zero_point, int axis, const c
   spec.quant = QuantSlots{scale, zero_point, axis, axis_swap_attribute};
   return spec;
 }
+// A QOperator weight multiplied with an activation quantized by a calibrated scale (at input
+// `activation_scale`).
+InputSpec Calibrated(InputSpec spec, int activation_scale) {
+  spec.quant.activation_scale = activation_scale;
+  return spec;
+}
 // An int32 bias of a QOperator op, in steps of the activation's scale (at input `activation_scale`)
 // times the weight's.
 InputSpec Int32Bias(InputSpec spec, int activation_scale) {
@@ -231,8 +237,9 @@ std::vector<OpSpec> OnnxOps() {
           Fixed(2, "x_zero_point", "quantization parameter of DequantizeLinear")}),
       Op("QuantizeLinear", {Fixed(1, "y_scale", "quantization parameter of QuantizeLinear"),
                             Fixed(2, "y_zero_point", "quantization parameter of QuantizeLinear")}),
-      QuantizedOp("QLinearConv", {QOperator(Weight(3, "w", Conv()), 4, 5, 0), Int32Bias(Bias(8, "B", 3), 1)}),
-      QuantizedOp("QLinearMatMul", {QOperator(Weight(3, "b", RightOperand()), 4, 5, -1)}),
+      QuantizedOp("QLinearConv",
+                  {Calibrated(QOperator(Weight(3, "w", Conv()), 4, 5, 0), 1), Int32Bias(Bias(8, "B", 3), 1)}),
+      QuantizedOp("QLinearMatMul", {Calibrated(QOperator(Weight(3, "b", RightOperand()), 4, 5, -1), 1)}),
       QuantizedOp("ConvInteger", {QOperator(Weight(1, "w", Conv()), -1, 3, 0)}),
       QuantizedOp("MatMulInteger", {QOperator(Weight(1, "B", RightOperand()), -1, 3, -1)}),
   };
@@ -279,10 +286,10 @@ std::vector<OpSpec> OnnxRuntimeOps() {
       AttentionOp(Op("GroupQueryAttention", {RotaryCache(7, "cos_cache"), RotaryCache(8, "sin_cache")}, 1, kMicrosoft)),
       QuantizedOp("DynamicQuantizeMatMul", {QOperator(Weight(1, "B", RightOperand()), 2, 3, -1), Bias(4, "bias", 1)},
                   kMicrosoft),
-      QuantizedOp(
-          "QGemm",
-          {QOperator(Weight(3, "B", RightOperand("transB", 2)), 4, 5, -1, "transB"), Int32Bias(Bias(6, "C", 3), 1)},
-          kMicrosoft),
+      QuantizedOp("QGemm",
+                  {Calibrated(QOperator(Weight(3, "B", RightOperand("transB", 2)), 4, 5, -1, "transB"), 1),
+                   Int32Bias(Bias(6, "C", 3), 1)},
+                  kMicrosoft),
       QuantizedOp("MatMulIntegerToFloat", {QOperator(Weight(1, "B", RightOperand()), 3, 5, -1), Bias(6, "bias", 1)},
                   kMicrosoft),
       // Blockwise n-bit weights (blockwise.h); scales and zero points, unlisted, are quantization parameters.

@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "onnx_reinit/blockwise_tensor.h"
@@ -139,7 +138,8 @@ const InputSpec* Int32BiasInput(const onnx::NodeProto& node) {
   const OpSpec* op = FindOp(node.domain(), node.op_type());
   if (op == nullptr) return nullptr;
   for (const InputSpec& input : op->inputs) {
-    if (input.quant.activation_scale >= 0 || input.quant.dequantized_activation >= 0) return &input;
+    const bool int32 = input.quant.activation_scale >= 0 || input.quant.dequantized_activation >= 0;
+    if (input.role == Role::kBias && int32) return &input;
   }
   return nullptr;
 }
@@ -295,9 +295,11 @@ std::string DescribeConvention(const BlockwiseTensor& t) {
   return "";
 }
 
-// QDQ and QLinear ops quantize their activations with calibrated scales; dynamic ones do not.
+// QDQ ops and the QOperator ops the op table gives an activation scale (QLinearConv, QLinearMatMul,
+// QGemm) quantize their activations with calibrated scales; dynamic ones do not.
 bool ReadsCalibratedActivations(const TensorUse& weight) {
-  return weight.dequantize != nullptr || absl::StartsWith(weight.reader->op_type(), "QLinear");
+  const InputSpec* input = InputSpecOf(*weight.reader, weight.input_index);
+  return weight.dequantize != nullptr || (input != nullptr && input->quant.activation_scale >= 0);
 }
 
 // The policy for the float values of quantized tensors, which are drawn in the role of the float
