@@ -195,7 +195,7 @@ absl::Status RunWithStdio(const ReinitFlags& flags, RewriteOptions options) {
             "file: give its path instead of -");
       }
     } else if (!embed) {
-      ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel model, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
+      ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel model, MappedModel::Open(input, MappedFile::Mode::kReadSparse));
       if (HasExternalData(model.model())) {
         return absl::InvalidArgumentError(
             "-o -: the model keeps tensors in external data, which needs files: give -o OUT.onnx, "

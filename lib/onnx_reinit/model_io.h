@@ -37,7 +37,7 @@ absl::StatusOr<onnx::ModelProto> ParseModel(absl::string_view bytes, const std::
 // The mapping is read-only: views bound through payloads() must not be written.
 class MappedModel {
  public:
-  // Fails like LoadModel. kReadLazy reads pages in on first touch rather than up front.
+  // Fails like LoadModel. kReadLazy and kReadSparse read pages in on first touch rather than up front.
   static absl::StatusOr<MappedModel> Open(const std::string& path, MappedFile::Mode mode = MappedFile::Mode::kRead);
 
   MappedModel(MappedModel&& other) noexcept = default;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -118,9 +119,18 @@ std::vector<std::vector<double>> InitializerValues(onnx::ModelProto& model, cons
 }
 
 TEST(MappedModel, SeesTheSameModelAsLoadModelWithPayloadsInTheMapping) {
-  for (const char* file :
-       {"torch_cnn.onnx", "dtypes.onnx", "constant_weights.onnx", "int_and_shape.onnx", "torch_dcgan.onnx"}) {
-    auto mapped = MappedModel::Open(TestdataPath(file));
+  for (const auto& [file, mode] : [] {
+         std::vector<std::pair<const char*, MappedFile::Mode>> cases;
+         for (const char* file :
+              {"torch_cnn.onnx", "dtypes.onnx", "constant_weights.onnx", "int_and_shape.onnx", "torch_dcgan.onnx"}) {
+           for (MappedFile::Mode mode :
+                {MappedFile::Mode::kRead, MappedFile::Mode::kReadLazy, MappedFile::Mode::kReadSparse}) {
+             cases.emplace_back(file, mode);
+           }
+         }
+         return cases;
+       }()) {
+    auto mapped = MappedModel::Open(TestdataPath(file), mode);
     ASSERT_TRUE(mapped.ok()) << mapped.status();
     onnx::ModelProto loaded = LoadTestdata(file);
     EXPECT_EQ(InitializerValues(mapped->model(), mapped->payloads()), InitializerValues(loaded, DetachedPayloads()))
@@ -150,6 +160,50 @@ TEST(MappedModel, DetachesRawAndPackedValuesButNotVarints) {
   EXPECT_EQ(detached.at("w_f64_double_data"), Storage::kDoubleData);
   EXPECT_EQ(detached.at("w_f16_raw"), Storage::kRawData);
   EXPECT_EQ(detached.count("w_f16_int32_data"), 0u);  // varints cannot be read in place
+}
+
+// The resident size (Rss in /proc/self/smaps, in bytes) of the mapping that holds `address`.
+int64_t ResidentBytesOfMapping(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<uintptr_t>(address);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2 && line.find(" Rss:") == std::string::npos) {
+      inside = begin <= at && at < end;
+    } else if (inside && line.rfind("Rss:", 0) == 0) {
+      return std::stoll(line.substr(4)) * 1024;
+    }
+  }
+  return -1;
+}
+
+// Re-initialization parses a model mapped kReadSparse and never reads the weights it replaces:
+// they must not become resident (the page cache holds a file written in one go in large folios,
+// and reading any byte of one through a mapping maps all of it).
+TEST_F(TempDir, SparseMappingKeepsLargeValuesOutOfResidentMemory) {
+  onnx::ModelProto model = LoadTestdata("torch_cnn.onnx");
+  for (int i = 0; i < 4; ++i) {
+    onnx::TensorProto& tensor = *model.mutable_graph()->add_initializer();
+    tensor.set_name("big" + std::to_string(i));
+    tensor.set_data_type(onnx::TensorProto::FLOAT);
+    tensor.add_dims(1 << 20);
+    tensor.set_raw_data(std::string(4 << 20, static_cast<char>(i + 1)));
+  }
+  const fs::path path = dir_ / "big_values.onnx";
+  std::ofstream(path, std::ios::binary) << model.SerializeAsString();
+  ReadFile(path);  // in the page cache, as a model just written or read is
+
+  auto mapped = MappedModel::Open(path, MappedFile::Mode::kReadSparse);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  const int64_t resident = ResidentBytesOfMapping(mapped->file().data());
+  EXPECT_GE(resident, 0);
+  EXPECT_LT(resident, int64_t{1} << 20) << "of a " << mapped->file().size() << "-byte file";
+  // The values are still there to read.
+  for (const auto& [tensor, payload] : mapped->payloads().by_tensor) {
+    if (tensor->name().rfind("big", 0) != 0) continue;
+    EXPECT_EQ(payload.data[payload.size - 1], static_cast<char>(tensor->name()[3] - '0' + 1)) << tensor->name();
+  }
 }
 
 TEST(MappedModel, RejectsFilesThatAreNotModelsLikeLoadModel) {

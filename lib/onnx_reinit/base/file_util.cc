@@ -53,21 +53,38 @@ absl::StatusOr<MappedFile> MappedFile::Open(int fd, const std::string& path, Mod
   mapped.size_ = static_cast<size_t>(info.st_size);
   if (mapped.size_ == 0) return mapped;
   const int flags = mode == Mode::kRead ? MAP_PRIVATE | MAP_POPULATE : MAP_PRIVATE;
-  void* data = ::mmap(nullptr, mapped.size_, PROT_READ, flags, mapped.fd(), 0);
+  void* data = MAP_FAILED;
+  if (mode == Mode::kReadSparse) {
+    // Writable only for ReadInPrivately's copies (MAP_NORESERVE: no commit charge for the pages
+    // never copied); read-only where the system refuses that.
+    data = ::mmap(nullptr, mapped.size_, PROT_READ | PROT_WRITE, flags | MAP_NORESERVE, mapped.fd(), 0);
+    mapped.writable_ = data != MAP_FAILED;
+  }
+  if (data == MAP_FAILED) data = ::mmap(nullptr, mapped.size_, PROT_READ, flags, mapped.fd(), 0);
   if (data == MAP_FAILED) return ErrnoError(absl::StrFormat("%s: cannot map", path), errno);
   mapped.data_ = data;
   return mapped;
 }
 
+void MappedFile::ReadInPrivately(size_t offset, size_t size) const {
+  if (!writable_ || size == 0 || offset >= size_) return;
+  static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t begin = offset / page * page;
+  const size_t end = std::min(size_, offset + size);
+  ::madvise(data() + begin, end - begin, MADV_POPULATE_WRITE);
+}
+
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
+      writable_(std::exchange(other.writable_, false)),
       file_(std::move(other.file_)),
       path_(std::move(other.path_)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   std::swap(data_, other.data_);
   std::swap(size_, other.size_);
+  std::swap(writable_, other.writable_);
   std::swap(file_, other.file_);
   std::swap(path_, other.path_);
   return *this;

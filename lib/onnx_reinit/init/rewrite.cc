@@ -111,7 +111,7 @@ absl::Status JudgeCheck(const absl::Status& status, const std::string& input, pr
 
 // Writes the output as a copy of the input with the weights' bytes replaced, in one pass.
 // ErrorKind::kNotInPlace (with nothing written) when some tensor to rewrite is not stored in
-// place-rewritable form. `source` is `input`, mapped.
+// place-rewritable form. `source` is `input`, mapped sparsely (the weights' old values are not read in).
 absl::StatusOr<proto::ReinitReport> RewriteInPlace(MappedModel& source, const std::string& output,
                                                    const RewriteOptions& options) {
   ReinitOptions reinit = options.reinit;
@@ -334,7 +334,7 @@ absl::StatusOr<proto::ReinitReport> RewriteFile(const std::string& input, const 
   absl::StatusOr<proto::ReinitReport> in_place;
   {
     // Opening the model decides the path: external data, or embedded.
-    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel source, MappedModel::Open(input, MappedFile::Mode::kReadLazy));
+    ONNX_REINIT_ASSIGN_OR_RETURN(MappedModel source, MappedModel::Open(input, MappedFile::Mode::kReadSparse));
     if (HasExternalData(source.model())) return RewriteParsed(input, output, options);
     in_place = RewriteInPlace(source, output, options);
   }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -160,6 +161,59 @@ bool ParseModelSkeleton(const char* begin, const char* end, onnx::ModelProto& mo
   return true;
 }
 
+// Payloads at least this long are left out by ReadMetadataPrivately; what it reads in, it reads
+// in runs of at least this many bytes (fewer system calls; up to this much of a payload after a
+// header is read in too).
+constexpr size_t kPrivateRunBytes = size_t{16} << 10;
+// The most bytes a field's tag and length take (two varints).
+constexpr size_t kMaxFieldHeaderBytes = 15;
+
+// Reads in a kReadSparse mapping's bytes in file order (MappedFile::ReadInPrivately), skipping runs.
+class PrivateReads {
+ public:
+  explicit PrivateReads(const MappedFile& file) : file_(file) {}
+
+  // Reads in the bytes before `end` not yet read in or skipped.
+  void Through(const char* end) {
+    const size_t until = static_cast<size_t>(end - file_.data());
+    if (until <= done_) return;
+    const size_t to = std::min(file_.size(), std::max(until, done_ + kPrivateRunBytes));
+    file_.ReadInPrivately(done_, to - done_);
+    done_ = to;
+  }
+  // Leaves the bytes before `end` not yet read in to the page cache.
+  void Skip(const char* end) { done_ = std::max(done_, static_cast<size_t>(end - file_.data())); }
+
+ private:
+  const MappedFile& file_;
+  size_t done_ = 0;
+};
+
+// Reads in what ParseModelSkeleton reads of [begin, end), a message `depth` levels into the
+// model (0 the model, 1 its graph, 2 an initializer): every byte but the values of large
+// tensors. It follows the same fields; anything it misses is still read correctly, from the page
+// cache.
+void ReadInMetadata(PrivateReads& reads, const char* begin, const char* end, int depth) {
+  WireReader reader(begin, end);
+  WireField field;
+  for (const char* position = begin;; position = field.end) {
+    reads.Through(std::min(end, position + kMaxFieldHeaderBytes));
+    if (!reader.Next(field)) return;
+    const bool nested = field.type == WireType::kLengthDelimited && ((depth == 0 && field.number == kModelGraph) ||
+                                                                     (depth == 1 && field.number == kGraphInitializer));
+    const bool large_values =
+        depth == 2 && field.type == WireType::kLengthDelimited && field.value_size >= kPrivateRunBytes &&
+        (field.number == kTensorRawData || field.number == kTensorFloatData || field.number == kTensorDoubleData);
+    if (nested) {
+      ReadInMetadata(reads, field.value, field.end, depth + 1);
+    } else if (large_values) {
+      reads.Skip(field.end);
+    } else {
+      reads.Through(field.end);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path) {
@@ -207,6 +261,10 @@ absl::StatusOr<MappedModel> MappedModel::Open(const std::string& path, MappedFil
   ONNX_REINIT_ASSIGN_OR_RETURN(mapped.file_, MappedFile::Open(path, mode));
   mapped.model_ = std::make_unique<onnx::ModelProto>();
   const char* bytes = mapped.file_.data();
+  if (mode == MappedFile::Mode::kReadSparse) {
+    PrivateReads reads(mapped.file_);
+    ReadInMetadata(reads, bytes, bytes + mapped.file_.size(), 0);
+  }
   std::vector<std::pair<int, DetachedPayload>> detached;
   if (!ParseModelSkeleton(bytes, bytes + mapped.file_.size(), *mapped.model_, detached)) {
     return NotAModel(path);
