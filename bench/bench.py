@@ -9,11 +9,11 @@ and the range of the per-round ratios, and the goal. The machine's load average 
 and after: figures from a loaded machine (load >= 0.5) are not idle figures, and goals checked on
 one are unverified. Models are generated once into --workdir, without torch.
 
-    bench/bench.py [--binary build/tools/onnx-reinit] [--rounds 9] [--workdir /tmp/onnx-reinit-bench]
+    bench/bench.py [--binary build/tools/onnx-reinit] [--write-floor build/bench/write_floor] [--rounds 9] [--workdir /tmp/onnx-reinit-bench]
                    [--only vgg,inspect,graph,python,files,big] [--cold-rounds 3] [--check] [--markdown]
 
 Groups: vgg (re-initializing a VGG16-shaped model, 528 MiB, into a new file and over an existing
-one, against cp and the write-only floor; --report FILE.html; peak RSS), inspect (stats, --hist,
+one, against cp and the write-only floor (build/bench/write_floor); --report FILE.html; peak RSS), inspect (stats, --hist,
 --html, verify --spectral against cat), graph (a 40,000-node chain against a 10,000-node one),
 python (reinitialize_file against the CLI), files (one external file per tensor against cp -r),
 big (the 2.5 GiB one-file external-data model against cp of its data file: needs ~8 GiB of disk,
@@ -296,32 +296,32 @@ def generate(path, *arguments):
     return path
 
 
-def vgg_rows(binary, work, model, cold):
+def vgg_rows(binary, writer, work, model, cold):
     """Re-initialization of VGG16 into a new file and over an existing one, against cp and the
-    write-only floor (dd from /dev/zero of as many bytes); --report FILE.html; peak RSS."""
+    write-only floor (`writer`, bench/write_floor: as many bytes, written from memory as onnx-reinit
+    writes them); --report FILE.html; peak RSS."""
     size = os.path.getsize(model)
     out, html = os.path.join(work, "out.onnx"), os.path.join(work, "report.html")
     reinit = [binary, model, "--scheme", "he", "-o", out, "-q"]
-    # Written in 2 MiB blocks, as onnx-reinit writes: on this project's VM 8 MiB blocks took up to 11x
-    # cp (see docs/benchmarks.md).
-    floor = f"dd if=/dev/zero of='{out}' bs=2M count={size} iflag=count_bytes status=none"
+    # Not dd from /dev/zero: see docs/benchmarks.md.
+    floor = [writer, out, str(size)]
     new = dict(fresh=[out, html])
     over = dict(existing=[(model, out)])
     commands = {
         "cp": Command("cp MODEL OUT", ["cp", model, out], **new),
-        "dd": Command("dd if=/dev/zero of=OUT (same bytes)", floor, **new),
+        "floor": Command("write_floor OUT (same bytes)", floor, **new),
         "reinit": Command("onnx-reinit MODEL --scheme he -o OUT", reinit, **new),
         "report": Command("onnx-reinit ... --report FILE.html", reinit + ["--report", html], **new),
         "cp over": Command("cp MODEL OUT (OUT exists)", ["cp", model, out], **over),
-        "dd over": Command("dd ... of=OUT (OUT exists)", floor, **over),
+        "floor over": Command("write_floor OUT (OUT exists)", floor, **over),
         "reinit over": Command("onnx-reinit MODEL --scheme he -o OUT (OUT exists)", reinit, **over),
     }
     rows = [
         Row("re-initialize VGG16 into a new file vs cp", commands["reinit"], commands["cp"], 1.1),
-        Row("... vs the write-only floor", commands["reinit"], commands["dd"], 1.05),
-        Row("(the floor vs cp)", commands["dd"], commands["cp"], None),
+        Row("... vs the write-only floor", commands["reinit"], commands["floor"], 1.05),
+        Row("(the floor vs cp)", commands["floor"], commands["cp"], None),
         Row("re-initialize VGG16 over an existing file vs cp", commands["reinit over"], commands["cp over"], 1.1),
-        Row("... vs the write-only floor", commands["reinit over"], commands["dd over"], 1.05),
+        Row("... vs the write-only floor", commands["reinit over"], commands["floor over"], 1.05),
         Row("--report FILE.html vs plain", commands["report"], commands["reinit"], 2.0),
         Row("peak RSS of the re-initialization vs the model", commands["reinit"], size, 0.05),
     ]
@@ -417,6 +417,8 @@ def main():
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default="build/tools/onnx-reinit")
+    parser.add_argument("--write-floor", default="build/bench/write_floor",
+                        help="the write-only floor (bench/write_floor.cc)")
     parser.add_argument("--python-path", default="build/python", help="where the onnx_reinit package is")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--cold-rounds", type=int, default=3,
@@ -437,7 +439,7 @@ def main():
     model = generate(os.path.join(work, "vgg16.onnx"), "vgg16", os.path.join(work, "vgg16.onnx"))
     commands, rows = [], []
     for group, make_group in (
-            ("vgg", lambda: vgg_rows(binary, work, model, cold)),
+            ("vgg", lambda: vgg_rows(binary, os.path.abspath(args.write_floor), work, model, cold)),
             ("inspect", lambda: inspect_rows(binary, work, model, cold)),
             ("graph", lambda: graph_rows(binary, work)),
             ("python", lambda: python_rows(binary, work, model, os.path.abspath(args.python_path))),
