@@ -287,7 +287,9 @@ absl::StatusOr<ReinitPlan> PlanReinitialization(onnx::ModelProto& model, const R
   ONNX_REINIT_RETURN_IF_ERROR(RefuseUnreadable(analysis, policy, options, report));
 
   std::vector<std::string> kept_parameters;
-  std::vector<std::string> unjudged;  // read by ops the op table does not know, no rule for them
+  std::vector<std::string> unjudged;           // read by ops the op table does not know, no rule for them
+  plan.jobs.reserve(analysis.tensors.size());  // mostly one job per tensor
+  plan.rewritten.reserve(analysis.tensors.size());
   for (const TensorUse& use : analysis.tensors) {
     if (use.role == Role::kQuantized && options.requantize) continue;  // below
     if (use.role == Role::kQuantized || use.fixed) {
