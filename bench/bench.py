@@ -245,8 +245,17 @@ class Row:
             return [self.ratio()]
         return [c / b for c, b in zip(self.candidate.seconds, self.baseline.seconds)]
 
+    UNSTABLE_SPREAD = 5.0  # a baseline whose slowest run took this many times its fastest measures nothing
+
+    def baseline_spread(self):
+        if isinstance(self.baseline, int):
+            return 1.0
+        return max(self.baseline.seconds) / min(self.baseline.seconds)
+
     def met(self):
-        return self.goal is None or self.ratio() <= self.goal
+        if self.goal is None:
+            return True
+        return self.baseline_spread() < self.UNSTABLE_SPREAD and self.ratio() <= self.goal
 
 
 def seconds_range(command):
@@ -269,6 +278,8 @@ def print_rows(rows, markdown, loaded):
         met = "-" if row.goal is None else ("yes" if row.met() else "NO")
         if loaded and row.goal is not None:  # a verdict needs an idle machine
             met = "within (loaded: unverified)" if row.met() else "missed (loaded)"
+        if row.goal is not None and row.baseline_spread() >= Row.UNSTABLE_SPREAD:
+            met = f"unverified: the baseline's runs vary {row.baseline_spread():.0f}x"
         if isinstance(row.baseline, int):
             candidate = f"peak RSS {row.candidate.peak_rss / 2**20:.0f} MiB"
             baseline, base_seconds = "model size", f"{row.baseline / 2**20:.0f} MiB"
@@ -286,6 +297,33 @@ def print_rows(rows, markdown, loaded):
 
 def load():
     return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+IDLE_LOAD = 0.5  # 1-minute load average before the timed runs
+IDLE_OTHER_CORES = 0.25  # CPU that processes other than the benchmark's used during them, in cores
+
+
+def settle(limit_seconds=180):
+    """Waits (up to limit_seconds) for the 1-minute load average to fall below IDLE_LOAD: model
+    generation and builds just before a run would otherwise count as load. Returns the seconds waited."""
+    start = time.monotonic()
+    while os.getloadavg()[0] >= IDLE_LOAD and time.monotonic() - start < limit_seconds:
+        time.sleep(5)
+    return time.monotonic() - start
+
+
+def busy_cpu_seconds():
+    """CPU time the whole machine spent busy (not idle, not waiting for I/O) since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds():
+    """CPU time of this process and of the commands it has run and waited for."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def generate(path, *arguments):
@@ -455,7 +493,9 @@ def main():
             sys.exit(f"bench: the big group needs ~6 GiB free in {work} beyond its model; {free / 2**30:.1f} GiB free")
 
     warm, cold_commands = [c for c in commands if not c.cold], [c for c in commands if c.cold]
+    waited = settle()
     load_before = load()
+    busy_before, own_before, wall_before = busy_cpu_seconds(), own_cpu_seconds(), time.monotonic()
     print(f"onnx-reinit bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
           f"{load_before}")
     print(f"VGG16-shaped model: {os.path.getsize(model) / 2**20:.0f} MiB; {args.rounds} rounds warm (after one "
@@ -478,13 +518,20 @@ def main():
         small, large = graph[0].baseline, graph[0].candidate
         per_node = (large.median() - small.median()) / (CHAIN_NODES[1] - CHAIN_NODES[0])
     load_after = load()
-    loaded = max(float(x) for x in (load_before.split()[2], load_after.split()[2])) >= 0.5
+    # The benchmark's own commands raise the load average, so the machine counts as idle when it was
+    # idle before and nothing else used the CPU meanwhile (kernel threads, e.g. writeback of our
+    # files, count as others).
+    wall = time.monotonic() - wall_before
+    other_cores = max(0.0, (busy_cpu_seconds() - busy_before) - (own_cpu_seconds() - own_before)) / wall
+    loaded = float(load_before.split()[2]) >= IDLE_LOAD or other_cores >= IDLE_OTHER_CORES
     print_rows(rows, args.markdown, loaded)
     if per_node is not None:
         print(f"\ngraph analysis: {per_node * 1e6:.1f} us per node (the 30,000 nodes between the two chains)")
-    print(f"\nbefore: {load_before}; after: {load_after}")
+    print(f"\nbefore: {load_before} (after waiting {waited:.0f} s for it to settle); after: {load_after}; "
+          f"other processes used {other_cores:.2f} cores on average during the {wall:.0f} s of runs")
     if loaded:
-        print("LOADED MACHINE (load >= 0.5): these are not idle figures, and the goals are unverified")
+        print(f"LOADED MACHINE (1-minute load >= {IDLE_LOAD} before the runs, or others using >= "
+              f"{IDLE_OTHER_CORES} cores during them): these are not idle figures, and the goals are unverified")
     missed = [row.what for row in rows if not row.met()]
     print(f"{len(rows) - len(missed)} of {len(rows)} rows within their goals" +
           (f"; missed: {'; '.join(missed)}" if missed else ""))
